@@ -1,0 +1,157 @@
+//! Card status upgrades and downgrades by purchases (SPEC.md §3, seed 003).
+//!
+//! A status rises right after the sale that crosses its threshold; a status with a `keep`
+//! condition drops one level when a periodic review finds the condition no longer met.
+//! Statuses issued only by hand or at registration are never reached automatically.
+//! `now` comes in as an argument: the engine never reads a clock.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::money::Money;
+use super::rules::{CardRule, IssueRule, Rules, Threshold};
+
+/// One completed purchase in a customer's history. A return is a purchase with a negative
+/// sum: it lowers the sum but not the count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Purchase {
+    pub at: DateTime<Utc>,
+    pub sum: Money,
+}
+
+/// Whether a threshold is met by the purchases, counting only the last `within_days`
+/// days before `now` when the threshold says so.
+pub fn threshold_met(t: &Threshold, purchases: &[Purchase], now: DateTime<Utc>) -> bool {
+    let since = t.within_days().map(|d| now - Duration::days(i64::from(d)));
+    let counted = purchases
+        .iter()
+        .filter(|p| since.is_none_or(|s| p.at > s) && p.at <= now);
+    match t {
+        Threshold::PurchasesSum { sum, .. } => counted.map(|p| p.sum).sum::<Money>() >= *sum,
+        Threshold::PurchasesCount { count, .. } => {
+            counted.filter(|p| !p.sum.is_negative()).count() >= *count as usize
+        }
+    }
+}
+
+/// The status a customer should hold right after a sale: the highest status above the
+/// current one whose `issue` threshold the purchases (including that sale) now reach, or
+/// `None` when the current status stays. Never lowers a status.
+pub fn status_after_sale<'r>(
+    rules: &'r Rules,
+    current: &str,
+    purchases: &[Purchase],
+    now: DateTime<Utc>,
+) -> Option<&'r CardRule> {
+    let level = rules.card_level(current)?;
+    rules
+        .cards
+        .iter()
+        .enumerate()
+        .skip(level + 1)
+        .rev()
+        .find(
+            |(_, c)| matches!(&c.issue, IssueRule::Reached(t) if threshold_met(t, purchases, now)),
+        )
+        .map(|(_, c)| c)
+}
+
+/// The periodic review of a status with a `keep` condition: `Some(lower)` when the
+/// condition is not met and the status drops one level.
+pub fn status_on_review<'r>(
+    rules: &'r Rules,
+    current: &str,
+    purchases: &[Purchase],
+    now: DateTime<Utc>,
+) -> Option<&'r CardRule> {
+    let level = rules.card_level(current)?;
+    let card = &rules.cards[level];
+    match &card.keep {
+        Some(keep) if level > 0 && !threshold_met(keep, purchases, now) => {
+            Some(&rules.cards[level - 1])
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn rules() -> Rules {
+        Rules::from_toml_str(include_str!("../../assets/demo/rules.toml")).unwrap()
+    }
+
+    fn buy(days_ago: i64, sum: &str) -> Purchase {
+        Purchase {
+            at: now() - Duration::days(days_ago),
+            sum: sum.parse().unwrap(),
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn crossing_a_sum_threshold_raises_the_status_right_after_the_sale() {
+        let r = rules();
+        let below = [buy(10, "15000"), buy(0, "4999.99")];
+        assert_eq!(status_after_sale(&r, "Стандартная", &below, now()), None);
+        let crossed = [buy(10, "15000"), buy(0, "5000")];
+        assert_eq!(
+            status_after_sale(&r, "Стандартная", &crossed, now()).map(|c| c.name.as_str()),
+            Some("Серебряная")
+        );
+    }
+
+    #[test]
+    fn a_big_purchase_can_skip_a_level_and_old_purchases_fall_out_of_the_window() {
+        let r = rules();
+        let big = [buy(1, "60000")];
+        assert_eq!(
+            status_after_sale(&r, "Стандартная", &big, now()).map(|c| c.name.as_str()),
+            Some("Золотая")
+        );
+        // Золотая counts only the last 365 days; Серебряная counts everything.
+        let old = [buy(400, "60000")];
+        assert_eq!(
+            status_after_sale(&r, "Стандартная", &old, now()).map(|c| c.name.as_str()),
+            Some("Серебряная")
+        );
+    }
+
+    #[test]
+    fn a_status_never_drops_after_a_sale() {
+        let r = rules();
+        assert_eq!(status_after_sale(&r, "Золотая", &[], now()), None);
+    }
+
+    #[test]
+    fn a_keep_condition_drops_one_level_on_review() {
+        let r = rules();
+        let few = [buy(5, "100"), buy(200, "100")];
+        assert_eq!(
+            status_on_review(&r, "Серебряная", &few, now()).map(|c| c.name.as_str()),
+            Some("Стандартная")
+        );
+        let enough: Vec<_> = (0..4).map(|d| buy(d, "100")).collect();
+        assert_eq!(status_on_review(&r, "Серебряная", &enough, now()), None);
+    }
+
+    #[test]
+    fn returns_lower_the_sum_but_not_the_count() {
+        let t = Threshold::PurchasesCount {
+            count: 2,
+            within_days: None,
+        };
+        let p = [buy(2, "100"), buy(1, "-100")];
+        assert!(!threshold_met(&t, &p, now()));
+        let t = Threshold::PurchasesSum {
+            sum: "100".parse().unwrap(),
+            within_days: None,
+        };
+        assert!(!threshold_met(&t, &p, now()));
+    }
+}

@@ -1,0 +1,29 @@
+//! bonuskassa: the loyalty workplace of a cashier, and the loyalty engine it shares with
+//! the central server.
+//!
+//! # Bird's-eye view
+//! A cash register forms a receipt and hands it to bonuskassa; the cashier finds the
+//! customer, chooses a bonus spend, and bonuskassa answers with the discount, the spend,
+//! the accrual and the unit prices the register prints. Every number comes from one pure
+//! engine ([`domain`]), so the terminal offline and the server online agree to the kopeck.
+//!
+//! # Codemap (in reading order)
+//! - [`domain`] — the pure engine: [`domain::money`] (rubles, bonuses, quantities,
+//!   percents), [`domain::phone`], [`domain::card`], [`domain::scan`] (what a cashier
+//!   types or scans), [`domain::receipt`] (the register's input), [`domain::rules`] (the
+//!   rules file), [`domain::calc`] (SPEC.md §3 steps 1–7), [`domain::returns`],
+//!   [`domain::status`] (card status upgrades).
+//! - [`cli`] — command-line jobs such as `bonuskassa calc`.
+//! - [`logging`] — tracing, initialised once.
+//! - `ui` — the Slint adapters, the only code that touches generated UI types.
+//!
+//! # Architecture invariants
+//! - `domain` does no IO and reads no clock: time and randomness are arguments.
+//! - Money is never a float: `rust_decimal` behind newtypes, decimal strings on the wire.
+//! - Personal data (phones, card numbers, scan payloads) is masked in `Debug` and
+//!   `Display`; the raw value is reachable only through an explicit accessor.
+//! - Each IO crate has one home: `slint` only in `ui`.
+
+pub mod cli;
+pub mod domain;
+pub mod logging;
