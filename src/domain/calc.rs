@@ -353,10 +353,10 @@ fn accrue(lines: &mut [Line], rounding: BonusRounding) {
     // spread over that pair's positions in proportion to their ruble payments.
     let mut groups: Vec<(Money, Bonus)> = Vec::new();
     for line in lines.iter() {
-        if let Accrual::EveryRub { every_rub, bonus } = line.accrual {
-            if !groups.contains(&(*every_rub, *bonus)) {
-                groups.push((*every_rub, *bonus));
-            }
+        if let Accrual::EveryRub { every_rub, bonus } = line.accrual
+            && !groups.contains(&(*every_rub, *bonus))
+        {
+            groups.push((*every_rub, *bonus));
         }
     }
     let unit = Decimal::new(1, dp);

@@ -467,13 +467,13 @@ impl Rules {
         if let Some(g) = &self.first_purchase_gift {
             check_grant("first_purchase_gift.bonus", &g.bonus)?;
         }
-        if let Some(b) = self.verification.code_to_spend_over {
-            if b.is_negative() {
-                return Err(invalid(
-                    "verification.code_to_spend_over",
-                    "must not be negative",
-                ));
-            }
+        if let Some(b) = self.verification.code_to_spend_over
+            && b.is_negative()
+        {
+            return Err(invalid(
+                "verification.code_to_spend_over",
+                "must not be negative",
+            ));
         }
         let o = &self.offline;
         if o.max_spend_per_operation.is_negative() {
@@ -517,8 +517,8 @@ impl Rules {
     /// Whether a position is excluded from all loyalty (SPEC.md §3 step 1).
     pub fn is_excluded(&self, p: &Position) -> bool {
         p.excise
-            || self.exclusions.categories.iter().any(|c| *c == p.category)
-            || (!p.sku.is_empty() && self.exclusions.skus.iter().any(|s| *s == p.sku))
+            || self.exclusions.categories.contains(&p.category)
+            || (!p.sku.is_empty() && self.exclusions.skus.contains(&p.sku))
     }
 
     /// The first promotion that matches the position and is active at `at`.
@@ -538,7 +538,7 @@ impl CardRule {
 impl Promotion {
     pub fn matches(&self, p: &Position) -> bool {
         self.categories.iter().any(|c| c == "*" || *c == p.category)
-            || (!p.sku.is_empty() && self.skus.iter().any(|s| *s == p.sku))
+            || (!p.sku.is_empty() && self.skus.contains(&p.sku))
     }
 
     /// Active on the receipt's local date and, if hours are given, within one of them.
@@ -643,10 +643,10 @@ fn check_accrual(path: &str, a: &Accrual) -> Result<(), RulesError> {
 }
 
 fn check_spend(path: &str, s: &SpendRule) -> Result<(), RulesError> {
-    if let SpendRule::Allowed { min_bonus, .. } = s {
-        if min_bonus.is_negative() {
-            return Err(invalid(format!("{path}.min_bonus"), "must not be negative"));
-        }
+    if let SpendRule::Allowed { min_bonus, .. } = s
+        && min_bonus.is_negative()
+    {
+        return Err(invalid(format!("{path}.min_bonus"), "must not be negative"));
     }
     Ok(())
 }

@@ -1,0 +1,142 @@
+//! Keeps the architecture invariants of README.md true (after rust-analyzer's tidy test):
+//! the engine does no IO, each IO crate has one home, every file says what it is for, and
+//! the README's Quick start is the command CI runs.
+
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn code_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .map(str::trim_start)
+        .filter(|l| !l.starts_with("//"))
+}
+
+#[test]
+fn the_engine_does_no_io_and_reads_no_clock() {
+    let banned = [
+        "std::fs",
+        "std::net",
+        "std::process",
+        "std::env",
+        "std::time",
+        "rusqlite",
+        "reqwest",
+        "slint",
+        "tokio",
+        "serialport",
+        "keyring",
+        "Utc::now",
+        "Local::now",
+        "thread_rng",
+        "rand::rng()",
+    ];
+    for file in rust_files(&root().join("src/domain")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for line in code_lines(&text) {
+            for b in banned {
+                assert!(
+                    !line.contains(b),
+                    "{}: the domain must not use {b}: {line}",
+                    file.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn each_io_crate_has_one_home() {
+    let homes = [("slint", "src/ui"), ("rusqlite", "src/store"), ("reqwest", "src/sync")];
+    for file in rust_files(&root().join("src")) {
+        let rel = file.strip_prefix(root()).unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (krate, home) in homes {
+            if rel.starts_with(home) {
+                continue;
+            }
+            let uses = code_lines(&text).any(|l| {
+                l.contains(&format!("{krate}::")) || l.contains(&format!("use {krate}"))
+            });
+            assert!(!uses, "{rel} uses {krate}, whose home is {home}");
+        }
+    }
+}
+
+#[test]
+fn every_source_file_starts_with_a_module_doc() {
+    for file in rust_files(&root().join("src")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let is_test_module = file.file_name().is_some_and(|n| n == "tests.rs");
+        assert!(
+            is_test_module || text.starts_with("//!"),
+            "{} has no //! doc saying what it is for",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn the_readme_quick_start_is_two_commands_and_ci_runs_its_test_command() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme
+        .find("## Quick start")
+        .expect("README opens with a Quick start");
+    assert!(
+        readme[..start].lines().filter(|l| l.starts_with("## ")).count() == 0,
+        "the Quick start comes first"
+    );
+    let block = readme[start..]
+        .split("```")
+        .nth(1)
+        .expect("a code block under Quick start");
+    let commands: Vec<&str> = block
+        .lines()
+        .skip(1)
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(commands.len(), 2, "exactly two commands: {commands:?}");
+    assert!(commands[0].starts_with("cargo run --release"), "{commands:?}");
+    let ci = std::fs::read_to_string(root().join(".ci/run")).unwrap();
+    assert!(
+        ci.lines().any(|l| l.trim() == commands[1]),
+        ".ci/run must run the README's test command `{}`",
+        commands[1]
+    );
+}
+
+#[test]
+fn no_real_phone_numbers_from_the_seed_manuals_in_fixtures() {
+    // Demo and test phones live in the invented +7 999 range.
+    for dir in ["assets/demo", "tests/fixtures"] {
+        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for (i, _) in text.match_indices("+7") {
+                let digits: String = text[i + 2..]
+                    .chars()
+                    .filter(|c| c.is_ascii_digit())
+                    .take(3)
+                    .collect();
+                assert_eq!(digits, "999", "{}: demo phones are +7 999 …", path.display());
+            }
+        }
+    }
+}
