@@ -13,7 +13,7 @@ fn receipt_of_100() -> Receipt {
     Receipt {
         id: "bench".into(),
         kind: ReceiptKind::Sale,
-        at: "2026-12-15T11:00:00+03:00".parse().unwrap(),
+        at: "2026-11-23T09:00:00+03:00".parse().unwrap(),
         store: "store-1".into(),
         cashier: "bench".into(),
         original_receipt: None,

@@ -41,7 +41,14 @@ fn personal_data_is_masked_in_every_log_field() {
     });
     let log = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
     assert!(log.contains("customer found"), "the log was written: {log}");
-    for secret in ["9991234567", "999 123", "123-45-67", "2900000000018", "00000018", "999123456"] {
+    for secret in [
+        "9991234567",
+        "999 123",
+        "123-45-67",
+        "2900000000018",
+        "00000018",
+        "999123456",
+    ] {
         assert!(!log.contains(secret), "{secret} leaked into: {log}");
     }
 }

@@ -63,17 +63,24 @@ fn the_engine_does_no_io_and_reads_no_clock() {
 
 #[test]
 fn each_io_crate_has_one_home() {
-    let homes = [("slint", "src/ui"), ("rusqlite", "src/store"), ("reqwest", "src/sync")];
+    let homes = [
+        ("slint", "src/ui"),
+        ("rusqlite", "src/store"),
+        ("reqwest", "src/sync"),
+    ];
     for file in rust_files(&root().join("src")) {
-        let rel = file.strip_prefix(root()).unwrap().to_string_lossy().to_string();
+        let rel = file
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
         let text = std::fs::read_to_string(&file).unwrap();
         for (krate, home) in homes {
             if rel.starts_with(home) {
                 continue;
             }
-            let uses = code_lines(&text).any(|l| {
-                l.contains(&format!("{krate}::")) || l.contains(&format!("use {krate}"))
-            });
+            let uses = code_lines(&text)
+                .any(|l| l.contains(&format!("{krate}::")) || l.contains(&format!("use {krate}")));
             assert!(!uses, "{rel} uses {krate}, whose home is {home}");
         }
     }
@@ -99,7 +106,11 @@ fn the_readme_quick_start_is_two_commands_and_ci_runs_its_test_command() {
         .find("## Quick start")
         .expect("README opens with a Quick start");
     assert!(
-        readme[..start].lines().filter(|l| l.starts_with("## ")).count() == 0,
+        readme[..start]
+            .lines()
+            .filter(|l| l.starts_with("## "))
+            .count()
+            == 0,
         "the Quick start comes first"
     );
     let block = readme[start..]
@@ -113,7 +124,10 @@ fn the_readme_quick_start_is_two_commands_and_ci_runs_its_test_command() {
         .filter(|l| !l.is_empty())
         .collect();
     assert_eq!(commands.len(), 2, "exactly two commands: {commands:?}");
-    assert!(commands[0].starts_with("cargo run --release"), "{commands:?}");
+    assert!(
+        commands[0].starts_with("cargo run --release"),
+        "{commands:?}"
+    );
     let ci = std::fs::read_to_string(root().join(".ci/run")).unwrap();
     assert!(
         ci.lines().any(|l| l.trim() == commands[1]),
@@ -135,7 +149,12 @@ fn no_real_phone_numbers_from_the_seed_manuals_in_fixtures() {
                     .filter(|c| c.is_ascii_digit())
                     .take(3)
                     .collect();
-                assert_eq!(digits, "999", "{}: demo phones are +7 999 …", path.display());
+                assert_eq!(
+                    digits,
+                    "999",
+                    "{}: demo phones are +7 999 …",
+                    path.display()
+                );
             }
         }
     }

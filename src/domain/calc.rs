@@ -12,7 +12,9 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
-use super::money::{Bonus, Money, Quantity, ceil_dp, floor_dp, floor_to_step, round_half_up};
+use super::money::{
+    Bonus, Money, Quantity, ceil_dp, div100, floor_dp, floor_to_step, round_half_up,
+};
 use super::receipt::{Measure, Position, Receipt, ReceiptError, ReceiptKind};
 use super::rules::{Accrual, BonusRounding, Rules, SpendRule};
 
@@ -107,7 +109,6 @@ struct Line<'a> {
     weighed_unit: Option<Decimal>,
 }
 
-const KOPECK: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 static NO_ACCRUAL: Accrual = Accrual::None;
 static NO_SPEND: SpendRule = SpendRule::Forbidden;
 
@@ -138,8 +139,7 @@ pub fn calculate(
         // The least the position may cost: min_unit_price per unit (SPEC.md §3).
         let min_sum = ceil_dp(mup * pos.quantity.amount(), 2);
         let room = (sum - min_sum).max(Decimal::ZERO);
-        let discount =
-            round_half_up(sum * rule.discount_percent / Decimal::ONE_HUNDRED, 2).min(room);
+        let discount = round_half_up(div100(sum * rule.discount_percent), 2).min(room);
         let cap = match rule.spend {
             SpendRule::Allowed { max_percent, .. } => {
                 floor_dp(max_percent.of(sum - discount), 2).min(room - discount)
@@ -176,7 +176,7 @@ pub fn calculate(
 
     // Step 5: spread the spend over the positions in proportion to their caps.
     let caps: Vec<Decimal> = lines.iter().map(|l| l.cap).collect();
-    let shares = spread(spend.amount(), &caps, KOPECK, Some(&caps));
+    let shares = spread(spend.amount(), &caps, 2, Some(&caps));
     for (line, share) in lines.iter_mut().zip(shares) {
         line.spent = share;
         line.paid = line.sum - line.discount - share;
@@ -284,46 +284,69 @@ fn max_spend(
     }
 }
 
-/// Spreads `total` over items in proportion to `weights`: each share floored to `unit`,
-/// the units left over to the item with the largest weight (on a tie, the later one).
+/// Spreads `total` over items in proportion to `weights`: each share floored to units of
+/// `10^-dp`, the units left over to the item with the largest weight (on a tie, the later
+/// one). `total` is a whole number of those units; weights and limits are kopeck-exact.
 ///
 /// With `limits`, no share exceeds its limit: leftover units that do not fit the largest
 /// item go on to the next largest. This only matters when the shares sit at their limits
 /// (a spend of nearly the whole max spend), and keeps "spent ≤ cap" true always.
+///
+/// The arithmetic is on integers (units and kopecks in `i128`): exact, and an order of
+/// magnitude cheaper than rounding 28-digit decimal quotients.
 pub(crate) fn spread(
     total: Decimal,
     weights: &[Decimal],
-    unit: Decimal,
+    dp: u32,
     limits: Option<&[Decimal]>,
 ) -> Vec<Decimal> {
-    let weight_sum: Decimal = weights.iter().sum();
-    if total.is_zero() || weight_sum <= Decimal::ZERO {
+    let scaled = |d: Decimal, dp: u32| {
+        let mut x = d;
+        x.rescale(dp);
+        x.mantissa()
+    };
+    let total_u = scaled(total, dp);
+    let w: Vec<i128> = weights.iter().map(|&d| scaled(d, 2)).collect();
+    let weight_sum: i128 = w.iter().sum();
+    if total_u <= 0 || weight_sum <= 0 {
         return vec![Decimal::ZERO; weights.len()];
     }
-    let mut shares: Vec<Decimal> = weights
-        .iter()
-        .map(|w| floor_to_step(total * *w / weight_sum, unit))
-        .collect();
-    let mut left = total - shares.iter().sum::<Decimal>();
-    if left.is_zero() {
-        return shares;
-    }
-    // Largest weight first; on a tie the later position first.
-    let mut order: Vec<usize> = (0..weights.len()).collect();
-    order.sort_by(|&a, &b| weights[b].cmp(&weights[a]).then(b.cmp(&a)));
-    for i in order {
-        let room = match limits {
-            Some(l) => (l[i] - shares[i]).max(Decimal::ZERO),
+    let mut shares: Vec<i128> = w.iter().map(|&wi| total_u * wi / weight_sum).collect();
+    let mut left = total_u - shares.iter().sum::<i128>();
+    if left > 0 {
+        // Limits in units, rounded down: a share never passes its limit.
+        let limit_u: Option<Vec<i128>> =
+            limits.map(|l| l.iter().map(|&d| scaled(floor_dp(d, dp), dp)).collect());
+        let room = |shares: &[i128], i: usize, left: i128| match &limit_u {
+            Some(l) => (l[i] - shares[i]).max(0),
             None => left,
         };
-        let take = room.min(left);
-        shares[i] += take;
+        // The largest weight takes the leftover (`max_by` returns the last of equal maxima:
+        // the later position on a tie). Only when that share sits at its limit is a full
+        // order needed.
+        let largest = (0..w.len())
+            .max_by_key(|&i| w[i])
+            .expect("weights are not empty when their sum is positive");
+        let take = room(&shares, largest, left).min(left);
+        shares[largest] += take;
         left -= take;
-        if left.is_zero() {
-            break;
+        if left > 0 {
+            let mut order: Vec<usize> = (0..w.len()).filter(|&i| i != largest).collect();
+            order.sort_by(|&a, &b| w[b].cmp(&w[a]).then(b.cmp(&a)));
+            for i in order {
+                let take = room(&shares, i, left).min(left);
+                shares[i] += take;
+                left -= take;
+                if left == 0 {
+                    break;
+                }
+            }
         }
     }
     shares
+        .into_iter()
+        .map(|u| Decimal::from_i128_with_scale(u, dp))
+        .collect()
 }
 
 /// Step 6: accrual per position on what the customer pays in rubles.
@@ -359,7 +382,6 @@ fn accrue(lines: &mut [Line], rounding: BonusRounding) {
             groups.push((*every_rub, *bonus));
         }
     }
-    let unit = Decimal::new(1, dp);
     for (every_rub, bonus) in groups {
         let members: Vec<usize> = (0..lines.len())
             .filter(|&i| {
@@ -371,12 +393,8 @@ fn accrue(lines: &mut [Line], rounding: BonusRounding) {
         let amount = (paid / every_rub.amount()).floor() * bonus.amount();
         // A bonus per ruble step may itself have kopecks; spread it in the finest unit
         // that keeps the receipt's total exact.
-        let unit = if (amount / unit).fract().is_zero() {
-            unit
-        } else {
-            KOPECK
-        };
-        for (&i, share) in members.iter().zip(spread(amount, &weights, unit, None)) {
+        let dp = if amount.fract().is_zero() { dp } else { 2 };
+        for (&i, share) in members.iter().zip(spread(amount, &weights, dp, None)) {
             lines[i].accrued = share;
         }
     }

@@ -89,7 +89,7 @@ fn err(path: impl Into<String>, problem: impl Into<String>) -> ReceiptError {
 impl Receipt {
     /// Checks what the JSON shape alone cannot.
     pub fn validate(&self) -> Result<(), ReceiptError> {
-        check_id("id", &self.id)?;
+        check_id(&self.id).map_err(|p| err("id", p))?;
         match (self.kind, &self.original_receipt) {
             (ReceiptKind::Return, None) => {
                 return Err(err(
@@ -97,7 +97,9 @@ impl Receipt {
                     "a return must name the sale receipt it refunds",
                 ));
             }
-            (ReceiptKind::Return, Some(o)) => check_id("original_receipt", o)?,
+            (ReceiptKind::Return, Some(o)) => {
+                check_id(o).map_err(|p| err("original_receipt", p))?
+            }
             (ReceiptKind::Sale, Some(_)) => {
                 return Err(err(
                     "original_receipt",
@@ -115,10 +117,10 @@ impl Receipt {
                 format!("more than {MAX_POSITIONS} positions in one receipt"),
             ));
         }
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = std::collections::HashSet::with_capacity(self.positions.len());
         for (i, p) in self.positions.iter().enumerate() {
             let at = |f: &str| format!("positions[{i}].{f}");
-            check_id(&at("id"), &p.id)?;
+            check_id(&p.id).map_err(|problem| err(at("id"), problem))?;
             if !seen.insert(p.id.as_str()) {
                 return Err(err(at("id"), "the same position id appears twice"));
             }
@@ -136,7 +138,8 @@ impl Receipt {
                 ("name", &p.name),
                 ("category", &p.category),
             ] {
-                if v.chars().count() > MAX_ID_LEN {
+                // Bytes bound chars from above: count chars only for long strings.
+                if v.len() > MAX_ID_LEN && v.chars().count() > MAX_ID_LEN {
                     return Err(err(at(f), format!("longer than {MAX_ID_LEN} characters")));
                 }
             }
@@ -157,15 +160,16 @@ impl Position {
     }
 }
 
-fn check_id(path: &str, id: &str) -> Result<(), ReceiptError> {
+/// Checks an id; the problem is built by the caller, so a valid receipt formats nothing.
+fn check_id(id: &str) -> Result<(), String> {
     if id.trim().is_empty() {
-        return Err(err(path, "must not be empty"));
+        return Err("must not be empty".into());
     }
-    if id.chars().count() > MAX_ID_LEN {
-        return Err(err(path, format!("longer than {MAX_ID_LEN} characters")));
+    if id.len() > MAX_ID_LEN && id.chars().count() > MAX_ID_LEN {
+        return Err(format!("longer than {MAX_ID_LEN} characters"));
     }
     if id.chars().any(char::is_control) {
-        return Err(err(path, "contains control characters"));
+        return Err("contains control characters".into());
     }
     Ok(())
 }

@@ -413,6 +413,6 @@ fn unknown_card_negative_spend_and_returns_are_refused() {
 fn spread_caps_overflow_at_the_limits() {
     let k = |s: &str| s.parse::<Decimal>().unwrap();
     let caps = [k("0.01"), k("0.01"), k("0.01")];
-    let shares = spread(k("0.02"), &caps, KOPECK, Some(&caps));
+    let shares = spread(k("0.02"), &caps, 2, Some(&caps));
     assert_eq!(shares, [k("0"), k("0.01"), k("0.01")]);
 }
