@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Renders the touch window headless and writes the screenshots README.md shows:
+#   docs/screenshots/first_window.png     800×600, Russian
+#   docs/screenshots/first_window_en.png  800×600, English
+# plus docs/screenshots/first_window_1280x800.tmp.png (git-ignored) to check the large size.
+#
+# The pictures come from the UI test in tests/ui_window.rs (Slint's testing backend with
+# the software renderer), so no display is needed. Where the machine has DejaVu Serif,
+# fontconfig is shown that one font only, a family the window never asks for: every glyph
+# in the pictures then comes from the DejaVu Sans embedded in the binary. (Fontconfig is
+# not left with no font at all: fontique 0.11, Slint 1.18's font library, panics on that.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out="$PWD/docs/screenshots"
+mkdir -p "$out"
+
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+for f in /usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf /usr/share/fonts/*/*/DejaVuSerif.ttf; do
+    if [ -f "$f" ]; then
+        ln -s "$f" "$scratch/"
+        cat > "$scratch/fonts.conf" <<CONF
+<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "fonts.dtd">
+<fontconfig><dir>$scratch</dir><cachedir>$scratch/cache</cachedir></fontconfig>
+CONF
+        export FONTCONFIG_FILE="$scratch/fonts.conf"
+        break
+    fi
+done
+
+BONUSKASSA_SCREENSHOTS="$out" \
+    cargo test --test ui_window the_window_is_drawn_with_text_in_both_languages
+
+ls -l "$out"

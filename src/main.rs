@@ -1,0 +1,68 @@
+//! `bonuskassa`, the terminal client: parses arguments, initialises tracing, runs the
+//! chosen job, and maps errors to exit codes (2: bad input, 1: anything else).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use bonuskassa::cli::{self, CalcArgs};
+
+#[derive(Parser)]
+#[command(
+    name = "bonuskassa",
+    version,
+    about = "The cashier's loyalty workplace"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compute a receipt offline from a rules file, a receipt and a customer, and print the
+    /// result JSON.
+    Calc(CalcArgs),
+    /// Open the touch window.
+    Ui {
+        /// Interface language: ru or en.
+        #[arg(long, default_value = "ru")]
+        lang: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    bonuskassa::logging::init();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bonuskassa: {}", e.message);
+            ExitCode::from(e.exit_code)
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), cli::CliError> {
+    match args.command {
+        Command::Calc(a) => {
+            let out = cli::calc(&a)?;
+            std::io::stdout()
+                .write_all(out.as_bytes())
+                .map_err(|e| cli::CliError {
+                    message: format!("cannot write the result: {e}"),
+                    exit_code: 1,
+                })
+        }
+        Command::Ui { lang } => {
+            let language = lang
+                .parse()
+                .map_err(|e| cli::CliError::input(format!("--lang {lang}: {e}")))?;
+            bonuskassa::ui::run(bonuskassa::ui::UiOptions { language }).map_err(|e| cli::CliError {
+                message: format!("the window could not start: {e:#}"),
+                exit_code: 1,
+            })
+        }
+    }
+}
