@@ -27,3 +27,6 @@
 pub mod cli;
 pub mod domain;
 pub mod logging;
+pub mod protocol;
+pub mod server;
+pub mod ui;

@@ -63,10 +63,13 @@ fn the_engine_does_no_io_and_reads_no_clock() {
 
 #[test]
 fn each_io_crate_has_one_home() {
-    let homes = [
-        ("slint", "src/ui"),
-        ("rusqlite", "src/store"),
-        ("reqwest", "src/sync"),
+    // The server is its own world with its own database and its SMS provider's HTTP
+    // client; on the terminal side each IO crate has exactly one module.
+    let homes: [(&str, &[&str]); 4] = [
+        ("slint", &["src/ui"]),
+        ("rusqlite", &["src/store", "src/server"]),
+        ("reqwest", &["src/sync", "src/server/sms.rs"]),
+        ("axum", &["src/server", "src/bridge"]),
     ];
     for file in rust_files(&root().join("src")) {
         let rel = file
@@ -76,12 +79,12 @@ fn each_io_crate_has_one_home() {
             .to_string();
         let text = std::fs::read_to_string(&file).unwrap();
         for (krate, home) in homes {
-            if rel.starts_with(home) {
+            if home.iter().any(|h| rel.starts_with(h)) {
                 continue;
             }
             let uses = code_lines(&text)
                 .any(|l| l.contains(&format!("{krate}::")) || l.contains(&format!("use {krate}")));
-            assert!(!uses, "{rel} uses {krate}, whose home is {home}");
+            assert!(!uses, "{rel} uses {krate}, whose home is {home:?}");
         }
     }
 }

@@ -313,6 +313,13 @@ impl Bonus {
     pub fn from_money(m: Money) -> Bonus {
         Bonus(m.0)
     }
+    /// Hundredths of a bonus as an integer, the unit the server's ledger keeps.
+    pub fn kopecks(self) -> i64 {
+        Money(self.0).kopecks()
+    }
+    pub fn from_kopecks(k: i64) -> Bonus {
+        Bonus(Decimal::new(k, 2))
+    }
 }
 
 /// A position's quantity: whole pieces, or a weight/volume with up to three decimals.

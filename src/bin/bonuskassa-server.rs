@@ -1,0 +1,145 @@
+//! `bonuskassa-server`, the central loyalty server's thin main: parse arguments, initialise
+//! tracing, run the job, map errors to exit codes (2: bad input, 1: anything else).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+
+use bonuskassa::server::{self, ServerConfig, SystemClock, admin};
+
+#[derive(Parser)]
+#[command(
+    name = "bonuskassa-server",
+    version,
+    about = "The central loyalty server"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fill a fresh data dir with a demo store, cashiers, invented customers and the demo rules.
+    DemoData {
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Print a one-time enrollment code for a terminal of a store.
+    EnrollCode {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        store: String,
+    },
+    /// Revoke a terminal's token.
+    RevokeTerminal {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        terminal: String,
+    },
+    /// Serve the HTTP API.
+    Serve {
+        #[arg(long)]
+        data: PathBuf,
+        /// Load this rules file (a changed text becomes a new rules version).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        #[arg(long, default_value = "127.0.0.1:8700")]
+        listen: String,
+        /// Send SMS through an SMS.ru-style HTTP provider: a URL template with {key},
+        /// {phone} and {text}. Without it, messages go to DATA/sms-outbox.log.
+        #[arg(long)]
+        sms_url: Option<String>,
+        /// Serve the log gateway's latest messages at /api/v1/demo/sms (demo only).
+        #[arg(long)]
+        demo_endpoints: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    bonuskassa::logging::init();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, message)) => {
+            eprintln!("bonuskassa-server: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), (u8, String)> {
+    let now = Utc::now();
+    let fail = |e: &dyn std::fmt::Display| (1, e.to_string());
+    match args.command {
+        Command::DemoData { data } => {
+            let s = admin::demo_data(&data, now).map_err(|e| fail(&e))?;
+            println!(
+                "demo data in {}: store {}, {} customers, rules version {}\ncashier code {}, manager code {}",
+                data.display(),
+                s.store,
+                s.customers,
+                s.rules_version,
+                s.cashier_code,
+                s.manager_code
+            );
+        }
+        Command::EnrollCode { data, store } => {
+            let code = admin::enroll_code(&data, &store, now).map_err(|e| fail(&e))?;
+            println!("{code}");
+        }
+        Command::RevokeTerminal { data, terminal } => {
+            admin::revoke_terminal(&data, &terminal, now).map_err(|e| fail(&e))?;
+            println!("terminal {terminal} revoked");
+        }
+        Command::Serve {
+            data,
+            rules,
+            listen,
+            sms_url,
+            demo_endpoints,
+        } => {
+            let sms = match sms_url {
+                None => server::sms::GatewayConfig::Log,
+                Some(url_template) => {
+                    // The key never goes on the command line, where `ps` would show it.
+                    let key = std::env::var("BONUSKASSA_SMS_KEY").map_err(|_| {
+                        (
+                            2,
+                            "--sms-url needs the provider key in BONUSKASSA_SMS_KEY".to_string(),
+                        )
+                    })?;
+                    server::sms::GatewayConfig::Http { url_template, key }
+                }
+            };
+            let config = ServerConfig {
+                rules_path: rules,
+                sms,
+                demo_endpoints,
+                ..ServerConfig::new(data)
+            };
+            let server =
+                server::Server::open(config, Arc::new(SystemClock)).map_err(|e| fail(&e))?;
+            let rt = tokio::runtime::Runtime::new().map_err(|e| fail(&e))?;
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(&listen)
+                    .await
+                    .map_err(|e| (1, format!("cannot listen on {listen}: {e}")))?;
+                tracing::info!(addr = %listener.local_addr().map_err(|e| fail(&e))?, "serving /api/v1");
+                server
+                    .serve(listener, async {
+                        let _ = tokio::signal::ctrl_c().await;
+                        tracing::info!("stopping: finishing requests in flight");
+                    })
+                    .await
+                    .map_err(|e| fail(&e))
+            })?;
+        }
+    }
+    Ok(())
+}

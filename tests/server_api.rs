@@ -1,0 +1,533 @@
+//! The central server over real HTTP on 127.0.0.1: every endpoint, and every refusal.
+
+use std::sync::Arc;
+
+use bonuskassa::server::{self, ManualClock, RunningServer, ServerConfig, admin};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    server: RunningServer,
+    clock: Arc<ManualClock>,
+    http: reqwest::Client,
+    token: String,
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_path_buf();
+        admin::demo_data(&data, t0()).unwrap();
+        let code = admin::enroll_code(&data, admin::DEMO_STORE, t0()).unwrap();
+        let clock = ManualClock::at(t0());
+        let config = ServerConfig {
+            demo_endpoints: true,
+            ..ServerConfig::new(&data)
+        };
+        let server = server::spawn(config, clock.clone(), "127.0.0.1:0").unwrap();
+        let http = reqwest::Client::new();
+        let resp = http
+            .post(format!("{}/api/v1/enroll", server.url()))
+            .json(&json!({ "code": code, "name": "Касса 1" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body: Value = resp.json().await.unwrap();
+        let token = body["token"].as_str().unwrap().to_string();
+        Fixture {
+            _dir: dir,
+            data,
+            server,
+            clock,
+            http,
+            token,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.server.url())
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn customer_id(&self, phone: &str) -> String {
+        let (s, v) = self
+            .post("/customers/lookup", json!({ "phone": phone }))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    /// Sends one operation and returns its result.
+    async fn op(&self, seq: u64, body: Value) -> Value {
+        let id = uuid::Uuid::now_v7().to_string();
+        self.op_with_id(&id, seq, body).await
+    }
+
+    async fn op_with_id(&self, id: &str, seq: u64, body: Value) -> Value {
+        let (s, v) = self
+            .post(
+                "/operations",
+                json!({ "operations": [ {
+                    "id": id, "seq": seq, "at": self.clock_now(), "cashier": "Кассир Мария",
+                    "cashier_id": 1, "body": body } ] }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["results"][0].clone()
+    }
+
+    fn clock_now(&self) -> String {
+        use bonuskassa::server::Clock;
+        self.clock.now().to_rfc3339()
+    }
+
+    async fn latest_sms_code(&self) -> String {
+        let (s, v) = self.get("/demo/sms").await;
+        assert_eq!(s, StatusCode::OK);
+        let text = v["messages"].as_array().unwrap().last().unwrap()["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        text.chars()
+            .filter(|c| c.is_ascii_digit())
+            .take(6)
+            .collect()
+    }
+}
+
+fn receipt(id: &str, price: &str) -> Value {
+    json!({ "id": id, "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
+            "positions": [ { "id": "1", "sku": "4601234567890", "name": "Капучино", "category": "coffee",
+                             "price": price, "quantity": "1", "measure": "piece" } ] })
+}
+
+#[tokio::test]
+async fn health_needs_no_token_and_unknown_paths_get_a_coded_404() {
+    let f = Fixture::new().await;
+    let r = f.http.get(f.url("/health")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = f
+        .http
+        .get(format!("{}/nope", f.server.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn calls_without_a_valid_token_are_refused_and_a_revoked_token_says_so() {
+    let f = Fixture::new().await;
+    let r = f.http.get(f.url("/rules")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = f
+        .http
+        .get(f.url("/rules"))
+        .bearer_auth("0000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let (s, v) = f.get("/rules").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["version"], 1);
+    // Revoke through the admin job; the token stops working at once.
+    let (_, e) = f
+        .post("/customers/lookup", json!({ "phone": "+79990000001" }))
+        .await;
+    assert!(e["id"].is_string());
+    let terminal: String = {
+        let conn = rusqlite::Connection::open(server::database_path(&f.data)).unwrap();
+        conn.query_row("SELECT id FROM terminals", [], |r| r.get(0))
+            .unwrap()
+    };
+    admin::revoke_terminal(&f.data, &terminal, t0()).unwrap();
+    let (s, v) = f.get("/rules").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["code"], "TOKEN_REVOKED");
+}
+
+#[tokio::test]
+async fn an_enrollment_code_works_once() {
+    let f = Fixture::new().await;
+    let code = admin::enroll_code(&f.data, admin::DEMO_STORE, t0()).unwrap();
+    let body = json!({ "code": code.to_lowercase(), "name": "Касса 2" });
+    let r = f
+        .http
+        .post(f.url("/enroll"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["store_id"], "store-1");
+    assert_eq!(v["lookup_key"].as_str().unwrap().len(), 64);
+    let r = f
+        .http
+        .post(f.url("/enroll"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "ENROLLMENT_CODE_INVALID");
+}
+
+#[tokio::test]
+async fn bad_json_unknown_fields_and_huge_bodies_are_refused_with_the_field_named() {
+    let f = Fixture::new().await;
+    let r = f
+        .http
+        .post(f.url("/customers/lookup"))
+        .bearer_auth(&f.token)
+        .header("content-type", "application/json")
+        .body("{ not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "BAD_REQUEST");
+    let (s, v) = f
+        .post(
+            "/customers/lookup",
+            json!({ "phone": "+79990000001", "pin": "1" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["message"].as_str().unwrap().contains("pin"), "{v}");
+    let (s, v) = f
+        .post("/customers/lookup", json!({ "phone": "12345" }))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["message"].as_str().unwrap().starts_with("phone"), "{v}");
+    assert!(
+        !v["message"].as_str().unwrap().contains("12345"),
+        "no echo: {v}"
+    );
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let (s, v) = f.post("/customers/lookup", json!({ "scan": huge })).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+}
+
+#[tokio::test]
+async fn customers_are_found_by_phone_card_and_scan_and_shown_masked() {
+    let f = Fixture::new().await;
+    let (s, by_phone) = f
+        .post("/customers/lookup", json!({ "phone": "8 (999) 000-00-01" }))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(by_phone["name"], "Карина С.");
+    assert_eq!(by_phone["balance"], "500.00");
+    assert!(!by_phone.to_string().contains("9990000001"), "{by_phone}");
+    let (_, by_card) = f
+        .post("/customers/lookup", json!({ "card": "2900000000018" }))
+        .await;
+    assert_eq!(by_card["id"], by_phone["id"]);
+    let (_, by_scan) = f
+        .post("/customers/lookup", json!({ "scan": "tel:+79990000001" }))
+        .await;
+    assert_eq!(by_scan["id"], by_phone["id"]);
+    let (s, v) = f
+        .post("/customers/lookup", json!({ "phone": "+79990009999" }))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(v["code"], "CUSTOMER_NOT_FOUND");
+    let (s, _) = f.post("/customers/lookup", json!({})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn cashier_login_locks_after_five_wrong_codes_with_a_growing_delay() {
+    let f = Fixture::new().await;
+    let (s, v) = f.post("/cashiers/login", json!({ "code": "1111" })).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["role"], "cashier");
+    for left in (0..5).rev() {
+        let (s, v) = f.post("/cashiers/login", json!({ "code": "0000" })).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert_eq!(v["tries_left"], left);
+    }
+    let (s, v) = f.post("/cashiers/login", json!({ "code": "1111" })).await;
+    assert_eq!(s, StatusCode::LOCKED, "{v}");
+    assert_eq!(v["code"], "CASHIER_LOCKED");
+    f.clock.advance(Duration::seconds(31));
+    let (s, v) = f.post("/cashiers/login", json!({ "code": "0000" })).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["retry_after_s"], 60, "the second lock is twice as long");
+    f.clock.advance(Duration::seconds(61));
+    let (s, _) = f.post("/cashiers/login", json!({ "code": "9999" })).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sms_registration_with_cooldown_wrong_code_expiry_and_too_many_tries() {
+    let f = Fixture::new().await;
+    let phone = "+79990001234";
+    let (s, v) = f
+        .post(
+            "/sms/send",
+            json!({ "phone": phone, "purpose": "registration" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["resend_after_s"], 60);
+    let (s, v) = f
+        .post(
+            "/sms/send",
+            json!({ "phone": phone, "purpose": "registration" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(v["code"], "COOLDOWN");
+    // Expired after five minutes.
+    f.clock.advance(Duration::minutes(6));
+    let code = f.latest_sms_code().await;
+    let (s, v) = f
+        .post(
+            "/sms/verify",
+            json!({ "phone": phone, "purpose": "registration", "code": code }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::GONE, "{v}");
+    assert_eq!(v["code"], "CODE_EXPIRED");
+    // A fresh code: five wrong tries kill it.
+    let (s, _) = f
+        .post(
+            "/sms/send",
+            json!({ "phone": phone, "purpose": "registration" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let code = f.latest_sms_code().await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for left in (0..5).rev() {
+        let (s, v) = f
+            .post(
+                "/sms/verify",
+                json!({ "phone": phone, "purpose": "registration", "code": wrong }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert_eq!(v["tries_left"], left);
+    }
+    // The fifth wrong try killed the code: even the right one is refused now.
+    let (s, v) = f
+        .post(
+            "/sms/verify",
+            json!({ "phone": phone, "purpose": "registration", "code": code }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert_eq!(v["code"], "TOO_MANY_TRIES", "{v}");
+    // A third code, the right answer: registered with a virtual card and the welcome bonus.
+    f.clock.advance(Duration::seconds(61));
+    let (s, _) = f
+        .post(
+            "/sms/send",
+            json!({ "phone": phone, "purpose": "registration" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let code = f.latest_sms_code().await;
+    let (s, v) = f
+        .post(
+            "/sms/verify",
+            json!({ "phone": phone, "purpose": "registration", "code": code }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let verification = v["verification"].as_str().unwrap().to_string();
+    let id = uuid::Uuid::now_v7().to_string();
+    let r = f
+        .op(1, json!({ "kind": "registration", "customer_id": id, "phone": phone,
+                       "verification": verification,
+                       "questionnaire": { "first_name": "Вера", "last_name": "Иванова", "referrer": "+79990000001" },
+                       "consent_processing": true, "consent_advertising": false,
+                       "card": { "kind": "virtual" } }))
+        .await;
+    assert_eq!(r["status"], "applied", "{r}");
+    assert_eq!(
+        r["answer"]["customer"]["balance"], "600.00",
+        "welcome 100 + referee 500"
+    );
+    assert_eq!(r["answer"]["referrer_found"], true);
+    assert_eq!(r["answer"]["card_number"].as_str().unwrap().len(), 13);
+    // The same phone again is refused.
+    let r = f
+        .op(
+            2,
+            json!({ "kind": "registration", "customer_id": uuid::Uuid::now_v7().to_string(),
+                       "phone": phone, "consent_processing": true }),
+        )
+        .await;
+    assert_eq!(r["status"], "rejected");
+    assert_eq!(r["reason"], "ALREADY_REGISTERED");
+}
+
+#[tokio::test]
+async fn calc_and_a_sale_with_spend_and_accrual_update_the_balance_and_history() {
+    let f = Fixture::new().await;
+    let id = f.customer_id("+79990000001").await;
+    let (s, v) = f
+        .post(
+            "/calc",
+            json!({ "customer_id": id, "receipt": receipt("r-1", "1000.00"), "spend": "100" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["calculation"]["max_spend"], "300.00");
+    assert_eq!(v["calculation"]["to_pay"], "900.00");
+    assert_eq!(v["calculation"]["accrued"], "18.00");
+    let r = f.op(1, json!({ "kind": "sale", "customer_id": id, "receipt": receipt("r-1", "1000.00"), "spend": "100" })).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    let (_, h) = f.get(&format!("/customers/{id}/history")).await;
+    // 500 − 100 + 18 accrued + 100 first-purchase gift.
+    assert_eq!(h["balance"], "518.00", "{h}");
+    let lines: Vec<&str> = h["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["description"].as_str().unwrap())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.starts_with("Начисление за покупку")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("Списание при оплате покупки")),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_spend_above_the_balance_is_rejected_for_good() {
+    let f = Fixture::new().await;
+    let id = f.customer_id("+79990000004").await; // 0 bonuses
+    let r = f.op(1, json!({ "kind": "sale", "customer_id": id, "receipt": receipt("r-2", "1000.00"), "spend": "50" })).await;
+    assert_eq!(r["status"], "rejected", "{r}");
+    assert_eq!(r["reason"], "INSUFFICIENT_BALANCE");
+}
+
+#[tokio::test]
+async fn a_duplicate_operation_gets_the_original_answer_and_changes_nothing() {
+    let f = Fixture::new().await;
+    let id = f.customer_id("+79990000002").await;
+    let op_id = uuid::Uuid::now_v7().to_string();
+    let body = json!({ "kind": "sale", "customer_id": id, "receipt": receipt("r-3", "500.00"), "spend": "0" });
+    let first = f.op_with_id(&op_id, 1, body.clone()).await;
+    assert_eq!(first["status"], "applied");
+    let (_, before) = f.get(&format!("/customers/{id}/history")).await;
+    let again = f.op_with_id(&op_id, 1, body).await;
+    assert_eq!(again["status"], "duplicate");
+    assert_eq!(again["answer"]["answer"], first["answer"]);
+    let (_, after) = f.get(&format!("/customers/{id}/history")).await;
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn a_partial_return_refunds_and_claws_back_in_proportion() {
+    let f = Fixture::new().await;
+    let id = f.customer_id("+79990000002").await; // Серебряная: 3% discount, 5% accrual
+    let sale = json!({ "id": "r-4", "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
+        "positions": [ { "id": "1", "category": "coffee", "price": "100.00", "quantity": "4" } ] });
+    let r = f
+        .op(
+            1,
+            json!({ "kind": "sale", "customer_id": id, "receipt": sale, "spend": "100" }),
+        )
+        .await;
+    assert_eq!(r["status"], "applied", "{r}");
+    let ret = json!({ "id": "r-5", "kind": "return", "at": "2026-11-23T13:00:00+03:00", "original_receipt": "r-4",
+        "positions": [ { "id": "1", "category": "coffee", "price": "100.00", "quantity": "1" } ] });
+    let r = f.op(2, json!({ "kind": "return", "receipt": ret })).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    assert_eq!(r["answer"]["refunded"], "25.00");
+    let ret_all = json!({ "id": "r-6", "kind": "return", "at": "2026-11-23T13:00:00+03:00", "original_receipt": "r-4",
+        "positions": [ { "id": "1", "category": "coffee", "price": "100.00", "quantity": "4" } ] });
+    let r = f
+        .op(3, json!({ "kind": "return", "receipt": ret_all }))
+        .await;
+    assert_eq!(r["status"], "rejected");
+    assert_eq!(r["reason"], "RETURN_EXCEEDS_SALE");
+    let ghost = json!({ "id": "r-7", "kind": "return", "at": "2026-11-23T13:00:00+03:00", "original_receipt": "nope",
+        "positions": [ { "id": "1", "price": "1.00", "quantity": "1" } ] });
+    let r = f.op(4, json!({ "kind": "return", "receipt": ghost })).await;
+    assert_eq!(r["reason"], "SALE_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn manual_changes_need_a_manager() {
+    let f = Fixture::new().await;
+    let id = f.customer_id("+79990000004").await;
+    // cashier_id 1 is the demo cashier, 2 the manager.
+    let r = f.op(1, json!({ "kind": "manual_change", "customer_id": id, "amount": "50", "reason": "жалоба" })).await;
+    assert_eq!(r["reason"], "NOT_PERMITTED", "{r}");
+    let (s, v) = f
+        .post(
+            "/operations",
+            json!({ "operations": [ { "id": uuid::Uuid::now_v7().to_string(), "seq": 2, "at": f.clock_now(),
+                "cashier": "Управляющий Олег", "cashier_id": 2,
+                "body": { "kind": "manual_change", "customer_id": id, "amount": "50", "reason": "жалоба" } } ] }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["results"][0]["status"], "applied", "{v}");
+    assert_eq!(v["results"][0]["answer"]["balance"], "50.00");
+}
+
+#[tokio::test]
+async fn the_customer_feed_pages_by_cursor_and_carries_no_phone_or_card() {
+    let f = Fixture::new().await;
+    let (s, v) = f.get("/feed/customers?since=0&limit=3").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["customers"].as_array().unwrap().len(), 3);
+    assert_eq!(v["more"], true);
+    let text = v.to_string();
+    assert!(
+        !text.contains("9990000001") && !text.contains("2900000000018"),
+        "{text}"
+    );
+    let cursor = v["cursor"].as_i64().unwrap();
+    let (_, v) = f.get(&format!("/feed/customers?since={cursor}")).await;
+    assert_eq!(v["customers"].as_array().unwrap().len(), 1);
+    assert_eq!(v["more"], false);
+}
