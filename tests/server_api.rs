@@ -531,3 +531,57 @@ async fn the_customer_feed_pages_by_cursor_and_carries_no_phone_or_card() {
     assert_eq!(v["customers"].as_array().unwrap().len(), 1);
     assert_eq!(v["more"], false);
 }
+
+#[tokio::test]
+async fn a_purchase_pays_the_referrer_chain_and_crossing_a_threshold_raises_the_status() {
+    let f = Fixture::new().await;
+    // Вера registers «Без кода», invited by Карина; Карина was invited by nobody.
+    let vera = uuid::Uuid::now_v7().to_string();
+    let r = f
+        .op(1, json!({ "kind": "registration", "customer_id": vera, "phone": "+79990005555",
+                       "questionnaire": { "referrer": "2900000000018" }, "consent_processing": true }))
+        .await;
+    assert_eq!(r["status"], "applied", "{r}");
+    assert_eq!(r["answer"]["customer"]["phone_verified"], false);
+    let karina = f.customer_id("+79990000001").await;
+    let (_, before) = f.get(&format!("/customers/{karina}/history")).await;
+    // An unverified customer accrues but may not spend.
+    let r = f.op(2, json!({ "kind": "sale", "customer_id": vera, "receipt": receipt("r-10", "1000.00"), "spend": "10" })).await;
+    assert_eq!(r["reason"], "VERIFICATION_REQUIRED", "{r}");
+    // 20 000 rubles: level 1 referral pays Карина 5% = 1000; Вера's card becomes Серебряная.
+    let r = f.op(3, json!({ "kind": "sale", "customer_id": vera, "receipt": receipt("r-11", "20000.00"), "spend": "0" })).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    assert_eq!(r["answer"]["card_status"], "Серебряная");
+    let (_, after) = f.get(&format!("/customers/{karina}/history")).await;
+    let gained = after["balance"].as_str().unwrap().parse::<f64>().unwrap()
+        - before["balance"].as_str().unwrap().parse::<f64>().unwrap();
+    assert_eq!(gained, 1000.0, "{after}");
+    let (_, v) = f
+        .post("/customers/lookup", json!({ "phone": "+79990005555" }))
+        .await;
+    assert_eq!(v["card_status"], "Серебряная");
+    assert_eq!(v["discount_percent"], "3");
+}
+
+#[tokio::test]
+async fn expired_bonuses_burn_in_the_job_and_history_says_so() {
+    let f = Fixture::new().await;
+    let id = f.customer_id("+79990000002").await; // 1200 bonuses that burn in a year
+    f.clock.advance(Duration::days(366));
+    let now = {
+        use bonuskassa::server::Clock;
+        f.clock.now()
+    };
+    let rules = f.server.server.state().rules();
+    let report = f
+        .server
+        .server
+        .state()
+        .with_db(|c| server::jobs::run_once(c, &rules.rules, t0(), now))
+        .unwrap();
+    assert!(report.burnt >= 1);
+    let (_, h) = f.get(&format!("/customers/{id}/history")).await;
+    assert_eq!(h["balance"], "0.00");
+    assert_eq!(h["entries"][0]["description"], "Сгорание бонусов");
+    assert_eq!(h["entries"][0]["amount"], "-1200.00");
+}

@@ -1,0 +1,189 @@
+//! `bonuskassa-server` as an installer runs it: demo data, an enrollment code, serve, and
+//! Ctrl-C that loses nothing.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_bonuskassa-server"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn serve_then_ctrl_c_keeps_every_committed_operation() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let out = bin().args(["demo-data", "--data", data]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cashier code 1111"));
+    let out = bin().args(["demo-data", "--data", data]).output().unwrap();
+    assert!(!out.status.success(), "a second fill is refused");
+    let out = bin()
+        .args(["enroll-code", "--data", data, "--store", "store-1"])
+        .output()
+        .unwrap();
+    let code = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert_eq!(code.len(), 14, "{code}");
+    let out = bin()
+        .args(["enroll-code", "--data", data, "--store", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = bin()
+        .args(["serve", "--data", data, "--listen", &listen])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://{listen}/api/v1");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http.get(format!("{base}/health")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let enrolled: serde_json::Value = http
+        .post(format!("{base}/enroll"))
+        .json(&serde_json::json!({ "code": code, "name": "Касса 1" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = enrolled["token"].as_str().unwrap().to_string();
+    let lookup: serde_json::Value = http
+        .post(format!("{base}/customers/lookup"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "phone": "+79990000003" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let customer = lookup["id"].as_str().unwrap();
+    let op_id = uuid::Uuid::now_v7().to_string();
+    let batch = serde_json::json!({ "operations": [ { "id": op_id, "seq": 1, "at": "2026-11-23T09:00:00Z",
+        "cashier": "Кассир Мария", "body": { "kind": "sale", "customer_id": customer, "spend": "0",
+        "receipt": { "id": "r-ctrl-c", "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
+            "positions": [ { "id": "1", "price": "100.00", "quantity": "1" } ] } } } ] });
+    let r: serde_json::Value = http
+        .post(format!("{base}/operations"))
+        .bearer_auth(&token)
+        .json(&batch)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["results"][0]["status"], "applied", "{r}");
+
+    // Ctrl-C.
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop on Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+
+    // Started again, it knows the operation: a resend is a duplicate.
+    let mut child = bin()
+        .args(["serve", "--data", data, "--listen", &listen])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http.get(format!("{base}/health")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "the server did not start again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r: serde_json::Value = http
+        .post(format!("{base}/operations"))
+        .bearer_auth(&token)
+        .json(&batch)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["results"][0]["status"], "duplicate", "{r}");
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[test]
+fn serve_without_rules_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args([
+            "serve",
+            "--data",
+            dir.path().to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("demo-data") && err.contains("--rules"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_rules_file_is_refused_at_start_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "version = 1\ncurrency = \"RUB\"\n[[card]]\nname = \"A\"\nspend = \"maybe\"\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args([
+            "serve",
+            "--data",
+            dir.path().to_str().unwrap(),
+            "--rules",
+            rules.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 5") && err.contains("card[0].spend"),
+        "{err}"
+    );
+}
