@@ -16,6 +16,40 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Starts `serve` on `listen` and waits until it answers.
+async fn serve(data: &str, listen: &str, http: &reqwest::Client) -> std::process::Child {
+    let child = bin()
+        .args(["serve", "--data", data, "--listen", listen])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http
+        .get(format!("http://{listen}/api/v1/health"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "the server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child
+}
+
+/// POSTs JSON with an optional bearer token and returns the answer's JSON.
+async fn post(
+    http: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    let mut req = http.post(url).json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}
+
 #[tokio::test]
 async fn serve_then_ctrl_c_keeps_every_committed_operation() {
     let dir = tempfile::tempdir().unwrap();
@@ -43,54 +77,31 @@ async fn serve_then_ctrl_c_keeps_every_committed_operation() {
 
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut child = bin()
-        .args(["serve", "--data", data, "--listen", &listen])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     let base = format!("http://{listen}/api/v1");
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while http.get(format!("{base}/health")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let enrolled: serde_json::Value = http
-        .post(format!("{base}/enroll"))
-        .json(&serde_json::json!({ "code": code, "name": "Касса 1" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mut child = serve(data, &listen, &http).await;
+    let enrolled = post(
+        &http,
+        format!("{base}/enroll"),
+        None,
+        &serde_json::json!({ "code": code, "name": "Касса 1" }),
+    )
+    .await;
     let token = enrolled["token"].as_str().unwrap().to_string();
-    let lookup: serde_json::Value = http
-        .post(format!("{base}/customers/lookup"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({ "phone": "+79990000003" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let lookup = post(
+        &http,
+        format!("{base}/customers/lookup"),
+        Some(&token),
+        &serde_json::json!({ "phone": "+79990000003" }),
+    )
+    .await;
     let customer = lookup["id"].as_str().unwrap();
     let op_id = uuid::Uuid::now_v7().to_string();
     let batch = serde_json::json!({ "operations": [ { "id": op_id, "seq": 1, "at": "2026-11-23T09:00:00Z",
         "cashier": "Кассир Мария", "body": { "kind": "sale", "customer_id": customer, "spend": "0",
         "receipt": { "id": "r-ctrl-c", "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
             "positions": [ { "id": "1", "price": "100.00", "quantity": "1" } ] } } } ] });
-    let r: serde_json::Value = http
-        .post(format!("{base}/operations"))
-        .bearer_auth(&token)
-        .json(&batch)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = post(&http, format!("{base}/operations"), Some(&token), &batch).await;
     assert_eq!(r["results"][0]["status"], "applied", "{r}");
 
     // Ctrl-C.
@@ -113,26 +124,8 @@ async fn serve_then_ctrl_c_keeps_every_committed_operation() {
     assert!(status.success(), "{status:?}");
 
     // Started again, it knows the operation: a resend is a duplicate.
-    let mut child = bin()
-        .args(["serve", "--data", data, "--listen", &listen])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while http.get(format!("{base}/health")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "the server did not start again");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let r: serde_json::Value = http
-        .post(format!("{base}/operations"))
-        .bearer_auth(&token)
-        .json(&batch)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mut child = serve(data, &listen, &http).await;
+    let r = post(&http, format!("{base}/operations"), Some(&token), &batch).await;
     assert_eq!(r["results"][0]["status"], "duplicate", "{r}");
     child.kill().unwrap();
     let _ = child.wait();

@@ -57,6 +57,20 @@ pub enum CashierError {
     Db(#[from] rusqlite::Error),
 }
 
+fn require_store(conn: &Connection, store_id: &str) -> Result<(), CashierError> {
+    let exists: bool = conn
+        .query_row("SELECT 1 FROM stores WHERE id = ?1", [store_id], |_| {
+            Ok(true)
+        })
+        .optional()?
+        .unwrap_or(false);
+    if exists {
+        Ok(())
+    } else {
+        Err(CashierError::NoStore(store_id.to_string()))
+    }
+}
+
 /// Adds a cashier with a code (4–8 digits, unique within the store).
 pub fn add_cashier(
     tx: &Transaction,
@@ -68,15 +82,7 @@ pub fn add_cashier(
     if !(4..=8).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(CashierError::BadCode);
     }
-    let exists: bool = tx
-        .query_row("SELECT 1 FROM stores WHERE id = ?1", [store_id], |_| {
-            Ok(true)
-        })
-        .optional()?
-        .unwrap_or(false);
-    if !exists {
-        return Err(CashierError::NoStore(store_id.to_string()));
-    }
+    require_store(tx, store_id)?;
     if find_cashier(tx, store_id, code)?.is_some() {
         return Err(CashierError::CodeTaken);
     }
@@ -148,15 +154,7 @@ pub fn issue_enrollment_code(
     store_id: &str,
     now: DateTime<Utc>,
 ) -> Result<String, CashierError> {
-    let exists: bool = tx
-        .query_row("SELECT 1 FROM stores WHERE id = ?1", [store_id], |_| {
-            Ok(true)
-        })
-        .optional()?
-        .unwrap_or(false);
-    if !exists {
-        return Err(CashierError::NoStore(store_id.to_string()));
-    }
+    require_store(tx, store_id)?;
     let code = enrollment_code();
     tx.execute(
         "INSERT INTO enrollment_codes (code_hash, store_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
