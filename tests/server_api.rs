@@ -585,3 +585,16 @@ async fn expired_bonuses_burn_in_the_job_and_history_says_so() {
     assert_eq!(h["entries"][0]["description"], "Сгорание бонусов");
     assert_eq!(h["entries"][0]["amount"], "-1200.00");
 }
+
+#[tokio::test]
+async fn bad_query_strings_get_a_coded_json_error() {
+    let f = Fixture::new().await;
+    let (s, v) = f.get("/feed/customers?since=abc").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(v["code"], "BAD_REQUEST");
+    let (s, v) = f.get("/customers/x/history?limit=-1").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["message"].as_str().unwrap().starts_with("query"), "{v}");
+    let (s, _) = f.get("/feed/customers?since=0&unknown=1").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}

@@ -81,6 +81,18 @@ fn takes_terminal(src: &str, handler: &str) -> bool {
     signature.contains("Terminal")
 }
 
+/// `CashierLocked` → `CASHIER_LOCKED`.
+fn screaming_snake(camel: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
@@ -177,6 +189,49 @@ fn the_document_lists_exactly_the_routes_of_the_router() {
             );
         }
     }
+    // Every error code the server's code answers with is documented on some route.
+    let mut documented_codes = BTreeSet::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            for resp in op["responses"].as_object().unwrap().values() {
+                let schema = &resp["content"]["application/json"]["schema"];
+                for c in schema["allOf"][1]["properties"]["code"]["enum"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
+                    documented_codes.insert(c.as_str().unwrap().to_string());
+                }
+            }
+        }
+    }
+    let server_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/server");
+    for entry in std::fs::read_dir(server_dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|n| n == "openapi.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (at, _) in text.match_indices("ErrorCode::") {
+            let name: String = text[at + "ErrorCode::".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            let code = serde_json::to_value(
+                serde_json::from_value::<bonuskassa::protocol::server::ErrorCode>(json!(
+                    screaming_snake(&name)
+                ))
+                .unwrap_or_else(|e| panic!("{}: ErrorCode::{name}: {e}", path.display())),
+            )
+            .unwrap();
+            assert!(
+                documented_codes.contains(code.as_str().unwrap()),
+                "{}: ErrorCode::{name} is answered but documented on no route",
+                path.display()
+            );
+        }
+    }
+
     let scheme = &doc["components"]["securitySchemes"]["terminalToken"];
     assert_eq!(scheme["type"], "http");
     assert_eq!(scheme["scheme"], "bearer");
@@ -620,9 +675,12 @@ fn input_schemas_admit_every_spelling_the_parser_accepts() {
         serde_json::from_value::<T>(v.clone()).is_ok()
     }
     let amount = "[-]?[0-9 .\t\u{85}\u{a0}-]{0,12}";
+    let long = "[0-9]{0,10}[.][0-9]{15,32}";
     admits_what_the_parser_accepts("MoneyInput", amount, 3000, parses::<Money>);
     admits_what_the_parser_accepts("BonusInput", amount, 3000, parses::<Bonus>);
     admits_what_the_parser_accepts("QuantityInput", amount, 3000, parses::<Quantity>);
+    admits_what_the_parser_accepts("MoneyInput", long, 1000, parses::<Money>);
+    admits_what_the_parser_accepts("QuantityInput", long, 1000, parses::<Quantity>);
     let phone = "[ (+\u{feff}]{0,2}[78]?[ (]{0,2}9[0-9 ()\\-.\u{2011}\u{2212}\u{a0}\u{85}\u{ad}\u{200b}]{9,16}";
     admits_what_the_parser_accepts("Phone", phone, 3000, parses::<Phone>);
     let junk = "[+0-9 ()\\-.\u{2011}\u{a0}\u{85}a]{0,14}";
@@ -639,6 +697,9 @@ fn input_schemas_admit_every_spelling_the_parser_accepts() {
         json!("007"),
         json!("0.001"),
         json!("1.00000000000000000000000000001"),
+        json!("0.00000000000000000000000000001"),
+        json!("999999999.99000000000000000001"),
+        json!("0.10000000000000000001"),
         json!("999999999.99"),
         json!(0),
         json!(1),
@@ -665,7 +726,13 @@ fn input_schemas_admit_every_spelling_the_parser_accepts() {
     }
     // And what the parser refuses for its form, the schema refuses too.
     let money = component("MoneyInput");
-    for v in [json!("1.234"), json!("1e5"), json!("12a"), json!(1.5), json!(null)] {
+    for v in [
+        json!("1.234"),
+        json!("1e5"),
+        json!("12a"),
+        json!(1.5),
+        json!(null),
+    ] {
         assert!(!parses::<Money>(&v) && !money.is_valid(&v), "{v}");
     }
     let quantity = component("QuantityInput");

@@ -260,6 +260,7 @@ pub enum CardIssue {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Operation {
+    #[schema(format = "uuid")]
     pub id: String,
     #[schema(format = "uint64", maximum = 18446744073709551615_u64)]
     pub seq: u64,
@@ -291,6 +292,7 @@ pub enum OperationBody {
         receipt: Receipt,
     },
     Registration {
+        #[schema(format = "uuid")]
         customer_id: String,
         phone: Phone,
         /// The proof from `/sms/verify`; absent for «Без кода».

@@ -99,6 +99,34 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     }
 }
 
+/// A query string parsed strictly, refused as `{code, message}` like a bad body.
+pub struct StrictQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for StrictQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| StrictQuery(q))
+            .map_err(|e| ApiError::bad_request(format!("query: {}", e.body_text())))
+    }
+}
+
+/// A path parameter, refused as `{code, message}` when it does not parse.
+pub struct StrictPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for StrictPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(p)| StrictPath(p))
+            .map_err(|e| ApiError::bad_request(format!("path: {}", e.body_text())))
+    }
+}
+
 impl FromRequestParts<Arc<State>> for Terminal {
     type Rejection = ApiError;
 
@@ -189,8 +217,8 @@ struct HistoryQuery {
 async fn history(
     axum::extract::State(state): axum::extract::State<Arc<State>>,
     _terminal: Terminal,
-    Path(id): Path<String>,
-    Query(q): Query<HistoryQuery>,
+    StrictPath(id): StrictPath<String>,
+    StrictQuery(q): StrictQuery<HistoryQuery>,
 ) -> Result<axum::Json<HistoryResponse>, ApiError> {
     blocking(&state, move |s| {
         let now = s.now();
@@ -411,7 +439,7 @@ struct FeedQuery {
 async fn feed(
     axum::extract::State(state): axum::extract::State<Arc<State>>,
     terminal: Terminal,
-    Query(q): Query<FeedQuery>,
+    StrictQuery(q): StrictQuery<FeedQuery>,
 ) -> Result<axum::Json<CustomerFeed>, ApiError> {
     blocking(&state, move |s| {
         let now = s.now();

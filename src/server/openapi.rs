@@ -52,13 +52,16 @@ const AMOUNT_OUT: &str = r"^-?\d+\.\d{2}$";
 /// What the server's parser reads as an amount (`domain::money`): blanks around (ECMA's
 /// `\s`, plus U+0085, a blank to Rust's `trim` and not to ECMA), an optional minus, digits
 /// with at most one decimal point and at most two decimals that are not trailing zeros.
+/// With 20 decimals or more, `rust_decimal` may round away what does not fit its 96 bits
+/// before the precision is checked, so such strings are admitted whatever their digits.
 /// The sign and the bounds of a price or a spend are checked later, with a `400` or a
 /// rejected operation naming the field.
-const AMOUNT_IN: &str = r"^[\s\u0085]*-?(\d+(\.\d{0,2}0*)?|\d*\.\d{0,2}0*)[\s\u0085]*$";
+const AMOUNT_IN: &str =
+    r"^[\s\u0085]*-?(\d+(\.\d{0,2}0*)?|\d*\.\d{0,2}0*|\d*\.\d{20,})[\s\u0085]*$";
 /// What the parser reads as a quantity: greater than zero, at most three decimals that are
-/// not trailing zeros.
+/// not trailing zeros (or 20 decimals and more, as above).
 const QUANTITY_IN: &str =
-    r"^[\s\u0085]*(0*[1-9]\d*(\.\d{0,3}0*)?|0*\.\d{0,2}[1-9]0*)[\s\u0085]*$";
+    r"^[\s\u0085]*(0*[1-9]\d*(\.\d{0,3}0*)?|0*\.\d{0,2}[1-9]0*|\d*\.\d{20,})[\s\u0085]*$";
 /// The largest amount the server accepts anywhere (`domain::money`).
 const MAX_AMOUNT: i64 = 1_000_000_000;
 /// The largest quantity of one position.
@@ -319,7 +322,9 @@ schema!(Receipt, "Receipt", [Position, ReceiptKind], {
             // operations batch a bad count rejects the operation, not the request.
             ArrayBuilder::new()
                 .items(schema_ref("Position"))
-                .description(Some(&format!("1 to {MAX_POSITIONS} positions with unique ids."))),
+                .description(Some(&format!(
+                    "1 to {MAX_POSITIONS} positions with unique ids."
+                ))),
         )
         .required("positions")
         .into()
@@ -476,15 +481,10 @@ fn error_retry(description: &str, codes: &[ErrorCode]) -> Response {
 /// A `400` for a route that reads a query string: a bad query is refused by axum's own
 /// extractor, which answers in plain text, not with an `ErrorBody`.
 fn bad_query() -> Response {
-    let mut r = error(
-        "A malformed query string or path parameter: plain text from the router",
+    error(
+        "A malformed query string or path parameter",
         &[ErrorCode::BadRequest],
-    );
-    r.content.insert(
-        "text/plain; charset=utf-8".into(),
-        Content::new(Some(string())),
-    );
-    r
+    )
 }
 
 /// How an operation is described: the parts every route has, and the answers of its own.

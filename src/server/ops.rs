@@ -245,8 +245,11 @@ fn validate(tx: &Transaction, terminal: &Terminal, op: &Operation) -> Result<(),
     if uuid::Uuid::parse_str(&op.id).is_err() {
         return reject(RejectReason::Invalid, "the operation id is not a UUID");
     }
-    if op.seq == 0 {
-        return reject(RejectReason::Invalid, "sequence numbers start at 1");
+    if op.seq == 0 || op.seq > i64::MAX as u64 {
+        return reject(
+            RejectReason::Invalid,
+            "sequence numbers run from 1 to 9223372036854775807",
+        );
     }
     let reused: bool = tx
         .query_row(
