@@ -111,7 +111,9 @@ CREATE TABLE bonus_batches (
     created_at  TEXT NOT NULL,
     operation_id TEXT
 );
-CREATE INDEX batches_by_customer ON bonus_batches(customer_id, remaining);
+-- Only batches with bonuses left (or owed): balances and spends never read spent batches.
+CREATE INDEX batches_live ON bonus_batches(customer_id, remaining, active_from, burns_at)
+    WHERE remaining <> 0;
 CREATE INDEX batches_to_burn ON bonus_batches(burns_at) WHERE remaining > 0;
 CREATE INDEX batches_by_activation ON bonus_batches(active_from);
 

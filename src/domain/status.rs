@@ -43,17 +43,23 @@ pub fn status_after_sale<'r>(
     purchases: &[Purchase],
     now: DateTime<Utc>,
 ) -> Option<&'r CardRule> {
+    status_after_sale_by(rules, current, |t| threshold_met(t, purchases, now))
+}
+
+/// [`status_after_sale`] with the thresholds judged by `met`: the server answers them with
+/// sums over its database instead of loading a customer's whole purchase history.
+pub fn status_after_sale_by<'r>(
+    rules: &'r Rules,
+    current: &str,
+    mut met: impl FnMut(&Threshold) -> bool,
+) -> Option<&'r CardRule> {
     let level = rules.card_level(current)?;
     rules
         .cards
         .iter()
-        .enumerate()
         .skip(level + 1)
         .rev()
-        .find(
-            |(_, c)| matches!(&c.issue, IssueRule::Reached(t) if threshold_met(t, purchases, now)),
-        )
-        .map(|(_, c)| c)
+        .find(|c| matches!(&c.issue, IssueRule::Reached(t) if met(t)))
 }
 
 /// The periodic review of a status with a `keep` condition: `Some(lower)` when the

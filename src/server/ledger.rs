@@ -21,7 +21,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::types::Type;
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, params};
 
 /// Where bonuses came from, or why they left; stored in `bonus_batches.source` and
 /// `ledger_entries.kind`.
@@ -161,7 +161,7 @@ const UNBURNT: &str = "(burns_at IS NULL OR burns_at > :now)";
 /// If the customer owes bonuses (a claw-back debt), the new bonuses pay the debt off first,
 /// oldest debt first, even when the new batch is not active yet: a debt is settled by the
 /// next bonuses the customer receives, and a debt never sits next to positive bonuses.
-pub fn grant(tx: &Transaction, g: &Grant, now: DateTime<Utc>) -> Result<(), LedgerError> {
+pub fn grant(tx: &Connection, g: &Grant, now: DateTime<Utc>) -> Result<(), LedgerError> {
     if g.amount <= 0 {
         return Err(LedgerError::NotPositive);
     }
@@ -169,7 +169,7 @@ pub fn grant(tx: &Transaction, g: &Grant, now: DateTime<Utc>) -> Result<(), Ledg
     let debts = batches(
         tx,
         "SELECT id, remaining FROM bonus_batches
-         WHERE customer_id = :customer AND remaining < 0
+         WHERE customer_id = :customer AND remaining <> 0 AND remaining < 0
          ORDER BY id",
         g.customer_id,
         None,
@@ -218,7 +218,7 @@ pub fn grant(tx: &Transaction, g: &Grant, now: DateTime<Utc>) -> Result<(), Ledg
     reason = "the callers' API: one argument per ledger column"
 )]
 pub fn spend(
-    tx: &Transaction,
+    tx: &Connection,
     customer_id: &str,
     amount: i64,
     source: Source,
@@ -256,7 +256,7 @@ pub fn spend(
 /// (a `ReturnClawback` batch with negative remaining, active now, never burning). Writes one
 /// `−amount` history line. Never fails for lack of bonuses: a return must always go through.
 pub fn claw_back(
-    tx: &Transaction,
+    tx: &Connection,
     customer_id: &str,
     amount: i64,
     description: &str,
@@ -272,7 +272,7 @@ pub fn claw_back(
             tx,
             &format!(
                 "SELECT id, remaining FROM bonus_batches
-                 WHERE customer_id = :customer AND remaining > 0
+                 WHERE customer_id = :customer AND remaining <> 0 AND remaining > 0
                    AND active_from > :now AND {UNBURNT}
                  ORDER BY active_from, burns_at IS NULL, burns_at, id"
             ),
@@ -315,14 +315,17 @@ pub fn balance(
     customer_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Balance, rusqlite::Error> {
-    conn.query_row(
-        &format!(
-            "SELECT
-                 COALESCE(SUM(CASE WHEN active_from <= :now THEN remaining END), 0),
-                 COALESCE(SUM(CASE WHEN active_from > :now THEN remaining END), 0)
-             FROM bonus_batches
-             WHERE customer_id = :customer AND remaining <> 0 AND {UNBURNT}"
-        ),
+    // `remaining <> 0` as written matches the partial index `batches_live`, which holds
+    // only batches with bonuses left: a long-standing customer's spent batches are never
+    // read, and prepare_cached spares the parse on every call.
+    conn.prepare_cached(&format!(
+        "SELECT
+             COALESCE(SUM(CASE WHEN active_from <= :now THEN remaining END), 0),
+             COALESCE(SUM(CASE WHEN active_from > :now THEN remaining END), 0)
+         FROM bonus_batches
+         WHERE customer_id = :customer AND remaining <> 0 AND {UNBURNT}"
+    ))?
+    .query_row(
         rusqlite::named_params! { ":customer": customer_id, ":now": ts(now) },
         |r| {
             Ok(Balance {
@@ -337,7 +340,7 @@ pub fn balance(
 /// goes to 0 and one "Сгорание бонусов" line is written per batch, dated at `burns_at`
 /// (when the bonuses stopped counting), not at the moment this job happened to run.
 /// Returns how many batches burnt. All customers at once; run it periodically.
-pub fn expire(tx: &Transaction, now: DateTime<Utc>) -> Result<u32, rusqlite::Error> {
+pub fn expire(tx: &Connection, now: DateTime<Utc>) -> Result<u32, rusqlite::Error> {
     let due: Vec<(i64, String, i64, DateTime<Utc>)> = {
         let mut stmt = tx.prepare(
             "SELECT id, customer_id, remaining, burns_at FROM bonus_batches
@@ -400,7 +403,7 @@ fn active_batches(
         conn,
         &format!(
             "SELECT id, remaining FROM bonus_batches
-             WHERE customer_id = :customer AND remaining > 0
+             WHERE customer_id = :customer AND remaining <> 0 AND remaining > 0
                AND active_from <= :now AND {UNBURNT}
              ORDER BY burns_at IS NULL, burns_at, id"
         ),
@@ -417,7 +420,7 @@ fn batches(
     customer_id: &str,
     now: Option<DateTime<Utc>>,
 ) -> rusqlite::Result<Vec<(i64, i64)>> {
-    let mut stmt = conn.prepare(sql)?;
+    let mut stmt = conn.prepare_cached(sql)?;
     let map = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?));
     match now {
         Some(now) => stmt
@@ -433,7 +436,7 @@ fn batches(
 }
 
 /// Takes up to `amount` from the given positive batches in order; returns what is left.
-fn take(tx: &Transaction, batches: &[(i64, i64)], amount: i64) -> rusqlite::Result<i64> {
+fn take(tx: &Connection, batches: &[(i64, i64)], amount: i64) -> rusqlite::Result<i64> {
     let mut left = amount;
     for &(id, remaining) in batches {
         if left == 0 {
@@ -446,7 +449,7 @@ fn take(tx: &Transaction, batches: &[(i64, i64)], amount: i64) -> rusqlite::Resu
     Ok(left)
 }
 
-fn set_remaining(tx: &Transaction, id: i64, remaining: i64) -> rusqlite::Result<()> {
+fn set_remaining(tx: &Connection, id: i64, remaining: i64) -> rusqlite::Result<()> {
     tx.execute(
         "UPDATE bonus_batches SET remaining = ?1 WHERE id = ?2",
         params![remaining, id],
@@ -459,7 +462,7 @@ fn set_remaining(tx: &Transaction, id: i64, remaining: i64) -> rusqlite::Result<
     reason = "one argument per ledger_entries column"
 )]
 fn entry(
-    tx: &Transaction,
+    tx: &Connection,
     customer_id: &str,
     at: DateTime<Utc>,
     amount: i64,

@@ -40,7 +40,7 @@ use std::pin::Pin;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -188,7 +188,7 @@ pub enum VerifyError {
 /// writes nothing (it does not count against the limits). Older codes for the same phone and
 /// purpose stop verifying, because [`verify_code`] only looks at the latest one.
 pub fn issue_code<R: rand::CryptoRng + rand::Rng>(
-    tx: &Transaction,
+    tx: &Connection,
     policy: &SmsPolicy,
     phone: &Phone,
     purpose: Purpose,
@@ -241,7 +241,7 @@ pub fn issue_code<R: rand::CryptoRng + rand::Rng>(
 ///
 /// A wrong code costs a try and is written to `tx`: commit it whatever this returns.
 pub fn verify_code<R: rand::CryptoRng + rand::Rng>(
-    tx: &Transaction,
+    tx: &Connection,
     policy: &SmsPolicy,
     phone: &Phone,
     purpose: Purpose,
@@ -316,7 +316,7 @@ pub fn verify_code<R: rand::CryptoRng + rand::Rng>(
 /// phone and purpose, `false` for anything else (unknown, used, expired, other phone or
 /// purpose). A mismatching phone or purpose does not use the token up.
 pub fn consume_verification(
-    tx: &Transaction,
+    tx: &Connection,
     token: &str,
     phone: &Phone,
     purpose: Purpose,
@@ -338,7 +338,7 @@ pub fn consume_verification(
 /// Deletes codes and verifications nobody can use any more and no limit still counts, so
 /// phone numbers do not pile up in these tables. Returns the number of rows deleted.
 pub fn prune(
-    tx: &Transaction,
+    tx: &Connection,
     policy: &SmsPolicy,
     now: DateTime<Utc>,
 ) -> Result<usize, rusqlite::Error> {
@@ -396,7 +396,7 @@ impl LimitWaits {
 }
 
 fn limit_waits(
-    tx: &Transaction,
+    tx: &Connection,
     policy: &SmsPolicy,
     phone: &Phone,
     terminal_id: &str,
@@ -437,7 +437,7 @@ fn limit_waits(
 /// How long until fewer than `max` codes with `column = value` fall into the rolling
 /// `window` ending at `now`. A code created at `t` counts while `now < t + window`.
 fn window_wait(
-    tx: &Transaction,
+    tx: &Connection,
     column: &'static str,
     value: &str,
     window: Duration,
