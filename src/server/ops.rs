@@ -540,7 +540,7 @@ fn upgrade_status(
     let next = status_after_sale_by(rules, &c.card_status, |t| {
         let since = t
             .within_days()
-            .map_or_else(|| String::new(), |d| ts(now - Duration::days(i64::from(d))));
+            .map_or_else(String::new, |d| ts(now - Duration::days(i64::from(d))));
         match stmt.query_row(params![c.id, since, ts(now)], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
         }) {
