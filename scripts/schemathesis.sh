@@ -26,7 +26,8 @@ fi
 
 echo "== cargo build --bin bonuskassa-server"
 cargo build --quiet --bin bonuskassa-server
-SERVER=target/debug/bonuskassa-server
+# CARGO_TARGET_DIR, when set, is where cargo put the binary.
+SERVER="${CARGO_TARGET_DIR:-target}/debug/bonuskassa-server"
 
 DATA=$(mktemp -d)
 SERVER_PID=
