@@ -29,4 +29,5 @@ pub mod domain;
 pub mod logging;
 pub mod protocol;
 pub mod server;
+pub mod store;
 pub mod ui;

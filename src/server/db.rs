@@ -17,17 +17,8 @@ const MIGRATIONS: &[(&str, &str)] = &[(
 /// The schema version this program writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error(
-        "the database has schema version {found}, newer than this program's {SCHEMA_VERSION}; run a newer bonuskassa-server"
-    )]
-    TooNew { found: i64 },
-    #[error("the database is not durable: {0}")]
-    NotDurable(String),
-}
+pub use crate::store::sqlite::SqliteError as DbError;
+use crate::store::sqlite::{configure_durable, migrate};
 
 /// Opens (creating if needed) the database at `path`, with WAL and synchronous=FULL, and
 /// migrates it to the current schema.
@@ -38,12 +29,12 @@ pub fn open(path: &Path) -> Result<Connection, DbError> {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    configure(&conn)?;
+    configure_durable(&conn)?;
     // Every transaction here writes. Taking the write lock at BEGIN makes a second process
     // (an admin command beside the running server) wait its turn through the busy timeout,
     // instead of failing with SQLITE_BUSY when a read would have to upgrade to a write.
     conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
-    migrate(&conn)?;
+    migrate(&conn, MIGRATIONS)?;
     Ok(conn)
 }
 
@@ -51,53 +42,8 @@ pub fn open(path: &Path) -> Result<Connection, DbError> {
 pub fn open_in_memory() -> Result<Connection, DbError> {
     let conn = Connection::open_in_memory()?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    migrate(&conn)?;
+    migrate(&conn, MIGRATIONS)?;
     Ok(conn)
-}
-
-fn configure(conn: &Connection) -> Result<(), DbError> {
-    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(DbError::NotDurable(format!(
-            "journal_mode is {mode}, not wal"
-        )));
-    }
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    let sync: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0))?;
-    if sync != 2 {
-        return Err(DbError::NotDurable(format!(
-            "synchronous is {sync}, not FULL"
-        )));
-    }
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    Ok(())
-}
-
-fn migrate(conn: &Connection) -> Result<(), DbError> {
-    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if found > SCHEMA_VERSION {
-        return Err(DbError::TooNew { found });
-    }
-    if found == SCHEMA_VERSION {
-        return Ok(());
-    }
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    let result = (|| {
-        for (_, sql) in &MIGRATIONS[found as usize..] {
-            conn.execute_batch(sql)?;
-        }
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        Ok::<(), rusqlite::Error>(())
-    })();
-    match result {
-        Ok(()) => conn.execute_batch("COMMIT")?,
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            return Err(e.into());
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,465 @@
+//! The terminal's memory: its SQLite database in the data dir, with the operation outbox,
+//! the rules and customer caches, and the sales a return needs.
+//!
+//! Every operation made at the till is written together with its outbox row in one
+//! transaction before the cashier sees "done" ([`TerminalStore::enqueue`]); its JSON is
+//! stored once and resent byte for byte. The database is opened with WAL and
+//! synchronous=FULL (checked, not assumed), its files are readable by the owner only, and
+//! a database newer than the program is refused.
+//!
+//! Architecture Invariant: `store` never talks to the network; `sync` moves what is here.
+pub mod sqlite;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+
+use crate::domain::returns::{Returned, Sale};
+use crate::protocol::server::{
+    FeedCustomer, Operation, OperationBody, OperationResult, OperationStatus,
+};
+use sqlite::{SqliteError, configure_durable, migrate};
+
+const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_init",
+    include_str!("../../migrations/terminal/0001_init.sql"),
+)];
+
+/// The database file in a terminal's data dir.
+pub const DB_FILE: &str = "terminal.sqlite3";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Sqlite(#[from] SqliteError),
+    #[error(
+        "the disk is full: the operation was NOT saved; free space on the till and try again (earlier operations are intact)"
+    )]
+    DiskFull,
+    #[error("the till's database cannot be written ({0}); the operation was NOT saved")]
+    Io(String),
+    #[error("data dir {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("a stored value does not parse: {0}")]
+    Corrupt(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        use rusqlite::ErrorCode;
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DiskFull) => StoreError::DiskFull,
+            Some(ErrorCode::SystemIoFailure) | Some(ErrorCode::ReadOnly) => {
+                StoreError::Io(e.to_string())
+            }
+            _ => StoreError::Sqlite(SqliteError::Sqlite(e)),
+        }
+    }
+}
+
+/// What the status bar shows of the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueueStatus {
+    pub pending: u64,
+    pub oldest_pending_at: Option<DateTime<Utc>>,
+    /// Bonuses spent offline and not yet confirmed by the server, in kopecks.
+    pub unsynced_offline_spend: i64,
+    pub conflicts: u64,
+}
+
+/// One operation waiting to be sent: its sequence number and its exact JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub seq: u64,
+    pub id: String,
+    pub payload: String,
+}
+
+/// A customer as the terminal cache keeps them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedCustomer {
+    pub id: String,
+    pub phone_masked: String,
+    pub name: String,
+    pub card_status: String,
+    pub phone_verified: bool,
+    pub balance: i64,
+    pub pending: i64,
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+pub struct TerminalStore {
+    conn: Connection,
+}
+
+impl TerminalStore {
+    /// Opens (creating if needed) the store in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<TerminalStore, StoreError> {
+        create_private_dir(data_dir)?;
+        let path = data_dir.join(DB_FILE);
+        let mut conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure_durable(&conn)?;
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
+        migrate(&conn, MIGRATIONS)?;
+        owner_only(&path)?;
+        Ok(TerminalStore { conn })
+    }
+
+    /// An in-memory store for tests.
+    pub fn open_in_memory() -> Result<TerminalStore, StoreError> {
+        let conn = Connection::open_in_memory()?;
+        migrate(&conn, MIGRATIONS)?;
+        Ok(TerminalStore { conn })
+    }
+
+    /// The underlying connection, for benchmarks and tests.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn meta(tx: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+        tx.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()
+    }
+
+    fn set_meta(tx: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+        tx.prepare_cached(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )?
+        .execute(params![key, value])?;
+        Ok(())
+    }
+
+    /// Writes an operation and its outbox row in one transaction, with whatever else the
+    /// operation changes on the till (`also`), and returns it once it is on disk.
+    pub fn enqueue(
+        &mut self,
+        body: OperationBody,
+        cashier: &str,
+        cashier_id: Option<i64>,
+        offline: bool,
+        now: DateTime<Utc>,
+        also: impl FnOnce(&Transaction, &Operation) -> Result<(), StoreError>,
+    ) -> Result<Operation, StoreError> {
+        let tx = self.conn.transaction()?;
+        let seq = Self::meta(&tx, "last_seq")?
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            + 1;
+        let op = Operation {
+            id: uuid::Uuid::now_v7().to_string(),
+            seq,
+            at: now,
+            cashier: cashier.to_string(),
+            cashier_id,
+            offline,
+            body,
+        };
+        let spend = match &op.body {
+            OperationBody::Sale { spend, .. } => spend.kopecks(),
+            _ => 0,
+        };
+        let payload = serde_json::to_string(&op).expect("an operation serializes");
+        tx.prepare_cached(
+            "INSERT INTO outbox (seq, id, kind, payload, created_at, offline, spend, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending')",
+        )?
+        .execute(params![
+            seq as i64,
+            op.id,
+            op.body.kind(),
+            payload,
+            ts(now),
+            offline,
+            spend
+        ])?;
+        Self::set_meta(&tx, "last_seq", &seq.to_string())?;
+        also(&tx, &op)?;
+        tx.commit()?;
+        Ok(op)
+    }
+
+    /// The oldest pending operations, in sequence order, as first written.
+    pub fn pending(&self, limit: usize) -> Result<Vec<Pending>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, id, payload FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?1",
+        )?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok(Pending {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    id: r.get(1)?,
+                    payload: r.get(2)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Records the server's answers: applied and duplicate are done; rejected ones go to
+    /// the conflicts list, final. Answers for unknown or already answered ids are ignored.
+    pub fn record_answers(
+        &mut self,
+        answers: &[OperationResult],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for a in answers {
+            let answer = serde_json::to_string(a).expect("an answer serializes");
+            let state = match a.status {
+                OperationStatus::Applied | OperationStatus::Duplicate => "done",
+                OperationStatus::Rejected => "rejected",
+            };
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE outbox SET state = ?1, answer = ?2, answered_at = ?3
+                     WHERE id = ?4 AND state = 'pending'",
+                )?
+                .execute(params![state, answer, ts(now), a.id])?;
+            if changed == 1 && a.status == OperationStatus::Rejected {
+                let reason = a
+                    .reason
+                    .and_then(|r| serde_json::to_value(r).ok())
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_else(|| "UNKNOWN".into());
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO conflicts (operation_id, reason, message, at) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![a.id, reason, a.message, ts(now)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn queue_status(&self) -> Result<QueueStatus, StoreError> {
+        let (pending, oldest, spend): (i64, Option<String>, i64) = self.conn.query_row(
+            "SELECT COUNT(*), MIN(created_at), COALESCE(SUM(CASE WHEN offline THEN spend ELSE 0 END), 0)
+             FROM outbox WHERE state = 'pending'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let conflicts: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM conflicts WHERE resolved_at IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(QueueStatus {
+            pending: pending as u64,
+            oldest_pending_at: oldest.as_deref().and_then(parse_ts),
+            unsynced_offline_spend: spend,
+            conflicts: conflicts as u64,
+        })
+    }
+
+    /// Caches a rules version (the newest wins).
+    pub fn put_rules(
+        &mut self,
+        version: i64,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO rules_cache (version, text, fetched_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (version) DO UPDATE SET text = excluded.text, fetched_at = excluded.fetched_at",
+            params![version, text, ts(now)],
+        )?;
+        Ok(())
+    }
+
+    /// The newest cached rules: version and text.
+    pub fn rules(&self) -> Result<Option<(i64, String)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT version, text FROM rules_cache ORDER BY version DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Stores a page of the server's customer feed and the cursor after it, together.
+    pub fn apply_feed(
+        &mut self,
+        customers: &[FeedCustomer],
+        cursor: i64,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO customers_cache (id, phone_hash, card_hash, phone_masked, name, card_status, phone_verified, balance, pending, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (id) DO UPDATE SET phone_hash = excluded.phone_hash, card_hash = excluded.card_hash,
+                   phone_masked = excluded.phone_masked, name = excluded.name, card_status = excluded.card_status,
+                   phone_verified = excluded.phone_verified, balance = excluded.balance, pending = excluded.pending,
+                   seq = excluded.seq",
+            )?;
+            for c in customers {
+                stmt.execute(params![
+                    c.id,
+                    c.phone_hash,
+                    c.card_hash,
+                    c.phone_masked,
+                    c.name,
+                    c.card_status,
+                    c.phone_verified,
+                    c.balance.kopecks(),
+                    c.pending.kopecks(),
+                    c.seq
+                ])?;
+            }
+        }
+        Self::set_meta(&tx, "feed_cursor", &cursor.to_string())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Where the next feed page starts.
+    pub fn feed_cursor(&self) -> Result<i64, StoreError> {
+        Ok(Self::meta(&self.conn, "feed_cursor")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// A cached customer by the keyed hash of their phone or card number.
+    pub fn customer_by_hash(
+        &self,
+        phone_or_card_hash: &str,
+    ) -> Result<Option<CachedCustomer>, StoreError> {
+        let find = |sql: &str| -> rusqlite::Result<Option<CachedCustomer>> {
+            self.conn
+                .prepare_cached(sql)?
+                .query_row([phone_or_card_hash], |r| {
+                    Ok(CachedCustomer {
+                        id: r.get(0)?,
+                        phone_masked: r.get(1)?,
+                        name: r.get(2)?,
+                        card_status: r.get(3)?,
+                        phone_verified: r.get(4)?,
+                        balance: r.get(5)?,
+                        pending: r.get(6)?,
+                    })
+                })
+                .optional()
+        };
+        const COLS: &str = "id, phone_masked, name, card_status, phone_verified, balance, pending";
+        if let Some(c) = find(&format!(
+            "SELECT {COLS} FROM customers_cache WHERE phone_hash = ?1"
+        ))? {
+            return Ok(Some(c));
+        }
+        Ok(find(&format!(
+            "SELECT {COLS} FROM customers_cache WHERE card_hash = ?1"
+        ))?)
+    }
+
+    /// Records a sale made here, inside the transaction that queues it.
+    pub fn record_sale(
+        tx: &Transaction,
+        customer_id: &str,
+        op: &Operation,
+        sale: &Sale,
+    ) -> Result<(), StoreError> {
+        tx.prepare_cached(
+            "INSERT INTO sales (receipt_id, customer_id, operation_id, at, sale) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            sale.receipt_id,
+            customer_id,
+            op.id,
+            ts(op.at),
+            serde_json::to_string(sale).expect("a sale serializes")
+        ])?;
+        Ok(())
+    }
+
+    /// A sale made here and what was returned of it so far.
+    pub fn sale(&self, receipt_id: &str) -> Result<Option<(String, Sale, Returned)>, StoreError> {
+        let row: Option<(String, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT customer_id, sale, returned FROM sales WHERE receipt_id = ?1",
+                [receipt_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        row.map(|(customer, sale, returned)| {
+            let sale =
+                serde_json::from_str(&sale).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let returned =
+                serde_json::from_str(&returned).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            Ok((customer, sale, returned))
+        })
+        .transpose()
+    }
+
+    /// Records what a confirmed return took back, inside the transaction that queues it.
+    pub fn record_returned(
+        tx: &Transaction,
+        receipt_id: &str,
+        returned: &Returned,
+    ) -> Result<(), StoreError> {
+        tx.prepare_cached("UPDATE sales SET returned = ?1 WHERE receipt_id = ?2")?
+            .execute(params![
+                serde_json::to_string(returned).expect("serializes"),
+                receipt_id
+            ])?;
+        Ok(())
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    let err = |source| StoreError::DataDir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(err)?;
+    Ok(())
+}
+
+/// The database and its WAL files are readable by the owner only.
+fn owner_only(db: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut files = vec![db.to_path_buf()];
+        for suffix in ["-wal", "-shm"] {
+            let mut p = db.as_os_str().to_owned();
+            p.push(suffix);
+            files.push(PathBuf::from(p));
+        }
+        for f in files.iter().filter(|f| f.exists()) {
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o600)).map_err(
+                |source| StoreError::DataDir {
+                    path: f.clone(),
+                    source,
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

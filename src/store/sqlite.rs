@@ -1,0 +1,69 @@
+//! What every bonuskassa SQLite database shares: durable settings checked at open, and
+//! migrations through `PRAGMA user_version`.
+//!
+//! Migrations are compiled-in SQL files (`migrations/<db>/NNNN_name.sql`), applied in one
+//! transaction, all pending steps or none. A database newer than the program is refused
+//! rather than guessed at. Files are appended, never edited once landed.
+
+use rusqlite::Connection;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SqliteError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(
+        "the database has schema version {found}, newer than this program's {known}; run a newer bonuskassa"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error("the database is not durable: {0}")]
+    NotDurable(String),
+}
+
+/// WAL with synchronous=FULL, foreign keys on, a busy timeout; each setting read back,
+/// because a pragma SQLite does not take fails silently.
+pub fn configure_durable(conn: &Connection) -> Result<(), SqliteError> {
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(SqliteError::NotDurable(format!(
+            "journal_mode is {mode}, not wal"
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let sync: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0))?;
+    if sync != 2 {
+        return Err(SqliteError::NotDurable(format!(
+            "synchronous is {sync}, not FULL"
+        )));
+    }
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(())
+}
+
+/// Applies the migrations the database has not seen yet, in one transaction.
+pub fn migrate(conn: &Connection, migrations: &[(&str, &str)]) -> Result<(), SqliteError> {
+    let known = migrations.len() as i64;
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > known {
+        return Err(SqliteError::TooNew { found, known });
+    }
+    if found == known {
+        return Ok(());
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        for (_, sql) in &migrations[found as usize..] {
+            conn.execute_batch(sql)?;
+        }
+        conn.pragma_update(None, "user_version", known)?;
+        Ok::<(), rusqlite::Error>(())
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}

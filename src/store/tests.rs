@@ -1,0 +1,209 @@
+use super::*;
+use crate::domain::money::Bonus;
+use crate::protocol::server::{OperationBody, RejectReason};
+use chrono::TimeZone;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()
+}
+
+fn consent(customer: &str) -> OperationBody {
+    OperationBody::Consent {
+        customer_id: customer.into(),
+        advertising: true,
+    }
+}
+
+fn sale(customer: &str, spend: &str) -> OperationBody {
+    let receipt = serde_json::from_value(serde_json::json!({ "id": format!("r-{spend}"), "kind": "sale",
+        "at": "2026-11-23T12:00:00+03:00", "positions": [ { "id": "1", "price": "100.00", "quantity": "1" } ] }))
+    .unwrap();
+    OperationBody::Sale {
+        customer_id: customer.into(),
+        receipt,
+        spend: spend.parse().unwrap(),
+        verification: None,
+    }
+}
+
+fn no_more(_: &Transaction, _: &Operation) -> Result<(), StoreError> {
+    Ok(())
+}
+
+#[test]
+fn a_store_on_disk_is_durable_private_and_refuses_a_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TerminalStore::open(dir.path()).unwrap();
+    let sync: i64 = s
+        .connection()
+        .pragma_query_value(None, "synchronous", |r| r.get(0))
+        .unwrap();
+    assert_eq!(sync, 2);
+    let mode: String = s
+        .connection()
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let m = std::fs::metadata(dir.path().join(DB_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(m & 0o777, 0o600);
+    }
+    s.connection()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    drop(s);
+    assert!(matches!(
+        TerminalStore::open(dir.path()),
+        Err(StoreError::Sqlite(SqliteError::TooNew { found: 99, .. }))
+    ));
+}
+
+#[test]
+fn operations_get_increasing_sequence_numbers_and_resend_byte_identical() {
+    let mut s = TerminalStore::open_in_memory().unwrap();
+    let a = s
+        .enqueue(consent("c1"), "Мария", Some(1), false, now(), no_more)
+        .unwrap();
+    let b = s
+        .enqueue(sale("c1", "5"), "Мария", Some(1), true, now(), no_more)
+        .unwrap();
+    assert_eq!((a.seq, b.seq), (1, 2));
+    assert!(uuid::Uuid::parse_str(&a.id).is_ok_and(|u| u.get_version_num() == 7));
+    let p = s.pending(10).unwrap();
+    assert_eq!(p.len(), 2);
+    assert_eq!(p[0].payload, serde_json::to_string(&a).unwrap());
+    assert_eq!(
+        p[1].payload,
+        s.pending(10).unwrap()[1].payload,
+        "the same bytes every time"
+    );
+    let back: Operation = serde_json::from_str(&p[1].payload).unwrap();
+    assert_eq!(back, b);
+    let st = s.queue_status().unwrap();
+    assert_eq!(st.pending, 2);
+    assert_eq!(st.unsynced_offline_spend, 500);
+    assert_eq!(st.oldest_pending_at, Some(now()));
+}
+
+#[test]
+fn a_failing_side_effect_leaves_no_operation_and_no_used_sequence_number() {
+    let mut s = TerminalStore::open_in_memory().unwrap();
+    let e = s.enqueue(consent("c1"), "Мария", None, false, now(), |_, _| {
+        Err(StoreError::Corrupt("boom".into()))
+    });
+    assert!(e.is_err());
+    assert!(s.pending(10).unwrap().is_empty());
+    let next = s
+        .enqueue(consent("c1"), "Мария", None, false, now(), no_more)
+        .unwrap();
+    assert_eq!(next.seq, 1);
+}
+
+#[test]
+fn answers_finish_operations_and_rejections_become_conflicts_once() {
+    let mut s = TerminalStore::open_in_memory().unwrap();
+    let a = s
+        .enqueue(consent("c1"), "Мария", None, false, now(), no_more)
+        .unwrap();
+    let b = s
+        .enqueue(sale("c1", "10"), "Мария", None, true, now(), no_more)
+        .unwrap();
+    let answer = |id: &str, status, reason| OperationResult {
+        id: id.into(),
+        status,
+        reason,
+        message: "not enough bonuses".into(),
+        answer: None,
+    };
+    let answers = [
+        answer(&a.id, OperationStatus::Duplicate, None),
+        answer(
+            &b.id,
+            OperationStatus::Rejected,
+            Some(RejectReason::InsufficientBalance),
+        ),
+    ];
+    s.record_answers(&answers, now()).unwrap();
+    s.record_answers(&answers, now()).unwrap();
+    assert!(s.pending(10).unwrap().is_empty());
+    let st = s.queue_status().unwrap();
+    assert_eq!(
+        (st.pending, st.conflicts, st.unsynced_offline_spend),
+        (0, 1, 0)
+    );
+    let reason: String = s
+        .connection()
+        .query_row("SELECT reason FROM conflicts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(reason, "INSUFFICIENT_BALANCE");
+}
+
+#[test]
+fn the_newest_rules_version_wins() {
+    let mut s = TerminalStore::open_in_memory().unwrap();
+    assert_eq!(s.rules().unwrap(), None);
+    s.put_rules(2, "two", now()).unwrap();
+    s.put_rules(1, "one", now()).unwrap();
+    assert_eq!(s.rules().unwrap(), Some((2, "two".into())));
+}
+
+#[test]
+fn feed_pages_are_cached_and_found_by_keyed_hash_only() {
+    let mut s = TerminalStore::open_in_memory().unwrap();
+    let c = FeedCustomer {
+        id: "c1".into(),
+        phone_hash: "ph".into(),
+        card_hash: Some("ch".into()),
+        phone_masked: "+7 *** ***-**-01".into(),
+        name: "Карина С.".into(),
+        card_status: "Стандартная".into(),
+        phone_verified: true,
+        balance: Bonus::from_kopecks(50_000),
+        pending: Bonus::ZERO,
+        seq: 7,
+    };
+    s.apply_feed(std::slice::from_ref(&c), 7).unwrap();
+    assert_eq!(s.feed_cursor().unwrap(), 7);
+    assert_eq!(s.customer_by_hash("ph").unwrap().unwrap().balance, 50_000);
+    assert_eq!(s.customer_by_hash("ch").unwrap().unwrap().id, "c1");
+    assert_eq!(s.customer_by_hash("+79990000001").unwrap(), None);
+    let updated = FeedCustomer {
+        balance: Bonus::from_kopecks(100),
+        seq: 9,
+        ..c
+    };
+    s.apply_feed(&[updated], 9).unwrap();
+    assert_eq!(s.customer_by_hash("ph").unwrap().unwrap().balance, 100);
+}
+
+#[test]
+fn a_sale_is_kept_with_its_operation_for_an_offline_return() {
+    let mut s = TerminalStore::open_in_memory().unwrap();
+    let sold = Sale {
+        receipt_id: "r-1".into(),
+        positions: vec![],
+    };
+    let op = s
+        .enqueue(
+            sale("c1", "0"),
+            "Мария",
+            None,
+            false,
+            now(),
+            |tx, op| TerminalStore::record_sale(tx, "c1", op, &sold),
+        )
+        .unwrap();
+    let (customer, back, returned) = s.sale("r-1").unwrap().unwrap();
+    assert_eq!((customer.as_str(), back), ("c1", sold));
+    assert!(returned.is_empty());
+    let op_of_sale: String = s
+        .connection()
+        .query_row("SELECT operation_id FROM sales", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(op_of_sale, op.id);
+}
