@@ -30,4 +30,5 @@ pub mod logging;
 pub mod protocol;
 pub mod server;
 pub mod store;
+pub mod sync;
 pub mod ui;
