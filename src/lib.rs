@@ -13,6 +13,10 @@
 //!   types or scans), [`domain::receipt`] (the register's input), [`domain::rules`] (the
 //!   rules file), [`domain::calc`] (SPEC.md §3 steps 1–7), [`domain::returns`],
 //!   [`domain::status`] (card status upgrades).
+//! - [`protocol`] — the wire types of the server API.
+//! - [`server`] — the central loyalty server (`bonuskassa-server`).
+//! - [`store`] — the terminal's SQLite: outbox, caches, kept sales.
+//! - [`sync`] — terminal ↔ server; [`sync::plan`] is the pure decision step.
 //! - [`cli`] — command-line jobs such as `bonuskassa calc`.
 //! - [`logging`] — tracing, initialised once.
 //! - `ui` — the Slint adapters, the only code that touches generated UI types.
@@ -22,7 +26,10 @@
 //! - Money is never a float: `rust_decimal` behind newtypes, decimal strings on the wire.
 //! - Personal data (phones, card numbers, scan payloads) is masked in `Debug` and
 //!   `Display`; the raw value is reachable only through an explicit accessor.
-//! - Each IO crate has one home: `slint` only in `ui`.
+//! - Each IO crate has one home: `slint` only in `ui`, `rusqlite` in `store` and `server`,
+//!   `axum` in `server`, `reqwest` in `sync` and the server's SMS gateway.
+//! - An operation made at the till is on disk, with its outbox row, before it is confirmed;
+//!   the server applies each operation id at most once.
 
 pub mod cli;
 pub mod domain;
