@@ -17,6 +17,7 @@
 //! - [`server`] — the central loyalty server (`bonuskassa-server`).
 //! - [`store`] — the terminal's SQLite: outbox, caches, kept sales.
 //! - [`sync`] — terminal ↔ server; [`sync::plan`] is the pure decision step.
+//! - [`secrets`] — the terminal token and keys: the OS keyring, or an explicit file vault.
 //! - [`cli`] — command-line jobs such as `bonuskassa calc`.
 //! - [`logging`] — tracing, initialised once.
 //! - `ui` — the Slint adapters, the only code that touches generated UI types.
@@ -35,6 +36,7 @@ pub mod cli;
 pub mod domain;
 pub mod logging;
 pub mod protocol;
+pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod sync;
