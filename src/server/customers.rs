@@ -176,11 +176,7 @@ pub fn view(
 
 /// Moves a customer to the end of the terminals' feed: their cached copy is stale.
 pub fn touch(conn: &Connection, customer_id: &str) -> rusqlite::Result<()> {
-    let seq: i64 = conn.query_row(
-        "UPDATE feed_counter SET last = last + 1 WHERE id = 1 RETURNING last",
-        [],
-        |r| r.get(0),
-    )?;
+    let seq = next_seq(conn)?;
     conn.execute(
         "UPDATE customers SET change_seq = ?1 WHERE id = ?2",
         rusqlite::params![seq, customer_id],

@@ -19,8 +19,7 @@
 //! one operation is), never reads the clock (`now` is an argument), and knows nothing of
 //! rules, receipts or operations: it is told an amount and a description and books them.
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::types::Type;
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
 /// Where bonuses came from, or why they left; stored in `bonus_batches.source` and
@@ -125,30 +124,13 @@ pub enum LedgerError {
 /// The history line of an expiry.
 pub const EXPIRY_DESCRIPTION: &str = "Сгорание бонусов";
 
-/// A time as stored: RFC 3339 UTC with exactly six fractional digits and `Z`. The fixed
-/// width is what makes text order equal time order in SQL comparisons and `ORDER BY`.
-pub fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-/// Reads a time written by [`ts`] (any RFC 3339 time is accepted).
-pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
+pub use crate::store::sqlite::{parse_ts, ts};
 
 /// Reads a stored time column, turning a malformed one into a row error rather than a
 /// made-up time.
 fn ts_column(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
     let s: String = row.get(idx)?;
-    parse_ts(&s).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            idx,
-            Type::Text,
-            format!("not an RFC 3339 time: {s:?}").into(),
-        )
-    })
+    crate::store::sqlite::parse_ts_column(&s, idx)
 }
 
 /// The condition "neither burnt nor past its burning time", for a `?now` parameter. A batch

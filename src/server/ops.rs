@@ -95,7 +95,7 @@ pub fn apply_batch(
             let mut tx = c.transaction()?;
             let mut answers = Vec::with_capacity(chunk.len());
             for op in chunk {
-                answers.push(apply_one(&mut tx, state, &rules.rules, terminal, op, now)?);
+                answers.push(apply_one(&mut tx, &rules.rules, terminal, op, now)?);
             }
             tx.commit()?;
             Ok::<_, ApiError>(answers)
@@ -110,7 +110,6 @@ const CHUNK: usize = 16;
 
 fn apply_one(
     tx: &mut Transaction,
-    state: &State,
     rules: &Rules,
     terminal: &Terminal,
     op: &Operation,
@@ -143,7 +142,6 @@ fn apply_one(
             verification,
         } => sale(
             &sp,
-            state,
             rules,
             terminal,
             op,
@@ -328,7 +326,6 @@ fn grant_bonus(
 #[allow(clippy::too_many_arguments)]
 fn sale(
     tx: &Connection,
-    _state: &State,
     rules: &Rules,
     terminal: &Terminal,
     op: &Operation,

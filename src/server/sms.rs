@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Mutex;
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -506,24 +506,7 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// A time as stored: RFC 3339 UTC with microseconds, fixed width, so text order is time
-/// order. (Same format as `ledger`'s helpers; private here so this module stands alone.)
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-/// Parses a stored time; `column` only feeds the error for rusqlite's message.
-fn parse_ts(s: &str, column: usize) -> Result<DateTime<Utc>, rusqlite::Error> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(
-                column,
-                rusqlite::types::Type::Text,
-                Box::new(e),
-            )
-        })
-}
+use crate::store::sqlite::{parse_ts_column as parse_ts, ts};
 
 // --- Gateways --------------------------------------------------------------------------------
 

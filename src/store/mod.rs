@@ -12,14 +12,14 @@ pub mod sqlite;
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
 use crate::domain::returns::{Returned, Sale};
 use crate::protocol::server::{
     FeedCustomer, Operation, OperationBody, OperationResult, OperationStatus,
 };
-use sqlite::{SqliteError, configure_durable, migrate};
+use sqlite::{SqliteError, configure_durable, migrate, parse_ts, ts};
 
 const MIGRATIONS: &[(&str, &str)] = &[(
     "0001_init",
@@ -89,16 +89,6 @@ pub struct CachedCustomer {
     pub phone_verified: bool,
     pub balance: i64,
     pub pending: i64,
-}
-
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 pub struct TerminalStore {

@@ -5,7 +5,34 @@
 //! transaction, all pending steps or none. A database newer than the program is refused
 //! rather than guessed at. Files are appended, never edited once landed.
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::Connection;
+
+/// A time as stored in every bonuskassa database: RFC 3339 UTC with exactly six fractional
+/// digits and `Z`. The fixed width is what makes text order equal time order in SQL
+/// comparisons and `ORDER BY`.
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Reads a time written by [`ts`] (any RFC 3339 time is accepted).
+pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Reads a stored time from column `idx`, turning a malformed one into a row error rather
+/// than a made-up time.
+pub fn parse_ts_column(s: &str, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
+    parse_ts(s).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            format!("not an RFC 3339 time: {s:?}").into(),
+        )
+    })
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SqliteError {
