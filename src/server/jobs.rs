@@ -30,8 +30,15 @@ pub fn start(state: Arc<State>) -> tokio::task::JoinHandle<()> {
             let done = tokio::task::spawn_blocking(move || {
                 let now = s.now();
                 let rules = s.rules();
-                s.with_db(|c| run_once(c, &rules.rules, from, now))
-                    .map(|r| (r, now))
+                let policy = s.config.sms_policy.clone();
+                s.with_db(|c| {
+                    let report = run_once(c, &rules.rules, from, now)?;
+                    // Codes and proofs nothing can use or count any more are deleted, so
+                    // the table holds only the last few minutes of SMS traffic.
+                    super::sms::prune(c, &policy, now)?;
+                    Ok::<_, rusqlite::Error>(report)
+                })
+                .map(|r| (r, now))
             })
             .await;
             let done = done.map(|r| {
