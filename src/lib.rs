@@ -17,9 +17,13 @@
 //! - [`server`] — the central loyalty server (`bonuskassa-server`).
 //! - [`store`] — the terminal's SQLite: outbox, caches, kept sales.
 //! - [`sync`] — terminal ↔ server; [`sync::plan`] is the pure decision step.
+//! - [`terminal`] — the till's operations as a library: enrollment, online-first lookups
+//!   and calculations with the offline fallback, queued operations, the sync status.
 //! - [`secrets`] — the terminal token and keys: the OS keyring, or an explicit file vault.
 //! - [`cli`] — command-line jobs such as `bonuskassa calc`.
 //! - [`logging`] — tracing, initialised once.
+//! - [`clock`], [`failpoint`] — the time source, and the named crash points of the
+//!   kill -9 tests.
 //! - `ui` — the Slint adapters, the only code that touches generated UI types.
 //!
 //! # Architecture invariants
@@ -33,11 +37,14 @@
 //!   the server applies each operation id at most once.
 
 pub mod cli;
+pub mod clock;
 pub mod domain;
+pub mod failpoint;
 pub mod logging;
 pub mod protocol;
 pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod sync;
+pub mod terminal;
 pub mod ui;

@@ -6,3 +6,31 @@
 //! API lives under `/api/v1`: add fields with defaults and new endpoints; a changed meaning
 //! is a new version, never an edit.
 pub mod server;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// HMAC-SHA256 of `value` (an E.164 phone or a normalized card number) under the store's
+/// lookup key, as lowercase hex: the keyed hash the server's customer feed carries and the
+/// terminal's cache is searched by, so the cache never holds a phone or a card number.
+pub fn lookup_hash(key: &[u8], value: &str) -> String {
+    use std::fmt::Write;
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(value.as_bytes());
+    let bytes = mac.finalize().into_bytes();
+    let mut out = String::with_capacity(64);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// How a till shows a customer's name, and all it keeps of it: the first name and the
+/// initial of the last name ("Карина С.").
+pub fn short_name(first: Option<&str>, last: Option<&str>) -> String {
+    let first = first.unwrap_or("").trim();
+    match last.and_then(|l| l.trim().chars().next()) {
+        Some(i) if !first.is_empty() => format!("{first} {i}."),
+        _ => first.to_string(),
+    }
+}

@@ -4,7 +4,6 @@
 //! Secrets (terminal tokens, enrollment codes, cashier codes) are stored only as salted
 //! SHA-256 hashes; the plain value exists once, in the answer that hands it out.
 
-use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
@@ -40,13 +39,7 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// HMAC-SHA256 of `value` under `key`, hex: the keyed hash a terminal's cache looks
-/// customers up by, so the cache never holds a phone or a card number.
-pub fn lookup_hash(key: &[u8], value: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(value.as_bytes());
-    hex(&mac.finalize().into_bytes())
-}
+pub use crate::protocol::lookup_hash;
 
 /// A one-time enrollment code an installer types on a till: 12 characters from an
 /// alphabet without look-alikes (no 0/O, 1/I/L), in groups of four.

@@ -127,14 +127,7 @@ pub fn lookup(
     })
 }
 
-/// "Карина С.": the first name and the initial of the last name.
-pub fn short_name(first: Option<&str>, last: Option<&str>) -> String {
-    let first = first.unwrap_or("").trim();
-    match last.and_then(|l| l.trim().chars().next()) {
-        Some(i) if !first.is_empty() => format!("{first} {i}."),
-        _ => first.to_string(),
-    }
-}
+pub use crate::protocol::short_name;
 
 pub fn masked_phone(e164: &str) -> String {
     Phone::parse(e164)

@@ -21,10 +21,16 @@ use crate::protocol::server::{
 };
 use sqlite::{SqliteError, configure_durable, migrate, parse_ts, ts};
 
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("../../migrations/terminal/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init",
+        include_str!("../../migrations/terminal/0001_init.sql"),
+    ),
+    (
+        "0002_offline",
+        include_str!("../../migrations/terminal/0002_offline.sql"),
+    ),
+];
 
 /// The database file in a terminal's data dir.
 pub const DB_FILE: &str = "terminal.sqlite3";
@@ -46,6 +52,9 @@ pub enum StoreError {
     },
     #[error("a stored value does not parse: {0}")]
     Corrupt(String),
+    /// A check inside the operation's transaction refused it; nothing was written.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -169,10 +178,17 @@ impl TerminalStore {
             OperationBody::Sale { spend, .. } => spend.kopecks(),
             _ => 0,
         };
+        let customer_id = match &op.body {
+            OperationBody::Sale { customer_id, .. }
+            | OperationBody::Registration { customer_id, .. }
+            | OperationBody::Consent { customer_id, .. }
+            | OperationBody::ManualChange { customer_id, .. } => Some(customer_id.as_str()),
+            OperationBody::Return { .. } => None,
+        };
         let payload = serde_json::to_string(&op).expect("an operation serializes");
         tx.prepare_cached(
-            "INSERT INTO outbox (seq, id, kind, payload, created_at, offline, spend, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending')",
+            "INSERT INTO outbox (seq, id, kind, payload, created_at, offline, spend, state, customer_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8)",
         )?
         .execute(params![
             seq as i64,
@@ -181,11 +197,14 @@ impl TerminalStore {
             payload,
             ts(now),
             offline,
-            spend
+            spend,
+            customer_id
         ])?;
         Self::set_meta(&tx, "last_seq", &seq.to_string())?;
         also(&tx, &op)?;
+        crate::failpoint::hit("before_local_commit");
         tx.commit()?;
+        crate::failpoint::hit("after_local_commit");
         Ok(op)
     }
 
@@ -214,7 +233,10 @@ impl TerminalStore {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        for a in answers {
+        for (i, a) in answers.iter().enumerate() {
+            if i == answers.len() / 2 && i > 0 {
+                crate::failpoint::hit("mid_batch");
+            }
             let answer = serde_json::to_string(a).expect("an answer serializes");
             let state = match a.status {
                 OperationStatus::Applied | OperationStatus::Duplicate => "done",
@@ -294,16 +316,17 @@ impl TerminalStore {
         &mut self,
         customers: &[FeedCustomer],
         cursor: i64,
+        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
-                "INSERT INTO customers_cache (id, phone_hash, card_hash, phone_masked, name, card_status, phone_verified, balance, pending, seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                "INSERT INTO customers_cache (id, phone_hash, card_hash, phone_masked, name, card_status, phone_verified, balance, pending, seq, cached_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT (id) DO UPDATE SET phone_hash = excluded.phone_hash, card_hash = excluded.card_hash,
                    phone_masked = excluded.phone_masked, name = excluded.name, card_status = excluded.card_status,
                    phone_verified = excluded.phone_verified, balance = excluded.balance, pending = excluded.pending,
-                   seq = excluded.seq",
+                   seq = excluded.seq, cached_at = excluded.cached_at",
             )?;
             for c in customers {
                 stmt.execute(params![
@@ -316,7 +339,8 @@ impl TerminalStore {
                     c.phone_verified,
                     c.balance.kopecks(),
                     c.pending.kopecks(),
-                    c.seq
+                    c.seq,
+                    ts(now)
                 ])?;
             }
         }
@@ -416,6 +440,220 @@ impl TerminalStore {
                 receipt_id
             ])?;
         Ok(())
+    }
+}
+
+/// An operation the server refused, as the manager's conflicts list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub operation_id: String,
+    pub kind: String,
+    pub reason: String,
+    pub message: String,
+    pub at: DateTime<Utc>,
+    pub offline: bool,
+    /// Bonuses the refused operation spent, in kopecks.
+    pub spend: i64,
+}
+
+/// A cashier who logged in here while the server answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedCashier {
+    pub cashier_id: i64,
+    pub name: String,
+    /// `cashier` or `manager`.
+    pub role: String,
+}
+
+impl TerminalStore {
+    /// A setting that is not a secret (terminal id, store, last sync).
+    pub fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(Self::meta(&self.conn, key)?)
+    }
+
+    pub fn put_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        Ok(Self::set_meta(&self.conn, key, value)?)
+    }
+
+    /// The last time the server answered this till (a batch, the rules or the feed).
+    pub fn last_sync(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(Self::meta(&self.conn, "last_sync")?.as_deref().and_then(parse_ts))
+    }
+
+    pub fn set_last_sync(&mut self, at: DateTime<Utc>) -> Result<(), StoreError> {
+        Ok(Self::set_meta(&self.conn, "last_sync", &ts(at))?)
+    }
+
+    /// Bonuses (kopecks) this till spent for `customer_id` that the cached balance does not
+    /// show yet: operations still queued, and those answered after the customer's row came
+    /// from the feed. Refused ones count too until a manager resolves them: the till never
+    /// undoes a spend it confirmed.
+    pub fn spent_since_cache(conn: &Connection, customer_id: &str) -> Result<i64, StoreError> {
+        Ok(conn
+            .prepare_cached(
+                "SELECT COALESCE(SUM(o.spend), 0) FROM outbox o
+                 LEFT JOIN customers_cache c ON c.id = o.customer_id
+                 WHERE o.customer_id = ?1 AND o.spend > 0
+                   AND (o.state != 'done' OR c.cached_at IS NULL OR o.answered_at > c.cached_at)",
+            )?
+            .query_row([customer_id], |r| r.get(0))?)
+    }
+
+    /// Bonuses (kopecks) spent offline at this till that the server has not confirmed.
+    pub fn unsynced_offline_spend(conn: &Connection) -> Result<i64, StoreError> {
+        Ok(conn
+            .prepare_cached(
+                "SELECT COALESCE(SUM(spend), 0) FROM outbox WHERE offline AND state = 'pending'",
+            )?
+            .query_row([], |r| r.get(0))?)
+    }
+
+    /// A cached customer by id.
+    pub fn customer_by_id(&self, id: &str) -> Result<Option<CachedCustomer>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id, phone_masked, name, card_status, phone_verified, balance, pending
+                 FROM customers_cache WHERE id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok(CachedCustomer {
+                    id: r.get(0)?,
+                    phone_masked: r.get(1)?,
+                    name: r.get(2)?,
+                    card_status: r.get(3)?,
+                    phone_verified: r.get(4)?,
+                    balance: r.get(5)?,
+                    pending: r.get(6)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Adds a customer registered at this till to the cache, inside the transaction that
+    /// queues the registration, so they can be found and served before the server has
+    /// seen them. The server's feed overwrites the row when it arrives.
+    pub fn cache_registered(
+        tx: &Transaction,
+        customer: &CachedCustomer,
+        phone_hash: &str,
+        card_hash: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        tx.prepare_cached(
+            "INSERT INTO customers_cache (id, phone_hash, card_hash, phone_masked, name, card_status, phone_verified, balance, pending, seq, cached_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10)",
+        )?
+        .execute(params![
+            customer.id,
+            phone_hash,
+            card_hash,
+            customer.phone_masked,
+            customer.name,
+            customer.card_status,
+            customer.phone_verified,
+            customer.balance,
+            customer.pending,
+            ts(now)
+        ])?;
+        Ok(())
+    }
+
+    /// How many customers the cache holds.
+    pub fn cached_customers(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM customers_cache", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    /// The conflicts list: refused operations a manager has not resolved, oldest first.
+    pub fn conflicts(&self) -> Result<Vec<Conflict>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT c.operation_id, o.kind, c.reason, c.message, c.at, o.offline, o.spend
+             FROM conflicts c JOIN outbox o ON o.id = c.operation_id
+             WHERE c.resolved_at IS NULL ORDER BY o.seq",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Conflict {
+                    operation_id: r.get(0)?,
+                    kind: r.get(1)?,
+                    reason: r.get(2)?,
+                    message: r.get(3)?,
+                    at: sqlite::parse_ts_column(&r.get::<_, String>(4)?, 4)?,
+                    offline: r.get(5)?,
+                    spend: r.get(6)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Marks a conflict resolved by a manager. False when there is no open conflict with
+    /// this id.
+    pub fn resolve_conflict(
+        &mut self,
+        operation_id: &str,
+        manager: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE conflicts SET resolved_at = ?1, resolved_by = ?2
+             WHERE operation_id = ?3 AND resolved_at IS NULL",
+            params![ts(now), manager, operation_id],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Remembers a cashier the server let in, by the keyed hash of their code.
+    pub fn remember_cashier(
+        &mut self,
+        code_hash: &str,
+        cashier: &CachedCashier,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        // A cashier whose code changed leaves no old code behind.
+        tx.execute(
+            "DELETE FROM cashiers_cache WHERE cashier_id = ?1",
+            [cashier.cashier_id],
+        )?;
+        tx.execute(
+            "INSERT INTO cashiers_cache (code_hash, cashier_id, name, role, seen_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (code_hash) DO UPDATE SET cashier_id = excluded.cashier_id, name = excluded.name,
+               role = excluded.role, seen_at = excluded.seen_at",
+            params![code_hash, cashier.cashier_id, cashier.name, cashier.role, ts(now)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A cashier remembered by the keyed hash of their code.
+    pub fn cashier_by_code_hash(
+        &self,
+        code_hash: &str,
+    ) -> Result<Option<CachedCashier>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT cashier_id, name, role FROM cashiers_cache WHERE code_hash = ?1",
+            )?
+            .query_row([code_hash], |r| {
+                Ok(CachedCashier {
+                    cashier_id: r.get(0)?,
+                    name: r.get(1)?,
+                    role: r.get(2)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// `PRAGMA integrity_check`: `ok`, or what SQLite found.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
 }
 

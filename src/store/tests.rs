@@ -167,7 +167,7 @@ fn feed_pages_are_cached_and_found_by_keyed_hash_only() {
         pending: Bonus::ZERO,
         seq: 7,
     };
-    s.apply_feed(std::slice::from_ref(&c), 7).unwrap();
+    s.apply_feed(std::slice::from_ref(&c), 7, Utc::now()).unwrap();
     assert_eq!(s.feed_cursor().unwrap(), 7);
     assert_eq!(s.customer_by_hash("ph").unwrap().unwrap().balance, 50_000);
     assert_eq!(s.customer_by_hash("ch").unwrap().unwrap().id, "c1");
@@ -177,7 +177,7 @@ fn feed_pages_are_cached_and_found_by_keyed_hash_only() {
         seq: 9,
         ..c
     };
-    s.apply_feed(&[updated], 9).unwrap();
+    s.apply_feed(&[updated], 9, Utc::now()).unwrap();
     assert_eq!(s.customer_by_hash("ph").unwrap().unwrap().balance, 100);
 }
 

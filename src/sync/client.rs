@@ -10,7 +10,11 @@ use std::time::Duration;
 use reqwest::StatusCode;
 
 use super::plan::Outcome;
-use crate::protocol::server::{API_PREFIX, CustomerFeed, OperationsResponse, RulesResponse};
+use crate::protocol::server::{
+    API_PREFIX, CalcRequest, CalcResponse, CustomerFeed, CustomerView, EnrollRequest,
+    EnrollResponse, ErrorBody, LoginRequest, LoginResponse, LookupRequest, OperationsResponse,
+    RulesResponse, SmsSendRequest, SmsSendResponse, SmsVerifyRequest, SmsVerifyResponse,
+};
 use crate::store::Pending;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +33,9 @@ pub enum ClientError {
     Unreachable,
     #[error("the server answered HTTP {0}")]
     Status(u16),
+    /// The server refused the request and said why (a wrong code, a cooldown, …).
+    #[error("{}", .0.message)]
+    Api(ErrorBody),
     #[error("the server's answer does not parse: {0}")]
     Unreadable(String),
 }
@@ -56,6 +63,20 @@ fn is_loopback_http(url: &str) -> bool {
     };
     let host = rest.split(['/', ':']).next().unwrap_or("");
     host == "localhost" || host.starts_with("127.") || rest.starts_with("[::1]")
+}
+
+impl ClientError {
+    /// True when the server was not reached or did not answer in time, or failed on its
+    /// side (5xx): the till falls back to its cache. A refusal the server explained is
+    /// not offline.
+    pub fn is_offline(&self) -> bool {
+        match self {
+            ClientError::Timeout | ClientError::Unreachable => true,
+            ClientError::Status(code) => *code >= 500 || *code == 429,
+            ClientError::Api(body) => body.code == crate::protocol::server::ErrorCode::Internal,
+            _ => false,
+        }
+    }
 }
 
 impl ServerClient {
@@ -129,6 +150,8 @@ impl ServerClient {
             Err(e) if e.is_timeout() => return Outcome::Timeout,
             Err(_) => return Outcome::Connection,
         };
+        // The server answers after its transaction: from here on it has committed.
+        crate::failpoint::hit("after_server_commit");
         let status = resp.status();
         if status != StatusCode::OK {
             let retry_after = resp
@@ -153,25 +176,61 @@ impl ServerClient {
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let resp = self
+        let sent = self
             .http
             .get(self.url(path))
             .bearer_auth(&self.token)
             .send()
-            .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    ClientError::Timeout
-                } else {
-                    ClientError::Unreachable
-                }
-            })?;
-        if !resp.status().is_success() {
-            return Err(ClientError::Status(resp.status().as_u16()));
+            .await;
+        answer(sent).await
+    }
+
+    async fn post<Q: serde::Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Q,
+    ) -> Result<T, ClientError> {
+        let mut req = self.http.post(self.url(path)).json(body);
+        if !self.token.is_empty() {
+            req = req.bearer_auth(&self.token);
         }
-        resp.json()
-            .await
-            .map_err(|e| ClientError::Unreadable(e.to_string()))
+        answer(req.send().await).await
+    }
+
+    /// The same server with the terminal's token, after enrollment.
+    pub fn with_token(&self, token: &str) -> ServerClient {
+        ServerClient {
+            token: token.to_string(),
+            ..self.clone()
+        }
+    }
+
+    /// Enrolls this till with a one-time code (no token needed yet).
+    pub async fn enroll(&self, req: &EnrollRequest) -> Result<EnrollResponse, ClientError> {
+        self.post("/enroll", req).await
+    }
+
+    pub async fn login(&self, req: &LoginRequest) -> Result<LoginResponse, ClientError> {
+        self.post("/cashiers/login", req).await
+    }
+
+    pub async fn lookup(&self, req: &LookupRequest) -> Result<CustomerView, ClientError> {
+        self.post("/customers/lookup", req).await
+    }
+
+    pub async fn calc(&self, req: &CalcRequest) -> Result<CalcResponse, ClientError> {
+        self.post("/calc", req).await
+    }
+
+    pub async fn sms_send(&self, req: &SmsSendRequest) -> Result<SmsSendResponse, ClientError> {
+        self.post("/sms/send", req).await
+    }
+
+    pub async fn sms_verify(
+        &self,
+        req: &SmsVerifyRequest,
+    ) -> Result<SmsVerifyResponse, ClientError> {
+        self.post("/sms/verify", req).await
     }
 
     pub async fn rules(&self) -> Result<RulesResponse, ClientError> {
@@ -182,6 +241,35 @@ impl ServerClient {
         self.get(&format!("/feed/customers?since={since}&limit={limit}"))
             .await
     }
+}
+
+/// Reads an answer: the typed body on success, the server's `{code, message}` on a refusal
+/// it explained, or what went wrong on the way.
+async fn answer<T: serde::de::DeserializeOwned>(
+    sent: reqwest::Result<reqwest::Response>,
+) -> Result<T, ClientError> {
+    let resp = sent.map_err(|e| {
+        if e.is_timeout() {
+            ClientError::Timeout
+        } else {
+            ClientError::Unreachable
+        }
+    })?;
+    let status = resp.status();
+    let bytes = resp.bytes().await.map_err(|e| {
+        if e.is_timeout() {
+            ClientError::Timeout
+        } else {
+            ClientError::Unreachable
+        }
+    })?;
+    if !status.is_success() {
+        return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => ClientError::Api(body),
+            Err(_) => ClientError::Status(status.as_u16()),
+        });
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ClientError::Unreadable(e.to_string()))
 }
 
 #[cfg(test)]

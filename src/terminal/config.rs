@@ -1,0 +1,200 @@
+//! The till's settings file, `terminal.toml` in its data dir: where the server is and how
+//! to reach it, and where the secrets live. Never a secret itself: the token and the cache
+//! key are in the secret store the file names.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::secrets::SecretBackend;
+
+/// The settings file in a data dir.
+pub const CONFIG_FILE: &str = "terminal.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalConfig {
+    /// The central server, `https://…` (plain `http://` only on a loopback address).
+    pub server_url: String,
+    /// The till's name as managers see it ("Касса 2").
+    pub name: String,
+    /// `keyring`, or `file:/absolute/dir` on a till without a secret service.
+    #[serde(with = "backend_text")]
+    pub secrets: SecretBackend,
+    /// A PEM file of a private CA the server's certificate is signed by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_ca: Option<PathBuf>,
+    /// How long a lookup or a calculation waits for the server before the till falls back
+    /// to its cache (SPEC.md §6: the fallback is on screen within 2 s).
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// How long a batch of queued operations may take.
+    #[serde(default = "default_sync_timeout_s")]
+    pub sync_timeout_s: u64,
+    /// How often rules and customers are pulled, in seconds.
+    #[serde(default = "default_refresh_s")]
+    pub refresh_s: u64,
+}
+
+fn default_timeout_ms() -> u64 {
+    1500
+}
+fn default_sync_timeout_s() -> u64 {
+    30
+}
+fn default_refresh_s() -> u64 {
+    60
+}
+
+mod backend_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::secrets::SecretBackend;
+
+    pub fn serialize<S: Serializer>(b: &SecretBackend, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(b)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SecretBackend, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl TerminalConfig {
+    /// A config with the defaults for everything but the server, the name and the secrets.
+    pub fn new(server_url: &str, name: &str, secrets: SecretBackend) -> TerminalConfig {
+        TerminalConfig {
+            server_url: server_url.to_string(),
+            name: name.to_string(),
+            secrets,
+            private_ca: None,
+            timeout_ms: default_timeout_ms(),
+            sync_timeout_s: default_sync_timeout_s(),
+            refresh_s: default_refresh_s(),
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+
+    pub fn sync_timeout(&self) -> Duration {
+        Duration::from_secs(self.sync_timeout_s)
+    }
+
+    pub fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join(CONFIG_FILE)
+    }
+
+    /// Reads `terminal.toml` from `data_dir`; a bad file gets an error naming the key.
+    pub fn load(data_dir: &Path) -> Result<TerminalConfig, ConfigError> {
+        let path = Self::path(data_dir);
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let config: TerminalConfig = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.clone(),
+            message: e.message().to_string()
+                + &e.span()
+                    .map(|s| format!(" (line {})", text[..s.start].lines().count().max(1)))
+                    .unwrap_or_default(),
+        })?;
+        config.validate().map_err(|message| ConfigError::Invalid {
+            path: path.clone(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if !(100..=30_000).contains(&self.timeout_ms) {
+            return Err(format!(
+                "timeout_ms = {} is outside 100..=30000",
+                self.timeout_ms
+            ));
+        }
+        if !(1..=600).contains(&self.sync_timeout_s) {
+            return Err(format!(
+                "sync_timeout_s = {} is outside 1..=600",
+                self.sync_timeout_s
+            ));
+        }
+        if !(5..=86_400).contains(&self.refresh_s) {
+            return Err(format!(
+                "refresh_s = {} is outside 5..=86400",
+                self.refresh_s
+            ));
+        }
+        if self.name.trim().is_empty() {
+            return Err("name must not be empty".into());
+        }
+        Ok(())
+    }
+
+    /// Writes the file atomically (a temporary file renamed over the old one).
+    pub fn save(&self, data_dir: &Path) -> Result<(), ConfigError> {
+        let path = Self::path(data_dir);
+        let io = |source| ConfigError::Io {
+            path: path.clone(),
+            source,
+        };
+        self.validate().map_err(|message| ConfigError::Invalid {
+            path: path.clone(),
+            message,
+        })?;
+        let text = toml::to_string(self).map_err(|e| ConfigError::Invalid {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        std::fs::create_dir_all(data_dir).map_err(io)?;
+        let tmp = path.with_extension("toml.tmp");
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_round_trips_and_bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = TerminalConfig::new(
+            "https://loyalty.example",
+            "Касса 1",
+            "file:/var/lib/bonuskassa/secrets".parse().unwrap(),
+        );
+        c.save(dir.path()).unwrap();
+        assert_eq!(TerminalConfig::load(dir.path()).unwrap(), c);
+        let text = std::fs::read_to_string(TerminalConfig::path(dir.path())).unwrap();
+        assert!(text.contains("secrets = \"file:/var/lib/bonuskassa/secrets\""));
+
+        c.timeout_ms = 5;
+        assert!(c.save(dir.path()).unwrap_err().to_string().contains("timeout_ms = 5"));
+
+        std::fs::write(
+            TerminalConfig::path(dir.path()),
+            "server_url = \"https://x\"\nname = \"K\"\nsecrets = \"file:relative\"\n",
+        )
+        .unwrap();
+        let err = TerminalConfig::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("file:relative"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+    }
+}
