@@ -41,4 +41,3 @@ impl Clock for ManualClock {
         self.0.lock().expect("clock lock").unwrap_or_else(Utc::now)
     }
 }
-

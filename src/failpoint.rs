@@ -31,7 +31,11 @@ pub const ALL: [&str; 6] = [
 fn armed() -> Option<&'static str> {
     static ARMED: OnceLock<Option<String>> = OnceLock::new();
     ARMED
-        .get_or_init(|| std::env::var(VAR).ok().filter(|v| ALL.contains(&v.as_str())))
+        .get_or_init(|| {
+            std::env::var(VAR)
+                .ok()
+                .filter(|v| ALL.contains(&v.as_str()))
+        })
         .as_deref()
 }
 

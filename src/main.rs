@@ -24,6 +24,12 @@ enum Command {
     /// Compute a receipt offline from a rules file, a receipt and a customer, and print the
     /// result JSON.
     Calc(CalcArgs),
+    /// Enroll this till with a one-time code from the server.
+    Enroll(cli::till::EnrollArgs),
+    /// Show the till's queue, last sync and caches.
+    Status(cli::till::TillArgs),
+    /// Send what is queued and pull rules and customers now.
+    Sync(cli::till::TillArgs),
     /// Open the touch window.
     Ui {
         /// Interface language: ru or en.
@@ -46,15 +52,10 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<(), cli::CliError> {
     match args.command {
-        Command::Calc(a) => {
-            let out = cli::calc(&a)?;
-            std::io::stdout()
-                .write_all(out.as_bytes())
-                .map_err(|e| cli::CliError {
-                    message: format!("cannot write the result: {e}"),
-                    exit_code: 1,
-                })
-        }
+        Command::Calc(a) => print(&cli::calc(&a)?),
+        Command::Enroll(a) => print(&cli::till::enroll(&a)?),
+        Command::Status(a) => print(&cli::till::status(&a)?),
+        Command::Sync(a) => print(&cli::till::sync(&a)?),
         Command::Ui { lang } => {
             let language = lang
                 .parse()
@@ -65,4 +66,13 @@ fn run(args: Args) -> Result<(), cli::CliError> {
             })
         }
     }
+}
+
+fn print(out: &str) -> Result<(), cli::CliError> {
+    std::io::stdout()
+        .write_all(out.as_bytes())
+        .map_err(|e| cli::CliError {
+            message: format!("cannot write the result: {e}"),
+            exit_code: 1,
+        })
 }

@@ -238,17 +238,22 @@ impl TerminalStore {
                 crate::failpoint::hit("mid_batch");
             }
             let answer = serde_json::to_string(a).expect("an answer serializes");
-            let state = match a.status {
-                OperationStatus::Applied | OperationStatus::Duplicate => "done",
-                OperationStatus::Rejected => "rejected",
+            // A duplicate carries the original answer: when the first answer was a refusal
+            // that never reached the till (it died, the connection dropped), the resend
+            // is a duplicate with the refusal's reason, and still a conflict.
+            let refused = match a.status {
+                OperationStatus::Applied => false,
+                OperationStatus::Duplicate => a.reason.is_some(),
+                OperationStatus::Rejected => true,
             };
+            let state = if refused { "rejected" } else { "done" };
             let changed = tx
                 .prepare_cached(
                     "UPDATE outbox SET state = ?1, answer = ?2, answered_at = ?3
                      WHERE id = ?4 AND state = 'pending'",
                 )?
                 .execute(params![state, answer, ts(now), a.id])?;
-            if changed == 1 && a.status == OperationStatus::Rejected {
+            if changed == 1 && refused {
                 let reason = a
                     .reason
                     .and_then(|r| serde_json::to_value(r).ok())
@@ -477,7 +482,9 @@ impl TerminalStore {
 
     /// The last time the server answered this till (a batch, the rules or the feed).
     pub fn last_sync(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(Self::meta(&self.conn, "last_sync")?.as_deref().and_then(parse_ts))
+        Ok(Self::meta(&self.conn, "last_sync")?
+            .as_deref()
+            .and_then(parse_ts))
     }
 
     pub fn set_last_sync(&mut self, at: DateTime<Utc>) -> Result<(), StoreError> {

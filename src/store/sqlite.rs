@@ -46,7 +46,7 @@ pub enum SqliteError {
     NotDurable(String),
 }
 
-/// WAL with synchronous=FULL, foreign keys on, a busy timeout; each setting read back,
+/// WAL with synchronous=FULL, foreign keys on, a bounded WAL file, a busy timeout; each setting read back,
 /// because a pragma SQLite does not take fails silently.
 pub fn configure_durable(conn: &Connection) -> Result<(), SqliteError> {
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
@@ -63,6 +63,9 @@ pub fn configure_durable(conn: &Connection) -> Result<(), SqliteError> {
         )));
     }
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // A big write (a page of the customer feed) must not leave a WAL of tens of MB behind
+    // on a till's small disk: truncate it back after each checkpoint.
+    conn.pragma_update(None, "journal_size_limit", 16 * 1024 * 1024)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(())
 }

@@ -144,6 +144,31 @@ fn answers_finish_operations_and_rejections_become_conflicts_once() {
 }
 
 #[test]
+fn a_refusal_whose_answer_was_lost_is_still_a_conflict_when_resent() {
+    let mut s = TerminalStore::open_in_memory().unwrap();
+    let op = s
+        .enqueue(sale("c1", "10"), "Мария", None, true, now(), no_more)
+        .unwrap();
+    // The first answer (rejected) never arrived; the resend is answered as a duplicate
+    // with the original reason.
+    let duplicate = OperationResult {
+        id: op.id.clone(),
+        status: OperationStatus::Duplicate,
+        reason: Some(RejectReason::InsufficientBalance),
+        message: "not enough bonuses".into(),
+        answer: Some(serde_json::json!({ "status": "rejected" })),
+    };
+    s.record_answers(&[duplicate], now()).unwrap();
+    let st = s.queue_status().unwrap();
+    assert_eq!((st.pending, st.conflicts), (0, 1));
+    let state: String = s
+        .connection()
+        .query_row("SELECT state FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(state, "rejected");
+}
+
+#[test]
 fn the_newest_rules_version_wins() {
     let mut s = TerminalStore::open_in_memory().unwrap();
     assert_eq!(s.rules().unwrap(), None);
@@ -167,7 +192,8 @@ fn feed_pages_are_cached_and_found_by_keyed_hash_only() {
         pending: Bonus::ZERO,
         seq: 7,
     };
-    s.apply_feed(std::slice::from_ref(&c), 7, Utc::now()).unwrap();
+    s.apply_feed(std::slice::from_ref(&c), 7, Utc::now())
+        .unwrap();
     assert_eq!(s.feed_cursor().unwrap(), 7);
     assert_eq!(s.customer_by_hash("ph").unwrap().unwrap().balance, 50_000);
     assert_eq!(s.customer_by_hash("ch").unwrap().unwrap().id, "c1");

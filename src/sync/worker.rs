@@ -265,7 +265,10 @@ async fn run(
                 if sent > 0 {
                     mark_answered(&mut store, &status);
                 } else {
-                    mark_offline(&status, "the server does not answer; operations wait in the queue".into());
+                    mark_offline(
+                        &status,
+                        "the server does not answer; operations wait in the queue".into(),
+                    );
                 }
                 wait = after;
             }
@@ -303,7 +306,11 @@ async fn run(
         }
         publish_queue(&store, &status);
         let until_refresh = next_refresh.saturating_duration_since(tokio::time::Instant::now());
-        let wait = if paused { wait } else { wait.min(until_refresh) };
+        let wait = if paused {
+            wait
+        } else {
+            wait.min(until_refresh)
+        };
         tokio::select! {
             msg = rx.recv() => match msg {
                 Some(Message::Nudge) => {}
@@ -326,8 +333,12 @@ async fn refresh(
     let cached = store.rules().map_err(|e| e.to_string())?.map(|(v, _)| v);
     if cached.is_none_or(|v| rules.version > v) {
         // Rules the engine cannot read are not cached: the till keeps the last good ones.
-        crate::domain::rules::Rules::from_toml_str(&rules.text)
-            .map_err(|e| format!("the server's rules version {} do not parse: {e}", rules.version))?;
+        crate::domain::rules::Rules::from_toml_str(&rules.text).map_err(|e| {
+            format!(
+                "the server's rules version {} do not parse: {e}",
+                rules.version
+            )
+        })?;
         store
             .put_rules(rules.version, &rules.text, Utc::now())
             .map_err(|e| e.to_string())?;

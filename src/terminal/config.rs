@@ -186,7 +186,12 @@ mod tests {
         assert!(text.contains("secrets = \"file:/var/lib/bonuskassa/secrets\""));
 
         c.timeout_ms = 5;
-        assert!(c.save(dir.path()).unwrap_err().to_string().contains("timeout_ms = 5"));
+        assert!(
+            c.save(dir.path())
+                .unwrap_err()
+                .to_string()
+                .contains("timeout_ms = 5")
+        );
 
         std::fs::write(
             TerminalConfig::path(dir.path()),

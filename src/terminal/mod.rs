@@ -269,8 +269,12 @@ impl Terminal {
         })?;
         let ca = config.private_ca.as_deref();
         let api = ServerClient::new(&config.server_url, token.expose(), ca, config.timeout())?;
-        let sync_client =
-            ServerClient::new(&config.server_url, token.expose(), ca, config.sync_timeout())?;
+        let sync_client = ServerClient::new(
+            &config.server_url,
+            token.expose(),
+            ca,
+            config.sync_timeout(),
+        )?;
         let store = TerminalStore::open(data_dir)?;
         let status = Arc::new(tokio::sync::watch::Sender::new(SyncStatus::default()));
         publish_queue(&store, &status);
@@ -341,13 +345,23 @@ impl Terminal {
 
     /// Asks the worker for fresh rules and customers now.
     pub fn refresh(&self) {
-        if let Some(w) = self.worker.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(w) = self
+            .worker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             w.refresh();
         }
     }
 
     fn nudge(&self) {
-        if let Some(w) = self.worker.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(w) = self
+            .worker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             w.nudge();
         }
         publish_queue(&self.store(), &self.status);
@@ -374,7 +388,11 @@ impl Terminal {
 
     /// Cached rules, or an error saying the till has never had any.
     pub fn rules(&self) -> Result<(i64, Rules), TerminalError> {
-        let (version, text) = self.store().rules()?.ok_or(TerminalError::NoRules)?;
+        Self::rules_in(&self.store())
+    }
+
+    fn rules_in(store: &TerminalStore) -> Result<(i64, Rules), TerminalError> {
+        let (version, text) = store.rules()?.ok_or(TerminalError::NoRules)?;
         let rules =
             Rules::from_toml_str(&text).map_err(|e| TerminalError::BadRules(e.to_string()))?;
         Ok((version, rules))
@@ -461,10 +479,8 @@ impl Terminal {
                         let lock = offline_lock_seconds(failures);
                         if lock > 0 {
                             let until = now + chrono::Duration::seconds(lock as i64);
-                            store.put_meta(
-                                "login_locked_until",
-                                &crate::store::sqlite::ts(until),
-                            )?;
+                            store
+                                .put_meta("login_locked_until", &crate::store::sqlite::ts(until))?;
                         }
                         Err(TerminalError::WrongCashierCode)
                     }
@@ -494,10 +510,12 @@ impl Terminal {
         c: CachedCustomer,
     ) -> Result<CustomerView, TerminalError> {
         let spent = TerminalStore::spent_since_cache(store.connection(), &c.id)?;
-        let discount = self
-            .rules()
+        let discount = Self::rules_in(store)
             .ok()
-            .and_then(|(_, r)| r.card(&c.card_status).map(|r| r.discount_percent.to_string()))
+            .and_then(|(_, r)| {
+                r.card(&c.card_status)
+                    .map(|r| r.discount_percent.to_string())
+            })
             .unwrap_or_else(|| "0".into());
         Ok(CustomerView {
             id: c.id,
@@ -842,10 +860,7 @@ impl Terminal {
             }
             _ => None,
         };
-        let status = rules
-            .registration_card()
-            .unwrap_or(&rules.cards[0])
-            .clone();
+        let status = rules.registration_card().unwrap_or(&rules.cards[0]).clone();
         let cached = CachedCustomer {
             id: uuid::Uuid::now_v7().to_string(),
             phone_masked: new.phone.masked(),

@@ -1,4 +1,5 @@
-//! The command-line jobs that are not the touch UI: `calc` for installers and support.
+//! The command-line jobs that are not the touch UI: `calc` for installers and support, and
+//! the till commands of [`till`] (`enroll`, `status`, `sync`).
 //!
 //! Reads files, calls the pure engine, and prints JSON. Every problem with an input file
 //! becomes one line that names the file and the field, with exit code 2, so a script or an
@@ -89,3 +90,5 @@ fn load_json<T: DeserializeOwned>(path: &Path, what: &str) -> Result<T, CliError
     })?;
     Ok(value)
 }
+
+pub mod till;
