@@ -111,8 +111,15 @@ pub fn status(args: &TillArgs) -> Result<String, CliError> {
 /// Sends what is queued and pulls rules and customers; waits up to `--wait` seconds.
 pub fn sync(args: &TillArgs) -> Result<String, CliError> {
     let terminal = Terminal::open(&args.data, Arc::new(SystemClock)).map_err(failed)?;
+    let started = Utc::now();
     let status = wait_until_synced(&terminal, Duration::from_secs(args.wait))?;
     let report = describe(&terminal, &status);
+    if !status.last_sync.is_some_and(|t| t >= started) {
+        return Err(CliError {
+            message: format!("the server was not reached:\n{report}"),
+            exit_code: 1,
+        });
+    }
     if status.queue.pending > 0 || status.paused.is_some() {
         return Err(CliError {
             message: format!("the queue did not drain:\n{report}"),
