@@ -114,7 +114,7 @@ pub fn sync(args: &TillArgs) -> Result<String, CliError> {
     let started = Utc::now();
     let status = wait_until_synced(&terminal, Duration::from_secs(args.wait))?;
     let report = describe(&terminal, &status);
-    if !status.last_sync.is_some_and(|t| t >= started) {
+    if status.last_sync.is_none_or(|t| t < started) {
         return Err(CliError {
             message: format!("the server was not reached:\n{report}"),
             exit_code: 1,

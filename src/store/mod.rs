@@ -40,11 +40,22 @@ pub enum StoreError {
     #[error(transparent)]
     Sqlite(#[from] SqliteError),
     #[error(
-        "the disk is full: the operation was NOT saved; free space on the till and try again (earlier operations are intact)"
+        "the till's disk is full: nothing was saved (the operation is NOT saved); free space on the till and try again (everything saved before is intact)"
     )]
     DiskFull,
-    #[error("the till's database cannot be written ({0}); the operation was NOT saved")]
+    #[error(
+        "the till's database cannot be written ({0}): nothing was saved (the operation is NOT saved); check the till's disk and call support (everything saved before is intact)"
+    )]
     Io(String),
+    #[error("the till's database {path} cannot be opened: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the till's database {0} opened read-only: make it writable by the till's user and start again"
+    )]
+    ReadOnly(PathBuf),
     #[error("data dir {path}: {source}")]
     DataDir {
         path: PathBuf,
@@ -114,7 +125,16 @@ impl TerminalStore {
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        )
+        .map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        // SQLite quietly opens a write-protected file read-only; every sale would then fail
+        // until a restart. Say so now, at start.
+        if conn.is_readonly(rusqlite::MAIN_DB)? {
+            return Err(StoreError::ReadOnly(path));
+        }
         configure_durable(&conn)?;
         conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         migrate(&conn, MIGRATIONS)?;

@@ -233,3 +233,12 @@ fn a_sale_is_kept_with_its_operation_for_an_offline_return() {
         .unwrap();
     assert_eq!(op_of_sale, op.id);
 }
+
+#[test]
+fn a_database_that_cannot_be_opened_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(DB_FILE)).unwrap();
+    let err = TerminalStore::open(dir.path()).err().unwrap();
+    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    assert!(err.to_string().contains(DB_FILE), "{err}");
+}

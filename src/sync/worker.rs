@@ -267,7 +267,8 @@ async fn run(
                 } else {
                     mark_offline(
                         &status,
-                        "the server does not answer; operations wait in the queue".into(),
+                        "the server does not answer or is busy; operations wait in the queue"
+                            .into(),
                     );
                 }
                 wait = after;
