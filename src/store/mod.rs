@@ -389,20 +389,9 @@ impl TerminalStore {
         let find = |sql: &str| -> rusqlite::Result<Option<CachedCustomer>> {
             self.conn
                 .prepare_cached(sql)?
-                .query_row([phone_or_card_hash], |r| {
-                    Ok(CachedCustomer {
-                        id: r.get(0)?,
-                        phone_masked: r.get(1)?,
-                        name: r.get(2)?,
-                        card_status: r.get(3)?,
-                        phone_verified: r.get(4)?,
-                        balance: r.get(5)?,
-                        pending: r.get(6)?,
-                    })
-                })
+                .query_row([phone_or_card_hash], cached_customer)
                 .optional()
         };
-        const COLS: &str = "id, phone_masked, name, card_status, phone_verified, balance, pending";
         if let Some(c) = find(&format!(
             "SELECT {COLS} FROM customers_cache WHERE phone_hash = ?1"
         ))? {
@@ -539,21 +528,8 @@ impl TerminalStore {
     pub fn customer_by_id(&self, id: &str) -> Result<Option<CachedCustomer>, StoreError> {
         Ok(self
             .conn
-            .prepare_cached(
-                "SELECT id, phone_masked, name, card_status, phone_verified, balance, pending
-                 FROM customers_cache WHERE id = ?1",
-            )?
-            .query_row([id], |r| {
-                Ok(CachedCustomer {
-                    id: r.get(0)?,
-                    phone_masked: r.get(1)?,
-                    name: r.get(2)?,
-                    card_status: r.get(3)?,
-                    phone_verified: r.get(4)?,
-                    balance: r.get(5)?,
-                    pending: r.get(6)?,
-                })
-            })
+            .prepare_cached(&format!("SELECT {COLS} FROM customers_cache WHERE id = ?1"))?
+            .query_row([id], cached_customer)
             .optional()?)
     }
 
@@ -682,6 +658,21 @@ impl TerminalStore {
             .conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
+}
+
+/// The columns [`cached_customer`] reads, in its order.
+const COLS: &str = "id, phone_masked, name, card_status, phone_verified, balance, pending";
+
+fn cached_customer(r: &rusqlite::Row) -> rusqlite::Result<CachedCustomer> {
+    Ok(CachedCustomer {
+        id: r.get(0)?,
+        phone_masked: r.get(1)?,
+        name: r.get(2)?,
+        card_status: r.get(3)?,
+        phone_verified: r.get(4)?,
+        balance: r.get(5)?,
+        pending: r.get(6)?,
+    })
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
