@@ -19,6 +19,7 @@
 //! - [`sync`] — terminal ↔ server; [`sync::plan`] is the pure decision step.
 //! - [`terminal`] — the till's operations as a library: enrollment, online-first lookups
 //!   and calculations with the offline fallback, queued operations, the sync status.
+//! - [`till`] — the checkout session: a state machine of screens and actions the UI shows.
 //! - [`secrets`] — the terminal token and keys: the OS keyring, or an explicit file vault.
 //! - [`cli`] — command-line jobs such as `bonuskassa calc`.
 //! - [`logging`] — tracing, initialised once.
@@ -47,4 +48,5 @@ pub mod server;
 pub mod store;
 pub mod sync;
 pub mod terminal;
+pub mod till;
 pub mod ui;

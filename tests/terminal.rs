@@ -2,7 +2,8 @@
 //! store, online-first lookups and calculations, the offline fallback with its limits, the
 //! sync worker's status, and a queue that drains when the server is back.
 
-use std::path::Path;
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,122 +12,15 @@ use bonuskassa::domain::money::Bonus;
 use bonuskassa::domain::phone::Phone;
 use bonuskassa::domain::receipt::Receipt;
 use bonuskassa::protocol::server::{Questionnaire, Role, SmsPurpose};
-use bonuskassa::secrets::{KeyringStore, SecretName, SecretStore};
-use bonuskassa::server::{self, RunningServer, ServerConfig, admin};
+use bonuskassa::secrets::SecretName;
+use bonuskassa::server::{self, admin};
 use bonuskassa::store::TerminalStore;
-use bonuskassa::sync::plan::{Backoff, PauseReason};
-use bonuskassa::sync::worker::{SyncOptions, SyncStatus};
+use bonuskassa::sync::plan::PauseReason;
 use bonuskassa::terminal::{
     Lookup, NewCustomer, OfflineLimit, Terminal, TerminalConfig, TerminalError,
 };
 use chrono::Utc;
-
-struct Rig {
-    _dir: tempfile::TempDir,
-    server_data: std::path::PathBuf,
-    till_data: std::path::PathBuf,
-    server: Option<RunningServer>,
-    addr: std::net::SocketAddr,
-    keyring: Arc<keyring_core::mock::Store>,
-}
-
-fn server_config(data: &Path) -> ServerConfig {
-    let mut c = ServerConfig::new(data);
-    c.demo_endpoints = true;
-    c
-}
-
-impl Rig {
-    fn new() -> Rig {
-        let dir = tempfile::tempdir().unwrap();
-        let server_data = dir.path().join("server");
-        admin::demo_data(&server_data, Utc::now()).unwrap();
-        let server = server::spawn(
-            server_config(&server_data),
-            Arc::new(SystemClock),
-            "127.0.0.1:0",
-        )
-        .unwrap();
-        Rig {
-            till_data: dir.path().join("till"),
-            addr: server.addr,
-            server: Some(server),
-            server_data,
-            keyring: keyring_core::mock::Store::new().unwrap(),
-            _dir: dir,
-        }
-    }
-
-    fn secrets(&self) -> Arc<dyn SecretStore> {
-        Arc::new(KeyringStore::with_store(self.keyring.clone()))
-    }
-
-    fn config(&self) -> TerminalConfig {
-        let mut c = TerminalConfig::new(
-            &format!("http://{}", self.addr),
-            "Касса 1",
-            "keyring".parse().unwrap(),
-        );
-        c.timeout_ms = 400;
-        c.sync_timeout_s = 2;
-        c
-    }
-
-    async fn enroll(&self, clock: Arc<dyn bonuskassa::clock::Clock>) -> Terminal {
-        let code = admin::enroll_code(&self.server_data, admin::DEMO_STORE, Utc::now()).unwrap();
-        Terminal::enroll(&self.till_data, self.config(), self.secrets(), &code, clock)
-            .await
-            .unwrap()
-    }
-
-    fn stop_server(&mut self) {
-        self.server.take().unwrap().stop().unwrap();
-    }
-
-    fn start_server(&mut self) {
-        self.server = Some(
-            server::spawn(
-                server_config(&self.server_data),
-                Arc::new(SystemClock),
-                &self.addr.to_string(),
-            )
-            .unwrap(),
-        );
-    }
-
-    /// How many times the server applied an operation id (0 or 1, never more).
-    fn applied(&self, id: &str) -> i64 {
-        let db = rusqlite::Connection::open(server::database_path(&self.server_data)).unwrap();
-        db.query_row(
-            "SELECT COUNT(*) FROM operations WHERE id = ?1 AND status = 'applied'",
-            [id],
-            |r| r.get(0),
-        )
-        .unwrap()
-    }
-}
-
-fn quick_sync() -> SyncOptions {
-    SyncOptions {
-        backoff: Backoff {
-            base: Duration::from_millis(20),
-            max: Duration::from_millis(200),
-        },
-        ..SyncOptions::default()
-    }
-}
-
-async fn wait_for(terminal: &Terminal, what: &str, ok: impl Fn(&SyncStatus) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let status = terminal.status();
-        if ok(&status) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "waiting for {what}: {status:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use common::{Rig, quick_sync, wait_for};
 
 fn receipt(id: &str, price: &str) -> Receipt {
     serde_json::from_value(serde_json::json!({

@@ -1,0 +1,156 @@
+//! Why an action did not go through, as the cashier must be told: a closed set of cases
+//! with their figures, which the UI words in Russian (or English) through `@tr`, each with
+//! what to do next. The English `Display` is for logs and tests.
+
+use crate::protocol::server::ErrorCode;
+use crate::store::StoreError;
+use crate::sync::client::ClientError;
+use crate::terminal::{OfflineLimit, TerminalError};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("log in first")]
+    NotLoggedIn,
+    #[error("the cashier code is wrong")]
+    WrongCashierCode { tries_left: Option<u32> },
+    #[error("too many wrong codes: wait {seconds} s")]
+    CashierLocked { seconds: u64 },
+    #[error("a receipt is already open: finish or cancel it first")]
+    Busy,
+    #[error("finish or cancel the open receipt first")]
+    ReceiptOpen,
+    #[error("nothing here to do that with")]
+    NothingOpen,
+    #[error("the receipt from the register is not valid: {0}")]
+    BadReceipt(String),
+    #[error("not a Russian mobile number")]
+    BadPhone,
+    #[error("not a loyalty card number: {0}")]
+    BadCard(String),
+    #[error("the scan is not a card or a customer's QR code: {0}")]
+    BadScan(String),
+    #[error("nobody with this phone or card")]
+    NotFound,
+    #[error("the spend must be a number of bonuses")]
+    BadSpend,
+    #[error("the spend is more than the {max} allowed on this receipt")]
+    SpendAboveMax { max: String },
+    #[error("bonuses are spent in multiples of {step}")]
+    SpendStep { step: String },
+    #[error("offline: {0}")]
+    Offline(OfflineLimit),
+    #[error("this needs the server, and it does not answer: try again in a moment")]
+    NeedsServer,
+    #[error("a spend this large needs the SMS code from the customer's phone")]
+    SpendNeedsCode,
+    #[error("the spend code goes to the customer's phone: find them by phone")]
+    SpendCodeNeedsPhone,
+    #[error("the SMS code is wrong")]
+    CodeWrong { tries_left: Option<u32> },
+    #[error("the SMS code has expired: send a new one")]
+    CodeExpired,
+    #[error("too many wrong SMS codes: send a new one")]
+    TooManyTries,
+    #[error("a new code can be sent in {seconds} s")]
+    Cooldown { seconds: u64 },
+    #[error("too many SMS for this phone or till: try later")]
+    RateLimited,
+    #[error("the SMS could not be sent: try again")]
+    SmsFailed,
+    #[error("the rules require the SMS code to register")]
+    CodeRequired,
+    #[error("registration needs the consent to the processing of personal data")]
+    ConsentRequired,
+    #[error("the e-mail address is not valid")]
+    BadEmail,
+    #[error("the birth date is in the future")]
+    BadBirthDate,
+    #[error("this phone is already registered")]
+    AlreadyRegistered,
+    #[error("this return's sale was not made at this till: a manager handles it")]
+    SaleNotKept,
+    #[error("the return is not possible: {0}")]
+    BadReturn(String),
+    #[error("only a manager may do this")]
+    ManagerOnly,
+    #[error("the amount must be a number of bonuses other than 0")]
+    BadAmount,
+    #[error("give a reason")]
+    ReasonRequired,
+    #[error("the till has no rules yet: connect it to the server once")]
+    NoRules,
+    #[error("the till's disk is full: nothing was saved; call support")]
+    DiskFull,
+    #[error("the till could not save: {0}; call support")]
+    Storage(String),
+    #[error("the till is not enrolled or its token was revoked: call the installer")]
+    NotEnrolled,
+    #[error("the server refused: {0}")]
+    Server(String),
+}
+
+impl From<TerminalError> for Problem {
+    fn from(e: TerminalError) -> Problem {
+        use crate::domain::calc::CalcError;
+        match e {
+            TerminalError::Store(StoreError::DiskFull) => Problem::DiskFull,
+            TerminalError::Store(StoreError::Refused(m)) => Problem::Server(m),
+            TerminalError::Store(e) => Problem::Storage(e.to_string()),
+            TerminalError::Secrets(_) | TerminalError::NotEnrolled(_) => Problem::NotEnrolled,
+            TerminalError::Config(e) => Problem::Storage(e.to_string()),
+            TerminalError::Client(c) => c.into(),
+            TerminalError::NeedsServer(_) => Problem::NeedsServer,
+            TerminalError::NoRules | TerminalError::BadRules(_) => Problem::NoRules,
+            TerminalError::Calc(CalcError::SpendAboveMax { max, .. }) => Problem::SpendAboveMax {
+                max: max.to_string(),
+            },
+            TerminalError::Calc(CalcError::SpendNotMultiple { step, .. }) => Problem::SpendStep {
+                step: step.to_string(),
+            },
+            TerminalError::Calc(CalcError::NegativeSpend) => Problem::BadSpend,
+            TerminalError::Calc(e) => Problem::BadReceipt(e.to_string()),
+            TerminalError::Offline(limit) => Problem::Offline(limit),
+            TerminalError::NotPermitted(_) => Problem::ManagerOnly,
+            TerminalError::SaleNotKept(_) => Problem::SaleNotKept,
+            TerminalError::Return(e) => Problem::BadReturn(e.to_string()),
+            TerminalError::CodeRequired => Problem::CodeRequired,
+            TerminalError::ConsentRequired => Problem::ConsentRequired,
+            TerminalError::AlreadyRegistered => Problem::AlreadyRegistered,
+            TerminalError::UnknownCustomer(_) => Problem::NotFound,
+            TerminalError::WrongCashierCode => Problem::WrongCashierCode { tries_left: None },
+            TerminalError::CashierLocked(seconds) => Problem::CashierLocked { seconds },
+        }
+    }
+}
+
+impl From<ClientError> for Problem {
+    fn from(e: ClientError) -> Problem {
+        match e {
+            ClientError::Api(body) => match body.code {
+                ErrorCode::CashierCodeWrong => Problem::WrongCashierCode {
+                    tries_left: body.tries_left,
+                },
+                ErrorCode::CashierLocked => Problem::CashierLocked {
+                    seconds: body.retry_after_s.unwrap_or(60),
+                },
+                ErrorCode::CodeWrong => Problem::CodeWrong {
+                    tries_left: body.tries_left,
+                },
+                ErrorCode::CodeExpired => Problem::CodeExpired,
+                ErrorCode::TooManyTries => Problem::TooManyTries,
+                ErrorCode::Cooldown => Problem::Cooldown {
+                    seconds: body.retry_after_s.unwrap_or(60),
+                },
+                ErrorCode::RateLimited => Problem::RateLimited,
+                ErrorCode::SmsFailed => Problem::SmsFailed,
+                ErrorCode::AlreadyRegistered => Problem::AlreadyRegistered,
+                ErrorCode::CustomerNotFound => Problem::NotFound,
+                ErrorCode::Unauthorized | ErrorCode::TokenRevoked => Problem::NotEnrolled,
+                ErrorCode::VerificationRequired => Problem::SpendNeedsCode,
+                _ => Problem::Server(body.message),
+            },
+            e if e.is_offline() => Problem::NeedsServer,
+            e => Problem::Server(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The rig the till's integration tests share: a demo server on 127.0.0.1 (with the demo
+//! SMS inbox), and a till enrolled against it with its secrets in keyring-core's mock store.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bonuskassa::clock::SystemClock;
+use bonuskassa::secrets::{KeyringStore, SecretStore};
+use bonuskassa::server::{self, RunningServer, ServerConfig, admin};
+use bonuskassa::sync::plan::Backoff;
+use bonuskassa::sync::worker::{SyncOptions, SyncStatus};
+use bonuskassa::terminal::{Terminal, TerminalConfig};
+use chrono::Utc;
+
+pub struct Rig {
+    pub _dir: tempfile::TempDir,
+    pub server_data: std::path::PathBuf,
+    pub till_data: std::path::PathBuf,
+    pub server: Option<RunningServer>,
+    pub addr: std::net::SocketAddr,
+    pub keyring: Arc<keyring_core::mock::Store>,
+}
+
+pub fn server_config(data: &Path) -> ServerConfig {
+    let mut c = ServerConfig::new(data);
+    c.demo_endpoints = true;
+    c
+}
+
+impl Rig {
+    pub fn new() -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let server_data = dir.path().join("server");
+        admin::demo_data(&server_data, Utc::now()).unwrap();
+        let server = server::spawn(
+            server_config(&server_data),
+            Arc::new(SystemClock),
+            "127.0.0.1:0",
+        )
+        .unwrap();
+        Rig {
+            till_data: dir.path().join("till"),
+            addr: server.addr,
+            server: Some(server),
+            server_data,
+            keyring: keyring_core::mock::Store::new().unwrap(),
+            _dir: dir,
+        }
+    }
+
+    pub fn secrets(&self) -> Arc<dyn SecretStore> {
+        Arc::new(KeyringStore::with_store(self.keyring.clone()))
+    }
+
+    pub fn config(&self) -> TerminalConfig {
+        let mut c = TerminalConfig::new(
+            &format!("http://{}", self.addr),
+            "Касса 1",
+            "keyring".parse().unwrap(),
+        );
+        c.timeout_ms = 400;
+        c.sync_timeout_s = 2;
+        c
+    }
+
+    pub async fn enroll(&self, clock: Arc<dyn bonuskassa::clock::Clock>) -> Terminal {
+        let code = admin::enroll_code(&self.server_data, admin::DEMO_STORE, Utc::now()).unwrap();
+        Terminal::enroll(&self.till_data, self.config(), self.secrets(), &code, clock)
+            .await
+            .unwrap()
+    }
+
+    pub fn stop_server(&mut self) {
+        self.server.take().unwrap().stop().unwrap();
+    }
+
+    pub fn start_server(&mut self) {
+        self.server = Some(
+            server::spawn(
+                server_config(&self.server_data),
+                Arc::new(SystemClock),
+                &self.addr.to_string(),
+            )
+            .unwrap(),
+        );
+    }
+
+    /// How many times the server applied an operation id (0 or 1, never more).
+    pub fn applied(&self, id: &str) -> i64 {
+        let db = rusqlite::Connection::open(server::database_path(&self.server_data)).unwrap();
+        db.query_row(
+            "SELECT COUNT(*) FROM operations WHERE id = ?1 AND status = 'applied'",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+}
+
+pub fn quick_sync() -> SyncOptions {
+    SyncOptions {
+        backoff: Backoff {
+            base: Duration::from_millis(20),
+            max: Duration::from_millis(200),
+        },
+        ..SyncOptions::default()
+    }
+}
+
+pub async fn wait_for(terminal: &Terminal, what: &str, ok: impl Fn(&SyncStatus) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = terminal.status();
+        if ok(&status) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "waiting for {what}: {status:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The last SMS code the demo inbox shows.
+pub async fn last_sms_code(addr: std::net::SocketAddr) -> String {
+    let inbox: serde_json::Value = reqwest::get(format!("http://{addr}/api/v1/demo/sms"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let messages = inbox["messages"].as_array().unwrap();
+    let text = messages.last().unwrap()["text"].as_str().unwrap();
+    let code: String = text.chars().filter(|c| c.is_ascii_digit()).collect();
+    assert_eq!(code.len(), 6, "{text}");
+    code
+}
