@@ -633,6 +633,25 @@ impl Terminal {
                 // cached rules give the same answer the server will.
                 self.calculate_offline(customer, receipt, spend)
             }
+            Err(ClientError::Api(body))
+                if body.code == ErrorCode::BadRequest && !spend.is_zero() =>
+            {
+                self.saw_server(true, None);
+                // The server refuses a spend this receipt cannot take: ask what it can,
+                // so the cashier is told the maximum rather than the server's words.
+                let zero = CalcRequest {
+                    spend: Bonus::ZERO,
+                    ..req
+                };
+                match self.api.calc(&zero).await {
+                    Ok(r) if spend > r.calculation.max_spend => Err(CalcError::SpendAboveMax {
+                        requested: spend,
+                        max: r.calculation.max_spend,
+                    }
+                    .into()),
+                    _ => Err(ClientError::Api(body).into()),
+                }
+            }
             Err(e) if e.is_offline() => {
                 self.saw_server(false, Some(&e));
                 self.calculate_offline(customer, receipt, spend)

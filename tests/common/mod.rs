@@ -21,6 +21,7 @@ pub struct Rig {
     pub server: Option<RunningServer>,
     pub addr: std::net::SocketAddr,
     pub keyring: Arc<keyring_core::mock::Store>,
+    pub server_clock: Arc<dyn bonuskassa::clock::Clock>,
 }
 
 pub fn server_config(data: &Path) -> ServerConfig {
@@ -31,21 +32,23 @@ pub fn server_config(data: &Path) -> ServerConfig {
 
 impl Rig {
     pub fn new() -> Rig {
+        Rig::with_server_clock(Arc::new(SystemClock))
+    }
+
+    /// A rig whose server reads `clock` (SMS expiry, bonus activation).
+    pub fn with_server_clock(clock: Arc<dyn bonuskassa::clock::Clock>) -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let server_data = dir.path().join("server");
-        admin::demo_data(&server_data, Utc::now()).unwrap();
-        let server = server::spawn(
-            server_config(&server_data),
-            Arc::new(SystemClock),
-            "127.0.0.1:0",
-        )
-        .unwrap();
+        admin::demo_data(&server_data, clock.now()).unwrap();
+        let server =
+            server::spawn(server_config(&server_data), clock.clone(), "127.0.0.1:0").unwrap();
         Rig {
             till_data: dir.path().join("till"),
             addr: server.addr,
             server: Some(server),
             server_data,
             keyring: keyring_core::mock::Store::new().unwrap(),
+            server_clock: clock,
             _dir: dir,
         }
     }
@@ -80,7 +83,7 @@ impl Rig {
         self.server = Some(
             server::spawn(
                 server_config(&self.server_data),
-                Arc::new(SystemClock),
+                self.server_clock.clone(),
                 &self.addr.to_string(),
             )
             .unwrap(),

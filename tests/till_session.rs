@@ -1,0 +1,391 @@
+//! The checkout session driven action by action, as the touch UI drives it, against a real
+//! server on 127.0.0.1: a sale with spend, registration with an SMS code (wrong, expired,
+//! «Без кода»), a spend that needs a code, a return, offline, and cancel at every step.
+
+mod common;
+
+use std::sync::Arc;
+
+use bonuskassa::clock::{ManualClock, SystemClock};
+use bonuskassa::domain::money::Bonus;
+use bonuskassa::domain::receipt::Receipt;
+use bonuskassa::protocol::server::Questionnaire;
+use bonuskassa::till::{Action, CardChoice, Outcome, Problem, RegistrationStep, Screen, Session};
+use common::{Rig, last_sms_code, quick_sync, wait_for};
+
+fn receipt(id: &str, price: &str) -> Receipt {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
+        "positions": [
+            { "id": "1", "category": "coffee", "price": price, "quantity": "1" },
+            { "id": "2", "category": "bakery", "price": "150.00", "quantity": "2" }
+        ]
+    }))
+    .unwrap()
+}
+
+fn return_of(id: &str, original: &str) -> Receipt {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "kind": "return", "at": "2026-11-23T13:00:00+03:00",
+        "original_receipt": original,
+        "positions": [ { "id": "2", "category": "bakery", "price": "150.00", "quantity": "1" } ]
+    }))
+    .unwrap()
+}
+
+fn b(s: &str) -> Bonus {
+    s.parse().unwrap()
+}
+
+async fn session(rig: &Rig, clock: Arc<dyn bonuskassa::clock::Clock>) -> Session {
+    let terminal = Arc::new(rig.enroll(clock.clone()).await);
+    terminal.start_sync(quick_sync()).unwrap();
+    wait_for(&terminal, "the cache", |s| s.cached_customers == 4).await;
+    Session::new(terminal, clock)
+}
+
+fn name(s: &Session) -> &'static str {
+    match s.screen() {
+        Screen::Login => "login",
+        Screen::Waiting => "waiting",
+        Screen::Find { .. } => "find",
+        Screen::NotFound { .. } => "not found",
+        Screen::Customer { .. } => "customer",
+        Screen::Register { .. } => "register",
+        Screen::Return { .. } => "return",
+        Screen::Manager => "manager",
+        Screen::Conflicts(_) => "conflicts",
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sale_with_spend_then_its_return() {
+    let rig = Rig::new();
+    let mut s = session(&rig, Arc::new(SystemClock)).await;
+
+    // Nothing before login; a wrong code says so.
+    s.act(Action::OpenReceipt(receipt("r-1", "2000.00"))).await;
+    assert_eq!(s.problem(), Some(&Problem::NotLoggedIn));
+    s.act(Action::Login {
+        code: "0000".into(),
+    })
+    .await;
+    assert!(
+        matches!(s.problem(), Some(Problem::WrongCashierCode { .. })),
+        "{:?}",
+        s.problem()
+    );
+    assert_eq!(name(&s), "login");
+    s.act(Action::Login {
+        code: "1111".into(),
+    })
+    .await;
+    assert_eq!((name(&s), s.problem()), ("waiting", None));
+
+    s.act(Action::OpenReceipt(receipt("r-1", "2000.00"))).await;
+    assert_eq!(name(&s), "find");
+    // One receipt at a time.
+    s.act(Action::OpenReceipt(receipt("r-2", "10.00"))).await;
+    assert_eq!(s.problem(), Some(&Problem::Busy));
+    s.act(Action::FindByPhone("8 (999) 12".into())).await;
+    assert_eq!(s.problem(), Some(&Problem::BadPhone));
+    assert_eq!(name(&s), "find");
+    s.act(Action::FindByPhone("8 (999) 000-00-01".into())).await;
+    assert_eq!(name(&s), "customer");
+
+    s.act(Action::SetSpend("abc".into())).await;
+    assert_eq!(s.problem(), Some(&Problem::BadSpend));
+    s.act(Action::SetSpend("100000".into())).await;
+    assert!(matches!(s.problem(), Some(Problem::SpendAboveMax { .. })));
+    // The typed text stays, so the cashier sees what was refused.
+    let Screen::Customer { spend_text, .. } = s.screen() else {
+        panic!()
+    };
+    assert_eq!(spend_text, "100000");
+    s.act(Action::SpendMax).await;
+    let Screen::Customer { priced, found, .. } = s.screen() else {
+        panic!()
+    };
+    assert!(!found.offline && !priced.offline);
+    assert_eq!(priced.spend, priced.calculation.max_spend);
+    assert!(priced.spend > Bonus::ZERO && priced.spend <= b("500"));
+    s.act(Action::Apply).await;
+    assert_eq!((name(&s), s.problem()), ("waiting", None));
+    let Some(Outcome::Sale { operation, priced }) = s.take_outcome() else {
+        panic!("no sale outcome")
+    };
+    assert_eq!(priced.receipt.id, "r-1");
+    wait_for(s.terminal(), "the sale to sync", |st| st.queue.pending == 0).await;
+    assert_eq!(rig.applied(&operation.id), 1);
+
+    // The return of one croissant.
+    s.act(Action::OpenReceipt(return_of("ret-1", "r-1"))).await;
+    let Screen::Return { preview, .. } = s.screen() else {
+        panic!("{:?}", s.problem())
+    };
+    assert!(preview.refunded > Bonus::ZERO);
+    s.act(Action::Apply).await;
+    assert!(matches!(s.take_outcome(), Some(Outcome::Return { .. })));
+    // A return of a sale this till never saw.
+    s.act(Action::OpenReceipt(return_of("ret-2", "elsewhere")))
+        .await;
+    assert_eq!(s.problem(), Some(&Problem::SaleNotKept));
+    assert_eq!(name(&s), "waiting");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_with_a_code_a_wrong_code_and_an_expired_one() {
+    let clock = ManualClock::at(chrono::Utc::now());
+    let rig = Rig::with_server_clock(clock.clone());
+    let mut s = session(&rig, clock.clone()).await;
+    s.act(Action::Login {
+        code: "1111".into(),
+    })
+    .await;
+    s.act(Action::OpenReceipt(receipt("r-reg", "700.00"))).await;
+    s.act(Action::FindByPhone("+7 999 321-00-00".into())).await;
+    assert_eq!(name(&s), "not found");
+    s.act(Action::StartRegistration {
+        phone: "+7 999 321-00-00".into(),
+    })
+    .await;
+    assert_eq!(name(&s), "register");
+
+    s.act(Action::SendCode).await;
+    assert_eq!(s.problem(), None);
+    // The resend waits for the cooldown.
+    s.act(Action::SendCode).await;
+    assert!(matches!(s.problem(), Some(Problem::Cooldown { .. })));
+    s.act(Action::EnterCode("000000".into())).await;
+    assert!(matches!(
+        s.problem(),
+        Some(Problem::CodeWrong {
+            tries_left: Some(4)
+        })
+    ));
+    let Screen::Register { registration, .. } = s.screen() else {
+        panic!()
+    };
+    assert_eq!(registration.tries_left, Some(4));
+
+    // Six minutes later the code has expired; a new one is sent and accepted.
+    let old = last_sms_code(rig.addr).await;
+    clock.advance(chrono::Duration::minutes(6));
+    s.act(Action::EnterCode(old)).await;
+    assert_eq!(s.problem(), Some(&Problem::CodeExpired));
+    s.act(Action::SendCode).await;
+    assert_eq!(s.problem(), None);
+    s.act(Action::EnterCode(last_sms_code(rig.addr).await))
+        .await;
+    assert_eq!(s.problem(), None);
+
+    // Cancel goes one step back, not out.
+    let step = |s: &Session| match s.screen() {
+        Screen::Register { registration, .. } => registration.step,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(step(&s), RegistrationStep::Questionnaire);
+    s.act(Action::Questionnaire(Questionnaire {
+        email: Some("not an address".into()),
+        ..Default::default()
+    }))
+    .await;
+    assert_eq!(s.problem(), Some(&Problem::BadEmail));
+    s.act(Action::Questionnaire(Questionnaire {
+        first_name: Some("Вера".into()),
+        last_name: Some("Тестова".into()),
+        ..Default::default()
+    }))
+    .await;
+    assert_eq!(step(&s), RegistrationStep::Consents);
+    s.act(Action::Cancel).await;
+    assert_eq!(step(&s), RegistrationStep::Questionnaire);
+    s.act(Action::Questionnaire(Questionnaire {
+        first_name: Some("Вера".into()),
+        ..Default::default()
+    }))
+    .await;
+    s.act(Action::Consents {
+        processing: false,
+        advertising: true,
+    })
+    .await;
+    assert_eq!(s.problem(), Some(&Problem::ConsentRequired));
+    s.act(Action::Consents {
+        processing: true,
+        advertising: false,
+    })
+    .await;
+    assert_eq!(step(&s), RegistrationStep::Card);
+    s.act(Action::IssueCard(CardChoice::Plastic(
+        "4276 1234 5678 9012".into(),
+    )))
+    .await;
+    assert!(
+        matches!(s.problem(), Some(Problem::BadCard(_))),
+        "{:?}",
+        s.problem()
+    );
+    s.act(Action::IssueCard(CardChoice::Virtual)).await;
+    assert_eq!(s.problem(), None);
+    let Screen::Customer { found, .. } = s.screen() else {
+        panic!("{:?}", s.screen())
+    };
+    assert!(found.customer.phone_verified);
+    assert_eq!(found.customer.name, "Вера");
+    s.act(Action::Apply).await;
+    assert!(matches!(s.take_outcome(), Some(Outcome::Sale { .. })));
+    wait_for(s.terminal(), "the registration to sync", |st| {
+        st.queue.pending == 0
+    })
+    .await;
+    assert_eq!(s.terminal().conflicts().unwrap(), vec![]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_spend_asks_for_a_code_and_offline_it_cannot() {
+    let mut rig = Rig::new();
+    let mut s = session(&rig, Arc::new(SystemClock)).await;
+    s.act(Action::Login {
+        code: "1111".into(),
+    })
+    .await;
+    // Анна has 3 500 bonuses; a spend above the rules' 1 000 needs a code.
+    s.act(Action::OpenReceipt(receipt("r-big", "9000.00")))
+        .await;
+    s.act(Action::FindByPhone("+79990000003".into())).await;
+    s.act(Action::SetSpend("1500".into())).await;
+    assert_eq!(s.problem(), None);
+    s.act(Action::Apply).await;
+    assert_eq!(s.problem(), Some(&Problem::SpendNeedsCode));
+    let Screen::Customer { code, .. } = s.screen() else {
+        panic!()
+    };
+    assert!(code.is_some());
+    s.act(Action::SendCode).await;
+    assert_eq!(s.problem(), None);
+    s.act(Action::EnterCode(last_sms_code(rig.addr).await))
+        .await;
+    assert_eq!(s.problem(), None);
+    let Some(Outcome::Sale { operation, .. }) = s.take_outcome() else {
+        panic!()
+    };
+    wait_for(s.terminal(), "the sale to sync", |st| st.queue.pending == 0).await;
+    assert_eq!(rig.applied(&operation.id), 1);
+
+    // Offline: found from the cache, a small spend goes, a code cannot be had.
+    rig.stop_server();
+    s.act(Action::OpenReceipt(receipt("r-off", "3000.00")))
+        .await;
+    s.act(Action::FindByPhone("+79990000003".into())).await;
+    let Screen::Customer { found, .. } = s.screen() else {
+        panic!("{:?}", s.problem())
+    };
+    assert!(found.offline);
+    s.act(Action::SetSpend("1500".into())).await;
+    assert!(
+        matches!(s.problem(), Some(Problem::Offline(_))),
+        "{:?}",
+        s.problem()
+    );
+    s.act(Action::SetSpend("200".into())).await;
+    assert_eq!(s.problem(), None);
+    s.act(Action::Apply).await;
+    let Some(Outcome::Sale { operation, .. }) = s.take_outcome() else {
+        panic!("{:?}", s.problem())
+    };
+    assert!(operation.offline);
+    assert_eq!(s.terminal().status().queue.pending, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_at_every_step_hands_the_receipt_back_without_loyalty() {
+    let rig = Rig::new();
+    let mut s = session(&rig, Arc::new(SystemClock)).await;
+    s.act(Action::Login {
+        code: "1111".into(),
+    })
+    .await;
+
+    // From the find screen, the customer card, and "not found".
+    for (i, steps) in [
+        vec![],
+        vec![Action::FindByPhone("+79990000001".into())],
+        vec![Action::FindByPhone("+79990009999".into())],
+        vec![
+            Action::FindByPhone("+79990009999".into()),
+            Action::StartRegistration {
+                phone: "+79990009999".into(),
+            },
+            Action::WithoutCode,
+        ],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("r-cancel-{i}");
+        s.act(Action::OpenReceipt(receipt(&id, "100.00"))).await;
+        for a in steps {
+            s.act(a).await;
+            assert_eq!(s.problem(), None);
+        }
+        // Out of a registration, cancel goes back step by step to "not found", then out.
+        while name(&s) != "waiting" {
+            s.act(Action::Cancel).await;
+        }
+        assert_eq!(
+            s.take_outcome(),
+            Some(Outcome::Cancelled { receipt_id: id })
+        );
+    }
+    // Nothing was queued.
+    assert_eq!(s.terminal().status().queue.pending, 0);
+
+    // The manager menu is for managers.
+    s.act(Action::OpenManagerMenu).await;
+    assert_eq!(s.problem(), Some(&Problem::ManagerOnly));
+    s.act(Action::Logout).await;
+    s.act(Action::Login {
+        code: "9999".into(),
+    })
+    .await;
+    s.act(Action::OpenManagerMenu).await;
+    assert_eq!(name(&s), "manager");
+    s.act(Action::ManualChange {
+        phone: "+79990000004".into(),
+        amount: "250".into(),
+        reason: "".into(),
+    })
+    .await;
+    assert_eq!(s.problem(), Some(&Problem::ReasonRequired));
+    s.act(Action::ManualChange {
+        phone: "+79990000004".into(),
+        amount: "250".into(),
+        reason: "компенсация".into(),
+    })
+    .await;
+    assert_eq!(s.problem(), None);
+    s.act(Action::RegisterWalkIn).await;
+    s.act(Action::StartRegistration {
+        phone: "+79990001111".into(),
+    })
+    .await;
+    s.act(Action::WithoutCode).await;
+    s.act(Action::Questionnaire(Questionnaire::default())).await;
+    s.act(Action::Consents {
+        processing: true,
+        advertising: false,
+    })
+    .await;
+    s.act(Action::IssueCard(CardChoice::None)).await;
+    assert_eq!((name(&s), s.problem()), ("manager", None));
+    s.act(Action::ShowConflicts).await;
+    assert_eq!(s.screen(), &Screen::Conflicts(vec![]));
+    s.act(Action::Cancel).await;
+    s.act(Action::Cancel).await;
+    assert_eq!(name(&s), "waiting");
+    wait_for(s.terminal(), "the manager's operations to sync", |st| {
+        st.queue.pending == 0
+    })
+    .await;
+}
