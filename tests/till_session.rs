@@ -389,3 +389,76 @@ async fn cancel_at_every_step_hands_the_receipt_back_without_loyalty() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_registered_without_a_code_verifies_their_phone_later() {
+    let rig = Rig::new();
+    let mut s = session(&rig, Arc::new(SystemClock)).await;
+    s.act(Action::Login {
+        code: "1111".into(),
+    })
+    .await;
+    let phone = "+7 999 444-55-66";
+    s.act(Action::OpenReceipt(receipt("r-a", "400.00"))).await;
+    s.act(Action::FindByPhone(phone.into())).await;
+    s.act(Action::StartRegistration {
+        phone: phone.into(),
+    })
+    .await;
+    s.act(Action::WithoutCode).await;
+    s.act(Action::Questionnaire(Questionnaire::default())).await;
+    s.act(Action::Consents {
+        processing: true,
+        advertising: false,
+    })
+    .await;
+    s.act(Action::IssueCard(CardChoice::None)).await;
+    s.act(Action::Apply).await;
+    assert!(matches!(s.take_outcome(), Some(Outcome::Sale { .. })));
+    wait_for(s.terminal(), "the registration to sync", |st| {
+        st.queue.pending == 0
+    })
+    .await;
+
+    // Next visit: found, unverified, so the code form comes again, with «Без кода».
+    s.act(Action::OpenReceipt(receipt("r-b", "400.00"))).await;
+    s.act(Action::FindByPhone(phone.into())).await;
+    let Screen::Register { registration, .. } = s.screen() else {
+        panic!("{:?} {:?}", s.screen(), s.problem())
+    };
+    assert!(registration.existing.is_some() && registration.without_code_allowed);
+    // «Без кода»: their card, accrual only.
+    s.act(Action::WithoutCode).await;
+    let Screen::Customer { priced, .. } = s.screen() else {
+        panic!("{:?}", s.problem())
+    };
+    assert_eq!(priced.calculation.max_spend, Bonus::ZERO);
+    s.act(Action::Cancel).await;
+
+    // With the code: verified, on the till at once and on the server after the sync.
+    s.act(Action::OpenReceipt(receipt("r-c", "400.00"))).await;
+    s.act(Action::FindByPhone(phone.into())).await;
+    s.act(Action::SendCode).await;
+    s.act(Action::EnterCode(last_sms_code(rig.addr).await))
+        .await;
+    assert_eq!(s.problem(), None);
+    let Screen::Customer { found, .. } = s.screen() else {
+        panic!("{:?}", s.screen())
+    };
+    assert!(found.customer.phone_verified);
+    s.act(Action::Apply).await;
+    wait_for(s.terminal(), "the verification to sync", |st| {
+        st.queue.pending == 0
+    })
+    .await;
+    assert!(s.terminal().conflicts().unwrap().is_empty());
+    let again = s
+        .terminal()
+        .lookup(&bonuskassa::terminal::Lookup::Phone(
+            bonuskassa::domain::phone::Phone::parse(phone).unwrap(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(again.customer.phone_verified && !again.offline);
+}

@@ -312,6 +312,14 @@ pub enum OperationBody {
         customer_id: String,
         advertising: bool,
     },
+    /// A customer registered «Без кода» confirms their phone with an SMS code later: from
+    /// then on they may spend.
+    VerifyPhone {
+        customer_id: String,
+        phone: Phone,
+        /// The proof from `/sms/verify` (purpose `registration`).
+        verification: Secret,
+    },
     ManualChange {
         customer_id: String,
         /// Signed: positive adds bonuses, negative takes them.
@@ -331,6 +339,7 @@ impl OperationBody {
             OperationBody::Return { .. } => "return",
             OperationBody::Registration { .. } => "registration",
             OperationBody::Consent { .. } => "consent",
+            OperationBody::VerifyPhone { .. } => "verify_phone",
             OperationBody::ManualChange { .. } => "manual_change",
         }
     }

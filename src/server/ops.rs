@@ -180,6 +180,11 @@ fn apply_one(
             customer_id,
             advertising,
         } => consent(&sp, terminal, op, customer_id, *advertising, now),
+        OperationBody::VerifyPhone {
+            customer_id,
+            phone,
+            verification,
+        } => verify_phone(&sp, customer_id, phone, verification, now),
         OperationBody::ManualChange {
             customer_id,
             amount,
@@ -821,6 +826,41 @@ fn consent(
         params![c.id, advertising, ts(now), terminal.id, op.cashier],
     )?;
     Ok(serde_json::json!({ "advertising": advertising }))
+}
+
+/// Marks a customer's phone verified with a fresh SMS proof for that phone.
+fn verify_phone(
+    tx: &Connection,
+    customer_id: &str,
+    phone: &crate::domain::phone::Phone,
+    verification: &Secret,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value, Failure> {
+    let c = customer(tx, customer_id)?;
+    if c.phone != phone.as_e164() {
+        return reject(
+            RejectReason::Invalid,
+            "the phone is not this customer's phone",
+        );
+    }
+    if !sms::consume_verification(
+        tx,
+        verification.expose(),
+        phone,
+        sms::Purpose::Registration,
+        now,
+    )? {
+        return reject(
+            RejectReason::VerificationRequired,
+            "the SMS verification is unknown, used or expired; send a new code",
+        );
+    }
+    tx.execute(
+        "UPDATE customers SET phone_verified = 1 WHERE id = ?1",
+        [&c.id],
+    )?;
+    customers::touch(tx, &c.id)?;
+    Ok(serde_json::json!({ "phone_verified": true }))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -202,6 +202,7 @@ impl TerminalStore {
             OperationBody::Sale { customer_id, .. }
             | OperationBody::Registration { customer_id, .. }
             | OperationBody::Consent { customer_id, .. }
+            | OperationBody::VerifyPhone { customer_id, .. }
             | OperationBody::ManualChange { customer_id, .. } => Some(customer_id.as_str()),
             OperationBody::Return { .. } => None,
         };
@@ -559,6 +560,14 @@ impl TerminalStore {
             customer.pending,
             ts(now)
         ])?;
+        Ok(())
+    }
+
+    /// Marks a cached customer's phone verified, inside the transaction that queues the
+    /// verification.
+    pub fn cache_verified(tx: &Transaction, customer_id: &str) -> Result<(), StoreError> {
+        tx.prepare_cached("UPDATE customers_cache SET phone_verified = 1 WHERE id = ?1")?
+            .execute([customer_id])?;
         Ok(())
     }
 

@@ -927,6 +927,32 @@ impl Terminal {
         Ok((view, op))
     }
 
+    /// A customer registered «Без кода» proves their phone with an SMS code: queued, and
+    /// the cache says verified at once, so the same receipt can spend.
+    pub fn verify_phone(
+        &self,
+        cashier: &Cashier,
+        customer_id: &str,
+        phone: &Phone,
+        verification: Secret,
+    ) -> Result<Operation, TerminalError> {
+        let online = self.status.borrow().online == Some(true);
+        let op = self.store().enqueue(
+            OperationBody::VerifyPhone {
+                customer_id: customer_id.to_string(),
+                phone: phone.clone(),
+                verification,
+            },
+            &cashier.name,
+            Some(cashier.id),
+            !online,
+            self.now(),
+            |tx, _| TerminalStore::cache_verified(tx, customer_id),
+        )?;
+        self.nudge();
+        Ok(op)
+    }
+
     /// The customer's separate consent to advertising SMS, given or withdrawn.
     pub fn set_advertising_consent(
         &self,

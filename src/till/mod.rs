@@ -111,6 +111,9 @@ pub struct Registration {
     pub consent_advertising: bool,
     /// «Без кода» is offered.
     pub without_code_allowed: bool,
+    /// Set when this is not a new customer but one registered «Без кода» whose phone is
+    /// being verified now.
+    pub existing: Option<CustomerView>,
 }
 
 /// A spend above the rules' `code_to_spend_over` waits for a fresh SMS code.
@@ -303,7 +306,28 @@ impl Session {
             Action::StartRegistration { phone } => self.start_registration(&phone),
             Action::SendCode => self.send_code().await,
             Action::EnterCode(code) => self.enter_code(&code).await,
-            Action::WithoutCode => self.without_code(),
+            Action::WithoutCode => {
+                // A customer registered «Без кода» goes on unverified: accrual only.
+                if let Screen::Register {
+                    registration,
+                    receipt: Some(receipt),
+                } = &self.screen
+                    && let Some(existing) = registration.existing.clone()
+                {
+                    if !registration.without_code_allowed {
+                        return Err(Problem::CodeRequired);
+                    }
+                    let (receipt, phone) = (receipt.clone(), registration.phone.clone());
+                    let found = Found {
+                        customer: existing,
+                        offline: false,
+                    };
+                    return self
+                        .show_customer(receipt, found, Some(phone), Bonus::ZERO)
+                        .await;
+                }
+                self.without_code()
+            }
             Action::Questionnaire(q) => self.questionnaire(q),
             Action::Consents {
                 processing,
@@ -411,7 +435,30 @@ impl Session {
                     Lookup::Phone(p) => Some(p),
                     Lookup::Card(_) => None,
                 };
-                self.show_customer(receipt, found, phone, Bonus::ZERO).await
+                match phone {
+                    // Found but never verified: the code form again, with «Без кода».
+                    Some(phone) if !found.customer.phone_verified && !found.offline => {
+                        let rules = self.terminal.rules()?.1;
+                        self.screen = Screen::Register {
+                            receipt: Some(receipt),
+                            registration: Box::new(Registration {
+                                phone,
+                                step: RegistrationStep::Code,
+                                code_sent_at: None,
+                                resend_at: None,
+                                tries_left: None,
+                                verification: None,
+                                questionnaire: Questionnaire::default(),
+                                consent_processing: false,
+                                consent_advertising: false,
+                                without_code_allowed: rules.verification.allow_without_code,
+                                existing: Some(found.customer),
+                            }),
+                        };
+                        Ok(())
+                    }
+                    phone => self.show_customer(receipt, found, phone, Bonus::ZERO).await,
+                }
             }
         }
     }
@@ -534,9 +581,12 @@ impl Session {
                 receipt,
             } => match registration.step {
                 RegistrationStep::Code => {
-                    self.screen = Screen::NotFound {
-                        receipt: receipt.clone(),
-                        phone: Some(registration.phone.clone()),
+                    self.screen = match (&registration.existing, receipt.clone()) {
+                        (Some(_), Some(receipt)) => Screen::Find { receipt },
+                        _ => Screen::NotFound {
+                            receipt: receipt.clone(),
+                            phone: Some(registration.phone.clone()),
+                        },
                     }
                 }
                 RegistrationStep::Questionnaire => registration.step = RegistrationStep::Code,
@@ -581,6 +631,7 @@ impl Session {
                 consent_processing: false,
                 consent_advertising: false,
                 without_code_allowed: rules.verification.allow_without_code,
+                existing: None,
             }),
         };
         Ok(())
@@ -681,6 +732,9 @@ impl Session {
         };
         match result {
             Ok(proof) => {
+                if let Some(existing) = registration.existing.clone() {
+                    return self.verified_existing(existing, proof).await;
+                }
                 registration.verification = Some(proof);
                 registration.step = RegistrationStep::Questionnaire;
                 Ok(())
@@ -695,6 +749,34 @@ impl Session {
         }
     }
 
+    /// The phone of a customer registered «Без кода» is verified: queue it and show their
+    /// card, now able to spend.
+    async fn verified_existing(
+        &mut self,
+        mut customer: CustomerView,
+        proof: Secret,
+    ) -> Result<(), Problem> {
+        let cashier = self.cashier_or_login()?;
+        let Screen::Register {
+            registration,
+            receipt,
+        } = &self.screen
+        else {
+            return Err(Problem::NothingOpen);
+        };
+        let (phone, receipt) = (registration.phone.clone(), receipt.clone());
+        self.terminal
+            .verify_phone(&cashier, &customer.id, &phone, proof)?;
+        customer.phone_verified = true;
+        let receipt = receipt.ok_or(Problem::NothingOpen)?;
+        let found = Found {
+            customer,
+            offline: false,
+        };
+        self.show_customer(receipt, found, Some(phone), Bonus::ZERO)
+            .await
+    }
+
     fn without_code(&mut self) -> Result<(), Problem> {
         let Screen::Register { registration, .. } = &mut self.screen else {
             return Err(Problem::NothingOpen);
@@ -702,6 +784,7 @@ impl Session {
         if !registration.without_code_allowed {
             return Err(Problem::CodeRequired);
         }
+
         registration.verification = None;
         registration.step = RegistrationStep::Questionnaire;
         Ok(())
