@@ -462,3 +462,77 @@ async fn a_customer_registered_without_a_code_verifies_their_phone_later() {
         .unwrap();
     assert!(again.customer.phone_verified && !again.offline);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_lets_an_offline_spend_past_the_horizon_and_it_is_audited() {
+    let clock = ManualClock::at(chrono::Utc::now());
+    let mut rig = Rig::new();
+    let mut s = session(&rig, clock.clone()).await;
+    // The manager has logged in here before, so the till knows their code offline.
+    s.act(Action::Login {
+        code: "9999".into(),
+    })
+    .await;
+    s.act(Action::Logout).await;
+    s.act(Action::Login {
+        code: "1111".into(),
+    })
+    .await;
+    rig.stop_server();
+    clock.advance(chrono::Duration::hours(80));
+
+    s.act(Action::OpenReceipt(receipt("r-h", "2000.00"))).await;
+    s.act(Action::FindByPhone("+79990000001".into())).await;
+    s.act(Action::SetSpend("200".into())).await;
+    assert!(
+        matches!(
+            s.problem(),
+            Some(Problem::Offline(
+                bonuskassa::terminal::OfflineLimit::HorizonPassed { .. }
+            ))
+        ),
+        "{:?}",
+        s.problem()
+    );
+    let override_with = |code: &str, reason: &str| Action::AllowOfflineSpend {
+        manager_code: code.into(),
+        reason: reason.into(),
+    };
+    s.act(override_with("9999", " ")).await;
+    assert_eq!(s.problem(), Some(&Problem::ReasonRequired));
+    s.act(override_with("1111", "постоянный клиент")).await;
+    assert_eq!(s.problem(), Some(&Problem::ManagerOnly));
+    s.act(override_with("9999", "постоянный клиент")).await;
+    assert_eq!(s.problem(), None);
+    let Screen::Customer { priced, .. } = s.screen() else {
+        panic!()
+    };
+    assert_eq!(priced.spend, b("200"));
+    s.act(Action::Apply).await;
+    assert!(matches!(s.take_outcome(), Some(Outcome::Sale { .. })));
+
+    // The override was for that sale only.
+    s.act(Action::OpenReceipt(receipt("r-h2", "2000.00"))).await;
+    s.act(Action::FindByPhone("+79990000001".into())).await;
+    s.act(Action::SetSpend("10".into())).await;
+    assert!(matches!(s.problem(), Some(Problem::Offline(_))));
+    s.act(Action::Cancel).await;
+
+    // Back online, the audit event reaches the server with the manager and the reason.
+    rig.start_server();
+    s.terminal().refresh();
+    wait_for(s.terminal(), "the queue to drain", |st| {
+        st.queue.pending == 0
+    })
+    .await;
+    let db =
+        rusqlite::Connection::open(bonuskassa::server::database_path(&rig.server_data)).unwrap();
+    let (event, reason): (String, String) = db
+        .query_row("SELECT event, reason FROM audit_events", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(event, "offline_spend_override");
+    assert_eq!(reason, "постоянный клиент");
+    assert!(s.terminal().conflicts().unwrap().is_empty());
+}

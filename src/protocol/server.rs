@@ -320,6 +320,14 @@ pub enum OperationBody {
         /// The proof from `/sms/verify` (purpose `registration`).
         verification: Secret,
     },
+    /// Something a manager allowed at the till that the rules alone would not, for the
+    /// audit trail. Only a manager's `cashier_id` may send one.
+    Audit {
+        event: AuditEvent,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        customer_id: Option<String>,
+        reason: String,
+    },
     ManualChange {
         customer_id: String,
         /// Signed: positive adds bonuses, negative takes them.
@@ -340,9 +348,18 @@ impl OperationBody {
             OperationBody::Registration { .. } => "registration",
             OperationBody::Consent { .. } => "consent",
             OperationBody::VerifyPhone { .. } => "verify_phone",
+            OperationBody::Audit { .. } => "audit",
             OperationBody::ManualChange { .. } => "manual_change",
         }
     }
+}
+
+/// What an audit event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditEvent {
+    /// A manager let one offline spend past the `[offline]` limits.
+    OfflineSpendOverride,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

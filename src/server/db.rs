@@ -9,10 +9,16 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags};
 
 /// The migrations, in order; the schema version is the number of steps applied.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("../../migrations/server/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init",
+        include_str!("../../migrations/server/0001_init.sql"),
+    ),
+    (
+        "0002_audit",
+        include_str!("../../migrations/server/0002_audit.sql"),
+    ),
+];
 
 /// The schema version this program writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -185,6 +185,19 @@ fn apply_one(
             phone,
             verification,
         } => verify_phone(&sp, customer_id, phone, verification, now),
+        OperationBody::Audit {
+            event,
+            customer_id,
+            reason,
+        } => audit(
+            &sp,
+            terminal,
+            op,
+            *event,
+            customer_id.as_deref(),
+            reason,
+            now,
+        ),
         OperationBody::ManualChange {
             customer_id,
             amount,
@@ -826,6 +839,40 @@ fn consent(
         params![c.id, advertising, ts(now), terminal.id, op.cashier],
     )?;
     Ok(serde_json::json!({ "advertising": advertising }))
+}
+
+/// Records an audit event; only a manager may send one.
+fn audit(
+    tx: &Connection,
+    terminal: &Terminal,
+    op: &Operation,
+    event: crate::protocol::server::AuditEvent,
+    customer_id: Option<&str>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value, Failure> {
+    let Some(manager) = op
+        .cashier_id
+        .filter(|id| auth::is_manager(tx, &terminal.store_id, *id).unwrap_or(false))
+    else {
+        return reject(
+            RejectReason::NotPermitted,
+            "only a manager may allow what the rules do not",
+        );
+    };
+    if reason.trim().is_empty() {
+        return reject(RejectReason::Invalid, "an audit event needs a reason");
+    }
+    let event_name = serde_json::to_value(event)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    tx.execute(
+        "INSERT INTO audit_events (operation_id, terminal_id, cashier_id, cashier, event, customer_id, reason, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![op.id, terminal.id, manager, op.cashier, event_name, customer_id, reason.trim(), ts(now)],
+    )?;
+    Ok(serde_json::json!({ "event": event_name }))
 }
 
 /// Marks a customer's phone verified with a fresh SMS proof for that phone.

@@ -204,6 +204,7 @@ impl TerminalStore {
             | OperationBody::Consent { customer_id, .. }
             | OperationBody::VerifyPhone { customer_id, .. }
             | OperationBody::ManualChange { customer_id, .. } => Some(customer_id.as_str()),
+            OperationBody::Audit { customer_id, .. } => customer_id.as_deref(),
             OperationBody::Return { .. } => None,
         };
         let payload = serde_json::to_string(&op).expect("an operation serializes");

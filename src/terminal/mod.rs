@@ -171,6 +171,9 @@ pub struct Terminal {
     worker: Mutex<Option<SyncWorker>>,
     clock: Arc<dyn Clock>,
     card_formats: Vec<CardFormat>,
+    /// Customers a manager let spend offline past the `[offline]` limits, for their next
+    /// sale only.
+    overrides: Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for Terminal {
@@ -293,6 +296,7 @@ impl Terminal {
             worker: Mutex::new(None),
             clock,
             card_formats: CardFormat::default_formats(),
+            overrides: Mutex::new(Default::default()),
         })
     }
 
@@ -579,12 +583,62 @@ impl Terminal {
         }
     }
 
+    fn overridden(&self, customer_id: &str) -> bool {
+        self.overrides
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(customer_id)
+    }
+
+    /// A manager lets this customer's next offline sale spend past the `[offline]` limits
+    /// (not past their balance, an unverified phone or the SMS-code threshold). Queued as
+    /// an audit event with the manager and the reason.
+    pub fn allow_offline_spend(
+        &self,
+        manager: &Cashier,
+        customer_id: &str,
+        reason: &str,
+    ) -> Result<Operation, TerminalError> {
+        if !manager.is_manager() {
+            return Err(TerminalError::NotPermitted("allow an offline spend"));
+        }
+        let op = self.queue(
+            manager,
+            OperationBody::Audit {
+                event: crate::protocol::server::AuditEvent::OfflineSpendOverride,
+                customer_id: Some(customer_id.to_string()),
+                reason: reason.trim().to_string(),
+            },
+        )?;
+        self.overrides
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(customer_id.to_string());
+        Ok(op)
+    }
+
     /// The offline allowance for a customer now.
     pub fn offline_allowance(
         &self,
         rules: &Rules,
         customer: &CustomerView,
     ) -> Result<Allowance, TerminalError> {
+        if self.overridden(&customer.id) {
+            let mut relaxed = rules.clone();
+            relaxed.offline.spend_allowed = true;
+            relaxed.offline.horizon_hours = u32::MAX;
+            relaxed.offline.max_spend_per_operation = customer.balance.max(Bonus::ZERO);
+            relaxed.offline.max_unsynced_spend_per_terminal = Bonus::from_kopecks(i64::MAX / 4);
+            return Ok(offline::allowance(
+                &relaxed,
+                offline::OfflineFacts {
+                    last_sync: Some(self.now()),
+                    now: self.now(),
+                    unsynced_spend: Bonus::ZERO,
+                    phone_verified: customer.phone_verified,
+                },
+            ));
+        }
         let store = self.store();
         let unsynced = TerminalStore::unsynced_offline_spend(store.connection())?;
         Ok(offline::allowance(
@@ -712,7 +766,8 @@ impl Terminal {
         verification: Option<Secret>,
     ) -> Result<Operation, TerminalError> {
         let sale = Sale::from_calculation(&priced.receipt, &priced.calculation);
-        let max_unsynced = if priced.offline && !priced.spend.is_zero() {
+        let overridden = priced.offline && self.overridden(&priced.customer.id);
+        let max_unsynced = if priced.offline && !priced.spend.is_zero() && !overridden {
             let (_, rules) = self.rules()?;
             Some(rules.offline.max_unsynced_spend_per_terminal)
         } else {
@@ -745,6 +800,12 @@ impl Terminal {
                 TerminalStore::record_sale(tx, &customer_id, op, &sale)
             },
         )?;
+        if overridden {
+            self.overrides
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&customer_id);
+        }
         self.nudge();
         Ok(op)
     }

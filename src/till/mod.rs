@@ -75,6 +75,12 @@ pub enum Action {
     },
     ShowConflicts,
     ResolveConflict(String),
+    /// Offline, on the customer card: a manager types their code and a reason to let this
+    /// sale spend past the `[offline]` limits (audited).
+    AllowOfflineSpend {
+        manager_code: String,
+        reason: String,
+    },
 }
 
 /// How a card is issued at registration.
@@ -368,6 +374,10 @@ impl Session {
                 self.screen = Screen::Conflicts(self.terminal.conflicts()?);
                 Ok(())
             }
+            Action::AllowOfflineSpend {
+                manager_code,
+                reason,
+            } => self.allow_offline_spend(&manager_code, &reason).await,
             Action::ResolveConflict(id) => {
                 let c = self.cashier_or_login()?;
                 self.terminal.resolve_conflict(&c, &id)?;
@@ -882,6 +892,35 @@ impl Session {
                 Ok(())
             }
         }
+    }
+
+    async fn allow_offline_spend(&mut self, code: &str, reason: &str) -> Result<(), Problem> {
+        let (customer_id, offline, spend_text) = match &self.screen {
+            Screen::Customer {
+                found,
+                priced,
+                spend_text,
+                ..
+            } => (
+                found.customer.id.clone(),
+                priced.offline,
+                spend_text.clone(),
+            ),
+            _ => return Err(Problem::NothingOpen),
+        };
+        if !offline {
+            return Err(Problem::NothingOpen);
+        }
+        if reason.trim().is_empty() {
+            return Err(Problem::ReasonRequired);
+        }
+        let manager = self.terminal.login(code).await?;
+        if !manager.is_manager() {
+            return Err(Problem::ManagerOnly);
+        }
+        self.terminal
+            .allow_offline_spend(&manager, &customer_id, reason)?;
+        self.set_spend(spend_text).await
     }
 
     async fn manual_change(
