@@ -55,6 +55,7 @@ fn name(s: &Session) -> &'static str {
         Screen::Return { .. } => "return",
         Screen::Manager => "manager",
         Screen::Conflicts(_) => "conflicts",
+        Screen::SelfRegistration { .. } => "self-registration",
     }
 }
 
@@ -379,6 +380,13 @@ async fn cancel_at_every_step_hands_the_receipt_back_without_loyalty() {
     .await;
     s.act(Action::IssueCard(CardChoice::None)).await;
     assert_eq!((name(&s), s.problem()), ("manager", None));
+    s.act(Action::ShowSelfRegistrationQr).await;
+    let Screen::SelfRegistration { url, qr } = s.screen() else {
+        panic!("{:?}", s.problem())
+    };
+    assert_eq!(url, common::SELF_REGISTRATION_URL);
+    assert_eq!(qr.dark.len(), qr.width * qr.width);
+    s.act(Action::Cancel).await;
     s.act(Action::ShowConflicts).await;
     assert_eq!(s.screen(), &Screen::Conflicts(vec![]));
     s.act(Action::Cancel).await;

@@ -46,6 +46,10 @@ pub struct TerminalConfig {
     /// How often rules and customers are pulled, in seconds.
     #[serde(default = "default_refresh_s")]
     pub refresh_s: u64,
+    /// The page where customers register themselves (`https://…`), shown by the manager as
+    /// the store's self-registration QR code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_registration_url: Option<String>,
 }
 
 fn default_timeout_ms() -> u64 {
@@ -84,6 +88,7 @@ impl TerminalConfig {
             timeout_ms: default_timeout_ms(),
             sync_timeout_s: default_sync_timeout_s(),
             refresh_s: default_refresh_s(),
+            self_registration_url: None,
         }
     }
 
@@ -137,6 +142,15 @@ impl TerminalConfig {
             return Err(format!(
                 "refresh_s = {} is outside 5..=86400",
                 self.refresh_s
+            ));
+        }
+        if let Some(url) = &self.self_registration_url
+            && (!url.starts_with("https://")
+                || url.len() > 512
+                || url.contains(char::is_whitespace))
+        {
+            return Err(format!(
+                "self_registration_url must be an https:// address of at most 512 characters without spaces, not {url:?}"
             ));
         }
         if self.name.trim().is_empty() {

@@ -11,6 +11,7 @@
 //! [`Terminal::calculate`], returns from [`Terminal::preview_return`]. A failed action
 //! leaves the screen where it was and says why in [`Problem`]; nothing typed is lost.
 pub mod problem;
+pub mod qr;
 
 use std::sync::Arc;
 
@@ -75,6 +76,8 @@ pub enum Action {
     },
     ShowConflicts,
     ResolveConflict(String),
+    /// The manager shows the store's self-registration QR code.
+    ShowSelfRegistrationQr,
     /// Offline, on the customer card: a manager types their code and a reason to let this
     /// sale spend past the `[offline]` limits (audited).
     AllowOfflineSpend {
@@ -169,6 +172,11 @@ pub enum Screen {
     },
     Manager,
     Conflicts(Vec<Conflict>),
+    /// The store's self-registration QR code, large, for a customer's phone to scan.
+    SelfRegistration {
+        url: String,
+        qr: qr::QrModules,
+    },
 }
 
 /// What the register gets back for the receipt it handed over.
@@ -378,6 +386,20 @@ impl Session {
                 manager_code,
                 reason,
             } => self.allow_offline_spend(&manager_code, &reason).await,
+            Action::ShowSelfRegistrationQr => {
+                if self.screen != Screen::Manager {
+                    return Err(Problem::NothingOpen);
+                }
+                let url = self
+                    .terminal
+                    .config()
+                    .self_registration_url
+                    .clone()
+                    .ok_or(Problem::SelfRegistrationNotConfigured)?;
+                let qr = qr::encode(&url).map_err(|_| Problem::SelfRegistrationNotConfigured)?;
+                self.screen = Screen::SelfRegistration { url, qr };
+                Ok(())
+            }
             Action::ResolveConflict(id) => {
                 let c = self.cashier_or_login()?;
                 self.terminal.resolve_conflict(&c, &id)?;
@@ -603,7 +625,7 @@ impl Session {
                 RegistrationStep::Consents => registration.step = RegistrationStep::Questionnaire,
                 RegistrationStep::Card => registration.step = RegistrationStep::Consents,
             },
-            Screen::Conflicts(_) => self.screen = Screen::Manager,
+            Screen::Conflicts(_) | Screen::SelfRegistration { .. } => self.screen = Screen::Manager,
             Screen::Manager => self.screen = Screen::Waiting,
             _ => {
                 if let Some(r) = self.open_receipt() {

@@ -77,6 +77,10 @@ pub enum Problem {
     BadAmount,
     #[error("give a reason")]
     ReasonRequired,
+    #[error(
+        "no self-registration page is set for this till: the installer sets self_registration_url"
+    )]
+    SelfRegistrationNotConfigured,
     #[error("the till has no rules yet: connect it to the server once")]
     NoRules,
     #[error("the till's disk is full: nothing was saved; call support")]

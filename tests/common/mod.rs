@@ -14,6 +14,9 @@ use bonuskassa::sync::worker::{SyncOptions, SyncStatus};
 use bonuskassa::terminal::{Terminal, TerminalConfig};
 use chrono::Utc;
 
+/// The self-registration page the rig's till shows as a QR code.
+pub const SELF_REGISTRATION_URL: &str = "https://loyalty.example/join?store=store-1";
+
 pub struct Rig {
     pub _dir: tempfile::TempDir,
     pub server_data: std::path::PathBuf,
@@ -64,6 +67,7 @@ impl Rig {
             "keyring".parse().unwrap(),
         );
         c.timeout_ms = 400;
+        c.self_registration_url = Some(SELF_REGISTRATION_URL.into());
         c.sync_timeout_s = 2;
         c
     }
