@@ -233,6 +233,12 @@ impl ServerClient {
         self.post("/sms/verify", req).await
     }
 
+    /// Asks the server whether it is up (no token needed): the installer's connection test.
+    pub async fn health(&self) -> Result<(), ClientError> {
+        let sent = self.http.get(self.url("/health")).send().await;
+        answer::<serde_json::Value>(sent).await.map(|_| ())
+    }
+
     pub async fn rules(&self) -> Result<RulesResponse, ClientError> {
         self.get("/rules").await
     }

@@ -205,6 +205,19 @@ fn offline_lock_seconds(failures: u32) -> u64 {
     }
 }
 
+/// The installer's connection test: can the till reach the server at `url` (with the
+/// private CA, if any) and how long did the answer take.
+pub async fn probe_server(
+    url: &str,
+    private_ca: Option<&Path>,
+    timeout: std::time::Duration,
+) -> Result<std::time::Duration, ClientError> {
+    let client = ServerClient::new(url, "", private_ca, timeout)?;
+    let started = std::time::Instant::now();
+    client.health().await?;
+    Ok(started.elapsed())
+}
+
 impl Terminal {
     /// Enrolls this till with a one-time code from the server: keeps the token and the
     /// cache key in `secrets`, writes `terminal.toml`, and opens the till.
