@@ -2,9 +2,12 @@
 # Renders the touch window headless and writes the screenshots README.md shows:
 #   docs/screenshots/first_window.png     800×600, Russian
 #   docs/screenshots/first_window_en.png  800×600, English
-# plus docs/screenshots/first_window_1280x800.tmp.png (git-ignored) to check the large size.
+# plus docs/screenshots/first_window_1280x800.tmp.png (git-ignored) to check the large size,
+# and the checkout screens over a demo till, docs/screenshots/session_*.png: every screen at
+# 800×600 in Russian; the login and the customer card also in English (`_en`) and at
+# 1280×800 (`_1280x800`).
 #
-# The pictures come from the UI test in tests/ui_window.rs (Slint's testing backend with
+# The pictures come from the UI tests in tests/ui_window.rs and tests/ui_session.rs (Slint's testing backend with
 # the software renderer), so no display is needed. Where the machine has DejaVu Serif,
 # fontconfig is shown that one font only, a family the window never asks for: every glyph
 # in the pictures then comes from the DejaVu Sans embedded in the binary. (Fontconfig is
@@ -32,5 +35,7 @@ done
 
 BONUSKASSA_SCREENSHOTS="$out" \
     cargo test --test ui_window the_window_is_drawn_with_text_in_both_languages
+BONUSKASSA_SCREENSHOTS="$out" \
+    cargo test --test ui_session
 
 ls -l "$out"

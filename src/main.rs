@@ -35,6 +35,10 @@ enum Command {
         /// Interface language: ru or en.
         #[arg(long, default_value = "ru")]
         lang: String,
+        /// The data directory of an enrolled till: show its checkout screens. Without it
+        /// the window only says that the till is not set up.
+        #[arg(long)]
+        data: Option<std::path::PathBuf>,
     },
 }
 
@@ -56,13 +60,15 @@ fn run(args: Args) -> Result<(), cli::CliError> {
         Command::Enroll(a) => print(&cli::till::enroll(&a)?),
         Command::Status(a) => print(&cli::till::status(&a)?),
         Command::Sync(a) => print(&cli::till::sync(&a)?),
-        Command::Ui { lang } => {
+        Command::Ui { lang, data } => {
             let language = lang
                 .parse()
                 .map_err(|e| cli::CliError::input(format!("--lang {lang}: {e}")))?;
-            bonuskassa::ui::run(bonuskassa::ui::UiOptions { language }).map_err(|e| cli::CliError {
-                message: format!("the window could not start: {e:#}"),
-                exit_code: 1,
+            bonuskassa::ui::run(bonuskassa::ui::UiOptions { language, data }).map_err(|e| {
+                cli::CliError {
+                    message: format!("the window could not start: {e:#}"),
+                    exit_code: 1,
+                }
             })
         }
     }

@@ -44,7 +44,11 @@ fn open_window(language: Language, size: PhysicalSize) -> AppWindow {
             threading: false,
             renderer_name: Some("software".into()),
         })));
-    let window = ui::build_window(&UiOptions { language }).expect("the window builds");
+    let window = ui::build_window(&UiOptions {
+        language,
+        ..Default::default()
+    })
+    .expect("the window builds");
     window.window().set_size(size);
     window.show().expect("the headless window shows");
     window

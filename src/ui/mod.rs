@@ -18,9 +18,17 @@
 //! `slint::Weak::upgrade_in_event_loop`.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock};
+use crate::terminal::Terminal;
 
 mod app_adapter;
+mod session_adapter;
+
+pub use session_adapter::UiHandle;
 
 slint::include_modules!();
 
@@ -74,6 +82,9 @@ impl FromStr for Language {
 pub struct UiOptions {
     /// The language the window opens in; the cashier can switch it on screen.
     pub language: Language,
+    /// The data directory of an enrolled till: the window shows its checkout session.
+    /// Without one the window says the till is not set up.
+    pub data: Option<PathBuf>,
 }
 
 /// Opens the window and runs the Slint event loop on this thread until the window closes.
@@ -91,13 +102,29 @@ pub fn run(opts: UiOptions) -> anyhow::Result<()> {
                 anyhow::anyhow!("cannot start the winit backend with the software renderer: {e}")
             })?;
     }
-    let window =
-        build_window(&opts).map_err(|e| anyhow::anyhow!("cannot create the window: {e}"))?;
-    tracing::info!(language = %opts.language, "window open");
-    window
-        .run()
-        .map_err(|e| anyhow::anyhow!("the window's event loop failed: {e}"))?;
-    Ok(())
+    let Some(data) = &opts.data else {
+        let window =
+            build_window(&opts).map_err(|e| anyhow::anyhow!("cannot create the window: {e}"))?;
+        tracing::info!(language = %opts.language, "window open, no till set up");
+        return window
+            .run()
+            .map_err(|e| anyhow::anyhow!("the window's event loop failed: {e}"));
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let terminal = Terminal::open(data, clock.clone())
+        .map_err(|e| anyhow::anyhow!("cannot open the till in {}: {e}", data.display()))?;
+    terminal
+        .start_sync(Default::default())
+        .map_err(|e| anyhow::anyhow!("cannot start the sync worker: {e}"))?;
+    let terminal = Arc::new(terminal);
+    let (window, handle) = build_session_window(&opts, terminal.clone(), clock)
+        .map_err(|e| anyhow::anyhow!("cannot create the window: {e}"))?;
+    tracing::info!(language = %opts.language, data = %data.display(), "window open on the till");
+    let ran = window.run();
+    // The session's worker finishes the action under way, then the sync worker stops.
+    drop(handle);
+    terminal.stop_sync();
+    ran.map_err(|e| anyhow::anyhow!("the window's event loop failed: {e}"))
 }
 
 /// Creates the window with its adapters connected and the language selected, without
@@ -109,4 +136,21 @@ pub fn build_window(opts: &UiOptions) -> Result<AppWindow, slint::PlatformError>
     let window = AppWindow::new()?;
     app_adapter::connect(&window, opts.language)?;
     Ok(window)
+}
+
+/// Creates the window over the checkout session of an enrolled till, without showing it:
+/// the session runs on a worker thread of its own (see `session_adapter`), and the
+/// returned [`UiHandle`] is how the register bridge (and a test) hands it receipts and
+/// takes the outcomes. The worker posts its views to the Slint event loop, so they show
+/// while the loop runs ([`slint::ComponentHandle::run`], or `slint::run_event_loop`).
+///
+/// `data` in `opts` is not read: `terminal` is the till already opened.
+pub fn build_session_window(
+    opts: &UiOptions,
+    terminal: Arc<Terminal>,
+    clock: Arc<dyn Clock>,
+) -> Result<(AppWindow, UiHandle), slint::PlatformError> {
+    let window = build_window(opts)?;
+    let handle = session_adapter::connect(&window, terminal, clock)?;
+    Ok((window, handle))
 }

@@ -1,0 +1,425 @@
+//! The checkout screens over a real session, headless: a demo server on 127.0.0.1, a till
+//! enrolled against it, and the session window on Slint's testing backend with the
+//! software renderer, driven by accessible labels as a cashier's finger would.
+//!
+//! The session runs on its own worker thread and posts its views with
+//! `invoke_from_event_loop`, so the test runs the testing backend's event loop (with
+//! threading) until the worker is idle. Slint keeps that event loop's proxy once per
+//! process, so all the flows walk in one test, one after another, on one window.
+//!
+//! With `BONUSKASSA_SCREENSHOTS=<dir>` set, the walk also writes a picture of each screen
+//! (`session_*.png`, 800×600; the login and the customer card also in English and at
+//! 1280×800) into that directory; see `scripts/screenshots.sh`.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bonuskassa::clock::{Clock, SystemClock};
+use bonuskassa::domain::money::Bonus;
+use bonuskassa::domain::receipt::Receipt;
+use bonuskassa::till::Outcome;
+use bonuskassa::ui::{self, AppWindow, Language, UiHandle, UiOptions};
+use common::{Rig, last_sms_code, quick_sync, wait_for};
+use i_slint_backend_testing::{
+    AccessibleRole, ElementHandle, ElementRoot, TestingBackend, TestingBackendOptions,
+};
+use slint::{ComponentHandle, PhysicalSize, Rgba8Pixel, SharedPixelBuffer};
+
+fn receipt(id: &str, price: &str) -> Receipt {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
+        "positions": [
+            { "id": "1", "name": "Кофе", "category": "coffee", "price": price, "quantity": "1" },
+            { "id": "2", "name": "Круассан", "category": "bakery", "price": "150.00", "quantity": "2" }
+        ]
+    }))
+    .unwrap()
+}
+
+fn return_of(id: &str, original: &str) -> Receipt {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "kind": "return", "at": "2026-11-23T13:00:00+03:00",
+        "original_receipt": original,
+        "positions": [
+            { "id": "2", "name": "Круассан", "category": "bakery", "price": "150.00", "quantity": "1" }
+        ]
+    }))
+    .unwrap()
+}
+
+/// The window, the session behind it, and where pictures go (if anywhere).
+struct Till {
+    window: AppWindow,
+    handle: UiHandle,
+    screenshots: Option<std::path::PathBuf>,
+}
+
+impl Till {
+    /// Runs the event loop until every view the worker posted is shown.
+    fn pump(&self) {
+        slint::quit_event_loop().expect("the testing backend has an event loop");
+        slint::run_event_loop().expect("the event loop runs");
+        i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(16));
+    }
+
+    /// Waits until the session has done every action sent, and shows its view.
+    fn settle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            self.pump();
+            if self.handle.is_idle() {
+                self.pump();
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the session did not answer; visible: {:?}",
+                self.labels()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn labels(&self) -> Vec<String> {
+        self.window
+            .root_element()
+            .query_descendants()
+            .find_all()
+            .into_iter()
+            .filter_map(|e| e.accessible_label())
+            .filter(|l| !l.is_empty())
+            .map(|l| l.to_string())
+            .collect()
+    }
+
+    fn shows(&self, text: &str) -> bool {
+        self.labels().iter().any(|l| l == text)
+    }
+
+    fn shows_starting(&self, prefix: &str) -> bool {
+        self.labels().iter().any(|l| l.starts_with(prefix))
+    }
+
+    fn expect(&self, text: &str) {
+        assert!(
+            self.shows(text),
+            "missing {text:?}; visible: {:?}",
+            self.labels()
+        );
+    }
+
+    fn expect_starting(&self, prefix: &str) {
+        assert!(
+            self.shows_starting(prefix),
+            "nothing starts with {prefix:?}; visible: {:?}",
+            self.labels()
+        );
+    }
+
+    fn element(&self, label: &str, role: AccessibleRole) -> ElementHandle {
+        let mut found = ElementHandle::find_by_accessible_label(&self.window, label)
+            .filter(|e| e.accessible_role() == Some(role));
+        let e = found.next().unwrap_or_else(|| {
+            panic!(
+                "no {role:?} labelled {label:?}; visible: {:?}",
+                self.labels()
+            )
+        });
+        assert!(
+            found.next().is_none(),
+            "more than one {role:?} labelled {label:?}"
+        );
+        e
+    }
+
+    /// Taps a button and waits for the session's answer.
+    fn tap(&self, caption: &str) {
+        self.element(caption, AccessibleRole::Button)
+            .invoke_accessible_default_action();
+        self.settle();
+    }
+
+    fn keys(&self, digits: &str) {
+        for d in digits.chars() {
+            self.tap(&d.to_string());
+        }
+    }
+
+    fn field(&self, label: &str) -> ElementHandle {
+        self.element(label, AccessibleRole::TextInput)
+    }
+
+    fn type_into(&self, label: &str, text: &str) {
+        self.field(label).set_accessible_value(text);
+        self.settle();
+    }
+
+    fn outcome(&self) -> Outcome {
+        self.handle
+            .try_outcome()
+            .expect("an outcome for the register")
+    }
+
+    /// Every button is finger-sized and inside the window.
+    fn check_buttons(&self, screen: &str) {
+        let size = self.window.window().size();
+        for b in ElementHandle::find_by_element_type_name(&self.window, "TouchButton").chain(
+            ElementHandle::find_by_element_type_name(&self.window, "Key"),
+        ) {
+            let (pos, sz) = (b.absolute_position(), b.size());
+            let label = b.accessible_label().unwrap_or_default();
+            assert!(
+                sz.height >= 48.0,
+                "{screen}: {label} is {}px high",
+                sz.height
+            );
+            assert!(
+                pos.x >= 0.0
+                    && pos.y >= 0.0
+                    && pos.x + sz.width <= size.width as f32 + 0.5
+                    && pos.y + sz.height <= size.height as f32 + 0.5,
+                "{screen}: {label} at {pos:?} {sz:?} leaves the {size:?} window"
+            );
+        }
+    }
+
+    /// Checks the buttons and, when asked for pictures, writes this screen.
+    fn picture(&self, name: &str) {
+        self.check_buttons(name);
+        let Some(dir) = &self.screenshots else {
+            return;
+        };
+        self.pump();
+        let shot = self
+            .window
+            .window()
+            .take_snapshot()
+            .expect("the software renderer draws");
+        write_png(&dir.join(format!("session_{name}.png")), &shot);
+    }
+
+    /// The same screen in English and at 1280×800 as well.
+    fn pictures_in_both_languages(&self, name: &str) {
+        self.picture(name);
+        self.tap("English");
+        self.picture(&format!("{name}_en"));
+        self.tap("Русский");
+        self.window.window().set_size(large());
+        self.pump();
+        self.picture(&format!("{name}_1280x800"));
+        self.window.window().set_size(small());
+        self.pump();
+    }
+}
+
+fn small() -> PhysicalSize {
+    PhysicalSize::new(800, 600)
+}
+
+fn large() -> PhysicalSize {
+    PhysicalSize::new(1280, 800)
+}
+
+fn write_png(path: &Path, shot: &SharedPixelBuffer<Rgba8Pixel>) {
+    let file = std::fs::File::create(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), shot.width(), shot.height());
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().expect("png header");
+    writer.write_image_data(shot.as_bytes()).expect("png data");
+    writer.finish().expect("png end");
+}
+
+#[test]
+fn the_touch_screens_walk_a_sale_a_registration_a_return_and_the_manager_menu() {
+    let rig = Rig::new();
+    // The test's own runtime enrols the till and reads the demo SMS inbox; it stays alive
+    // for the whole walk, since the till's HTTP connections were made on it.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let terminal = rt.block_on(rig.enroll(clock.clone()));
+    terminal.start_sync(quick_sync()).unwrap();
+    rt.block_on(wait_for(&terminal, "the cache", |s| {
+        s.cached_customers == 4
+    }));
+
+    slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
+        mock_time: true,
+        threading: true,
+        renderer_name: Some("software".into()),
+    })))
+    .expect("the only Slint platform of this test binary");
+    let (window, handle) = ui::build_session_window(
+        &UiOptions {
+            language: Language::Ru,
+            ..Default::default()
+        },
+        Arc::new(terminal),
+        clock,
+    )
+    .expect("the session window builds");
+    window.window().set_size(small());
+    window.show().expect("the headless window shows");
+    let till = Till {
+        window,
+        handle,
+        screenshots: std::env::var_os("BONUSKASSA_SCREENSHOTS").map(Into::into),
+    };
+    till.settle();
+
+    // Login: a wrong code says so; the code is typed on the keypad and shown as dots.
+    till.expect("Вход кассира");
+    till.keys("0000");
+    assert_eq!(
+        till.field("Код кассира").accessible_value().as_deref(),
+        Some("●●●●")
+    );
+    till.tap("Войти");
+    till.expect_starting("Неверный код кассира");
+    till.picture("login_wrong_code");
+    till.keys("1111");
+    till.pictures_in_both_languages("login");
+    till.tap("Войти");
+    till.expect("Ожидание чека от кассы");
+    assert!(!till.shows("Режим менеджера"), "a cashier is no manager");
+    till.expect_starting("На связи");
+    till.picture("waiting");
+
+    // A sale: find by phone, spend the most allowed, apply.
+    till.handle.open_receipt(receipt("ui-1", "2000.00"));
+    till.settle();
+    till.expect("Сумма чека: 2\u{a0}300.00 ₽");
+    till.type_into("Телефон клиента", "89990000001");
+    assert_eq!(
+        till.field("Телефон клиента").accessible_value().as_deref(),
+        Some("+7 (999) 000-00-01")
+    );
+    till.picture("find");
+    till.tap("Найти");
+    till.expect("Баланс");
+    till.expect("500");
+    till.tap("Макс");
+    let spend = till
+        .field("Списать бонусов")
+        .accessible_value()
+        .unwrap_or_default()
+        .to_string();
+    let spend: Bonus = spend.parse().expect("the spend field shows the maximum");
+    assert!(
+        spend > Bonus::ZERO && spend <= "500".parse().unwrap(),
+        "{spend:?}"
+    );
+    till.pictures_in_both_languages("customer");
+    till.tap("Применить к чеку");
+    till.expect("Ожидание чека от кассы");
+    let Outcome::Sale { priced, .. } = till.outcome() else {
+        panic!("not a sale")
+    };
+    assert_eq!((priced.receipt.id.as_str(), priced.spend), ("ui-1", spend));
+    till.expect_starting("Чек ui-1 передан кассе: списано");
+    till.picture("waiting_after_sale");
+
+    // A new customer: not found, registered with the SMS code, on to their card.
+    till.handle.open_receipt(receipt("ui-2", "700.00"));
+    till.settle();
+    till.type_into("Телефон клиента", "9993210000");
+    till.tap("Найти");
+    till.expect("Клиент не найден");
+    till.picture("not_found");
+    till.tap("Зарегистрировать");
+    till.expect("Шаг 1 из 4: код из SMS на +7 999 321-00-00");
+    till.tap("Отправить код");
+    till.expect_starting("Повтор через");
+    till.expect_starting("Осталось попыток:");
+    till.type_into("Код из SMS", "000000");
+    till.tap("Подтвердить");
+    till.expect_starting("Неверный код из SMS");
+    till.picture("register_code");
+    let code = rt.block_on(last_sms_code(rig.addr));
+    till.type_into("Код из SMS", &code);
+    till.tap("Подтвердить");
+    till.expect("Шаг 2 из 4: анкета, все поля необязательны");
+    till.field("Имя").set_accessible_value("Вера");
+    till.field("Дата рождения, ДД.ММ.ГГГГ")
+        .set_accessible_value("31.02.1990");
+    till.tap("Далее");
+    till.expect_starting("Дата рождения указана неверно");
+    till.field("Дата рождения, ДД.ММ.ГГГГ")
+        .set_accessible_value("17.05.1990");
+    till.picture("register_questionnaire");
+    till.tap("Далее");
+    till.expect("Шаг 3 из 4: согласия клиента");
+    till.tap("Далее");
+    till.expect_starting("Без согласия на обработку персональных данных");
+    till.element(
+        "Согласие на обработку персональных данных (обязательно)",
+        AccessibleRole::Checkbox,
+    )
+    .invoke_accessible_default_action();
+    till.picture("register_consents");
+    till.tap("Далее");
+    till.expect("Шаг 4 из 4: карта");
+    till.picture("register_card");
+    till.tap("Виртуальная карта");
+    till.expect("Вера");
+    till.expect("Баланс");
+    till.tap("Применить к чеку");
+    assert!(matches!(till.outcome(), Outcome::Sale { .. }));
+
+    // The return of one croissant from the first sale.
+    till.handle.open_receipt(return_of("ui-ret", "ui-1"));
+    till.settle();
+    till.expect("Возврат по чеку ui-1");
+    till.expect("Круассан");
+    till.picture("return");
+    till.tap("Подтвердить возврат");
+    let Outcome::Return { result, .. } = till.outcome() else {
+        panic!("not a return")
+    };
+    assert!(result.refunded > Bonus::ZERO);
+
+    // A receipt cancelled from the find screen goes back without loyalty.
+    till.handle.open_receipt(receipt("ui-3", "100.00"));
+    till.settle();
+    till.tap("Отмена");
+    assert_eq!(
+        till.outcome(),
+        Outcome::Cancelled {
+            receipt_id: "ui-3".into()
+        }
+    );
+
+    // The manager: the menu, a balance changed by hand, the conflicts, and back.
+    till.tap("Выйти");
+    till.keys("9999");
+    till.tap("Войти");
+    till.tap("Режим менеджера");
+    till.expect("Изменить баланс");
+    till.field("Телефон клиента")
+        .set_accessible_value("+79990000004");
+    till.field("Бонусов: 250 начислить, -250 списать")
+        .set_accessible_value("250");
+    till.element("Изменить баланс", AccessibleRole::Button)
+        .invoke_accessible_default_action();
+    till.settle();
+    till.expect("Укажите причину");
+    till.field("Причина").set_accessible_value("компенсация");
+    till.element("Изменить баланс", AccessibleRole::Button)
+        .invoke_accessible_default_action();
+    till.settle();
+    till.expect("Баланс изменён");
+    till.picture("manager");
+    till.tap("QR для саморегистрации");
+    till.element(common::SELF_REGISTRATION_URL, AccessibleRole::Image);
+    till.picture("self_registration");
+    till.tap("Назад");
+    till.tap("Конфликты");
+    till.expect("Конфликтов нет");
+    till.picture("conflicts");
+    till.tap("Назад");
+    till.tap("Назад");
+    till.expect("Ожидание чека от кассы");
+}
