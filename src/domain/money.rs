@@ -170,6 +170,8 @@ macro_rules! amount_type {
 
         impl $name {
             pub const ZERO: Self = Self(Decimal::ZERO);
+            /// The largest amount: "no cap" where a cap is optional.
+            pub const MAX: Self = Self(Decimal::MAX);
             /// Digits after the decimal point this amount keeps.
             pub const SCALE: u32 = $scale;
 

@@ -326,6 +326,14 @@ impl TerminalStore {
         Ok(())
     }
 
+    /// The version of the newest cached rules, without their text.
+    pub fn rules_version(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT MAX(version) FROM rules_cache")?
+            .query_row([], |r| r.get(0))?)
+    }
+
     /// The newest cached rules: version and text.
     pub fn rules(&self) -> Result<Option<(i64, String)>, StoreError> {
         Ok(self

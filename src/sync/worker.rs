@@ -359,16 +359,24 @@ async fn refresh(
             .map_err(|e| e.to_string())?;
         loaded += feed.customers.len() as u64;
         cursor = feed.cursor;
-        let count = store.cached_customers().unwrap_or(0);
+        let done = !feed.more || feed.customers.is_empty();
+        // Counting the cache scans it: once per download, not once per page.
+        let count = if done {
+            store.cached_customers().ok()
+        } else {
+            None
+        };
         status.send_modify(|s| {
             s.cache = CacheProgress {
                 loaded: loaded.min(total),
                 total,
-                loading: feed.more,
+                loading: !done,
             };
-            s.cached_customers = count;
+            if let Some(count) = count {
+                s.cached_customers = count;
+            }
         });
-        if !feed.more || feed.customers.is_empty() {
+        if done {
             return Ok(());
         }
     }

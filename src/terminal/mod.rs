@@ -174,6 +174,9 @@ pub struct Terminal {
     /// Customers a manager let spend offline past the `[offline]` limits, for their next
     /// sale only.
     overrides: Mutex<std::collections::HashSet<String>>,
+    /// The cached rules as last parsed, by version: a lookup or a calculation must not
+    /// parse the TOML again.
+    parsed_rules: Mutex<Option<(i64, Arc<Rules>)>>,
 }
 
 impl std::fmt::Debug for Terminal {
@@ -295,7 +298,7 @@ impl Terminal {
         let status = Arc::new(tokio::sync::watch::Sender::new(SyncStatus::default()));
         publish_queue(&store, &status);
         status.send_modify(|s| {
-            s.rules_version = store.rules().ok().flatten().map(|(v, _)| v);
+            s.rules_version = store.rules_version().ok().flatten();
             s.cached_customers = store.cached_customers().unwrap_or(0);
         });
         Ok(Terminal {
@@ -310,6 +313,7 @@ impl Terminal {
             clock,
             card_formats: CardFormat::default_formats(),
             overrides: Mutex::new(Default::default()),
+            parsed_rules: Mutex::new(None),
         })
     }
 
@@ -404,14 +408,24 @@ impl Terminal {
     }
 
     /// Cached rules, or an error saying the till has never had any.
-    pub fn rules(&self) -> Result<(i64, Rules), TerminalError> {
-        Self::rules_in(&self.store())
+    pub fn rules(&self) -> Result<(i64, Arc<Rules>), TerminalError> {
+        self.rules_in(&self.store())
     }
 
-    fn rules_in(store: &TerminalStore) -> Result<(i64, Rules), TerminalError> {
+    /// The newest cached rules, parsed once per version.
+    fn rules_in(&self, store: &TerminalStore) -> Result<(i64, Arc<Rules>), TerminalError> {
+        let version = store.rules_version()?.ok_or(TerminalError::NoRules)?;
+        let mut parsed = self.parsed_rules.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((v, rules)) = parsed.as_ref()
+            && *v == version
+        {
+            return Ok((version, rules.clone()));
+        }
         let (version, text) = store.rules()?.ok_or(TerminalError::NoRules)?;
-        let rules =
-            Rules::from_toml_str(&text).map_err(|e| TerminalError::BadRules(e.to_string()))?;
+        let rules = Arc::new(
+            Rules::from_toml_str(&text).map_err(|e| TerminalError::BadRules(e.to_string()))?,
+        );
+        *parsed = Some((version, rules.clone()));
         Ok((version, rules))
     }
 
@@ -527,7 +541,8 @@ impl Terminal {
         c: CachedCustomer,
     ) -> Result<CustomerView, TerminalError> {
         let spent = TerminalStore::spent_since_cache(store.connection(), &c.id)?;
-        let discount = Self::rules_in(store)
+        let discount = self
+            .rules_in(store)
             .ok()
             .and_then(|(_, r)| {
                 r.card(&c.card_status)
@@ -636,22 +651,6 @@ impl Terminal {
         rules: &Rules,
         customer: &CustomerView,
     ) -> Result<Allowance, TerminalError> {
-        if self.overridden(&customer.id) {
-            let mut relaxed = rules.clone();
-            relaxed.offline.spend_allowed = true;
-            relaxed.offline.horizon_hours = u32::MAX;
-            relaxed.offline.max_spend_per_operation = customer.balance.max(Bonus::ZERO);
-            relaxed.offline.max_unsynced_spend_per_terminal = Bonus::from_kopecks(i64::MAX / 4);
-            return Ok(offline::allowance(
-                &relaxed,
-                offline::OfflineFacts {
-                    last_sync: Some(self.now()),
-                    now: self.now(),
-                    unsynced_spend: Bonus::ZERO,
-                    phone_verified: customer.phone_verified,
-                },
-            ));
-        }
         let store = self.store();
         let unsynced = TerminalStore::unsynced_offline_spend(store.connection())?;
         Ok(offline::allowance(
@@ -661,6 +660,7 @@ impl Terminal {
                 now: self.now(),
                 unsynced_spend: Bonus::from_kopecks(unsynced),
                 phone_verified: customer.phone_verified,
+                manager_override: self.overridden(&customer.id),
             },
         ))
     }

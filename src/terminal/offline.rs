@@ -45,6 +45,9 @@ pub struct OfflineFacts {
     /// Spent offline at this till and not yet confirmed by the server.
     pub unsynced_spend: Bonus,
     pub phone_verified: bool,
+    /// A manager let this sale past the `[offline]` limits (audited): only the customer's
+    /// balance, a verified phone and the SMS-code threshold still hold.
+    pub manager_override: bool,
 }
 
 /// The offline allowance of one operation (before the customer's balance caps it).
@@ -54,11 +57,23 @@ pub fn allowance(rules: &Rules, facts: OfflineFacts) -> Allowance {
         limit: Some(limit),
     };
     let offline = &rules.offline;
-    if !offline.spend_allowed {
-        return none(OfflineLimit::NotAllowed);
-    }
     if !facts.phone_verified {
         return none(OfflineLimit::NotVerified);
+    }
+    if facts.manager_override {
+        return match rules.verification.code_to_spend_over {
+            Some(over) => Allowance {
+                max: over,
+                limit: Some(OfflineLimit::NeedsCode { over }),
+            },
+            None => Allowance {
+                max: Bonus::MAX,
+                limit: None,
+            },
+        };
+    }
+    if !offline.spend_allowed {
+        return none(OfflineLimit::NotAllowed);
     }
     match facts.last_sync {
         None => return none(OfflineLimit::NeverSynced),
@@ -128,6 +143,11 @@ mod tests {
             now,
             unsynced_spend: b(unsynced),
             phone_verified: verified,
+            manager_override: false,
+        };
+        let overridden = |hours_ago: Option<i64>, unsynced: &str, verified: bool| OfflineFacts {
+            manager_override: true,
+            ..facts(hours_ago, unsynced, verified)
         };
         let forbidden = "[offline]\nspend_allowed = false\n";
         let cases: Vec<(&str, Rules, OfflineFacts, Bonus, Option<OfflineLimit>)> = vec![
@@ -193,6 +213,27 @@ mod tests {
                 facts(Some(1), "0", true),
                 b("0"),
                 Some(OfflineLimit::NotAllowed),
+            ),
+            (
+                "a manager's override lifts the horizon and the budget",
+                rules(forbidden, None),
+                overridden(Some(100), "10000", true),
+                Bonus::MAX,
+                None,
+            ),
+            (
+                "but not the code threshold",
+                rules(LIMITS, Some("500")),
+                overridden(None, "0", true),
+                b("500"),
+                Some(OfflineLimit::NeedsCode { over: b("500") }),
+            ),
+            (
+                "nor an unverified phone",
+                rules(LIMITS, None),
+                overridden(Some(1), "0", false),
+                b("0"),
+                Some(OfflineLimit::NotVerified),
             ),
         ];
         for (name, rules, facts, max, limit) in cases {

@@ -470,22 +470,9 @@ impl Session {
                 match phone {
                     // Found but never verified: the code form again, with «Без кода».
                     Some(phone) if !found.customer.phone_verified && !found.offline => {
-                        let rules = self.terminal.rules()?.1;
                         self.screen = Screen::Register {
                             receipt: Some(receipt),
-                            registration: Box::new(Registration {
-                                phone,
-                                step: RegistrationStep::Code,
-                                code_sent_at: None,
-                                resend_at: None,
-                                tries_left: None,
-                                verification: None,
-                                questionnaire: Questionnaire::default(),
-                                consent_processing: false,
-                                consent_advertising: false,
-                                without_code_allowed: rules.verification.allow_without_code,
-                                existing: Some(found.customer),
-                            }),
+                            registration: Box::new(self.registration(phone, Some(found.customer))?),
                         };
                         Ok(())
                     }
@@ -649,24 +636,34 @@ impl Session {
             _ => return Err(Problem::NothingOpen),
         };
         let phone = Phone::parse(phone).map_err(|_| Problem::BadPhone)?;
-        let rules = self.terminal.rules()?.1;
         self.screen = Screen::Register {
             receipt,
-            registration: Box::new(Registration {
-                phone,
-                step: RegistrationStep::Code,
-                code_sent_at: None,
-                resend_at: None,
-                tries_left: None,
-                verification: None,
-                questionnaire: Questionnaire::default(),
-                consent_processing: false,
-                consent_advertising: false,
-                without_code_allowed: rules.verification.allow_without_code,
-                existing: None,
-            }),
+            registration: Box::new(self.registration(phone, None)?),
         };
         Ok(())
+    }
+
+    /// A registration at its first step, the SMS code; `existing` for a customer
+    /// registered «Без кода» who verifies their phone now.
+    fn registration(
+        &self,
+        phone: Phone,
+        existing: Option<CustomerView>,
+    ) -> Result<Registration, Problem> {
+        let rules = self.terminal.rules()?.1;
+        Ok(Registration {
+            phone,
+            step: RegistrationStep::Code,
+            code_sent_at: None,
+            resend_at: None,
+            tries_left: None,
+            verification: None,
+            questionnaire: Questionnaire::default(),
+            consent_processing: false,
+            consent_advertising: false,
+            without_code_allowed: rules.verification.allow_without_code,
+            existing,
+        })
     }
 
     async fn send_code(&mut self) -> Result<(), Problem> {
