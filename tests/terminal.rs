@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use bonuskassa::clock::{ManualClock, SystemClock};
 use bonuskassa::domain::money::Bonus;
 use bonuskassa::domain::phone::Phone;
-use bonuskassa::domain::receipt::Receipt;
 use bonuskassa::protocol::server::{Questionnaire, Role, SmsPurpose};
 use bonuskassa::secrets::SecretName;
 use bonuskassa::server::{self, admin};
@@ -20,31 +19,7 @@ use bonuskassa::terminal::{
     Lookup, NewCustomer, OfflineLimit, Terminal, TerminalConfig, TerminalError,
 };
 use chrono::Utc;
-use common::{Rig, quick_sync, wait_for};
-
-fn receipt(id: &str, price: &str) -> Receipt {
-    serde_json::from_value(serde_json::json!({
-        "id": id, "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
-        "positions": [
-            { "id": "1", "category": "coffee", "price": price, "quantity": "1" },
-            { "id": "2", "category": "bakery", "price": "150.00", "quantity": "2" }
-        ]
-    }))
-    .unwrap()
-}
-
-fn return_of(id: &str, original: &str, quantity: &str) -> Receipt {
-    serde_json::from_value(serde_json::json!({
-        "id": id, "kind": "return", "at": "2026-11-23T13:00:00+03:00",
-        "original_receipt": original,
-        "positions": [ { "id": "2", "category": "bakery", "price": "150.00", "quantity": quantity } ]
-    }))
-    .unwrap()
-}
-
-fn b(s: &str) -> Bonus {
-    s.parse().unwrap()
-}
+use common::{Rig, b, quick_sync, receipt, return_of, wait_for};
 
 fn karina() -> Lookup {
     Lookup::Phone(Phone::parse("+7 999 000-00-01").unwrap())

@@ -8,34 +8,9 @@ use std::sync::Arc;
 
 use bonuskassa::clock::{ManualClock, SystemClock};
 use bonuskassa::domain::money::Bonus;
-use bonuskassa::domain::receipt::Receipt;
 use bonuskassa::protocol::server::Questionnaire;
 use bonuskassa::till::{Action, CardChoice, Outcome, Problem, RegistrationStep, Screen, Session};
-use common::{Rig, last_sms_code, quick_sync, wait_for};
-
-fn receipt(id: &str, price: &str) -> Receipt {
-    serde_json::from_value(serde_json::json!({
-        "id": id, "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
-        "positions": [
-            { "id": "1", "category": "coffee", "price": price, "quantity": "1" },
-            { "id": "2", "category": "bakery", "price": "150.00", "quantity": "2" }
-        ]
-    }))
-    .unwrap()
-}
-
-fn return_of(id: &str, original: &str) -> Receipt {
-    serde_json::from_value(serde_json::json!({
-        "id": id, "kind": "return", "at": "2026-11-23T13:00:00+03:00",
-        "original_receipt": original,
-        "positions": [ { "id": "2", "category": "bakery", "price": "150.00", "quantity": "1" } ]
-    }))
-    .unwrap()
-}
-
-fn b(s: &str) -> Bonus {
-    s.parse().unwrap()
-}
+use common::{Rig, b, last_sms_code, quick_sync, receipt, return_of, wait_for};
 
 async fn session(rig: &Rig, clock: Arc<dyn bonuskassa::clock::Clock>) -> Session {
     let terminal = Arc::new(rig.enroll(clock.clone()).await);
@@ -120,7 +95,8 @@ async fn a_sale_with_spend_then_its_return() {
     assert_eq!(rig.applied(&operation.id), 1);
 
     // The return of one croissant.
-    s.act(Action::OpenReceipt(return_of("ret-1", "r-1"))).await;
+    s.act(Action::OpenReceipt(return_of("ret-1", "r-1", "1")))
+        .await;
     let Screen::Return { preview, .. } = s.screen() else {
         panic!("{:?}", s.problem())
     };
@@ -128,7 +104,7 @@ async fn a_sale_with_spend_then_its_return() {
     s.act(Action::Apply).await;
     assert!(matches!(s.take_outcome(), Some(Outcome::Return { .. })));
     // A return of a sale this till never saw.
-    s.act(Action::OpenReceipt(return_of("ret-2", "elsewhere")))
+    s.act(Action::OpenReceipt(return_of("ret-2", "elsewhere", "1")))
         .await;
     assert_eq!(s.problem(), Some(&Problem::SaleNotKept));
     assert_eq!(name(&s), "waiting");

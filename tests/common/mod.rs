@@ -142,3 +142,29 @@ pub async fn last_sms_code(addr: std::net::SocketAddr) -> String {
     assert_eq!(code.len(), 6, "{text}");
     code
 }
+
+/// A sale of a coffee at `price` and two croissants at 150.00.
+pub fn receipt(id: &str, price: &str) -> bonuskassa::domain::receipt::Receipt {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
+        "positions": [
+            { "id": "1", "category": "coffee", "price": price, "quantity": "1" },
+            { "id": "2", "category": "bakery", "price": "150.00", "quantity": "2" }
+        ]
+    }))
+    .unwrap()
+}
+
+/// A return of `quantity` croissants of the sale `original`.
+pub fn return_of(id: &str, original: &str, quantity: &str) -> bonuskassa::domain::receipt::Receipt {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "kind": "return", "at": "2026-11-23T13:00:00+03:00",
+        "original_receipt": original,
+        "positions": [ { "id": "2", "category": "bakery", "price": "150.00", "quantity": quantity } ]
+    }))
+    .unwrap()
+}
+
+pub fn b(s: &str) -> bonuskassa::domain::money::Bonus {
+    s.parse().unwrap()
+}
