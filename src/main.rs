@@ -32,11 +32,12 @@ enum Command {
     Sync(cli::till::TillArgs),
     /// Open the touch window.
     Ui {
-        /// Interface language: ru or en.
-        #[arg(long, default_value = "ru")]
-        lang: String,
-        /// The data directory of an enrolled till: show its checkout screens. Without it
-        /// the window only says that the till is not set up.
+        /// Interface language: ru or en (default: the till's own setting, else ru).
+        #[arg(long)]
+        lang: Option<String>,
+        /// The till's data directory: its checkout screens, or, for a till never
+        /// enrolled, the installer's setup. Without it the window only says that the till
+        /// is not set up.
         #[arg(long)]
         data: Option<std::path::PathBuf>,
     },
@@ -61,14 +62,20 @@ fn run(args: Args) -> Result<(), cli::CliError> {
         Command::Status(a) => print(&cli::till::status(&a)?),
         Command::Sync(a) => print(&cli::till::sync(&a)?),
         Command::Ui { lang, data } => {
-            let language = lang
-                .parse()
-                .map_err(|e| cli::CliError::input(format!("--lang {lang}: {e}")))?;
-            bonuskassa::ui::run(bonuskassa::ui::UiOptions { language, data }).map_err(|e| {
-                cli::CliError {
-                    message: format!("the window could not start: {e:#}"),
-                    exit_code: 1,
-                }
+            let language = match &lang {
+                Some(lang) => lang
+                    .parse()
+                    .map_err(|e| cli::CliError::input(format!("--lang {lang}: {e}")))?,
+                None => Default::default(),
+            };
+            let options = bonuskassa::ui::UiOptions {
+                language,
+                language_given: lang.is_some(),
+                data,
+            };
+            bonuskassa::ui::run(options).map_err(|e| cli::CliError {
+                message: format!("the window could not start: {e:#}"),
+                exit_code: 1,
             })
         }
     }

@@ -396,18 +396,22 @@ async fn a_refused_offline_spend_becomes_a_conflict_and_a_revoked_token_pauses()
 async fn the_installers_connection_test() {
     let mut rig = Rig::new();
     let url = format!("http://{}", rig.addr);
-    let took = bonuskassa::terminal::probe_server(&url, None, Duration::from_secs(2))
+    let took = bonuskassa::terminal::probe_server(&url, None, Duration::from_secs(2), None)
         .await
         .unwrap();
     assert!(took < Duration::from_secs(2));
     rig.stop_server();
-    let err = bonuskassa::terminal::probe_server(&url, None, Duration::from_secs(2))
+    let err = bonuskassa::terminal::probe_server(&url, None, Duration::from_secs(2), None)
         .await
         .unwrap_err();
     assert!(err.is_offline(), "{err}");
-    let err =
-        bonuskassa::terminal::probe_server("http://loyalty.example", None, Duration::from_secs(2))
-            .await
-            .unwrap_err();
+    let err = bonuskassa::terminal::probe_server(
+        "http://loyalty.example",
+        None,
+        Duration::from_secs(2),
+        None,
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("https://"), "{err}");
 }

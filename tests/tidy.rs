@@ -65,7 +65,8 @@ fn the_engine_does_no_io_and_reads_no_clock() {
 fn each_io_crate_has_one_home() {
     // The server is its own world with its own database and its SMS provider's HTTP
     // client; on the terminal side each IO crate has exactly one module.
-    let homes: [(&str, &[&str]); 5] = [
+    let homes: [(&str, &[&str]); 6] = [
+        ("serialport", &["src/scanner"]),
         ("keyring", &["src/secrets.rs"]),
         ("slint", &["src/ui"]),
         ("rusqlite", &["src/store", "src/server"]),
@@ -162,4 +163,95 @@ fn no_real_phone_numbers_from_the_seed_manuals_in_fixtures() {
             }
         }
     }
+}
+
+/// The `@tr("…")` strings of every `.slint` file, each with the component it is written
+/// in (Slint's translation context).
+fn ui_strings() -> Vec<(String, String, String)> {
+    fn slint_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                slint_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "slint") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    slint_files(&root().join("ui"), &mut files);
+    files.sort();
+    let mut out = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut component = String::new();
+        for line in text.lines() {
+            let code = line.trim_start();
+            let code = code.strip_prefix("export ").unwrap_or(code);
+            if let Some(rest) = code.strip_prefix("component ") {
+                component = rest
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+            }
+            let mut rest = line;
+            while let Some(at) = rest.find("@tr(\"") {
+                let tail = &rest[at + 5..];
+                let Some(end) = tail.find('"') else { break };
+                out.push((
+                    file.file_name().unwrap().to_string_lossy().to_string(),
+                    component.clone(),
+                    tail[..end].to_string(),
+                ));
+                rest = &tail[end..];
+            }
+        }
+    }
+    out
+}
+
+/// The (msgctxt, msgid) → msgstr entries of a catalogue.
+fn catalogue(lang: &str) -> std::collections::HashMap<(String, String), String> {
+    let path = root().join(format!("assets/lang/{lang}/LC_MESSAGES/bonuskassa.po"));
+    let text = std::fs::read_to_string(path).unwrap();
+    let unquote = |l: &str, key: &str| {
+        l.strip_prefix(key)
+            .map(|v| v.trim().trim_matches('"').to_string())
+    };
+    let mut entries = std::collections::HashMap::new();
+    let (mut ctxt, mut id) = (None, None);
+    for line in text.lines() {
+        if let Some(v) = unquote(line, "msgctxt ") {
+            ctxt = Some(v);
+        } else if let Some(v) = unquote(line, "msgid ") {
+            id = Some(v);
+        } else if let Some(v) = unquote(line, "msgstr ")
+            && let (Some(c), Some(i)) = (ctxt.take(), id.take())
+        {
+            entries.insert((c, i), v);
+        }
+    }
+    entries
+}
+
+#[test]
+fn every_string_on_screen_is_in_both_catalogues_and_translated_to_english() {
+    let (ru, en) = (catalogue("ru"), catalogue("en"));
+    let mut missing = Vec::new();
+    for (file, component, text) in ui_strings() {
+        let key = (component.clone(), text.clone());
+        if !ru.contains_key(&key) {
+            missing.push(format!("ru: {file} {component} {text:?}"));
+        }
+        match en.get(&key) {
+            Some(english) if !english.is_empty() => {}
+            _ => missing.push(format!("en: {file} {component} {text:?}")),
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "strings without a catalogue entry (msgctxt = the component):\n{}",
+        missing.join("\n")
+    );
 }

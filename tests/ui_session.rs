@@ -13,20 +13,17 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use bonuskassa::clock::{Clock, SystemClock};
 use bonuskassa::domain::money::Bonus;
 use bonuskassa::domain::receipt::Receipt;
 use bonuskassa::till::Outcome;
-use bonuskassa::ui::{self, AppWindow, Language, UiHandle, UiOptions};
+use bonuskassa::ui::{self, Language, UiOptions};
+use common::ui::{Till, small};
 use common::{Rig, last_sms_code, quick_sync, wait_for};
-use i_slint_backend_testing::{
-    AccessibleRole, ElementHandle, ElementRoot, TestingBackend, TestingBackendOptions,
-};
-use slint::{ComponentHandle, PhysicalSize, Rgba8Pixel, SharedPixelBuffer};
+use i_slint_backend_testing::AccessibleRole;
+use slint::ComponentHandle;
 
 fn receipt(id: &str, price: &str) -> Receipt {
     serde_json::from_value(serde_json::json!({
@@ -50,189 +47,6 @@ fn return_of(id: &str, original: &str) -> Receipt {
     .unwrap()
 }
 
-/// The window, the session behind it, and where pictures go (if anywhere).
-struct Till {
-    window: AppWindow,
-    handle: UiHandle,
-    screenshots: Option<std::path::PathBuf>,
-}
-
-impl Till {
-    /// Runs the event loop until every view the worker posted is shown.
-    fn pump(&self) {
-        slint::quit_event_loop().expect("the testing backend has an event loop");
-        slint::run_event_loop().expect("the event loop runs");
-        i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(16));
-    }
-
-    /// Waits until the session has done every action sent, and shows its view.
-    fn settle(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            self.pump();
-            if self.handle.is_idle() {
-                self.pump();
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the session did not answer; visible: {:?}",
-                self.labels()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn labels(&self) -> Vec<String> {
-        self.window
-            .root_element()
-            .query_descendants()
-            .find_all()
-            .into_iter()
-            .filter_map(|e| e.accessible_label())
-            .filter(|l| !l.is_empty())
-            .map(|l| l.to_string())
-            .collect()
-    }
-
-    fn shows(&self, text: &str) -> bool {
-        self.labels().iter().any(|l| l == text)
-    }
-
-    fn shows_starting(&self, prefix: &str) -> bool {
-        self.labels().iter().any(|l| l.starts_with(prefix))
-    }
-
-    fn expect(&self, text: &str) {
-        assert!(
-            self.shows(text),
-            "missing {text:?}; visible: {:?}",
-            self.labels()
-        );
-    }
-
-    fn expect_starting(&self, prefix: &str) {
-        assert!(
-            self.shows_starting(prefix),
-            "nothing starts with {prefix:?}; visible: {:?}",
-            self.labels()
-        );
-    }
-
-    fn element(&self, label: &str, role: AccessibleRole) -> ElementHandle {
-        let mut found = ElementHandle::find_by_accessible_label(&self.window, label)
-            .filter(|e| e.accessible_role() == Some(role));
-        let e = found.next().unwrap_or_else(|| {
-            panic!(
-                "no {role:?} labelled {label:?}; visible: {:?}",
-                self.labels()
-            )
-        });
-        assert!(
-            found.next().is_none(),
-            "more than one {role:?} labelled {label:?}"
-        );
-        e
-    }
-
-    /// Taps a button and waits for the session's answer.
-    fn tap(&self, caption: &str) {
-        self.element(caption, AccessibleRole::Button)
-            .invoke_accessible_default_action();
-        self.settle();
-    }
-
-    fn keys(&self, digits: &str) {
-        for d in digits.chars() {
-            self.tap(&d.to_string());
-        }
-    }
-
-    fn field(&self, label: &str) -> ElementHandle {
-        self.element(label, AccessibleRole::TextInput)
-    }
-
-    fn type_into(&self, label: &str, text: &str) {
-        self.field(label).set_accessible_value(text);
-        self.settle();
-    }
-
-    fn outcome(&self) -> Outcome {
-        self.handle
-            .try_outcome()
-            .expect("an outcome for the register")
-    }
-
-    /// Every button is finger-sized and inside the window.
-    fn check_buttons(&self, screen: &str) {
-        let size = self.window.window().size();
-        for b in ElementHandle::find_by_element_type_name(&self.window, "TouchButton").chain(
-            ElementHandle::find_by_element_type_name(&self.window, "Key"),
-        ) {
-            let (pos, sz) = (b.absolute_position(), b.size());
-            let label = b.accessible_label().unwrap_or_default();
-            assert!(
-                sz.height >= 48.0,
-                "{screen}: {label} is {}px high",
-                sz.height
-            );
-            assert!(
-                pos.x >= 0.0
-                    && pos.y >= 0.0
-                    && pos.x + sz.width <= size.width as f32 + 0.5
-                    && pos.y + sz.height <= size.height as f32 + 0.5,
-                "{screen}: {label} at {pos:?} {sz:?} leaves the {size:?} window"
-            );
-        }
-    }
-
-    /// Checks the buttons and, when asked for pictures, writes this screen.
-    fn picture(&self, name: &str) {
-        self.check_buttons(name);
-        let Some(dir) = &self.screenshots else {
-            return;
-        };
-        self.pump();
-        let shot = self
-            .window
-            .window()
-            .take_snapshot()
-            .expect("the software renderer draws");
-        write_png(&dir.join(format!("session_{name}.png")), &shot);
-    }
-
-    /// The same screen in English and at 1280×800 as well.
-    fn pictures_in_both_languages(&self, name: &str) {
-        self.picture(name);
-        self.tap("English");
-        self.picture(&format!("{name}_en"));
-        self.tap("Русский");
-        self.window.window().set_size(large());
-        self.pump();
-        self.picture(&format!("{name}_1280x800"));
-        self.window.window().set_size(small());
-        self.pump();
-    }
-}
-
-fn small() -> PhysicalSize {
-    PhysicalSize::new(800, 600)
-}
-
-fn large() -> PhysicalSize {
-    PhysicalSize::new(1280, 800)
-}
-
-fn write_png(path: &Path, shot: &SharedPixelBuffer<Rgba8Pixel>) {
-    let file = std::fs::File::create(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), shot.width(), shot.height());
-    encoder.set_color(png::ColorType::Rgba);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().expect("png header");
-    writer.write_image_data(shot.as_bytes()).expect("png data");
-    writer.finish().expect("png end");
-}
-
 #[test]
 fn the_touch_screens_walk_a_sale_a_registration_a_return_and_the_manager_menu() {
     let rig = Rig::new();
@@ -246,12 +60,7 @@ fn the_touch_screens_walk_a_sale_a_registration_a_return_and_the_manager_menu() 
         s.cached_customers == 4
     }));
 
-    slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
-        mock_time: true,
-        threading: true,
-        renderer_name: Some("software".into()),
-    })))
-    .expect("the only Slint platform of this test binary");
+    common::ui::headless();
     let (window, handle) = ui::build_session_window(
         &UiOptions {
             language: Language::Ru,
@@ -267,6 +76,8 @@ fn the_touch_screens_walk_a_sale_a_registration_a_return_and_the_manager_menu() 
         window,
         handle,
         screenshots: std::env::var_os("BONUSKASSA_SCREENSHOTS").map(Into::into),
+        prefix: "session_",
+        scrolls: false,
     };
     till.settle();
 

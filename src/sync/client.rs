@@ -31,6 +31,9 @@ pub enum ClientError {
     Timeout,
     #[error("the server cannot be reached")]
     Unreachable,
+    /// TLS refused the server's certificate: a wrong address, or a private CA not given.
+    #[error("the server's certificate is not trusted: {0}")]
+    Certificate(String),
     #[error("the server answered HTTP {0}")]
     Status(u16),
     /// The server refused the request and said why (a wrong code, a cooldown, …).
@@ -38,6 +41,20 @@ pub enum ClientError {
     Api(ErrorBody),
     #[error("the server's answer does not parse: {0}")]
     Unreadable(String),
+}
+
+/// The TLS layer's reason, when a connection failed because the server's certificate was
+/// refused (rustls names it "invalid peer certificate: …").
+fn certificate_problem(e: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        let text = err.to_string();
+        if text.contains("certificate") {
+            return Some(text);
+        }
+        source = err.source();
+    }
+    None
 }
 
 /// How to reach the server.
@@ -71,7 +88,7 @@ impl ClientError {
     /// not offline.
     pub fn is_offline(&self) -> bool {
         match self {
-            ClientError::Timeout | ClientError::Unreachable => true,
+            ClientError::Timeout | ClientError::Unreachable | ClientError::Certificate(_) => true,
             ClientError::Status(code) => *code >= 500 || *code == 429,
             ClientError::Api(body) => body.code == crate::protocol::server::ErrorCode::Internal,
             _ => false,
@@ -257,6 +274,8 @@ async fn answer<T: serde::de::DeserializeOwned>(
     let resp = sent.map_err(|e| {
         if e.is_timeout() {
             ClientError::Timeout
+        } else if let Some(why) = certificate_problem(&e) {
+            ClientError::Certificate(why)
         } else {
             ClientError::Unreachable
         }

@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::offline::LocalOffline;
+use crate::lang::Language;
+use crate::scanner::ScannerSettings;
 use crate::secrets::SecretBackend;
 
 /// The settings file in a data dir.
@@ -50,6 +53,43 @@ pub struct TerminalConfig {
     /// the store's self-registration QR code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_registration_url: Option<String>,
+    /// The language the till's screens open in (the cashier can switch for a session).
+    #[serde(default)]
+    pub language: Language,
+    /// A barcode/QR scanner on a serial port. Without one, only keyboard-wedge scanners
+    /// work: they type into the window like a keyboard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scanner: Option<ScannerSettings>,
+    /// The cash register's link: HTTP on 127.0.0.1; its key is in the secret store.
+    #[serde(default)]
+    pub bridge: BridgeSettings,
+    /// This till's own offline limits, tighter than the rules' (never looser).
+    #[serde(default, skip_serializing_if = "LocalOffline::is_default")]
+    pub offline: LocalOffline,
+}
+
+/// Where the cash register reaches the till. Only the loopback interface is ever bound;
+/// the key every request carries is in the secret store, never here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeSettings {
+    #[serde(default = "default_bridge_port")]
+    pub port: u16,
+}
+
+/// The port the bridge listens on unless the installer picks another.
+pub const DEFAULT_BRIDGE_PORT: u16 = 8765;
+
+fn default_bridge_port() -> u16 {
+    DEFAULT_BRIDGE_PORT
+}
+
+impl Default for BridgeSettings {
+    fn default() -> Self {
+        BridgeSettings {
+            port: DEFAULT_BRIDGE_PORT,
+        }
+    }
 }
 
 fn default_timeout_ms() -> u64 {
@@ -89,6 +129,10 @@ impl TerminalConfig {
             sync_timeout_s: default_sync_timeout_s(),
             refresh_s: default_refresh_s(),
             self_registration_url: None,
+            language: Language::default(),
+            scanner: None,
+            bridge: BridgeSettings::default(),
+            offline: LocalOffline::default(),
         }
     }
 
@@ -118,14 +162,15 @@ impl TerminalConfig {
                     .map(|s| format!(" (line {})", text[..s.start].lines().count().max(1)))
                     .unwrap_or_default(),
         })?;
-        config.validate().map_err(|message| ConfigError::Invalid {
+        config.check().map_err(|message| ConfigError::Invalid {
             path: path.clone(),
             message,
         })?;
         Ok(config)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    /// The checks `load` and `save` make, naming the key that is wrong.
+    pub fn check(&self) -> Result<(), String> {
         if !(100..=30_000).contains(&self.timeout_ms) {
             return Err(format!(
                 "timeout_ms = {} is outside 100..=30000",
@@ -156,6 +201,20 @@ impl TerminalConfig {
         if self.name.trim().is_empty() {
             return Err("name must not be empty".into());
         }
+        if self.bridge.port < 1024 {
+            return Err(format!(
+                "[bridge] port = {} is below 1024: choose a port from 1024 to 65535",
+                self.bridge.port
+            ));
+        }
+        if let Some(scanner) = &self.scanner {
+            scanner
+                .validate()
+                .map_err(|message| format!("[scanner] {message}"))?;
+        }
+        if self.offline.horizon_hours == Some(0) {
+            return Err("[offline] horizon_hours = 0: leave it out, or set spend_allowed = false to forbid offline spend".into());
+        }
         Ok(())
     }
 
@@ -166,7 +225,7 @@ impl TerminalConfig {
             path: path.clone(),
             source,
         };
-        self.validate().map_err(|message| ConfigError::Invalid {
+        self.check().map_err(|message| ConfigError::Invalid {
             path: path.clone(),
             message,
         })?;
@@ -176,8 +235,17 @@ impl TerminalConfig {
         })?;
         std::fs::create_dir_all(data_dir).map_err(io)?;
         let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, text).map_err(io)?;
+        {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&tmp).map_err(io)?;
+            file.write_all(text.as_bytes()).map_err(io)?;
+            file.sync_all().map_err(io)?;
+        }
         std::fs::rename(&tmp, &path).map_err(io)?;
+        // The rename itself is durable only once the directory is synced.
+        if let Ok(dir) = std::fs::File::open(data_dir) {
+            let _ = dir.sync_all();
+        }
         Ok(())
     }
 }
@@ -215,5 +283,48 @@ mod tests {
         let err = TerminalConfig::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("file:relative"), "{err}");
         assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn the_installers_tables_round_trip_and_bad_ones_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c =
+            TerminalConfig::new("https://loyalty.example", "Касса 1", SecretBackend::Keyring);
+        c.language = Language::En;
+        c.scanner = Some(
+            toml::from_str("port = \"/dev/ttyACM0\"\nbaud = 115200\nterminator = \"crlf\"")
+                .unwrap(),
+        );
+        c.bridge.port = 9000;
+        c.offline.max_spend_per_operation = Some("300".parse().unwrap());
+        c.offline.horizon_hours = Some(12);
+        c.save(dir.path()).unwrap();
+        assert_eq!(TerminalConfig::load(dir.path()).unwrap(), c);
+        let text = std::fs::read_to_string(TerminalConfig::path(dir.path())).unwrap();
+        for line in [
+            "language = \"en\"",
+            "[scanner]",
+            "[bridge]",
+            "port = 9000",
+            "[offline]",
+            "horizon_hours = 12",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+
+        for (bad, named) in [
+            ("[bridge]\nport = 80\n", "[bridge] port = 80"),
+            ("[offline]\nhorizon_hours = 0\n", "horizon_hours = 0"),
+            ("[offline]\nmax_spend = 1\n", "max_spend"),
+            ("language = \"de\"\n", "de"),
+        ] {
+            std::fs::write(
+                TerminalConfig::path(dir.path()),
+                format!("server_url = \"https://x\"\nname = \"K\"\nsecrets = \"keyring\"\n{bad}"),
+            )
+            .unwrap();
+            let err = TerminalConfig::load(dir.path()).unwrap_err().to_string();
+            assert!(err.contains(named), "{named}: {err}");
+        }
     }
 }

@@ -39,7 +39,7 @@ use crate::store::{CachedCashier, CachedCustomer, Conflict, StoreError, Terminal
 use crate::sync::client::{ClientError, ServerClient};
 use crate::sync::worker::{StatusCell, SyncOptions, SyncStatus, SyncWorker, publish_queue};
 pub use config::TerminalConfig;
-pub use offline::{Allowance, OfflineLimit};
+pub use offline::{Allowance, LocalOffline, OfflineLimit};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TerminalError {
@@ -209,16 +209,22 @@ fn offline_lock_seconds(failures: u32) -> u64 {
 }
 
 /// The installer's connection test: can the till reach the server at `url` (with the
-/// private CA, if any) and how long did the answer take.
+/// private CA, if any) and how long did the answer take. With the till's `token` the
+/// server is also asked for the rules, which proves the token is still good.
 pub async fn probe_server(
     url: &str,
     private_ca: Option<&Path>,
     timeout: std::time::Duration,
+    token: Option<&str>,
 ) -> Result<std::time::Duration, ClientError> {
-    let client = ServerClient::new(url, "", private_ca, timeout)?;
+    let client = ServerClient::new(url, token.unwrap_or(""), private_ca, timeout)?;
     let started = std::time::Instant::now();
     client.health().await?;
-    Ok(started.elapsed())
+    let took = started.elapsed();
+    if token.is_some() {
+        client.rules().await?;
+    }
+    Ok(took)
 }
 
 impl Terminal {
@@ -323,6 +329,15 @@ impl Terminal {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The store and the id the server gave this till when it was enrolled.
+    pub fn enrollment(&self) -> Option<crate::till::setup::Enrolled> {
+        let store = self.store();
+        Some(crate::till::setup::Enrolled {
+            store_name: store.get_meta("store_name").ok().flatten()?,
+            terminal_id: store.get_meta("terminal_id").ok().flatten()?,
+        })
     }
 
     fn store(&self) -> MutexGuard<'_, TerminalStore> {
@@ -655,6 +670,7 @@ impl Terminal {
         let unsynced = TerminalStore::unsynced_offline_spend(store.connection())?;
         Ok(offline::allowance(
             rules,
+            &self.config.offline,
             offline::OfflineFacts {
                 last_sync: store.last_sync()?,
                 now: self.now(),
@@ -697,8 +713,11 @@ impl Terminal {
             Err(ClientError::Api(body)) if body.code == ErrorCode::CustomerNotFound => {
                 self.saw_server(true, None);
                 // Registered here and not yet at the server: nothing to spend, so the
-                // cached rules give the same answer the server will.
-                self.calculate_offline(customer, receipt, spend)
+                // cached rules give the same answer the server will. The server is there,
+                // so the answer is not an offline one.
+                let mut priced = self.calculate_offline(customer, receipt, spend)?;
+                priced.offline = false;
+                Ok(priced)
             }
             Err(ClientError::Api(body))
                 if body.code == ErrorCode::BadRequest && !spend.is_zero() =>
@@ -782,7 +801,12 @@ impl Terminal {
         let overridden = priced.offline && self.overridden(&priced.customer.id);
         let max_unsynced = if priced.offline && !priced.spend.is_zero() && !overridden {
             let (_, rules) = self.rules()?;
-            Some(rules.offline.max_unsynced_spend_per_terminal)
+            Some(
+                self.config
+                    .offline
+                    .tighten(&rules.offline)
+                    .max_unsynced_spend_per_terminal,
+            )
         } else {
             None
         };
@@ -945,13 +969,15 @@ impl Terminal {
         if self.store().customer_by_hash(&phone_hash)?.is_some() {
             return Err(TerminalError::AlreadyRegistered);
         }
-        let card_hash = match &new.card {
+        let (card_hash, card_masked) = match &new.card {
             Some(CardIssue::Plastic { number }) => {
                 let card = CardNumber::parse(number.expose(), &self.card_formats)
                     .map_err(|e| TerminalError::Client(ClientError::Unreadable(e.to_string())))?;
-                Some(self.hash_of(&Lookup::Card(card)))
+                let masked = card.masked();
+                (Some(self.hash_of(&Lookup::Card(card))), Some(masked))
             }
-            _ => None,
+            // A virtual number is made by the server; the card shows it after the sync.
+            _ => (None, None),
         };
         let status = rules.registration_card().unwrap_or(&rules.cards[0]).clone();
         let cached = CachedCustomer {
@@ -991,7 +1017,7 @@ impl Terminal {
             id: cached.id,
             name: cached.name,
             phone_masked: cached.phone_masked,
-            card_masked: None,
+            card_masked,
             card_status: cached.card_status,
             phone_verified: cached.phone_verified,
             balance: Bonus::ZERO,

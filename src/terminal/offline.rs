@@ -5,8 +5,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use serde::{Deserialize, Serialize};
+
 use crate::domain::money::Bonus;
-use crate::domain::rules::Rules;
+use crate::domain::rules::{OfflineRules, Rules};
 
 /// Why an offline spend is limited or refused, for the cashier's screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -50,13 +52,72 @@ pub struct OfflineFacts {
     pub manager_override: bool,
 }
 
-/// The offline allowance of one operation (before the customer's balance caps it).
-pub fn allowance(rules: &Rules, facts: OfflineFacts) -> Allowance {
+/// The till's own offline limits, the `[offline]` table of `terminal.toml`, set by the
+/// installer. They can only tighten the rules' `[offline]` table, never loosen it: the
+/// store owner's rules are the ceiling, a till in a risky spot may stay below it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalOffline {
+    /// False: this till never spends offline, whatever the rules allow.
+    #[serde(default = "yes")]
+    pub spend_allowed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_spend_per_operation: Option<Bonus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unsynced_spend_per_terminal: Option<Bonus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub horizon_hours: Option<u32>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for LocalOffline {
+    /// No limits of the till's own: the rules decide.
+    fn default() -> Self {
+        LocalOffline {
+            spend_allowed: true,
+            max_spend_per_operation: None,
+            max_unsynced_spend_per_terminal: None,
+            horizon_hours: None,
+        }
+    }
+}
+
+impl LocalOffline {
+    pub fn is_default(&self) -> bool {
+        *self == LocalOffline::default()
+    }
+
+    /// The rules' limits with this till's own applied: each the tighter of the two.
+    pub fn tighten(&self, rules: &OfflineRules) -> OfflineRules {
+        let min = |a: Bonus, b: Option<Bonus>| b.map_or(a, |b| a.min(b));
+        OfflineRules {
+            spend_allowed: rules.spend_allowed && self.spend_allowed,
+            max_spend_per_operation: min(
+                rules.max_spend_per_operation,
+                self.max_spend_per_operation,
+            ),
+            max_unsynced_spend_per_terminal: min(
+                rules.max_unsynced_spend_per_terminal,
+                self.max_unsynced_spend_per_terminal,
+            ),
+            horizon_hours: self
+                .horizon_hours
+                .map_or(rules.horizon_hours, |h| h.min(rules.horizon_hours)),
+        }
+    }
+}
+
+/// The offline allowance of one operation (before the customer's balance caps it), under
+/// the rules as tightened by the till's own limits.
+pub fn allowance(rules: &Rules, local: &LocalOffline, facts: OfflineFacts) -> Allowance {
     let none = |limit| Allowance {
         max: Bonus::ZERO,
         limit: Some(limit),
     };
-    let offline = &rules.offline;
+    let offline = &local.tighten(&rules.offline);
     if !facts.phone_verified {
         return none(OfflineLimit::NotVerified);
     }
@@ -150,10 +211,21 @@ mod tests {
             ..facts(hours_ago, unsynced, verified)
         };
         let forbidden = "[offline]\nspend_allowed = false\n";
-        let cases: Vec<(&str, Rules, OfflineFacts, Bonus, Option<OfflineLimit>)> = vec![
+        let till = |text: &str| -> LocalOffline { toml::from_str(text).unwrap() };
+        let free = LocalOffline::default();
+        type Case = (
+            &'static str,
+            Rules,
+            LocalOffline,
+            OfflineFacts,
+            Bonus,
+            Option<OfflineLimit>,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "within every limit: the per-operation cap",
                 rules(LIMITS, None),
+                free.clone(),
                 facts(Some(1), "0", true),
                 b("1000"),
                 Some(OfflineLimit::PerOperation { max: b("1000") }),
@@ -161,6 +233,7 @@ mod tests {
             (
                 "the terminal budget is nearly used",
                 rules(LIMITS, None),
+                free.clone(),
                 facts(Some(1), "9700", true),
                 b("300"),
                 Some(OfflineLimit::TerminalBudget { left: b("300") }),
@@ -168,6 +241,7 @@ mod tests {
             (
                 "the budget is used up",
                 rules(LIMITS, None),
+                free.clone(),
                 facts(Some(1), "10000", true),
                 b("0"),
                 Some(OfflineLimit::TerminalBudget { left: b("0") }),
@@ -175,6 +249,7 @@ mod tests {
             (
                 "the code threshold is lower than the cap",
                 rules(LIMITS, Some("500")),
+                free.clone(),
                 facts(Some(1), "0", true),
                 b("500"),
                 Some(OfflineLimit::NeedsCode { over: b("500") }),
@@ -182,6 +257,7 @@ mod tests {
             (
                 "exactly at the horizon still spends",
                 rules(LIMITS, None),
+                free.clone(),
                 facts(Some(72), "0", true),
                 b("1000"),
                 Some(OfflineLimit::PerOperation { max: b("1000") }),
@@ -189,6 +265,7 @@ mod tests {
             (
                 "past the horizon",
                 rules(LIMITS, None),
+                free.clone(),
                 facts(Some(73), "0", true),
                 b("0"),
                 Some(OfflineLimit::HorizonPassed { hours: 72 }),
@@ -196,6 +273,7 @@ mod tests {
             (
                 "never synced",
                 rules(LIMITS, None),
+                free.clone(),
                 facts(None, "0", true),
                 b("0"),
                 Some(OfflineLimit::NeverSynced),
@@ -203,6 +281,7 @@ mod tests {
             (
                 "an unverified phone",
                 rules(LIMITS, None),
+                free.clone(),
                 facts(Some(1), "0", false),
                 b("0"),
                 Some(OfflineLimit::NotVerified),
@@ -210,6 +289,7 @@ mod tests {
             (
                 "the rules forbid it",
                 rules(forbidden, None),
+                free.clone(),
                 facts(Some(1), "0", true),
                 b("0"),
                 Some(OfflineLimit::NotAllowed),
@@ -217,6 +297,7 @@ mod tests {
             (
                 "a manager's override lifts the horizon and the budget",
                 rules(forbidden, None),
+                free.clone(),
                 overridden(Some(100), "10000", true),
                 Bonus::MAX,
                 None,
@@ -224,6 +305,7 @@ mod tests {
             (
                 "but not the code threshold",
                 rules(LIMITS, Some("500")),
+                free.clone(),
                 overridden(None, "0", true),
                 b("500"),
                 Some(OfflineLimit::NeedsCode { over: b("500") }),
@@ -231,13 +313,56 @@ mod tests {
             (
                 "nor an unverified phone",
                 rules(LIMITS, None),
+                free.clone(),
                 overridden(Some(1), "0", false),
                 b("0"),
                 Some(OfflineLimit::NotVerified),
             ),
+            (
+                "the till's own cap is below the rules'",
+                rules(LIMITS, None),
+                till("max_spend_per_operation = \"300\""),
+                facts(Some(1), "0", true),
+                b("300"),
+                Some(OfflineLimit::PerOperation { max: b("300") }),
+            ),
+            (
+                "the till's own budget, horizon and cap above the rules' change nothing",
+                rules(LIMITS, None),
+                till(
+                    "max_spend_per_operation = \"5000\"\nmax_unsynced_spend_per_terminal = \"500\"\nhorizon_hours = 100",
+                ),
+                facts(Some(1), "200", true),
+                b("300"),
+                Some(OfflineLimit::TerminalBudget { left: b("300") }),
+            ),
+            (
+                "the till's own horizon is shorter",
+                rules(LIMITS, None),
+                till("horizon_hours = 8"),
+                facts(Some(9), "0", true),
+                b("0"),
+                Some(OfflineLimit::HorizonPassed { hours: 8 }),
+            ),
+            (
+                "the till forbids offline spend",
+                rules(LIMITS, None),
+                till("spend_allowed = false"),
+                facts(Some(1), "0", true),
+                b("0"),
+                Some(OfflineLimit::NotAllowed),
+            ),
+            (
+                "the till cannot allow what the rules forbid",
+                rules(forbidden, None),
+                till("spend_allowed = true"),
+                facts(Some(1), "0", true),
+                b("0"),
+                Some(OfflineLimit::NotAllowed),
+            ),
         ];
-        for (name, rules, facts, max, limit) in cases {
-            let got = allowance(&rules, facts);
+        for (name, rules, local, facts, max, limit) in cases {
+            let got = allowance(&rules, &local, facts);
             assert_eq!(got, Allowance { max, limit }, "{name}");
         }
     }

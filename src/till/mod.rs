@@ -12,6 +12,7 @@
 //! leaves the screen where it was and says why in [`Problem`]; nothing typed is lost.
 pub mod problem;
 pub mod qr;
+pub mod setup;
 
 use std::sync::Arc;
 
@@ -734,12 +735,8 @@ impl Session {
                 Ok(proof) => self.sell(&cashier, priced, Some(proof)),
                 Err(e) => {
                     let p = Problem::from(e);
-                    if let (
-                        Problem::CodeWrong { tries_left },
-                        Screen::Customer { code: Some(c), .. },
-                    ) = (&p, &mut self.screen)
-                    {
-                        c.tries_left = *tries_left;
+                    if let Screen::Customer { code: Some(c), .. } = &mut self.screen {
+                        c.tries_left = tries_after(&p, c.tries_left);
                     }
                     Err(p)
                 }
@@ -770,9 +767,7 @@ impl Session {
             }
             Err(e) => {
                 let p = Problem::from(e);
-                if let Problem::CodeWrong { tries_left } = &p {
-                    registration.tries_left = *tries_left;
-                }
+                registration.tries_left = tries_after(&p, registration.tries_left);
                 Err(p)
             }
         }
@@ -972,5 +967,15 @@ impl Session {
         self.terminal
             .manual_change(&manager, &customer.id, amount, reason, None)?;
         Ok(())
+    }
+}
+
+/// The tries shown after a code was refused: the server's count for a wrong code; none
+/// for a code that is dead (expired, or out of tries), since a new code brings its own.
+fn tries_after(problem: &Problem, before: Option<u32>) -> Option<u32> {
+    match problem {
+        Problem::CodeWrong { tries_left } => *tries_left,
+        Problem::CodeExpired | Problem::TooManyTries => None,
+        _ => before,
     }
 }

@@ -40,7 +40,7 @@ pub(super) fn connect(window: &AppWindow, language: Language) -> Result<(), Plat
 }
 
 /// Switches the bundled translation and tells the language switch which button is current.
-fn show_language(
+pub(super) fn show_language(
     window: &AppWindow,
     language: Language,
 ) -> Result<(), slint::SelectBundledTranslationError> {

@@ -17,71 +17,32 @@
 //! the event loop. Work that does either belongs to a worker thread that answers through
 //! `slint::Weak::upgrade_in_event_loop`.
 
-use std::fmt;
-use std::path::PathBuf;
-use std::str::FromStr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
-use crate::terminal::Terminal;
+use crate::terminal::config::ConfigError;
+use crate::terminal::{Terminal, TerminalConfig, TerminalError};
+use crate::till::setup::{SecretsOpener, Setup, os_secrets};
 
 mod app_adapter;
+mod first_frame;
 mod session_adapter;
+mod setup_adapter;
 
+pub use crate::lang::{Language, UnknownLanguage};
 pub use session_adapter::UiHandle;
 
 slint::include_modules!();
-
-/// The interface language. Russian is the language of the `.slint` sources; English comes
-/// from the bundled catalogue `assets/lang/en/LC_MESSAGES/bonuskassa.po`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Language {
-    #[default]
-    Ru,
-    En,
-}
-
-impl Language {
-    /// The code the user types (`--lang ru`) and the name of the bundled translation.
-    pub fn as_code(self) -> &'static str {
-        match self {
-            Language::Ru => "ru",
-            Language::En => "en",
-        }
-    }
-}
-
-impl fmt::Display for Language {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_code())
-    }
-}
-
-/// A language code that is not one of the bundled languages.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown language {0:?}: expected \"ru\" or \"en\"")]
-pub struct UnknownLanguage(pub String);
-
-impl FromStr for Language {
-    type Err = UnknownLanguage;
-
-    /// Accepts `ru` and `en`, in any letter case.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.eq_ignore_ascii_case("ru") {
-            Ok(Language::Ru)
-        } else if s.eq_ignore_ascii_case("en") {
-            Ok(Language::En)
-        } else {
-            Err(UnknownLanguage(s.to_owned()))
-        }
-    }
-}
 
 /// How the window starts.
 #[derive(Debug, Clone, Default)]
 pub struct UiOptions {
     /// The language the window opens in; the cashier can switch it on screen.
     pub language: Language,
+    /// True when `language` was asked for (`--lang`); otherwise an enrolled till opens
+    /// in the language its installer chose.
+    pub language_given: bool,
     /// The data directory of an enrolled till: the window shows its checkout session.
     /// Without one the window says the till is not set up.
     pub data: Option<PathBuf>,
@@ -111,20 +72,57 @@ pub fn run(opts: UiOptions) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("the window's event loop failed: {e}"));
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let terminal = Terminal::open(data, clock.clone())
-        .map_err(|e| anyhow::anyhow!("cannot open the till in {}: {e}", data.display()))?;
-    terminal
-        .start_sync(Default::default())
-        .map_err(|e| anyhow::anyhow!("cannot start the sync worker: {e}"))?;
-    let terminal = Arc::new(terminal);
-    let (window, handle) = build_session_window(&opts, terminal.clone(), clock)
-        .map_err(|e| anyhow::anyhow!("cannot create the window: {e}"))?;
+    let mut opts = opts.clone();
+    let (window, handle, terminal) = match open_till(data, clock.clone())? {
+        Some(terminal) => {
+            terminal
+                .start_sync(Default::default())
+                .map_err(|e| anyhow::anyhow!("cannot start the sync worker: {e}"))?;
+            let terminal = Arc::new(terminal);
+            if !opts.language_given {
+                opts.language = terminal.config().language;
+            }
+            let (window, handle) = build_session_window(&opts, terminal.clone(), clock)
+                .map_err(|e| anyhow::anyhow!("cannot create the window: {e}"))?;
+            (window, handle, Some(terminal))
+        }
+        None => {
+            tracing::info!(data = %data.display(), "the till is not enrolled: the setup opens");
+            let setup = Setup::new(data, clock.clone(), os_secrets());
+            let (window, handle) = build_setup_window(&opts, setup, clock, os_secrets())
+                .map_err(|e| anyhow::anyhow!("cannot create the window: {e}"))?;
+            (window, handle, None)
+        }
+    };
     tracing::info!(language = %opts.language, data = %data.display(), "window open on the till");
+    first_frame::install(&window);
     let ran = window.run();
-    // The session's worker finishes the action under way, then the sync worker stops.
+    // The worker finishes the action under way and stops the sync of the till it runs.
     drop(handle);
-    terminal.stop_sync();
+    if let Some(terminal) = terminal {
+        terminal.stop_sync();
+    }
     ran.map_err(|e| anyhow::anyhow!("the window's event loop failed: {e}"))
+}
+
+/// Opens the till in `data`, or `None` when it was never enrolled (no `terminal.toml`, or
+/// no token in its secret store): then the installer's setup opens instead.
+fn open_till(data: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<Option<Terminal>> {
+    match TerminalConfig::load(data) {
+        Err(ConfigError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None);
+        }
+        Err(e) => return Err(anyhow::anyhow!("cannot open the till: {e}")),
+        Ok(_) => {}
+    }
+    match Terminal::open(data, clock) {
+        Ok(terminal) => Ok(Some(terminal)),
+        Err(TerminalError::NotEnrolled(_)) => Ok(None),
+        Err(e) => Err(anyhow::anyhow!(
+            "cannot open the till in {}: {e}",
+            data.display()
+        )),
+    }
 }
 
 /// Creates the window with its adapters connected and the language selected, without
@@ -151,6 +149,31 @@ pub fn build_session_window(
     clock: Arc<dyn Clock>,
 ) -> Result<(AppWindow, UiHandle), slint::PlatformError> {
     let window = build_window(opts)?;
-    let handle = session_adapter::connect(&window, terminal, clock)?;
+    let handle = session_adapter::connect(
+        &window,
+        session_adapter::Start::Till(terminal),
+        clock,
+        os_secrets(),
+    )?;
+    Ok((window, handle))
+}
+
+/// Creates the window over the installer's setup of a till never enrolled, without
+/// showing it. Once the setup is saved the same window runs the till's checkout session,
+/// and the returned [`UiHandle`] reaches it. `open_secrets` opens the secret store the
+/// installer chooses (tests give keyring-core's mock store).
+pub fn build_setup_window(
+    opts: &UiOptions,
+    setup: Setup,
+    clock: Arc<dyn Clock>,
+    open_secrets: SecretsOpener,
+) -> Result<(AppWindow, UiHandle), slint::PlatformError> {
+    let window = build_window(opts)?;
+    let handle = session_adapter::connect(
+        &window,
+        session_adapter::Start::Setup(Box::new(setup)),
+        clock,
+        open_secrets,
+    )?;
     Ok((window, handle))
 }

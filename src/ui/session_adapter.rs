@@ -33,6 +33,7 @@ use slint::{
 };
 use tokio::sync::mpsc;
 
+use super::setup_adapter;
 use super::{
     AppAdapter, AppWindow, ConflictLine, CustomerCard, FindMode, LastReceipt, Notice, OutcomeKind,
     Page, ProblemInfo, ProblemKind, Questions, ReceiptInfo, RegStep, RegistrationInfo, ReturnInfo,
@@ -42,10 +43,12 @@ use crate::clock::Clock;
 use crate::domain::money::Bonus;
 use crate::domain::phone::PhoneInput;
 use crate::domain::receipt::Receipt;
+use crate::lang::Language;
 use crate::protocol::server::{Gender, Questionnaire, Secret};
 use crate::sync::worker::SyncStatus;
 use crate::terminal::{OfflineLimit, Terminal};
 use crate::till::qr::QrModules;
+use crate::till::setup::{Finished, SecretsOpener, Setup, SetupAction};
 use crate::till::{Action, CardChoice, Outcome, Problem, RegistrationStep, Screen, Session};
 
 /// The longest entries the keypad accepts: a cashier code, a card number, a spend (whole
@@ -108,21 +111,25 @@ impl Drop for UiHandle {
     }
 }
 
-enum Command {
+pub(super) enum Command {
     Act(Action),
+    /// The installer's setup page (boxed: it carries the whole form).
+    Setup(Box<SetupAction>),
+    /// The manager opens the setup of this till from the menu.
+    OpenSetup,
     Stop,
 }
 
 /// The sending end of the worker's channel, with the count of actions not yet shown.
 #[derive(Clone)]
-struct Actions {
+pub(super) struct Actions {
     tx: mpsc::UnboundedSender<Command>,
     pending: Arc<AtomicUsize>,
 }
 
 impl Actions {
-    fn send(&self, command: Command) {
-        let counted = matches!(command, Command::Act(_));
+    pub(super) fn send(&self, command: Command) {
+        let counted = !matches!(command, Command::Stop);
         if counted {
             self.pending.fetch_add(1, Ordering::SeqCst);
         }
@@ -135,12 +142,22 @@ impl Actions {
     }
 }
 
-/// Starts the session's worker thread on `terminal` and wires the window's
-/// `SessionAdapter` to it. The window shows the login screen until the first view comes.
+/// What the worker starts with.
+pub(super) enum Start {
+    /// An enrolled till: its checkout session, from the login screen.
+    Till(Arc<Terminal>),
+    /// The installer's setup of a till never enrolled.
+    Setup(Box<Setup>),
+}
+
+/// Starts the worker thread and wires the window's `SessionAdapter` and `SetupAdapter` to
+/// it. The window shows the login screen (or the setup) until the first view comes.
+/// `open_secrets` opens the secret store when a manager opens the setup of the till.
 pub(super) fn connect(
     window: &AppWindow,
-    terminal: Arc<Terminal>,
+    start: Start,
     clock: Arc<dyn Clock>,
+    open_secrets: SecretsOpener,
 ) -> Result<UiHandle, PlatformError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -154,7 +171,6 @@ pub(super) fn connect(
     let (outcome_tx, outcome_rx) = std_mpsc::channel();
 
     let adapter = window.global::<SessionAdapter>();
-    adapter.set_active(true);
     adapter.set_page(Page::Login);
     let typing = Rc::new(RefCell::new(Typing {
         page: Some(Page::Login),
@@ -162,13 +178,24 @@ pub(super) fn connect(
     }));
     show_entry(window, &typing.borrow());
     wire(window, &actions, &typing);
+    setup_adapter::wire(window, &actions);
 
-    let session = Session::new(terminal, clock.clone());
+    let mode = match start {
+        Start::Till(terminal) => {
+            adapter.set_active(true);
+            Mode::Till(Session::new(terminal, clock.clone()))
+        }
+        Start::Setup(setup) => {
+            setup_adapter::show(window, setup_adapter::view(&setup, false));
+            Mode::Setup { setup, back: None }
+        }
+    };
     let worker = Worker {
         ui: window.as_weak(),
         pending: actions.pending.clone(),
         outcomes: outcome_tx,
         clock,
+        open_secrets,
         last: LastReceipt::default(),
         notice: Notice::None,
     };
@@ -177,7 +204,7 @@ pub(super) fn connect(
     TYPING.with(|t| *t.borrow_mut() = Some(typing));
     let thread = std::thread::Builder::new()
         .name("bonuskassa-session".into())
-        .spawn(move || runtime.block_on(worker.serve(session, rx)))
+        .spawn(move || runtime.block_on(worker.serve(mode, rx)))
         .map_err(|e| PlatformError::Other(format!("cannot start the session thread: {e}")))?;
     Ok(UiHandle {
         actions,
@@ -532,6 +559,10 @@ fn wire(window: &AppWindow, actions: &Actions, typing: &Rc<RefCell<Typing>>) {
         adapter.on_show_self_registration(move || send(Action::ShowSelfRegistrationQr));
     }
     {
+        let actions = actions.clone();
+        adapter.on_open_setup(move || actions.send(Command::OpenSetup));
+    }
+    {
         let send = send.clone();
         adapter.on_allow_offline_spend(move |manager_code, reason| {
             send(Action::AllowOfflineSpend {
@@ -656,43 +687,201 @@ struct View {
     qr_url: String,
 }
 
+/// What the worker runs: the checkout session, or the installer's setup (with the
+/// session it was opened from, to go back to unchanged).
+enum Mode {
+    Till(Session),
+    Setup {
+        setup: Box<Setup>,
+        back: Option<Session>,
+    },
+}
+
+impl Mode {
+    fn terminal(&self) -> Option<&Arc<Terminal>> {
+        match self {
+            Mode::Till(session)
+            | Mode::Setup {
+                back: Some(session),
+                ..
+            } => Some(session.terminal()),
+            Mode::Setup { back: None, .. } => None,
+        }
+    }
+}
+
 struct Worker {
     ui: Weak<AppWindow>,
     pending: Arc<AtomicUsize>,
     outcomes: std_mpsc::Sender<Outcome>,
     clock: Arc<dyn Clock>,
+    open_secrets: SecretsOpener,
     last: LastReceipt,
     notice: Notice,
 }
 
 impl Worker {
-    async fn serve(mut self, mut session: Session, mut commands: mpsc::UnboundedReceiver<Command>) {
-        let mut status = session.terminal().subscribe();
-        let mut watching = true;
+    async fn serve(mut self, mut mode: Mode, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut status = mode.terminal().map(|t| t.subscribe());
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 command = commands.recv() => {
-                    let Some(Command::Act(action)) = command else {
-                        break;
+                    let command = match command {
+                        None | Some(Command::Stop) => break,
+                        Some(c) => c,
                     };
-                    self.act(&mut session, action).await;
-                }
-                changed = status.changed(), if watching => {
-                    if changed.is_err() {
-                        watching = false;
+                    let before = mode.terminal().map(Arc::as_ptr);
+                    mode = self.command(mode, command).await;
+                    if mode.terminal().map(Arc::as_ptr) != before {
+                        status = mode.terminal().map(|t| t.subscribe());
                     }
-                    let status = till_status(&session.terminal().status(), self.clock.now());
-                    self.post_status(status);
+                    self.pending.fetch_sub(1, Ordering::SeqCst);
+                }
+                changed = async {
+                    match status.as_mut() {
+                        Some(s) => s.changed().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if changed.is_err() {
+                        status = None;
+                    }
+                    if let Mode::Till(session) = &mode {
+                        let status = till_status(&session.terminal().status(), self.clock.now());
+                        self.post_status(status);
+                    }
                 }
                 _ = tick.tick() => {
-                    let busy = self.pending.load(Ordering::SeqCst) > 0;
-                    self.post(self.view(&session, busy, None));
+                    if let Mode::Till(session) = &mode {
+                        let busy = self.pending.load(Ordering::SeqCst) > 0;
+                        self.post(self.view(session, busy, None));
+                    }
                 }
             }
         }
+        // A till the setup started is stopped here; one handed in is its owner's to stop
+        // (stopping twice does no harm).
+        if let Some(terminal) = mode.terminal() {
+            terminal.stop_sync();
+        }
         tracing::debug!("the session worker stops");
+    }
+
+    /// Runs one command in the current mode and returns the mode after it. The view of
+    /// the result is posted before the command stops counting as pending.
+    async fn command(&mut self, mode: Mode, command: Command) -> Mode {
+        let busy = self.pending.load(Ordering::SeqCst) > 1;
+        match (mode, command) {
+            (Mode::Till(mut session), Command::Act(action)) => {
+                self.act(&mut session, action).await;
+                Mode::Till(session)
+            }
+            (Mode::Till(session), Command::OpenSetup) => {
+                let allowed = session.cashier().is_some_and(|c| c.is_manager())
+                    && *session.screen() == Screen::Manager;
+                if !allowed {
+                    tracing::warn!("the setup was asked for outside the manager's menu");
+                    self.post(self.view(&session, busy, None));
+                    return Mode::Till(session);
+                }
+                let setup = Box::new(Setup::for_terminal(
+                    session.terminal().clone(),
+                    self.clock.clone(),
+                    self.open_secrets.clone(),
+                ));
+                self.post_setup(setup_adapter::view(&setup, busy));
+                tracing::info!("the manager opened the till's setup");
+                Mode::Setup {
+                    setup,
+                    back: Some(session),
+                }
+            }
+            (Mode::Setup { mut setup, back }, Command::Setup(action)) => {
+                setup.act(*action).await;
+                match setup.take_finished() {
+                    None => {
+                        self.post_setup(setup_adapter::view(&setup, busy));
+                        Mode::Setup { setup, back }
+                    }
+                    Some(Finished::Back) => match back {
+                        Some(session) => {
+                            self.post_session(self.view(&session, busy, None), None);
+                            Mode::Till(session)
+                        }
+                        None => {
+                            self.post_setup(setup_adapter::view(&setup, busy));
+                            Mode::Setup { setup, back: None }
+                        }
+                    },
+                    Some(Finished::Ready(terminal)) => {
+                        if let Some(old) = &back {
+                            old.terminal().stop_sync();
+                        }
+                        if let Err(e) = terminal.start_sync(Default::default()) {
+                            tracing::error!(error = %e, "cannot start the sync worker");
+                        }
+                        let language = terminal.config().language;
+                        let session = Session::new(terminal, self.clock.clone());
+                        self.last = LastReceipt::default();
+                        self.notice = Notice::None;
+                        self.post_session(self.view(&session, busy, None), Some(language));
+                        Mode::Till(session)
+                    }
+                }
+            }
+            (Mode::Setup { setup, back }, Command::Act(action)) => {
+                // A receipt from the register while the till is being set up goes on
+                // without loyalty; the register hears it at once.
+                if let Action::OpenReceipt(receipt) = action {
+                    tracing::warn!(receipt = %receipt.id, "a receipt arrived during the setup");
+                    let outcome = Outcome::Cancelled {
+                        receipt_id: receipt.id.clone(),
+                    };
+                    if self.outcomes.send(outcome).is_err() {
+                        tracing::warn!("nobody takes the receipt outcomes any more");
+                    }
+                }
+                self.post_setup(setup_adapter::view(&setup, busy));
+                Mode::Setup { setup, back }
+            }
+            (mode, _) => {
+                match &mode {
+                    Mode::Till(session) => self.post(self.view(session, busy, None)),
+                    Mode::Setup { setup, .. } => {
+                        self.post_setup(setup_adapter::view(setup, busy));
+                    }
+                }
+                mode
+            }
+        }
+    }
+
+    fn post_setup(&self, view: setup_adapter::SetupView) {
+        if let Err(e) = self
+            .ui
+            .upgrade_in_event_loop(move |w| setup_adapter::show(&w, view))
+        {
+            tracing::warn!(error = %e, "the window is gone; the setup view is dropped");
+        }
+    }
+
+    /// Leaves the setup for the session (in `language`, when the setup chose one).
+    fn post_session(&self, view: View, language: Option<Language>) {
+        let posted = self.ui.upgrade_in_event_loop(move |w| {
+            setup_adapter::hide(&w);
+            w.global::<SessionAdapter>().set_active(true);
+            if let Some(language) = language
+                && let Err(e) = super::app_adapter::show_language(&w, language)
+            {
+                tracing::error!(%language, error = %e, "cannot switch the interface language");
+            }
+            show(&w, view);
+        });
+        if let Err(e) = posted {
+            tracing::warn!(error = %e, "the window is gone; the view is dropped");
+        }
     }
 
     async fn act(&mut self, session: &mut Session, mut action: Action) {
@@ -725,10 +914,10 @@ impl Worker {
             (true, Screen::Customer { spend_text, .. }) => Some(spend_field(spend_text)),
             _ => None,
         };
-        // Posted before the count drops, so "idle" means the view is in the event loop.
+        // Posted before the count drops (in `serve`), so "idle" means the view is in the
+        // event loop.
         let busy = self.pending.load(Ordering::SeqCst) > 1;
         self.post(self.view(session, busy, spend));
-        self.pending.fetch_sub(1, Ordering::SeqCst);
     }
 
     fn post(&self, view: View) {
@@ -816,6 +1005,7 @@ impl Worker {
                     discount_percent: c.discount_percent.clone().into(),
                     max_spend: bonus(calc.max_spend).into(),
                     offline: found.offline || priced.offline,
+                    unverified: !c.phone_verified,
                     total: money(&calc.total.to_string()).into(),
                     discount: money(&calc.discount.to_string()).into(),
                     spent: bonus(calc.spent).into(),

@@ -2,6 +2,8 @@
 //! SMS inbox), and a till enrolled against it with its secrets in keyring-core's mock store.
 #![allow(dead_code)]
 
+pub mod ui;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,6 +60,17 @@ impl Rig {
 
     pub fn secrets(&self) -> Arc<dyn SecretStore> {
         Arc::new(KeyringStore::with_store(self.keyring.clone()))
+    }
+
+    /// Opens secret stores as the real till does, but `keyring` is the rig's mock store.
+    pub fn opener(&self) -> bonuskassa::till::setup::SecretsOpener {
+        let keyring = self.keyring.clone();
+        Arc::new(move |backend| match backend {
+            bonuskassa::secrets::SecretBackend::Keyring => {
+                Ok(Arc::new(KeyringStore::with_store(keyring.clone())) as Arc<dyn SecretStore>)
+            }
+            other => bonuskassa::secrets::open(other.clone()).map(Arc::from),
+        })
     }
 
     pub fn config(&self) -> TerminalConfig {

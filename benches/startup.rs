@@ -1,0 +1,2 @@
+//! Start-to-first-frame benchmark (being written).
+fn main() {}

@@ -1,0 +1,213 @@
+//! The UI tests' harness: a window on Slint's headless testing backend over a session
+//! worker, driven by accessible labels as a finger would (tap, type, keypad), with the
+//! checks every screen gets (finger-sized buttons inside the window) and, with
+//! `BONUSKASSA_SCREENSHOTS=<dir>`, a picture of each screen.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bonuskassa::till::Outcome;
+use bonuskassa::ui::{AppWindow, UiHandle};
+use i_slint_backend_testing::{
+    AccessibleRole, ElementHandle, ElementRoot, TestingBackend, TestingBackendOptions,
+};
+use slint::{ComponentHandle, PhysicalSize, Rgba8Pixel, SharedPixelBuffer};
+
+/// Makes the headless testing backend (software renderer, mock time, a worker thread may
+/// post to its event loop) this test binary's Slint platform. Once per process.
+pub fn headless() {
+    slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
+        mock_time: true,
+        threading: true,
+        renderer_name: Some("software".into()),
+    })))
+    .expect("the only Slint platform of this test binary");
+}
+
+/// The window, the session behind it, and where pictures go (if anywhere).
+pub struct Till {
+    pub window: AppWindow,
+    pub handle: UiHandle,
+    pub screenshots: Option<std::path::PathBuf>,
+    /// The start of every picture's file name (`session_`, `setup_`).
+    pub prefix: &'static str,
+    /// The pages scroll (the setup): a button below the fold is in reach by scrolling, so
+    /// only its width has to fit the window.
+    pub scrolls: bool,
+}
+
+impl Till {
+    /// Runs the event loop until every view the worker posted is shown.
+    pub fn pump(&self) {
+        slint::quit_event_loop().expect("the testing backend has an event loop");
+        slint::run_event_loop().expect("the event loop runs");
+        i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(16));
+    }
+
+    /// Waits until the session has done every action sent, and shows its view.
+    pub fn settle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            self.pump();
+            if self.handle.is_idle() {
+                self.pump();
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the session did not answer; visible: {:?}",
+                self.labels()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn labels(&self) -> Vec<String> {
+        self.window
+            .root_element()
+            .query_descendants()
+            .find_all()
+            .into_iter()
+            .filter_map(|e| e.accessible_label())
+            .filter(|l| !l.is_empty())
+            .map(|l| l.to_string())
+            .collect()
+    }
+
+    pub fn shows(&self, text: &str) -> bool {
+        self.labels().iter().any(|l| l == text)
+    }
+
+    pub fn shows_starting(&self, prefix: &str) -> bool {
+        self.labels().iter().any(|l| l.starts_with(prefix))
+    }
+
+    pub fn expect(&self, text: &str) {
+        assert!(
+            self.shows(text),
+            "missing {text:?}; visible: {:?}",
+            self.labels()
+        );
+    }
+
+    pub fn expect_starting(&self, prefix: &str) {
+        assert!(
+            self.shows_starting(prefix),
+            "nothing starts with {prefix:?}; visible: {:?}",
+            self.labels()
+        );
+    }
+
+    pub fn element(&self, label: &str, role: AccessibleRole) -> ElementHandle {
+        let mut found = ElementHandle::find_by_accessible_label(&self.window, label)
+            .filter(|e| e.accessible_role() == Some(role));
+        let e = found.next().unwrap_or_else(|| {
+            panic!(
+                "no {role:?} labelled {label:?}; visible: {:?}",
+                self.labels()
+            )
+        });
+        assert!(
+            found.next().is_none(),
+            "more than one {role:?} labelled {label:?}"
+        );
+        e
+    }
+
+    /// Taps a button and waits for the session's answer.
+    pub fn tap(&self, caption: &str) {
+        self.element(caption, AccessibleRole::Button)
+            .invoke_accessible_default_action();
+        self.settle();
+    }
+
+    pub fn keys(&self, digits: &str) {
+        for d in digits.chars() {
+            self.tap(&d.to_string());
+        }
+    }
+
+    pub fn field(&self, label: &str) -> ElementHandle {
+        self.element(label, AccessibleRole::TextInput)
+    }
+
+    pub fn type_into(&self, label: &str, text: &str) {
+        self.field(label).set_accessible_value(text);
+        self.settle();
+    }
+
+    pub fn outcome(&self) -> Outcome {
+        self.handle
+            .try_outcome()
+            .expect("an outcome for the register")
+    }
+
+    /// Every button is finger-sized and inside the window.
+    pub fn check_buttons(&self, screen: &str) {
+        let size = self.window.window().size();
+        for b in ElementHandle::find_by_element_type_name(&self.window, "TouchButton").chain(
+            ElementHandle::find_by_element_type_name(&self.window, "Key"),
+        ) {
+            let (pos, sz) = (b.absolute_position(), b.size());
+            let label = b.accessible_label().unwrap_or_default();
+            assert!(
+                sz.height >= 48.0,
+                "{screen}: {label} is {}px high",
+                sz.height
+            );
+            let fits_down =
+                self.scrolls || (pos.y >= 0.0 && pos.y + sz.height <= size.height as f32 + 0.5);
+            assert!(
+                pos.x >= 0.0 && pos.x + sz.width <= size.width as f32 + 0.5 && fits_down,
+                "{screen}: {label} at {pos:?} {sz:?} leaves the {size:?} window"
+            );
+        }
+    }
+
+    /// Checks the buttons and, when asked for pictures, writes this screen.
+    pub fn picture(&self, name: &str) {
+        self.check_buttons(name);
+        let Some(dir) = &self.screenshots else {
+            return;
+        };
+        self.pump();
+        let shot = self
+            .window
+            .window()
+            .take_snapshot()
+            .expect("the software renderer draws");
+        write_png(&dir.join(format!("{}{name}.png", self.prefix)), &shot);
+    }
+
+    /// The same screen in English and at 1280×800 as well.
+    pub fn pictures_in_both_languages(&self, name: &str) {
+        self.picture(name);
+        self.tap("English");
+        self.picture(&format!("{name}_en"));
+        self.tap("Русский");
+        self.window.window().set_size(large());
+        self.pump();
+        self.picture(&format!("{name}_1280x800"));
+        self.window.window().set_size(small());
+        self.pump();
+    }
+}
+
+pub fn small() -> PhysicalSize {
+    PhysicalSize::new(800, 600)
+}
+
+pub fn large() -> PhysicalSize {
+    PhysicalSize::new(1280, 800)
+}
+
+pub fn write_png(path: &Path, shot: &SharedPixelBuffer<Rgba8Pixel>) {
+    let file = std::fs::File::create(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), shot.width(), shot.height());
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().expect("png header");
+    writer.write_image_data(shot.as_bytes()).expect("png data");
+    writer.finish().expect("png end");
+}
