@@ -5,9 +5,11 @@
 # plus docs/screenshots/first_window_1280x800.tmp.png (git-ignored) to check the large size,
 # and the checkout screens over a demo till, docs/screenshots/session_*.png: every screen at
 # 800×600 in Russian; the login and the customer card also in English (`_en`) and at
-# 1280×800 (`_1280x800`).
+# 1280×800 (`_1280x800`); the installer's setup, docs/screenshots/setup_*.png (the whole
+# page at 800×2000 as well); and the other checkout flows (spend code, «Без кода», offline,
+# cancel), docs/screenshots/flows_*.png.
 #
-# The pictures come from the UI tests in tests/ui_window.rs and tests/ui_session.rs (Slint's testing backend with
+# The pictures come from the UI tests in tests/ui_window.rs, ui_session.rs, ui_setup.rs and ui_flows.rs (Slint's testing backend with
 # the software renderer), so no display is needed. Where the machine has DejaVu Serif,
 # fontconfig is shown that one font only, a family the window never asks for: every glyph
 # in the pictures then comes from the DejaVu Sans embedded in the binary. (Fontconfig is
@@ -35,7 +37,8 @@ done
 
 BONUSKASSA_SCREENSHOTS="$out" \
     cargo test --test ui_window the_window_is_drawn_with_text_in_both_languages
-BONUSKASSA_SCREENSHOTS="$out" \
-    cargo test --test ui_session
+for walk in ui_session ui_setup ui_flows; do
+    BONUSKASSA_SCREENSHOTS="$out" cargo test --test "$walk"
+done
 
 ls -l "$out"

@@ -19,7 +19,10 @@
 //! - [`sync`] — terminal ↔ server; [`sync::plan`] is the pure decision step.
 //! - [`terminal`] — the till's operations as a library: enrollment, online-first lookups
 //!   and calculations with the offline fallback, queued operations, the sync status.
-//! - [`till`] — the checkout session: a state machine of screens and actions the UI shows.
+//! - [`till`] — the checkout session: a state machine of screens and actions the UI shows;
+//!   [`till::setup`], the installer's setup.
+//! - [`scanner`] — serial barcode scanners: framing, the live test, the reconnecting reader.
+//! - [`lang`] — the interface languages.
 //! - [`secrets`] — the terminal token and keys: the OS keyring, or an explicit file vault.
 //! - [`cli`] — command-line jobs such as `bonuskassa calc`.
 //! - [`logging`] — tracing, initialised once.
@@ -33,7 +36,8 @@
 //! - Personal data (phones, card numbers, scan payloads) is masked in `Debug` and
 //!   `Display`; the raw value is reachable only through an explicit accessor.
 //! - Each IO crate has one home: `slint` only in `ui`, `rusqlite` in `store` and `server`,
-//!   `axum` in `server`, `reqwest` in `sync` and the server's SMS gateway.
+//!   `axum` in `server`, `reqwest` in `sync` and the server's SMS gateway, `serialport` in
+//!   `scanner`.
 //! - An operation made at the till is on disk, with its outbox row, before it is confirmed;
 //!   the server applies each operation id at most once.
 

@@ -156,7 +156,7 @@ impl Walk {
         self.settle();
         self.expect_starting("Сумма чека:");
         self.expect("Телефон клиента");
-        self.picture("find");
+        self.check_buttons("find");
     }
 
     /// The status bar's details: "Очередь пуста · Синхронизация: 12:00" and the like.
@@ -221,7 +221,7 @@ fn the_touch_screens_walk_a_spend_code_without_code_cancels_an_expired_code_and_
     // The manager logs in once while the server answers, so the till knows their code for
     // the offline override at the end; then the cashier's shift.
     till.expect("Вход кассира");
-    till.picture("login");
+    till.check_buttons("login");
     till.keys("9999");
     till.tap("Войти");
     till.expect("Режим менеджера");
@@ -231,7 +231,7 @@ fn the_touch_screens_walk_a_spend_code_without_code_cancels_an_expired_code_and_
     till.tap("Войти");
     till.expect("Ожидание чека от кассы");
     till.expect_not("Режим менеджера");
-    till.picture("waiting");
+    till.check_buttons("waiting");
 
     spend_code(&till, &rig, &rt);
     without_code(&till);
@@ -253,7 +253,7 @@ fn spend_code(till: &Walk, rig: &Rig, rt: &tokio::runtime::Runtime) {
     till.expect_starting("Анна");
     till.expect("+7 *** ***-**-03 · карта ****0025 · Золотая");
     assert_eq!(till.value_of("Баланс"), "3\u{a0}500");
-    till.picture("customer");
+    till.check_buttons("customer");
 
     till.keys("1500");
     assert_eq!(till.value("Списать бонусов"), "1500");
@@ -307,21 +307,21 @@ fn without_code(till: &Walk) {
     till.tap("Найти");
     till.expect("Клиент не найден");
     till.expect("Телефон +7 999 444-55-66: зарегистрировать клиента?");
-    till.picture("not_found");
+    till.check_buttons("not_found");
     till.tap("Зарегистрировать");
     till.expect("Регистрация клиента");
     till.expect("Шаг 1 из 4: код из SMS на +7 999 444-55-66");
-    till.picture("register_code");
+    till.check_buttons("register_code");
     till.tap("Без кода");
     till.expect("Шаг 2 из 4: анкета, все поля необязательны");
-    till.picture("register_questionnaire");
+    till.check_buttons("register_questionnaire");
     till.tap("Далее");
     till.expect("Шаг 3 из 4: согласия клиента");
     till.check("Согласие на обработку персональных данных (обязательно)");
-    till.picture("register_consents");
+    till.check_buttons("register_consents");
     till.tap("Далее");
     till.expect("Шаг 4 из 4: карта");
-    till.picture("register_card");
+    till.check_buttons("register_card");
     till.tap("Без карты");
 
     // Their card: nothing to spend (and «Макс» spends nothing), the purchase accrues.
@@ -479,7 +479,7 @@ fn expired_code(till: &Walk, rig: &Rig, rt: &tokio::runtime::Runtime, clock: &Ma
     till.tap("Далее");
     till.tap("Виртуальная карта");
     till.expect("Клиент без имени");
-    till.picture("customer_registered");
+    till.check_buttons("customer_registered");
     till.expect("Применить к чеку");
     till.tap("Применить к чеку");
     let (_, spend, accrued) = sale(till.outcome());
