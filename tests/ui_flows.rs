@@ -24,21 +24,9 @@ use bonuskassa::domain::receipt::Receipt;
 use bonuskassa::terminal::Terminal;
 use bonuskassa::till::Outcome;
 use bonuskassa::ui::{self, Language, UiOptions};
-use common::ui::{Till, headless, small};
-use common::{Rig, b, last_sms_code, quick_sync, wait_for};
+use common::ui::{Till, headless};
+use common::{Rig, b, last_sms_code, quick_sync, receipt, wait_for};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
-use slint::ComponentHandle;
-
-fn receipt(id: &str, price: &str) -> Receipt {
-    serde_json::from_value(serde_json::json!({
-        "id": id, "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
-        "positions": [
-            { "id": "1", "name": "Кофе", "category": "coffee", "price": price, "quantity": "1" },
-            { "id": "2", "name": "Круассан", "category": "bakery", "price": "150.00", "quantity": "2" }
-        ]
-    }))
-    .unwrap()
-}
 
 /// The shared harness (tests/common/ui.rs) with what these walks add: a tap refuses a
 /// greyed-out button, values read by caption, the problem banner, the status bar.
@@ -205,16 +193,8 @@ fn the_touch_screens_walk_a_spend_code_without_code_cancels_an_expired_code_and_
         clock.clone() as Arc<dyn Clock>,
     )
     .expect("the session window builds");
-    window.window().set_size(small());
-    window.show().expect("the headless window shows");
     let till = Walk {
-        till: Till {
-            window,
-            handle,
-            screenshots: std::env::var_os("BONUSKASSA_SCREENSHOTS").map(Into::into),
-            prefix: "flows_",
-            scrolls: false,
-        },
+        till: Till::new(window, handle, "flows_", false),
     };
     till.settle();
 

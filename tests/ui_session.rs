@@ -17,35 +17,11 @@ use std::sync::Arc;
 
 use bonuskassa::clock::{Clock, SystemClock};
 use bonuskassa::domain::money::Bonus;
-use bonuskassa::domain::receipt::Receipt;
 use bonuskassa::till::Outcome;
 use bonuskassa::ui::{self, Language, UiOptions};
-use common::ui::{Till, small};
-use common::{Rig, last_sms_code, quick_sync, wait_for};
+use common::ui::Till;
+use common::{Rig, last_sms_code, quick_sync, receipt, return_of, wait_for};
 use i_slint_backend_testing::AccessibleRole;
-use slint::ComponentHandle;
-
-fn receipt(id: &str, price: &str) -> Receipt {
-    serde_json::from_value(serde_json::json!({
-        "id": id, "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
-        "positions": [
-            { "id": "1", "name": "Кофе", "category": "coffee", "price": price, "quantity": "1" },
-            { "id": "2", "name": "Круассан", "category": "bakery", "price": "150.00", "quantity": "2" }
-        ]
-    }))
-    .unwrap()
-}
-
-fn return_of(id: &str, original: &str) -> Receipt {
-    serde_json::from_value(serde_json::json!({
-        "id": id, "kind": "return", "at": "2026-11-23T13:00:00+03:00",
-        "original_receipt": original,
-        "positions": [
-            { "id": "2", "name": "Круассан", "category": "bakery", "price": "150.00", "quantity": "1" }
-        ]
-    }))
-    .unwrap()
-}
 
 #[test]
 fn the_touch_screens_walk_a_sale_a_registration_a_return_and_the_manager_menu() {
@@ -70,16 +46,7 @@ fn the_touch_screens_walk_a_sale_a_registration_a_return_and_the_manager_menu() 
         clock,
     )
     .expect("the session window builds");
-    window.window().set_size(small());
-    window.show().expect("the headless window shows");
-    let till = Till {
-        window,
-        handle,
-        screenshots: std::env::var_os("BONUSKASSA_SCREENSHOTS").map(Into::into),
-        prefix: "session_",
-        scrolls: false,
-    };
-    till.settle();
+    let till = Till::new(window, handle, "session_", false);
 
     // Login: a wrong code says so; the code is typed on the keypad and shown as dots.
     till.expect("Вход кассира");
@@ -181,7 +148,7 @@ fn the_touch_screens_walk_a_sale_a_registration_a_return_and_the_manager_menu() 
     assert!(matches!(till.outcome(), Outcome::Sale { .. }));
 
     // The return of one croissant from the first sale.
-    till.handle.open_receipt(return_of("ui-ret", "ui-1"));
+    till.handle.open_receipt(return_of("ui-ret", "ui-1", "1"));
     till.settle();
     till.expect("Возврат по чеку ui-1");
     till.expect("Круассан");

@@ -42,16 +42,7 @@ fn an_installer_sets_up_a_new_till_on_the_touch_screen() {
         rig.opener(),
     )
     .expect("the setup window builds");
-    window.window().set_size(small());
-    window.show().expect("the headless window shows");
-    let till = Till {
-        window,
-        handle,
-        screenshots: std::env::var_os("BONUSKASSA_SCREENSHOTS").map(Into::into),
-        prefix: "setup_",
-        scrolls: true,
-    };
-    till.settle();
+    let till = Till::new(window, handle, "setup_", true);
     till.expect("Настройка кассы");
     till.expect_starting("Касса ещё не подключена к серверу");
     till.picture("new");

@@ -10,11 +10,14 @@
 //! `first_window.png` and `first_window_en.png` (800×600) into that directory; see
 //! `scripts/screenshots.sh`. Without it, nothing is written anywhere.
 
+mod common;
+
+use common::ui::{labels, large, small, write_png};
 use std::path::Path;
 
 use bonuskassa::ui::{self, AppWindow, Language, UiOptions};
 use i_slint_backend_testing::{
-    AccessibleRole, ElementHandle, ElementRoot, TestingBackend, TestingBackendOptions,
+    AccessibleRole, ElementHandle, TestingBackend, TestingBackendOptions,
 };
 use slint::{ComponentHandle, PhysicalSize, Rgba8Pixel, SharedPixelBuffer};
 
@@ -54,27 +57,6 @@ fn open_window(language: Language, size: PhysicalSize) -> AppWindow {
     window
 }
 
-fn small() -> PhysicalSize {
-    PhysicalSize::new(800, 600)
-}
-
-fn large() -> PhysicalSize {
-    PhysicalSize::new(1280, 800)
-}
-
-/// The accessible labels of every visible element, in tree order.
-fn visible_labels(window: &AppWindow) -> Vec<String> {
-    window
-        .root_element()
-        .query_descendants()
-        .find_all()
-        .into_iter()
-        .filter_map(|e| e.accessible_label())
-        .filter(|l| !l.is_empty())
-        .map(|l| l.to_string())
-        .collect()
-}
-
 fn shows(window: &AppWindow, text: &str) -> bool {
     ElementHandle::find_by_accessible_label(window, text)
         .next()
@@ -105,7 +87,7 @@ fn the_first_window_says_in_russian_that_the_till_waits_and_is_not_set_up() {
         assert!(
             shows(&window, text),
             "missing {text:?}; visible: {:?}",
-            visible_labels(&window)
+            labels(&window)
         );
     }
     for text in &ENGLISH_TEXTS[1..] {
@@ -127,12 +109,12 @@ fn pressing_english_translates_every_text_and_pressing_russian_switches_back() {
         assert!(
             shows(&window, text),
             "missing {text:?}; visible: {:?}",
-            visible_labels(&window)
+            labels(&window)
         );
     }
     // Only the Russian button keeps its own name; anything else in Cyrillic is a string
     // missing from assets/lang/en/LC_MESSAGES/bonuskassa.po.
-    let untranslated: Vec<String> = visible_labels(&window)
+    let untranslated: Vec<String> = labels(&window)
         .into_iter()
         .filter(|l| l != "Русский" && l.chars().any(is_cyrillic))
         .collect();
@@ -160,7 +142,7 @@ fn a_window_opened_in_english_starts_in_english() {
         assert!(
             shows(&window, text),
             "missing {text:?}; visible: {:?}",
-            visible_labels(&window)
+            labels(&window)
         );
     }
     assert_eq!(button(&window, "English").accessible_checked(), Some(true));
@@ -173,7 +155,7 @@ fn the_footer_shows_the_program_version() {
     assert!(
         shows(&window, &version),
         "missing {version:?}; visible: {:?}",
-        visible_labels(&window)
+        labels(&window)
     );
 }
 
@@ -255,14 +237,4 @@ fn the_window_is_drawn_with_text_in_both_languages() {
             write_png(&Path::new(dir).join(name), &shot);
         }
     }
-}
-
-fn write_png(path: &Path, shot: &SharedPixelBuffer<Rgba8Pixel>) {
-    let file = std::fs::File::create(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), shot.width(), shot.height());
-    encoder.set_color(png::ColorType::Rgba);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().expect("png header");
-    writer.write_image_data(shot.as_bytes()).expect("png data");
-    writer.finish().expect("png end");
 }

@@ -161,8 +161,8 @@ pub fn receipt(id: &str, price: &str) -> bonuskassa::domain::receipt::Receipt {
     serde_json::from_value(serde_json::json!({
         "id": id, "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
         "positions": [
-            { "id": "1", "category": "coffee", "price": price, "quantity": "1" },
-            { "id": "2", "category": "bakery", "price": "150.00", "quantity": "2" }
+            { "id": "1", "name": "Кофе", "category": "coffee", "price": price, "quantity": "1" },
+            { "id": "2", "name": "Круассан", "category": "bakery", "price": "150.00", "quantity": "2" }
         ]
     }))
     .unwrap()
@@ -173,7 +173,9 @@ pub fn return_of(id: &str, original: &str, quantity: &str) -> bonuskassa::domain
     serde_json::from_value(serde_json::json!({
         "id": id, "kind": "return", "at": "2026-11-23T13:00:00+03:00",
         "original_receipt": original,
-        "positions": [ { "id": "2", "category": "bakery", "price": "150.00", "quantity": quantity } ]
+        "positions": [
+            { "id": "2", "name": "Круассан", "category": "bakery", "price": "150.00", "quantity": quantity }
+        ]
     }))
     .unwrap()
 }

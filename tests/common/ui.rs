@@ -38,6 +38,22 @@ pub struct Till {
 }
 
 impl Till {
+    /// A till window shown at 800×600, with pictures named `{prefix}{screen}.png` when
+    /// `BONUSKASSA_SCREENSHOTS` names a directory.
+    pub fn new(window: AppWindow, handle: UiHandle, prefix: &'static str, scrolls: bool) -> Till {
+        window.window().set_size(small());
+        window.show().expect("the headless window shows");
+        let till = Till {
+            window,
+            handle,
+            screenshots: std::env::var_os("BONUSKASSA_SCREENSHOTS").map(Into::into),
+            prefix,
+            scrolls,
+        };
+        till.settle();
+        till
+    }
+
     /// Runs the event loop until every view the worker posted is shown.
     pub fn pump(&self) {
         slint::quit_event_loop().expect("the testing backend has an event loop");
@@ -64,15 +80,7 @@ impl Till {
     }
 
     pub fn labels(&self) -> Vec<String> {
-        self.window
-            .root_element()
-            .query_descendants()
-            .find_all()
-            .into_iter()
-            .filter_map(|e| e.accessible_label())
-            .filter(|l| !l.is_empty())
-            .map(|l| l.to_string())
-            .collect()
+        labels(&self.window)
     }
 
     pub fn shows(&self, text: &str) -> bool {
@@ -192,6 +200,19 @@ impl Till {
         self.window.window().set_size(small());
         self.pump();
     }
+}
+
+/// The accessible labels of every visible element, in tree order.
+pub fn labels(window: &AppWindow) -> Vec<String> {
+    window
+        .root_element()
+        .query_descendants()
+        .find_all()
+        .into_iter()
+        .filter_map(|e| e.accessible_label())
+        .filter(|l| !l.is_empty())
+        .map(|l| l.to_string())
+        .collect()
 }
 
 pub fn small() -> PhysicalSize {
