@@ -45,6 +45,7 @@ use crate::domain::phone::PhoneInput;
 use crate::domain::receipt::Receipt;
 use crate::lang::Language;
 use crate::protocol::server::{Gender, Questionnaire, Secret};
+use crate::scanner::{ScanEvent, SerialScanner};
 use crate::sync::worker::SyncStatus;
 use crate::terminal::{OfflineLimit, Terminal};
 use crate::till::qr::QrModules;
@@ -198,6 +199,8 @@ pub(super) fn connect(
         open_secrets,
         last: LastReceipt::default(),
         notice: Notice::None,
+        actions: actions.clone(),
+        scanner: None,
     };
     // The typing state is not Send: the posted closures reach it through the window's
     // thread-local registry instead of capturing it.
@@ -246,6 +249,8 @@ struct Typing {
     card: String,
     spend: String,
     sms_code: String,
+    /// What a keyboard-wedge scanner has typed since its last Enter.
+    wedge: String,
 }
 
 /// [`FindMode`] with a default, kept on the Rust side.
@@ -563,6 +568,26 @@ fn wire(window: &AppWindow, actions: &Actions, typing: &Rc<RefCell<Typing>>) {
         adapter.on_open_setup(move || actions.send(Command::OpenSetup));
     }
     {
+        let typing = typing.clone();
+        adapter.on_wedge_text(move |text| {
+            let mut t = typing.borrow_mut();
+            // A code longer than any scan is noise (a key held down): start over.
+            if t.wedge.len() + text.len() > crate::scanner::MAX_FRAME {
+                t.wedge.clear();
+            }
+            t.wedge.push_str(&text);
+        });
+    }
+    {
+        let (typing, send) = (typing.clone(), send.clone());
+        adapter.on_wedge_enter(move || {
+            let code = std::mem::take(&mut typing.borrow_mut().wedge);
+            if !code.trim().is_empty() {
+                send(Action::Scan(code.trim().as_bytes().to_vec()));
+            }
+        });
+    }
+    {
         let send = send.clone();
         adapter.on_allow_offline_spend(move |manager_code, reason| {
             send(Action::AllowOfflineSpend {
@@ -718,10 +743,43 @@ struct Worker {
     open_secrets: SecretsOpener,
     last: LastReceipt,
     notice: Notice,
+    /// The worker's own way in: the serial scanner's codes arrive as actions.
+    actions: Actions,
+    /// The serial scanner of the running till, if it has one. Stopped while the setup is
+    /// open (its live test needs the port) and restarted with the settings saved.
+    scanner: Option<SerialScanner>,
 }
 
 impl Worker {
+    /// Starts the serial scanner `terminal.toml` names (stopping any other first). A
+    /// scanner unplugged at start is retried every second; the till starts regardless.
+    fn start_scanner(&mut self, terminal: &Terminal) {
+        self.scanner = None;
+        let Some(settings) = terminal.config().scanner.clone() else {
+            return;
+        };
+        let actions = self.actions.clone();
+        let started = SerialScanner::start(settings, move |event| match event {
+            ScanEvent::Scan(bytes) => actions.send(Command::Act(Action::Scan(bytes))),
+            ScanEvent::Connected { port } => tracing::info!(%port, "the scanner is connected"),
+            ScanEvent::Disconnected { port, reason } => {
+                tracing::warn!(%port, %reason, "the scanner is not connected")
+            }
+            ScanEvent::BadFrame(e) => {
+                tracing::warn!(error = %e, "the scanner sent an unreadable code")
+            }
+        });
+        match started {
+            Ok(scanner) => self.scanner = Some(scanner),
+            Err(e) => tracing::error!(error = %e, "the scanner cannot start"),
+        }
+    }
+
     async fn serve(mut self, mut mode: Mode, mut commands: mpsc::UnboundedReceiver<Command>) {
+        if let Mode::Till(session) = &mode {
+            let terminal = session.terminal().clone();
+            self.start_scanner(&terminal);
+        }
         let mut status = mode.terminal().map(|t| t.subscribe());
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -786,6 +844,7 @@ impl Worker {
                     self.post(self.view(&session, busy, None));
                     return Mode::Till(session);
                 }
+                self.scanner = None;
                 let setup = Box::new(Setup::for_terminal(
                     session.terminal().clone(),
                     self.clock.clone(),
@@ -807,6 +866,8 @@ impl Worker {
                     }
                     Some(Finished::Back) => match back {
                         Some(session) => {
+                            let terminal = session.terminal().clone();
+                            self.start_scanner(&terminal);
                             self.post_session(self.view(&session, busy, None), None);
                             Mode::Till(session)
                         }
@@ -823,6 +884,7 @@ impl Worker {
                             tracing::error!(error = %e, "cannot start the sync worker");
                         }
                         let language = terminal.config().language;
+                        self.start_scanner(&terminal);
                         let session = Session::new(terminal, self.clock.clone());
                         self.last = LastReceipt::default();
                         self.notice = Notice::None;

@@ -1,0 +1,115 @@
+//! Scans reach the open loyalty panel: from a serial scanner (a pty stands in for it, named
+//! in the till's `[scanner]` settings, so the window's worker starts the reader itself) and
+//! from a keyboard-wedge scanner typing into the window with no field focused.
+
+mod common;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bonuskassa::clock::{Clock, SystemClock};
+use bonuskassa::scanner::{ScannerSettings, Terminator};
+use bonuskassa::server::admin;
+use bonuskassa::terminal::Terminal;
+use bonuskassa::till::Outcome;
+use bonuskassa::ui::{self, Language, UiOptions};
+use chrono::Utc;
+use common::ui::{Till, headless};
+use common::{Rig, quick_sync, receipt, wait_for};
+use serialport::SerialPort;
+use slint::ComponentHandle;
+use slint::platform::WindowEvent;
+
+/// Runs the window until `text` shows, for scans that arrive from outside the event loop.
+fn wait_to_show(till: &Till, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !till.shows_starting(text) {
+        assert!(
+            Instant::now() < deadline,
+            "{text:?} never showed; visible: {:?}",
+            till.labels()
+        );
+        till.settle();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Types `text` on the keyboard, then Enter, as a keyboard-wedge scanner does.
+fn wedge_types(till: &Till, text: &str) {
+    for c in text.chars().map(String::from).chain(["\n".to_string()]) {
+        let window = till.window.window();
+        window.dispatch_event(WindowEvent::KeyPressed {
+            text: c.as_str().into(),
+        });
+        window.dispatch_event(WindowEvent::KeyReleased { text: c.into() });
+    }
+    till.settle();
+}
+
+#[test]
+fn a_serial_and_a_keyboard_wedge_scan_find_the_customer_on_the_open_receipt() {
+    let rig = Rig::new();
+    let (mut scanner, slave) = serialport::TTYPort::pair().unwrap();
+    let mut config = rig.config();
+    config.scanner = Some(ScannerSettings {
+        terminator: Terminator::Cr,
+        ..ScannerSettings::new(slave.name().unwrap())
+    });
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let code = admin::enroll_code(&rig.server_data, admin::DEMO_STORE, Utc::now()).unwrap();
+    let terminal = rt
+        .block_on(Terminal::enroll(
+            &rig.till_data,
+            config,
+            rig.secrets(),
+            &code,
+            clock.clone(),
+        ))
+        .unwrap();
+    terminal.start_sync(quick_sync()).unwrap();
+    rt.block_on(wait_for(&terminal, "the cache", |s| {
+        s.cached_customers == 4
+    }));
+
+    headless();
+    let (window, handle) = ui::build_session_window(
+        &UiOptions {
+            language: Language::Ru,
+            ..Default::default()
+        },
+        Arc::new(terminal),
+        clock,
+    )
+    .expect("the session window builds");
+    let till = Till::new(window, handle, "scanner_", false);
+    till.keys("1111");
+    till.tap("Войти");
+    till.expect("Ожидание чека от кассы");
+
+    // The serial scanner: Карина's card, while the find screen is open.
+    till.handle.open_receipt(receipt("scan-serial", "300.00"));
+    till.settle();
+    scanner.write_all(b"2900000000018\r").unwrap();
+    wait_to_show(&till, "Карина");
+    till.tap("Отмена");
+    assert!(matches!(
+        till.handle.try_outcome(),
+        Some(Outcome::Cancelled { .. })
+    ));
+
+    // The keyboard wedge: Анна's card typed into the window, then Enter.
+    till.handle.open_receipt(receipt("scan-wedge", "300.00"));
+    till.settle();
+    wedge_types(&till, "2900000000025");
+    wait_to_show(&till, "Анна");
+    till.tap("Отмена");
+
+    // A wedge code that is not one of ours is refused and named, and the panel stays.
+    till.handle.open_receipt(receipt("scan-bad", "300.00"));
+    till.settle();
+    wedge_types(&till, "hello");
+    till.expect_starting("Отсканирована не карта и не QR-код клиента");
+    till.expect("Найти");
+}
