@@ -23,7 +23,6 @@ use bonuskassa::domain::money::Bonus;
 use bonuskassa::domain::receipt::Receipt;
 use bonuskassa::terminal::Terminal;
 use bonuskassa::till::Outcome;
-use bonuskassa::ui::{self, Language, UiOptions};
 use common::ui::{Till, headless};
 use common::{Rig, b, last_sms_code, quick_sync, receipt, wait_for};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
@@ -184,17 +183,8 @@ fn the_touch_screens_walk_a_spend_code_without_code_cancels_an_expired_code_and_
     }));
 
     headless();
-    let (window, handle) = ui::build_session_window(
-        &UiOptions {
-            language: Language::Ru,
-            ..Default::default()
-        },
-        terminal.clone(),
-        clock.clone() as Arc<dyn Clock>,
-    )
-    .expect("the session window builds");
     let till = Walk {
-        till: Till::new(window, handle, "flows_", false),
+        till: Till::session(terminal.clone(), clock.clone() as Arc<dyn Clock>, "flows_"),
     };
     till.settle();
 

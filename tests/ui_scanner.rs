@@ -13,7 +13,6 @@ use bonuskassa::scanner::{ScannerSettings, Terminator};
 use bonuskassa::server::admin;
 use bonuskassa::terminal::Terminal;
 use bonuskassa::till::Outcome;
-use bonuskassa::ui::{self, Language, UiOptions};
 use chrono::Utc;
 use common::ui::{Till, headless};
 use common::{Rig, quick_sync, receipt, wait_for};
@@ -74,16 +73,7 @@ fn a_serial_and_a_keyboard_wedge_scan_find_the_customer_on_the_open_receipt() {
     }));
 
     headless();
-    let (window, handle) = ui::build_session_window(
-        &UiOptions {
-            language: Language::Ru,
-            ..Default::default()
-        },
-        Arc::new(terminal),
-        clock,
-    )
-    .expect("the session window builds");
-    let till = Till::new(window, handle, "scanner_", false);
+    let till = Till::session(Arc::new(terminal), clock, "scanner_");
     till.keys("1111");
     till.tap("Войти");
     till.expect("Ожидание чека от кассы");

@@ -18,7 +18,6 @@ use std::sync::Arc;
 use bonuskassa::clock::{Clock, SystemClock};
 use bonuskassa::domain::money::Bonus;
 use bonuskassa::till::Outcome;
-use bonuskassa::ui::{self, Language, UiOptions};
 use common::ui::Till;
 use common::{Rig, last_sms_code, quick_sync, receipt, return_of, wait_for};
 use i_slint_backend_testing::AccessibleRole;
@@ -37,16 +36,7 @@ fn the_touch_screens_walk_a_sale_a_registration_a_return_and_the_manager_menu() 
     }));
 
     common::ui::headless();
-    let (window, handle) = ui::build_session_window(
-        &UiOptions {
-            language: Language::Ru,
-            ..Default::default()
-        },
-        Arc::new(terminal),
-        clock,
-    )
-    .expect("the session window builds");
-    let till = Till::new(window, handle, "session_", false);
+    let till = Till::session(Arc::new(terminal), clock, "session_");
 
     // Login: a wrong code says so; the code is typed on the keypad and shown as dots.
     till.expect("Вход кассира");

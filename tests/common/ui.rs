@@ -38,6 +38,25 @@ pub struct Till {
 }
 
 impl Till {
+    /// The checkout window of an enrolled `terminal` (Russian, 800×600), on the headless
+    /// backend this test binary chose with [`headless`].
+    pub fn session(
+        terminal: std::sync::Arc<bonuskassa::terminal::Terminal>,
+        clock: std::sync::Arc<dyn bonuskassa::clock::Clock>,
+        prefix: &'static str,
+    ) -> Till {
+        let (window, handle) = bonuskassa::ui::build_session_window(
+            &bonuskassa::ui::UiOptions {
+                language: bonuskassa::ui::Language::Ru,
+                ..Default::default()
+            },
+            terminal,
+            clock,
+        )
+        .expect("the session window builds");
+        Till::new(window, handle, prefix, false)
+    }
+
     /// A till window shown at 800×600, with pictures named `{prefix}{screen}.png` when
     /// `BONUSKASSA_SCREENSHOTS` names a directory.
     pub fn new(window: AppWindow, handle: UiHandle, prefix: &'static str, scrolls: bool) -> Till {
