@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
 use crate::terminal::config::ConfigError;
-use crate::terminal::{Terminal, TerminalConfig, TerminalError};
+use crate::terminal::{Terminal, TerminalError};
 use crate::till::setup::{SecretsOpener, Setup, os_secrets};
 
 mod app_adapter;
@@ -108,16 +108,14 @@ pub fn run(opts: UiOptions) -> anyhow::Result<()> {
 /// Opens the till in `data`, or `None` when it was never enrolled (no `terminal.toml`, or
 /// no token in its secret store): then the installer's setup opens instead.
 fn open_till(data: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<Option<Terminal>> {
-    match TerminalConfig::load(data) {
-        Err(ConfigError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(None);
-        }
-        Err(e) => return Err(anyhow::anyhow!("cannot open the till: {e}")),
-        Ok(_) => {}
-    }
     match Terminal::open(data, clock) {
         Ok(terminal) => Ok(Some(terminal)),
         Err(TerminalError::NotEnrolled(_)) => Ok(None),
+        Err(TerminalError::Config(ConfigError::Io { source, .. }))
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(anyhow::anyhow!(
             "cannot open the till in {}: {e}",
             data.display()

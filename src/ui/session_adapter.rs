@@ -45,7 +45,7 @@ use crate::domain::phone::PhoneInput;
 use crate::domain::receipt::Receipt;
 use crate::lang::Language;
 use crate::protocol::server::{Gender, Questionnaire, Secret};
-use crate::scanner::{ScanEvent, SerialScanner};
+use crate::scanner::{ScanEvent, SerialScanner, available_ports};
 use crate::sync::worker::SyncStatus;
 use crate::terminal::{OfflineLimit, Terminal};
 use crate::till::qr::QrModules;
@@ -184,10 +184,14 @@ pub(super) fn connect(
     let mode = match start {
         Start::Till(terminal) => {
             adapter.set_active(true);
+            // The status bar's first frame shows the till's own status, not the preview
+            // defaults of the .slint file (reading it is a watch borrow, no IO).
+            show_status(window, till_status(&terminal.status(), clock.now()));
             Mode::Till(Session::new(terminal, clock.clone()))
         }
         Start::Setup(setup) => {
-            setup_adapter::show(window, setup_adapter::view(&setup, false));
+            // No IO on the UI thread: the serial ports come with the worker's first view.
+            setup_adapter::show(window, setup_adapter::view(&setup, false, Vec::new()));
             Mode::Setup { setup, back: None }
         }
     };
@@ -776,9 +780,14 @@ impl Worker {
     }
 
     async fn serve(mut self, mut mode: Mode, mut commands: mpsc::UnboundedReceiver<Command>) {
-        if let Mode::Till(session) = &mode {
-            let terminal = session.terminal().clone();
-            self.start_scanner(&terminal);
+        match &mode {
+            Mode::Till(session) => {
+                let terminal = session.terminal().clone();
+                self.start_scanner(&terminal);
+            }
+            Mode::Setup { setup, .. } => {
+                self.post_setup(setup_adapter::view(setup, false, available_ports()));
+            }
         }
         let mut status = mode.terminal().map(|t| t.subscribe());
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -850,7 +859,7 @@ impl Worker {
                     self.clock.clone(),
                     self.open_secrets.clone(),
                 ));
-                self.post_setup(setup_adapter::view(&setup, busy));
+                self.post_setup(setup_adapter::view(&setup, busy, available_ports()));
                 tracing::info!("the manager opened the till's setup");
                 Mode::Setup {
                     setup,
@@ -861,7 +870,7 @@ impl Worker {
                 setup.act(*action).await;
                 match setup.take_finished() {
                     None => {
-                        self.post_setup(setup_adapter::view(&setup, busy));
+                        self.post_setup(setup_adapter::view(&setup, busy, available_ports()));
                         Mode::Setup { setup, back }
                     }
                     Some(Finished::Back) => match back {
@@ -872,7 +881,7 @@ impl Worker {
                             Mode::Till(session)
                         }
                         None => {
-                            self.post_setup(setup_adapter::view(&setup, busy));
+                            self.post_setup(setup_adapter::view(&setup, busy, available_ports()));
                             Mode::Setup { setup, back: None }
                         }
                     },
@@ -905,14 +914,14 @@ impl Worker {
                         tracing::warn!("nobody takes the receipt outcomes any more");
                     }
                 }
-                self.post_setup(setup_adapter::view(&setup, busy));
+                self.post_setup(setup_adapter::view(&setup, busy, available_ports()));
                 Mode::Setup { setup, back }
             }
             (mode, _) => {
                 match &mode {
                     Mode::Till(session) => self.post(self.view(session, busy, None)),
                     Mode::Setup { setup, .. } => {
-                        self.post_setup(setup_adapter::view(setup, busy));
+                        self.post_setup(setup_adapter::view(setup, busy, available_ports()));
                     }
                 }
                 mode

@@ -84,9 +84,10 @@ pub(super) struct SetupView {
     ports: Vec<String>,
 }
 
-/// The setup's state as the page shows it. The serial ports are listed afresh each time,
-/// so a scanner plugged in while the page is open shows up after the next tap.
-pub(super) fn view(setup: &Setup, busy: bool) -> SetupView {
+/// The setup's state as the page shows it, with the serial `ports` found on the till. The
+/// worker lists them afresh for each view, so a scanner plugged in while the page is open
+/// shows up after the next tap.
+pub(super) fn view(setup: &Setup, busy: bool, ports: Vec<String>) -> SetupView {
     let mut info = SetupInfo {
         enrolled: setup.enrolled().is_some(),
         store_name: setup
@@ -130,7 +131,7 @@ pub(super) fn view(setup: &Setup, busy: bool) -> SetupView {
         info,
         problem: problem_info(setup.problem()),
         busy,
-        ports: crate::scanner::available_ports(),
+        ports,
     }
 }
 
