@@ -92,8 +92,11 @@ impl Default for BridgeSettings {
     }
 }
 
+/// How long a lookup waits for the server unless the installer sets `timeout_ms`.
+pub const DEFAULT_TIMEOUT_MS: u64 = 1500;
+
 fn default_timeout_ms() -> u64 {
-    1500
+    DEFAULT_TIMEOUT_MS
 }
 fn default_sync_timeout_s() -> u64 {
     30

@@ -279,9 +279,7 @@ impl SetupForm {
             offline_max_per_purchase: String::new(),
             offline_max_unsynced: String::new(),
             offline_horizon_hours: String::new(),
-            timeout_ms: TerminalConfig::new("", "", SecretBackend::Keyring)
-                .timeout_ms
-                .to_string(),
+            timeout_ms: crate::terminal::config::DEFAULT_TIMEOUT_MS.to_string(),
             self_registration_url: String::new(),
         }
     }
@@ -543,10 +541,14 @@ impl Setup {
         open_secrets: SecretsOpener,
     ) -> Setup {
         let config = terminal.config().clone();
-        let bridge_key = (open_secrets)(&config.secrets)
-            .ok()
-            .and_then(|s| s.get(SecretName::BridgeKey).ok().flatten())
-            .map(|k| k.expose().to_string());
+        // A store that cannot be read is said at once: the form offers a new key, and
+        // saving it would change the key the register's plugin has.
+        let (bridge_key, problem) = match (open_secrets)(&config.secrets)
+            .and_then(|store| store.get(SecretName::BridgeKey))
+        {
+            Ok(key) => (key.map(|k| k.expose().to_string()), None),
+            Err(e) => (None, Some(SetupProblem::Secrets(e.to_string()))),
+        };
         let enrolled = terminal.enrollment();
         Setup {
             data_dir: terminal.data_dir().to_path_buf(),
@@ -557,7 +559,7 @@ impl Setup {
             enrolled,
             connection: Check::NotRun,
             scanner: Check::NotRun,
-            problem: None,
+            problem,
             finished: None,
             scan_timeout: SCAN_TEST_TIMEOUT,
         }
@@ -769,20 +771,16 @@ impl Setup {
         }
         let parsed = self.form.parse()?;
         let config = parsed.config;
-        if let Some(current) = &self.current {
-            // The server, the name and the secret store change only by enrolling again:
-            // a save on its own would leave the till's token behind.
-            let running = current.config();
-            let enrolled_now = TerminalConfig::load(&self.data_dir)
-                .map_err(|e| SetupProblem::Storage(e.to_string()))?;
-            let same = |c: &TerminalConfig| {
-                c.server_url == config.server_url
-                    && c.name == config.name
-                    && c.secrets == config.secrets
-            };
-            if !same(running) && !same(&enrolled_now) {
-                return Err(SetupProblem::NeedsEnrollAgain);
-            }
+        // The server, the name and the secret store change only by enrolling again: a
+        // save on its own would leave the till's token behind. `terminal.toml` holds the
+        // last enrollment (the running one, or one made in this setup).
+        let enrolled = TerminalConfig::load(&self.data_dir)
+            .map_err(|e| SetupProblem::Storage(e.to_string()))?;
+        if enrolled.server_url != config.server_url
+            || enrolled.name != config.name
+            || enrolled.secrets != config.secrets
+        {
+            return Err(SetupProblem::NeedsEnrollAgain);
         }
         let secrets = (self.open_secrets)(&config.secrets)
             .map_err(|e| SetupProblem::Secrets(e.to_string()))?;
