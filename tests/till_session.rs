@@ -343,18 +343,7 @@ async fn cancel_at_every_step_hands_the_receipt_back_without_loyalty() {
     .await;
     assert_eq!(s.problem(), None);
     s.act(Action::RegisterWalkIn).await;
-    s.act(Action::StartRegistration {
-        phone: "+79990001111".into(),
-    })
-    .await;
-    s.act(Action::WithoutCode).await;
-    s.act(Action::Questionnaire(Questionnaire::default())).await;
-    s.act(Action::Consents {
-        processing: true,
-        advertising: false,
-    })
-    .await;
-    s.act(Action::IssueCard(CardChoice::None)).await;
+    register_without_code(&mut s, "+79990001111").await;
     assert_eq!((name(&s), s.problem()), ("manager", None));
     s.act(Action::ShowSelfRegistrationQr).await;
     let Screen::SelfRegistration { url, qr } = s.screen() else {
@@ -385,18 +374,7 @@ async fn a_customer_registered_without_a_code_verifies_their_phone_later() {
     let phone = "+7 999 444-55-66";
     s.act(Action::OpenReceipt(receipt("r-a", "400.00"))).await;
     s.act(Action::FindByPhone(phone.into())).await;
-    s.act(Action::StartRegistration {
-        phone: phone.into(),
-    })
-    .await;
-    s.act(Action::WithoutCode).await;
-    s.act(Action::Questionnaire(Questionnaire::default())).await;
-    s.act(Action::Consents {
-        processing: true,
-        advertising: false,
-    })
-    .await;
-    s.act(Action::IssueCard(CardChoice::None)).await;
+    register_without_code(&mut s, phone).await;
     s.act(Action::Apply).await;
     assert!(matches!(s.take_outcome(), Some(Outcome::Sale { .. })));
     wait_for(s.terminal(), "the registration to sync", |st| {
@@ -519,4 +497,20 @@ async fn a_manager_lets_an_offline_spend_past_the_horizon_and_it_is_audited() {
     assert_eq!(event, "offline_spend_override");
     assert_eq!(reason, "постоянный клиент");
     assert!(s.terminal().conflicts().unwrap().is_empty());
+}
+
+/// Registers `phone` «Без кода»: empty questionnaire, the processing consent only, no card.
+async fn register_without_code(s: &mut Session, phone: &str) {
+    s.act(Action::StartRegistration {
+        phone: phone.into(),
+    })
+    .await;
+    s.act(Action::WithoutCode).await;
+    s.act(Action::Questionnaire(Questionnaire::default())).await;
+    s.act(Action::Consents {
+        processing: true,
+        advertising: false,
+    })
+    .await;
+    s.act(Action::IssueCard(CardChoice::None)).await;
 }

@@ -19,7 +19,7 @@ use bonuskassa::till::setup::{
     SetupProblem,
 };
 use chrono::Utc;
-use common::{Rig, b, receipt, wait_for};
+use common::{Rig, b, receipt, text_of_files, wait_for};
 use serialport::SerialPort;
 
 fn clock() -> Arc<dyn Clock> {
@@ -35,31 +35,6 @@ fn field_problem(setup: &Setup) -> SetupField {
         Some(SetupProblem::Field { field, .. }) => *field,
         other => panic!("expected a field problem, got {other:?}"),
     }
-}
-
-fn all_files_text(dir: &std::path::Path) -> String {
-    let mut text = String::new();
-    for entry in walk(dir) {
-        if let Ok(bytes) = std::fs::read(&entry) {
-            text.push_str(&String::from_utf8_lossy(&bytes));
-        }
-    }
-    text
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,7 +130,7 @@ async fn an_installer_tests_the_link_enrolls_and_saves_a_new_till() {
     let token = secrets.get(SecretName::TerminalToken).unwrap().unwrap();
     let stored_key = secrets.get(SecretName::BridgeKey).unwrap().unwrap();
     assert_eq!(stored_key.expose(), key);
-    let files = all_files_text(&rig.till_data);
+    let files = text_of_files(&rig.till_data);
     assert!(!files.contains(token.expose()));
     assert!(!files.contains(&key));
 

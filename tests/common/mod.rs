@@ -119,6 +119,20 @@ impl Rig {
     }
 }
 
+/// The text of every file under `dir` (recursively), to check that a secret is in none.
+pub fn text_of_files(dir: &Path) -> String {
+    let mut text = String::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            text.push_str(&text_of_files(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            text.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    text
+}
+
 pub fn quick_sync() -> SyncOptions {
     SyncOptions {
         backoff: Backoff {
