@@ -41,6 +41,7 @@
 //! - An operation made at the till is on disk, with its outbox row, before it is confirmed;
 //!   the server applies each operation id at most once.
 
+pub mod bridge;
 pub mod cli;
 pub mod clock;
 pub mod domain;

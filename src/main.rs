@@ -72,6 +72,7 @@ fn run(args: Args) -> Result<(), cli::CliError> {
                 language,
                 language_given: lang.is_some(),
                 data,
+                bridge: true,
             };
             bonuskassa::ui::run(options).map_err(|e| cli::CliError {
                 message: format!("the window could not start: {e:#}"),

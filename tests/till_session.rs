@@ -31,7 +31,33 @@ fn name(s: &Session) -> &'static str {
         Screen::Manager => "manager",
         Screen::Conflicts(_) => "conflicts",
         Screen::SelfRegistration { .. } => "self-registration",
+        Screen::AtRegister(_) => "at register",
     }
+}
+
+/// Plays the register after the cashier applied: it prints what it was given and closes
+/// the receipt, which queues the operation. Returns the closed outcome.
+async fn print(s: &mut Session) -> Option<Outcome> {
+    let Some(Outcome::Applied(applied)) = s.take_outcome() else {
+        panic!("nothing applied: {:?}", s.problem())
+    };
+    assert_eq!(name(s), "at register");
+    s.act(Action::Close {
+        receipt_id: applied.receipt.id.clone(),
+        printed: applied.receipt.clone(),
+    })
+    .await;
+    assert_eq!((name(s), s.problem()), ("waiting", None));
+    let closed = s.take_outcome();
+    // Queued only now, under the id the register was told when it was applied.
+    let operation = match &closed {
+        Some(Outcome::Sale { operation, .. }) | Some(Outcome::Return { operation, .. }) => {
+            operation
+        }
+        other => panic!("not closed: {other:?}"),
+    };
+    assert_eq!(operation.id, applied.operation_id.to_string());
+    closed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,8 +112,8 @@ async fn a_sale_with_spend_then_its_return() {
     assert_eq!(priced.spend, priced.calculation.max_spend);
     assert!(priced.spend > Bonus::ZERO && priced.spend <= b("500"));
     s.act(Action::Apply).await;
-    assert_eq!((name(&s), s.problem()), ("waiting", None));
-    let Some(Outcome::Sale { operation, priced }) = s.take_outcome() else {
+    assert_eq!((name(&s), s.problem()), ("at register", None));
+    let Some(Outcome::Sale { operation, priced }) = print(&mut s).await else {
         panic!("no sale outcome")
     };
     assert_eq!(priced.receipt.id, "r-1");
@@ -102,7 +128,7 @@ async fn a_sale_with_spend_then_its_return() {
     };
     assert!(preview.refunded > Bonus::ZERO);
     s.act(Action::Apply).await;
-    assert!(matches!(s.take_outcome(), Some(Outcome::Return { .. })));
+    assert!(matches!(print(&mut s).await, Some(Outcome::Return { .. })));
     // A return of a sale this till never saw.
     s.act(Action::OpenReceipt(return_of("ret-2", "elsewhere", "1")))
         .await;
@@ -211,7 +237,7 @@ async fn registration_with_a_code_a_wrong_code_and_an_expired_one() {
     assert!(found.customer.phone_verified);
     assert_eq!(found.customer.name, "Вера");
     s.act(Action::Apply).await;
-    assert!(matches!(s.take_outcome(), Some(Outcome::Sale { .. })));
+    assert!(matches!(print(&mut s).await, Some(Outcome::Sale { .. })));
     wait_for(s.terminal(), "the registration to sync", |st| {
         st.queue.pending == 0
     })
@@ -244,7 +270,7 @@ async fn a_big_spend_asks_for_a_code_and_offline_it_cannot() {
     s.act(Action::EnterCode(last_sms_code(rig.addr).await))
         .await;
     assert_eq!(s.problem(), None);
-    let Some(Outcome::Sale { operation, .. }) = s.take_outcome() else {
+    let Some(Outcome::Sale { operation, .. }) = print(&mut s).await else {
         panic!()
     };
     wait_for(s.terminal(), "the sale to sync", |st| st.queue.pending == 0).await;
@@ -268,7 +294,7 @@ async fn a_big_spend_asks_for_a_code_and_offline_it_cannot() {
     s.act(Action::SetSpend("200".into())).await;
     assert_eq!(s.problem(), None);
     s.act(Action::Apply).await;
-    let Some(Outcome::Sale { operation, .. }) = s.take_outcome() else {
+    let Some(Outcome::Sale { operation, .. }) = print(&mut s).await else {
         panic!("{:?}", s.problem())
     };
     assert!(operation.offline);
@@ -376,7 +402,7 @@ async fn a_customer_registered_without_a_code_verifies_their_phone_later() {
     s.act(Action::FindByPhone(phone.into())).await;
     register_without_code(&mut s, phone).await;
     s.act(Action::Apply).await;
-    assert!(matches!(s.take_outcome(), Some(Outcome::Sale { .. })));
+    assert!(matches!(print(&mut s).await, Some(Outcome::Sale { .. })));
     wait_for(s.terminal(), "the registration to sync", |st| {
         st.queue.pending == 0
     })
@@ -471,7 +497,7 @@ async fn a_manager_lets_an_offline_spend_past_the_horizon_and_it_is_audited() {
     };
     assert_eq!(priced.spend, b("200"));
     s.act(Action::Apply).await;
-    assert!(matches!(s.take_outcome(), Some(Outcome::Sale { .. })));
+    assert!(matches!(print(&mut s).await, Some(Outcome::Sale { .. })));
 
     // The override was for that sale only.
     s.act(Action::OpenReceipt(receipt("r-h2", "2000.00"))).await;

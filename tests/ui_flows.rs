@@ -23,7 +23,7 @@ use bonuskassa::domain::money::Bonus;
 use bonuskassa::domain::receipt::Receipt;
 use bonuskassa::terminal::Terminal;
 use bonuskassa::till::Outcome;
-use common::ui::{Till, headless};
+use common::ui::{AT_REGISTER, Till, headless};
 use common::{Rig, b, last_sms_code, quick_sync, receipt, wait_for};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 
@@ -262,11 +262,11 @@ fn spend_code(till: &Walk, rig: &Rig, rt: &tokio::runtime::Runtime) {
     let code = rt.block_on(last_sms_code(rig.addr));
     till.keys(&code);
     till.tap("Подтвердить код");
-    till.expect("Ожидание чека от кассы");
+    till.expect(AT_REGISTER);
     let (operation, spend, _) = sale(till.outcome());
     assert_eq!(spend, b("1500"));
     assert!(!operation.offline);
-    till.expect_starting("Чек ui-code передан кассе: списано 1\u{a0}500,");
+    till.expect_starting("Чек ui-code напечатан и проведён: списано 1\u{a0}500,");
 }
 
 /// A new customer registered «Без кода»: no SMS, accrual only, applied to the receipt.
@@ -304,7 +304,7 @@ fn without_code(till: &Walk) {
     assert_ne!(accrued, "0");
     till.picture("customer_without_code");
     till.tap("Применить к чеку");
-    till.expect("Ожидание чека от кассы");
+    till.expect(AT_REGISTER);
     let (_, spend, accrued_sale) = sale(till.outcome());
     assert_eq!(spend, Bonus::ZERO);
     assert!(accrued_sale > Bonus::ZERO);
@@ -492,11 +492,11 @@ fn offline(till: &Walk, rig: &mut Rig, clock: &ManualClock, terminal: &Terminal)
     till.expect_no_problem();
     assert_eq!(till.value_of("Списано бонусов"), "200");
     till.tap("Применить к чеку");
-    till.expect("Ожидание чека от кассы");
+    till.expect(AT_REGISTER);
     let (first, spend, _) = sale(till.outcome());
     assert_eq!(spend, b("200"));
     assert!(first.offline);
-    till.expect_starting("Чек ui-offline передан кассе: списано 200,");
+    till.expect_starting("Чек ui-offline напечатан и проведён: списано 200,");
     till.expect("Нет связи");
     till.expect_starting("В очереди: 1,");
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use bonuskassa::clock::{Clock, SystemClock};
 use bonuskassa::domain::money::Bonus;
 use bonuskassa::till::Outcome;
-use common::ui::Till;
+use common::ui::{AT_REGISTER, Till};
 use common::{Rig, last_sms_code, quick_sync, receipt, return_of, wait_for};
 use i_slint_backend_testing::AccessibleRole;
 
@@ -82,12 +82,14 @@ fn the_touch_screens_walk_a_sale_a_registration_a_return_and_the_manager_menu() 
     );
     till.pictures_in_both_languages("customer");
     till.tap("Применить к чеку");
-    till.expect("Ожидание чека от кассы");
+    till.expect(AT_REGISTER);
+    till.expect("Чек ui-1 передан кассе");
+    till.picture("at_register");
     let Outcome::Sale { priced, .. } = till.outcome() else {
         panic!("not a sale")
     };
     assert_eq!((priced.receipt.id.as_str(), priced.spend), ("ui-1", spend));
-    till.expect_starting("Чек ui-1 передан кассе: списано");
+    till.expect_starting("Чек ui-1 напечатан и проведён: списано");
     till.picture("waiting_after_sale");
 
     // A new customer: not found, registered with the SMS code, on to their card.

@@ -151,6 +151,49 @@ impl Receipt {
     pub fn total(&self) -> Money {
         self.positions.iter().map(Position::sum).sum()
     }
+
+    /// What makes `printed` a different receipt from this one, for the loyalty result:
+    /// `None` when the same positions, prices and quantities were printed. Names, the
+    /// cashier's name and the time do not change what the customer pays.
+    pub fn difference(&self, printed: &Receipt) -> Option<String> {
+        if self.id != printed.id {
+            return Some(format!("id: {:?} is not {:?}", printed.id, self.id));
+        }
+        if self.kind != printed.kind {
+            return Some("kind: not the kind that was applied".into());
+        }
+        if self.original_receipt != printed.original_receipt {
+            return Some("original_receipt: not the sale that was applied".into());
+        }
+        if self.positions.len() != printed.positions.len() {
+            return Some(format!(
+                "positions: {} printed, {} applied",
+                printed.positions.len(),
+                self.positions.len()
+            ));
+        }
+        for (i, (a, b)) in self.positions.iter().zip(&printed.positions).enumerate() {
+            let field = if a.id != b.id {
+                "id"
+            } else if a.sku != b.sku {
+                "sku"
+            } else if a.category != b.category {
+                "category"
+            } else if a.price != b.price {
+                "price"
+            } else if a.quantity != b.quantity {
+                "quantity"
+            } else if a.measure != b.measure {
+                "measure"
+            } else if a.excise != b.excise {
+                "excise"
+            } else {
+                continue;
+            };
+            return Some(format!("positions[{i}].{field}: not what was applied"));
+        }
+        None
+    }
 }
 
 impl Position {

@@ -10,6 +10,22 @@ pub mod server;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+/// Parses a JSON body strictly. The error names the path of the bad field
+/// (`positions[0].price: …`), or says the JSON itself is bad: both HTTP APIs (the server's
+/// and the till's bridge) answer it as their `400`.
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            format!("bad JSON: {inner}")
+        } else {
+            format!("{path}: {inner}")
+        }
+    })
+}
+
 /// HMAC-SHA256 of `value` (an E.164 phone or a normalized card number) under the store's
 /// lookup key, as lowercase hex: the keyed hash the server's customer feed carries and the
 /// terminal's cache is searched by, so the cache never holds a phone or a card number.

@@ -85,17 +85,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
                 ApiError::bad_request(format!("cannot read the body: {e}"))
             }
         })?;
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        let value = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            if path == "." {
-                ApiError::bad_request(format!("bad JSON: {inner}"))
-            } else {
-                ApiError::bad_request(format!("{path}: {inner}"))
-            }
-        })?;
-        Ok(Body(value))
+        crate::protocol::parse_json(&bytes)
+            .map(Body)
+            .map_err(ApiError::bad_request)
     }
 }
 

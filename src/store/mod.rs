@@ -180,13 +180,31 @@ impl TerminalStore {
         now: DateTime<Utc>,
         also: impl FnOnce(&Transaction, &Operation) -> Result<(), StoreError>,
     ) -> Result<Operation, StoreError> {
+        let id = uuid::Uuid::now_v7();
+        self.enqueue_as(id, body, cashier, cashier_id, offline, now, also)
+    }
+
+    /// [`TerminalStore::enqueue`] under an id chosen beforehand (the register was told it
+    /// when the receipt was applied). The id is the outbox's key, so the same operation can
+    /// never be queued twice.
+    #[allow(clippy::too_many_arguments)]
+    pub fn enqueue_as(
+        &mut self,
+        id: uuid::Uuid,
+        body: OperationBody,
+        cashier: &str,
+        cashier_id: Option<i64>,
+        offline: bool,
+        now: DateTime<Utc>,
+        also: impl FnOnce(&Transaction, &Operation) -> Result<(), StoreError>,
+    ) -> Result<Operation, StoreError> {
         let tx = self.conn.transaction()?;
         let seq = Self::meta(&tx, "last_seq")?
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
             + 1;
         let op = Operation {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: id.to_string(),
             seq,
             at: now,
             cashier: cashier.to_string(),

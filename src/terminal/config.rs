@@ -75,6 +75,17 @@ pub struct TerminalConfig {
 pub struct BridgeSettings {
     #[serde(default = "default_bridge_port")]
     pub port: u16,
+    /// How long an applied receipt waits for the register to close it before the panel
+    /// gives up on it (the register may have gone away): nothing is recorded then.
+    #[serde(default = "default_close_timeout_s")]
+    pub close_timeout_s: u64,
+}
+
+/// Ten minutes: a card payment, a retried print and a paper change fit in it.
+pub const DEFAULT_CLOSE_TIMEOUT_S: u64 = 600;
+
+fn default_close_timeout_s() -> u64 {
+    DEFAULT_CLOSE_TIMEOUT_S
 }
 
 /// The port the bridge listens on unless the installer picks another.
@@ -88,6 +99,7 @@ impl Default for BridgeSettings {
     fn default() -> Self {
         BridgeSettings {
             port: DEFAULT_BRIDGE_PORT,
+            close_timeout_s: DEFAULT_CLOSE_TIMEOUT_S,
         }
     }
 }
@@ -203,6 +215,12 @@ impl TerminalConfig {
         }
         if self.name.trim().is_empty() {
             return Err("name must not be empty".into());
+        }
+        if !(10..=86_400).contains(&self.bridge.close_timeout_s) {
+            return Err(format!(
+                "[bridge] close_timeout_s = {} is not from 10 to 86400 seconds",
+                self.bridge.close_timeout_s
+            ));
         }
         if self.bridge.port < 1024 {
             return Err(format!(

@@ -167,6 +167,7 @@ pub struct Terminal {
     api: ServerClient,
     sync_client: ServerClient,
     lookup_key: Vec<u8>,
+    bridge_key: Option<SecretValue>,
     status: StatusCell,
     worker: Mutex<Option<SyncWorker>>,
     clock: Arc<dyn Clock>,
@@ -287,6 +288,8 @@ impl Terminal {
         let key = secrets
             .get(SecretName::CacheKey)?
             .ok_or(TerminalError::NotEnrolled(SecretName::CacheKey))?;
+        // Made by the installer's setup; a till without one has no register bridge.
+        let bridge_key = secrets.get(SecretName::BridgeKey)?;
         let lookup_key = decode_hex(key.expose()).ok_or_else(|| {
             TerminalError::Secrets(SecretError::BadBackend(
                 "the stored cache-key is not hex; enroll the till again".into(),
@@ -314,6 +317,7 @@ impl Terminal {
             api,
             sync_client,
             lookup_key,
+            bridge_key,
             status,
             worker: Mutex::new(None),
             clock,
@@ -325,6 +329,11 @@ impl Terminal {
 
     pub fn config(&self) -> &TerminalConfig {
         &self.config
+    }
+
+    /// The key the cash register's requests carry, if the setup made one.
+    pub fn bridge_key(&self) -> Option<&SecretValue> {
+        self.bridge_key.as_ref()
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -797,6 +806,18 @@ impl Terminal {
         priced: &Priced,
         verification: Option<Secret>,
     ) -> Result<Operation, TerminalError> {
+        self.sell_as(uuid::Uuid::now_v7(), cashier, priced, verification)
+    }
+
+    /// [`Terminal::sell`] under the operation id the register was given when the receipt
+    /// was applied.
+    pub fn sell_as(
+        &self,
+        operation_id: uuid::Uuid,
+        cashier: &Cashier,
+        priced: &Priced,
+        verification: Option<Secret>,
+    ) -> Result<Operation, TerminalError> {
         let sale = Sale::from_calculation(&priced.receipt, &priced.calculation);
         let overridden = priced.offline && self.overridden(&priced.customer.id);
         let max_unsynced = if priced.offline && !priced.spend.is_zero() && !overridden {
@@ -811,7 +832,8 @@ impl Terminal {
             None
         };
         let customer_id = priced.customer.id.clone();
-        let op = self.store().enqueue(
+        let op = self.store().enqueue_as(
+            operation_id,
             OperationBody::Sale {
                 customer_id: customer_id.clone(),
                 receipt: priced.receipt.clone(),
@@ -881,10 +903,22 @@ impl Terminal {
         cashier: &Cashier,
         receipt: &Receipt,
     ) -> Result<(ReturnResult, Operation), TerminalError> {
+        self.make_return_as(uuid::Uuid::now_v7(), cashier, receipt)
+    }
+
+    /// [`Terminal::make_return`] under the operation id the register was given when the
+    /// return was applied.
+    pub fn make_return_as(
+        &self,
+        operation_id: uuid::Uuid,
+        cashier: &Cashier,
+        receipt: &Receipt,
+    ) -> Result<(ReturnResult, Operation), TerminalError> {
         let mut store = self.store();
         let (result, after) = Self::compute_return_in(&store, receipt)?;
         let original = result.original_receipt.clone();
-        let op = store.enqueue(
+        let op = store.enqueue_as(
+            operation_id,
             OperationBody::Return {
                 receipt: receipt.clone(),
             },

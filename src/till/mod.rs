@@ -49,8 +49,21 @@ pub enum Action {
     SetSpend(String),
     SpendNothing,
     SpendMax,
-    /// «Применить к чеку»: confirm the sale (or, on the return screen, the return).
+    /// «Применить к чеку»: hand the prices of the sale (or, on the return screen, the
+    /// return) to the register. Nothing is queued until the register closes the receipt.
     Apply,
+    /// The register printed the fiscal receipt it was given prices for: queue the
+    /// operation. `printed` is the receipt as printed; it must be the one applied.
+    Close {
+        receipt_id: String,
+        printed: Receipt,
+    },
+    /// The register takes its receipt back (it cancelled it, or never confirmed the print
+    /// in time): the panel closes and nothing is queued.
+    Withdraw {
+        receipt_id: String,
+        why: Withdrawal,
+    },
     /// Back out of whatever is open; with a receipt open the register gets "no loyalty".
     Cancel,
     /// From "not found" (or the manager menu without a receipt): register this phone.
@@ -84,6 +97,40 @@ pub enum Action {
     AllowOfflineSpend {
         manager_code: String,
         reason: String,
+    },
+}
+
+/// Why the register took its receipt back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withdrawal {
+    /// The register cancelled the receipt.
+    Register,
+    /// The register did not confirm the print in time; it may have gone away.
+    NoAnswer,
+}
+
+/// A receipt the cashier applied: the register has its prices and is taking the payment
+/// and printing. Nothing is queued until it closes the receipt with the printed one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub receipt: Receipt,
+    /// The id the operation will be queued under, told to the register now.
+    pub operation_id: uuid::Uuid,
+    /// Who applied it: the operation is theirs.
+    pub cashier: Cashier,
+    pub at: DateTime<Utc>,
+    pub what: AppliedWhat,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppliedWhat {
+    Sale {
+        priced: Box<Priced>,
+        /// The SMS proof of a spend above `code_to_spend_over`.
+        verification: Option<Secret>,
+    },
+    Return {
+        result: ReturnResult,
     },
 }
 
@@ -171,6 +218,8 @@ pub enum Screen {
         receipt: Receipt,
         preview: ReturnResult,
     },
+    /// Applied and handed to the register, which is taking the payment and printing.
+    AtRegister(Box<Applied>),
     Manager,
     Conflicts(Vec<Conflict>),
     /// The store's self-registration QR code, large, for a customer's phone to scan.
@@ -183,10 +232,15 @@ pub enum Screen {
 /// What the register gets back for the receipt it handed over.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
+    /// The cashier applied the receipt: the prices for the register to print. Nothing is
+    /// queued yet.
+    Applied(Box<Applied>),
+    /// The register closed an applied sale: it is queued.
     Sale {
         operation: Operation,
         priced: Box<Priced>,
     },
+    /// The register closed an applied return: it is queued.
     Return {
         operation: Operation,
         result: ReturnResult,
@@ -250,6 +304,24 @@ impl Session {
         self.problem = self.step(action).await.err();
     }
 
+    /// An action from the cash register (through the bridge). Its refusal goes back to the
+    /// register; the cashier's screen keeps its own problem, except a printed receipt that
+    /// is not the applied one, which the cashier must see.
+    pub async fn act_for_register(&mut self, action: Action) -> Result<(), Problem> {
+        match self.step(action).await {
+            Ok(()) => {
+                self.problem = None;
+                Ok(())
+            }
+            Err(p) => {
+                if matches!(p, Problem::ReceiptChanged(_)) {
+                    self.problem = Some(p.clone());
+                }
+                Err(p)
+            }
+        }
+    }
+
     fn cashier_or_login(&self) -> Result<Cashier, Problem> {
         self.cashier.clone().ok_or(Problem::NotLoggedIn)
     }
@@ -259,6 +331,7 @@ impl Session {
             Screen::Find { receipt }
             | Screen::Customer { receipt, .. }
             | Screen::Return { receipt, .. } => Some(receipt.clone()),
+            Screen::AtRegister(applied) => Some(applied.receipt.clone()),
             Screen::NotFound { receipt, .. } | Screen::Register { receipt, .. } => receipt.clone(),
             _ => None,
         }
@@ -314,6 +387,11 @@ impl Session {
                 self.set_spend(max.to_string()).await
             }
             Action::Apply => self.apply(),
+            Action::Close {
+                receipt_id,
+                printed,
+            } => self.close(&receipt_id, &printed),
+            Action::Withdraw { receipt_id, .. } => self.withdraw(&receipt_id),
             Action::Cancel => {
                 self.cancel();
                 Ok(())
@@ -561,28 +639,100 @@ impl Session {
                     }
                     return Err(Problem::SpendNeedsCode);
                 }
-                self.sell(&cashier, priced, None)
+                self.hand_over(
+                    cashier,
+                    AppliedWhat::Sale {
+                        priced: Box::new(priced),
+                        verification: None,
+                    },
+                )
             }
             Screen::Return { receipt, .. } => {
-                let (result, operation) = self.terminal.make_return(&cashier, &receipt)?;
-                self.finish(Outcome::Return { operation, result });
-                Ok(())
+                // Computed again: what the register prints is what the close will queue.
+                let result = self.terminal.preview_return(&receipt)?;
+                self.hand_over(cashier, AppliedWhat::Return { result })
             }
             _ => Err(Problem::NothingOpen),
         }
     }
 
-    fn sell(
-        &mut self,
-        cashier: &Cashier,
-        priced: Priced,
-        verification: Option<Secret>,
-    ) -> Result<(), Problem> {
-        let operation = self.terminal.sell(cashier, &priced, verification)?;
-        self.finish(Outcome::Sale {
-            operation,
-            priced: Box::new(priced),
+    /// Gives the register the prices of the open receipt; the panel waits for the print.
+    fn hand_over(&mut self, cashier: Cashier, what: AppliedWhat) -> Result<(), Problem> {
+        let receipt = self.open_receipt().ok_or(Problem::NothingOpen)?;
+        let applied = Box::new(Applied {
+            receipt,
+            operation_id: uuid::Uuid::now_v7(),
+            cashier,
+            at: self.clock.now(),
+            what,
         });
+        self.outcome = Some(Outcome::Applied(applied.clone()));
+        self.screen = Screen::AtRegister(applied);
+        Ok(())
+    }
+
+    /// The register printed the receipt: queue its operation under the id it was told.
+    fn close(&mut self, receipt_id: &str, printed: &Receipt) -> Result<(), Problem> {
+        let applied = match &self.screen {
+            Screen::AtRegister(applied) if applied.receipt.id == receipt_id => applied.clone(),
+            _ => {
+                return Err(match self.open_receipt() {
+                    Some(r) if r.id == receipt_id => Problem::NotApplied,
+                    _ => Problem::NoSuchReceipt,
+                });
+            }
+        };
+        if let Some(difference) = applied.receipt.difference(printed) {
+            return Err(Problem::ReceiptChanged(difference));
+        }
+        let Applied {
+            operation_id,
+            cashier,
+            what,
+            receipt,
+            ..
+        } = *applied;
+        let outcome = match what {
+            AppliedWhat::Sale {
+                priced,
+                verification,
+            } => {
+                let operation =
+                    self.terminal
+                        .sell_as(operation_id, &cashier, &priced, verification)?;
+                Outcome::Sale { operation, priced }
+            }
+            AppliedWhat::Return { .. } => {
+                let (result, operation) =
+                    self.terminal
+                        .make_return_as(operation_id, &cashier, &receipt)?;
+                Outcome::Return { operation, result }
+            }
+        };
+        self.finish(outcome);
+        Ok(())
+    }
+
+    /// The register took its receipt back. A registration under way goes on without the
+    /// receipt, so the customer is not lost.
+    fn withdraw(&mut self, receipt_id: &str) -> Result<(), Problem> {
+        match self.open_receipt() {
+            Some(r) if r.id == receipt_id => {}
+            _ => return Err(Problem::NoSuchReceipt),
+        }
+        self.outcome = Some(Outcome::Cancelled {
+            receipt_id: receipt_id.to_string(),
+        });
+        match &mut self.screen {
+            Screen::Register { receipt, .. } => *receipt = None,
+            _ => {
+                self.screen = if self.cashier.is_some() {
+                    Screen::Waiting
+                } else {
+                    Screen::Login
+                }
+            }
+        }
         Ok(())
     }
 
@@ -732,7 +882,13 @@ impl Session {
                 .verify_code(&phone, SmsPurpose::Spend, code)
                 .await
             {
-                Ok(proof) => self.sell(&cashier, priced, Some(proof)),
+                Ok(proof) => self.hand_over(
+                    cashier,
+                    AppliedWhat::Sale {
+                        priced: Box::new(priced),
+                        verification: Some(proof),
+                    },
+                ),
                 Err(e) => {
                     let p = Problem::from(e);
                     if let Screen::Customer { code: Some(c), .. } = &mut self.screen {

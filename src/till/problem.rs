@@ -21,6 +21,14 @@ pub enum Problem {
     ReceiptOpen,
     #[error("nothing here to do that with")]
     NothingOpen,
+    #[error("the installer's setup is open at the till")]
+    SetupOpen,
+    #[error("this receipt is not open at the till")]
+    NoSuchReceipt,
+    #[error("the cashier has not applied this receipt yet")]
+    NotApplied,
+    #[error("the printed receipt is not the one the loyalty was applied to: {0}")]
+    ReceiptChanged(String),
     #[error("the receipt from the register is not valid: {0}")]
     BadReceipt(String),
     #[error("not a Russian mobile number")]

@@ -429,6 +429,7 @@ impl SetupForm {
                 .ok_or_else(|| {
                     SetupProblem::field(SetupField::BridgePort, "a port from 1024 to 65535")
                 })?,
+            ..BridgeSettings::default()
         };
         let bonus = |text: &str, field| -> Result<Option<Bonus>, SetupProblem> {
             let text = text.trim();
@@ -770,7 +771,7 @@ impl Setup {
             return Err(SetupProblem::NotEnrolled);
         }
         let parsed = self.form.parse()?;
-        let config = parsed.config;
+        let mut config = parsed.config;
         // The server, the name and the secret store change only by enrolling again: a
         // save on its own would leave the till's token behind. `terminal.toml` holds the
         // last enrollment (the running one, or one made in this setup).
@@ -782,6 +783,8 @@ impl Setup {
         {
             return Err(SetupProblem::NeedsEnrollAgain);
         }
+        // Set in terminal.toml only (the page does not show it): kept as it was.
+        config.bridge.close_timeout_s = enrolled.bridge.close_timeout_s;
         let secrets = (self.open_secrets)(&config.secrets)
             .map_err(|e| SetupProblem::Secrets(e.to_string()))?;
         secrets

@@ -46,6 +46,9 @@ pub struct UiOptions {
     /// The data directory of an enrolled till: the window shows its checkout session.
     /// Without one the window says the till is not set up.
     pub data: Option<PathBuf>,
+    /// Serve the cash-register bridge on the till's `[bridge]` port (`bonuskassa ui`
+    /// does; tests that do not drive it leave it off, so they share no port).
+    pub bridge: bool,
 }
 
 /// Opens the window and runs the Slint event loop on this thread until the window closes.
@@ -152,6 +155,7 @@ pub fn build_session_window(
         session_adapter::Start::Till(terminal),
         clock,
         os_secrets(),
+        opts.bridge,
     )?;
     Ok((window, handle))
 }
@@ -172,6 +176,7 @@ pub fn build_setup_window(
         session_adapter::Start::Setup(Box::new(setup)),
         clock,
         open_secrets,
+        opts.bridge,
     )?;
     Ok((window, handle))
 }

@@ -47,10 +47,13 @@ use crate::lang::Language;
 use crate::protocol::server::{Gender, Questionnaire, Secret};
 use crate::scanner::{ScanEvent, SerialScanner, available_ports};
 use crate::sync::worker::SyncStatus;
-use crate::terminal::{OfflineLimit, Terminal};
+use crate::terminal::{OfflineLimit, Priced, Terminal};
 use crate::till::qr::QrModules;
 use crate::till::setup::{Finished, SecretsOpener, Setup, SetupAction};
-use crate::till::{Action, CardChoice, Outcome, Problem, RegistrationStep, Screen, Session};
+use crate::till::{
+    Action, Applied, AppliedWhat, CardChoice, Outcome, Problem, RegistrationStep, Screen, Session,
+    Withdrawal,
+};
 
 /// The longest entries the keypad accepts: a cashier code, a card number, a spend (whole
 /// bonuses), an SMS code.
@@ -66,6 +69,7 @@ const MAX_SMS_CODE: usize = 6;
 pub struct UiHandle {
     actions: Actions,
     outcomes: Mutex<std_mpsc::Receiver<Outcome>>,
+    listener: Arc<Mutex<Option<OutcomeListener>>>,
     worker: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -91,6 +95,20 @@ impl UiHandle {
         self.actions.pending.load(Ordering::SeqCst) == 0
     }
 
+    /// Sends every outcome to `listener` from now on (the register bridge), instead of
+    /// keeping it for [`UiHandle::try_outcome`]. It runs on the session's worker thread
+    /// before the register's call is answered.
+    pub fn on_outcome(&self, listener: OutcomeListener) {
+        *self.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(listener);
+    }
+
+    /// The panel as the register bridge drives it.
+    pub fn panel(&self) -> Arc<dyn crate::bridge::Panel> {
+        Arc::new(PanelLink {
+            actions: self.actions.clone(),
+        })
+    }
+
     /// The result of a receipt for the register, if one is waiting; each is given once.
     pub fn try_outcome(&self) -> Option<Outcome> {
         self.outcomes
@@ -98,6 +116,25 @@ impl UiHandle {
             .unwrap_or_else(|p| p.into_inner())
             .try_recv()
             .ok()
+    }
+}
+
+/// The register bridge's way into the session worker.
+struct PanelLink {
+    actions: Actions,
+}
+
+impl crate::bridge::Panel for PanelLink {
+    fn call(
+        &self,
+        action: Action,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Problem>> + Send>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.actions.send(Command::FromRegister(action, tx));
+        Box::pin(async move {
+            rx.await
+                .unwrap_or_else(|_| Err(Problem::Storage("the till's panel has stopped".into())))
+        })
     }
 }
 
@@ -112,8 +149,14 @@ impl Drop for UiHandle {
     }
 }
 
+/// Where the register's call hears how it went.
+pub(super) type Reply = tokio::sync::oneshot::Sender<Result<(), Problem>>;
+
 pub(super) enum Command {
     Act(Action),
+    /// An action of the cash register (through the bridge), answered on `Reply` after
+    /// the session's outcomes went to the listener.
+    FromRegister(Action, Reply),
     /// The installer's setup page (boxed: it carries the whole form).
     Setup(Box<SetupAction>),
     /// The manager opens the setup of this till from the menu.
@@ -159,6 +202,7 @@ pub(super) fn connect(
     start: Start,
     clock: Arc<dyn Clock>,
     open_secrets: SecretsOpener,
+    serve_bridge: bool,
 ) -> Result<UiHandle, PlatformError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -170,6 +214,10 @@ pub(super) fn connect(
         pending: Arc::new(AtomicUsize::new(0)),
     };
     let (outcome_tx, outcome_rx) = std_mpsc::channel();
+    let outcomes = Outcomes {
+        channel: outcome_tx,
+        listener: Arc::new(Mutex::new(None)),
+    };
 
     let adapter = window.global::<SessionAdapter>();
     adapter.set_page(Page::Login);
@@ -198,13 +246,15 @@ pub(super) fn connect(
     let worker = Worker {
         ui: window.as_weak(),
         pending: actions.pending.clone(),
-        outcomes: outcome_tx,
+        outcomes: outcomes.clone(),
         clock,
         open_secrets,
         last: LastReceipt::default(),
         notice: Notice::None,
         actions: actions.clone(),
         scanner: None,
+        serve_bridge,
+        bridge: None,
     };
     // The typing state is not Send: the posted closures reach it through the window's
     // thread-local registry instead of capturing it.
@@ -216,6 +266,7 @@ pub(super) fn connect(
     Ok(UiHandle {
         actions,
         outcomes: Mutex::new(outcome_rx),
+        listener: outcomes.listener,
         worker: Some(thread),
     })
 }
@@ -739,10 +790,38 @@ impl Mode {
     }
 }
 
+/// A listener of the session's outcomes (the register bridge).
+pub type OutcomeListener = Box<dyn Fn(&Outcome) + Send>;
+
+/// Where the session's outcomes go: to the listener when one is set, else to
+/// [`UiHandle::try_outcome`].
+#[derive(Clone)]
+struct Outcomes {
+    channel: std_mpsc::Sender<Outcome>,
+    listener: Arc<Mutex<Option<OutcomeListener>>>,
+}
+
+impl Outcomes {
+    fn send(&self, outcome: Outcome) {
+        if let Some(listener) = self
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            listener(&outcome);
+            return;
+        }
+        if self.channel.send(outcome).is_err() {
+            tracing::warn!("nobody takes the receipt outcomes any more");
+        }
+    }
+}
+
 struct Worker {
     ui: Weak<AppWindow>,
     pending: Arc<AtomicUsize>,
-    outcomes: std_mpsc::Sender<Outcome>,
+    outcomes: Outcomes,
     clock: Arc<dyn Clock>,
     open_secrets: SecretsOpener,
     last: LastReceipt,
@@ -752,6 +831,10 @@ struct Worker {
     /// The serial scanner of the running till, if it has one. Stopped while the setup is
     /// open (its live test needs the port) and restarted with the settings saved.
     scanner: Option<SerialScanner>,
+    /// Whether this window serves the register bridge ([`super::UiOptions::bridge`]).
+    serve_bridge: bool,
+    /// The register bridge of the running till; restarted when the setup saves.
+    bridge: Option<crate::bridge::BridgeHandle>,
 }
 
 impl Worker {
@@ -779,11 +862,48 @@ impl Worker {
         }
     }
 
+    /// Starts the register bridge on the port and with the key of `terminal` (stopping
+    /// the one before). A till without a key, or a port taken, runs without one; the
+    /// reason is logged for the installer.
+    fn start_bridge(&mut self, terminal: &Terminal) {
+        if !self.serve_bridge {
+            return;
+        }
+        self.bridge = None;
+        let Some(key) = terminal.bridge_key() else {
+            tracing::warn!("no register bridge: the till's setup has not made its key");
+            return;
+        };
+        let settings = &terminal.config().bridge;
+        let config = crate::bridge::BridgeConfig {
+            port: settings.port,
+            key: key.expose().to_string(),
+            close_timeout: Duration::from_secs(settings.close_timeout_s),
+        };
+        let panel: Arc<dyn crate::bridge::Panel> = Arc::new(PanelLink {
+            actions: self.actions.clone(),
+        });
+        match crate::bridge::spawn(config, panel) {
+            Ok(handle) => {
+                let bridge = handle.bridge.clone();
+                *self
+                    .outcomes
+                    .listener
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) =
+                    Some(Box::new(move |o: &Outcome| bridge.outcome(o)));
+                self.bridge = Some(handle);
+            }
+            Err(e) => tracing::error!(error = %e, "the register bridge cannot start"),
+        }
+    }
+
     async fn serve(mut self, mut mode: Mode, mut commands: mpsc::UnboundedReceiver<Command>) {
         match &mode {
             Mode::Till(session) => {
                 let terminal = session.terminal().clone();
                 self.start_scanner(&terminal);
+                self.start_bridge(&terminal);
             }
             Mode::Setup { setup, .. } => {
                 self.post_setup(setup_adapter::view(setup, false, available_ports()));
@@ -828,6 +948,8 @@ impl Worker {
                 }
             }
         }
+        // The register hears "connection refused" from now on.
+        self.bridge = None;
         // A till the setup started is stopped here; one handed in is its owner's to stop
         // (stopping twice does no harm).
         if let Some(terminal) = mode.terminal() {
@@ -842,8 +964,21 @@ impl Worker {
         let busy = self.pending.load(Ordering::SeqCst) > 1;
         match (mode, command) {
             (Mode::Till(mut session), Command::Act(action)) => {
-                self.act(&mut session, action).await;
+                self.act(&mut session, action, None).await;
                 Mode::Till(session)
+            }
+            (Mode::Till(mut session), Command::FromRegister(action, reply)) => {
+                self.act(&mut session, action, Some(reply)).await;
+                Mode::Till(session)
+            }
+            (mode @ Mode::Setup { .. }, Command::FromRegister(action, reply)) => {
+                // Nothing can be open while the setup is: a receipt waits for the cashier.
+                let refusal = match action {
+                    Action::OpenReceipt(_) => Problem::SetupOpen,
+                    _ => Problem::NoSuchReceipt,
+                };
+                let _ = reply.send(Err(refusal));
+                mode
             }
             (Mode::Till(session), Command::OpenSetup) => {
                 let allowed = session.cashier().is_some_and(|c| c.is_manager())
@@ -894,6 +1029,7 @@ impl Worker {
                         }
                         let language = terminal.config().language;
                         self.start_scanner(&terminal);
+                        self.start_bridge(&terminal);
                         let session = Session::new(terminal, self.clock.clone());
                         self.last = LastReceipt::default();
                         self.notice = Notice::None;
@@ -910,9 +1046,7 @@ impl Worker {
                     let outcome = Outcome::Cancelled {
                         receipt_id: receipt.id.clone(),
                     };
-                    if self.outcomes.send(outcome).is_err() {
-                        tracing::warn!("nobody takes the receipt outcomes any more");
-                    }
+                    self.outcomes.send(outcome);
                 }
                 self.post_setup(setup_adapter::view(&setup, busy, available_ports()));
                 Mode::Setup { setup, back }
@@ -955,7 +1089,8 @@ impl Worker {
         }
     }
 
-    async fn act(&mut self, session: &mut Session, mut action: Action) {
+    /// Does an action on the session: a tap (`reply` is `None`) or the register's call.
+    async fn act(&mut self, session: &mut Session, mut action: Action, reply: Option<Reply>) {
         // «Зарегистрировать» on "not found" after a phone search registers that phone;
         // the screens never held the raw number.
         if let (Action::StartRegistration { phone }, Screen::NotFound { phone: Some(p), .. }) =
@@ -966,20 +1101,34 @@ impl Worker {
         }
         let chose_spend = matches!(action, Action::SpendMax | Action::SpendNothing);
         let manual = matches!(action, Action::ManualChange { .. });
+        let withdrawn = match &action {
+            Action::Withdraw { why, .. } => Some(*why),
+            _ => None,
+        };
         let walk_in = matches!(action, Action::IssueCard(_))
             && matches!(session.screen(), Screen::Register { receipt: None, .. });
-        session.act(action).await;
-        let ok = session.problem().is_none();
-        self.notice = match (ok, manual, walk_in) {
-            (true, true, _) => Notice::BalanceChanged,
-            (true, _, true) => Notice::WalkInRegistered,
+        let result = match reply {
+            Some(_) => session.act_for_register(action).await,
+            None => {
+                session.act(action).await;
+                Ok(())
+            }
+        };
+        let ok = result.is_ok() && session.problem().is_none();
+        self.notice = match (ok, manual, walk_in, withdrawn) {
+            (true, true, _, _) => Notice::BalanceChanged,
+            (true, _, true, _) => Notice::WalkInRegistered,
+            (true, _, _, Some(Withdrawal::Register)) => Notice::RegisterCancelled,
+            (true, _, _, Some(Withdrawal::NoAnswer)) => Notice::RegisterSilent,
             _ => Notice::None,
         };
         if let Some(outcome) = session.take_outcome() {
             self.last = last_receipt(&outcome);
-            if self.outcomes.send(outcome).is_err() {
-                tracing::warn!("nobody takes the receipt outcomes any more");
-            }
+            self.outcomes.send(outcome);
+        }
+        if let Some(reply) = reply {
+            // The register may have stopped waiting; the session's state stands.
+            let _ = reply.send(result);
         }
         let spend = match (chose_spend, session.screen()) {
             (true, Screen::Customer { spend_text, .. }) => Some(spend_field(spend_text)),
@@ -1145,6 +1294,11 @@ impl Worker {
                     })
                     .collect();
             }
+            Screen::AtRegister(applied) => {
+                view.page = Page::AtRegister;
+                view.receipt = receipt_info(&applied.receipt);
+                view.last = applied_summary(applied);
+            }
             Screen::Manager => view.page = Page::Manager,
             Screen::SelfRegistration { url, qr } => {
                 view.page = Page::SelfRegistration;
@@ -1212,16 +1366,35 @@ fn receipt_info(receipt: &Receipt) -> ReceiptInfo {
     }
 }
 
-fn last_receipt(outcome: &Outcome) -> LastReceipt {
-    match outcome {
-        Outcome::Sale { priced, .. } => LastReceipt {
-            kind: OutcomeKind::Sale,
-            receipt: priced.receipt.id.clone().into(),
-            spent: bonus(priced.calculation.spent).into(),
-            accrued: bonus(priced.calculation.accrued).into(),
-            to_pay: money(&priced.calculation.to_pay.to_string()).into(),
+fn sale_summary(priced: &Priced) -> LastReceipt {
+    LastReceipt {
+        kind: OutcomeKind::Sale,
+        receipt: priced.receipt.id.clone().into(),
+        spent: bonus(priced.calculation.spent).into(),
+        accrued: bonus(priced.calculation.accrued).into(),
+        to_pay: money(&priced.calculation.to_pay.to_string()).into(),
+        ..LastReceipt::default()
+    }
+}
+
+/// What an applied receipt gives the customer, while the register prints it.
+fn applied_summary(applied: &Applied) -> LastReceipt {
+    match &applied.what {
+        AppliedWhat::Sale { priced, .. } => sale_summary(priced),
+        AppliedWhat::Return { result } => LastReceipt {
+            kind: OutcomeKind::Refund,
+            receipt: applied.receipt.id.clone().into(),
+            refunded: bonus(result.refunded).into(),
+            clawed_back: bonus(result.clawed_back).into(),
             ..LastReceipt::default()
         },
+    }
+}
+
+fn last_receipt(outcome: &Outcome) -> LastReceipt {
+    match outcome {
+        Outcome::Applied(applied) => applied_summary(applied),
+        Outcome::Sale { priced, .. } => sale_summary(priced),
         // The waiting page names the sale the return belongs to.
         Outcome::Return { result, .. } => LastReceipt {
             kind: OutcomeKind::Refund,
@@ -1339,6 +1512,10 @@ fn problem_info(problem: &Problem) -> ProblemInfo {
         Problem::Busy => plain(K::Busy),
         Problem::ReceiptOpen => plain(K::ReceiptOpen),
         Problem::NothingOpen => plain(K::NothingOpen),
+        Problem::NoSuchReceipt => plain(K::NoSuchReceipt),
+        Problem::SetupOpen => plain(K::NothingOpen),
+        Problem::NotApplied => plain(K::NotApplied),
+        Problem::ReceiptChanged(d) => info(K::ReceiptChanged, "", d),
         Problem::BadReceipt(d) => info(K::BadReceipt, "", d),
         Problem::BadPhone => plain(K::BadPhone),
         Problem::BadCard(d) => info(K::BadCard, "", d),

@@ -7,12 +7,16 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use bonuskassa::till::Outcome;
+use bonuskassa::till::{Action, Outcome};
 use bonuskassa::ui::{AppWindow, UiHandle};
 use i_slint_backend_testing::{
     AccessibleRole, ElementHandle, ElementRoot, TestingBackend, TestingBackendOptions,
 };
 use slint::{ComponentHandle, PhysicalSize, Rgba8Pixel, SharedPixelBuffer};
+
+/// What the panel says while the register pays and prints an applied receipt.
+pub const AT_REGISTER: &str =
+    "Касса принимает оплату и печатает чек. Бонусы будут проведены, когда касса подтвердит печать.";
 
 /// Makes the headless testing backend (software renderer, mock time, a worker thread may
 /// post to its event loop) this test binary's Slint platform. Once per process.
@@ -164,10 +168,33 @@ impl Till {
         self.settle();
     }
 
+    /// What the register ends with for its receipt. The harness plays the register: an
+    /// applied receipt is printed as given and closed at once (which queues it), so this
+    /// returns the closed sale or return, or the cancellation.
     pub fn outcome(&self) -> Outcome {
-        self.handle
+        let outcome = self
+            .handle
             .try_outcome()
-            .expect("an outcome for the register")
+            .expect("an outcome for the register");
+        let Outcome::Applied(applied) = outcome else {
+            return outcome;
+        };
+        self.handle.act(Action::Close {
+            receipt_id: applied.receipt.id.clone(),
+            printed: applied.receipt.clone(),
+        });
+        self.settle();
+        let closed = self
+            .handle
+            .try_outcome()
+            .expect("the closed receipt's outcome");
+        match &closed {
+            Outcome::Sale { operation, .. } | Outcome::Return { operation, .. } => {
+                assert_eq!(operation.id, applied.operation_id.to_string());
+            }
+            other => panic!("the close was refused: {other:?}"),
+        }
+        closed
     }
 
     /// Every button is finger-sized and inside the window.

@@ -1,0 +1,197 @@
+//! The JSON of the cash-register bridge: what the register posts and what it gets back.
+//!
+//! The receipt it posts is [`Receipt`], the same JSON as SPEC.md §5. The answer is a
+//! [`ReceiptStatus`]; once the cashier applied the receipt it carries a
+//! [`LoyaltyResult`], shaped like ModulKassa's `LoyaltyResult` (per-position `impacts`,
+//! `data`, `printableData`) so a thin plugin can forward it; an Evotor plugin turns each
+//! impact into a `PositionEdit` with `priceWithDiscountPosition` (docs/bridge.md).
+//!
+//! Amounts are strings with two decimals, quantities strings, as everywhere else.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::money::{Bonus, Money, Quantity};
+use crate::domain::receipt::{Receipt, ReceiptKind};
+
+/// Where a receipt the register handed over stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// On the cashier's panel: finding the customer, choosing the spend.
+    Open,
+    /// The cashier applied it: `result` has the prices to print. Nothing is recorded
+    /// until the register closes it.
+    Applied,
+    /// The register printed it and closed it: the operation is queued.
+    Closed,
+    /// Cancelled, by the cashier or by the register: the receipt goes on without loyalty.
+    Cancelled,
+    /// Applied, but the register never closed it in time: nothing was recorded.
+    Expired,
+}
+
+/// The answer to every request about a receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptStatus {
+    pub id: String,
+    pub kind: ReceiptKind,
+    pub state: State,
+    /// `applied` and `closed`: what the register prints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<LoyaltyResult>,
+    /// `cancelled` and `expired`: who cancelled, or why it expired, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The loyalty result of an applied receipt (ModulKassa's `LoyaltyResult`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoyaltyResult {
+    /// A sale: the unit prices to print, per position; a position whose paid sum does not
+    /// divide by its quantity has two. A return: empty (the register refunds what the
+    /// customer paid).
+    pub impacts: Vec<PositionImpact>,
+    /// The receipt's total before loyalty.
+    pub total: Money,
+    /// Everything loyalty takes off the receipt: the card's discount and the bonuses
+    /// spent (`total − toPay`).
+    pub discount: Money,
+    /// Bonuses spent on this receipt (1 bonus = 1 ruble).
+    pub spent: Bonus,
+    /// What the customer pays in money.
+    pub to_pay: Money,
+    pub data: LoyaltyData,
+    pub printable_data: PrintableData,
+}
+
+/// A unit price the register prints for (part of) one of its positions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PositionImpact {
+    /// The register's own position id from the receipt.
+    pub position_id: String,
+    pub price: Money,
+    pub quantity: Quantity,
+}
+
+/// Ids the register keeps with its receipt (ModulKassa's `data`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoyaltyData {
+    /// The loyalty operation this receipt is queued as once closed (a UUID).
+    pub operation_id: String,
+    /// The customer's id at the loyalty server; absent on a return.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    /// True when the till priced it without the server (it syncs later).
+    pub offline: bool,
+}
+
+/// What the register prints on the fiscal receipt about loyalty (ModulKassa's
+/// `printableData`): the figures, and the same as ready lines in Russian.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PrintableData {
+    /// The customer's card status; empty on a return.
+    pub card: String,
+    /// Sale: bonuses spent and to be accrued, and the balance after the spend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spent: Option<Bonus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accrued: Option<Bonus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<Bonus>,
+    /// Return: bonuses given back, and accrued bonuses taken back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded: Option<Bonus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clawed_back: Option<Bonus>,
+    /// The lines to print, in Russian, in order.
+    pub lines: Vec<String>,
+}
+
+/// `POST /v1/receipts/{id}/close`: the receipt as the register printed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseRequest {
+    pub receipt: Receipt,
+}
+
+/// `GET /v1/receipts/{id}?wait_s=N`: wait up to N seconds (at most
+/// [`MAX_WAIT_S`]) while the receipt is `open`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitQuery {
+    #[serde(default)]
+    pub wait_s: u32,
+}
+
+/// The longest a `GET` waits.
+pub const MAX_WAIT_S: u32 = 60;
+
+/// Every refusal: a stable code and a sentence naming the problem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 401: no key, or not the installer's key.
+    Unauthorized,
+    /// 400: the body or a parameter is not what the contract says; the message names the
+    /// field.
+    BadRequest,
+    /// 413: the body is larger than the bridge reads.
+    TooLarge,
+    /// 404: no such path, or no receipt with this id.
+    NotFound,
+    /// 409: another receipt is open at this till.
+    Busy,
+    /// 409: nobody is logged in at the till.
+    NoCashier,
+    /// 409: the installer's setup is open at the till.
+    SetupOpen,
+    /// 409: the cashier has not applied the receipt yet.
+    NotApplied,
+    /// 409: the printed receipt is not the one the loyalty was applied to.
+    ReceiptChanged,
+    /// 409: the receipt was cancelled or expired; nothing was recorded.
+    Cancelled,
+    /// 409: the receipt is closed (a cancel after the close).
+    AlreadyClosed,
+    /// 409: a receipt id that was used for a different receipt.
+    IdReused,
+    /// 422: a return of a sale this till never made.
+    UnknownSale,
+    /// 422: a return the sale does not allow (more than was sold, unknown positions).
+    BadReturn,
+    /// 500: the till could not save; the message says why.
+    Storage,
+}
+
+impl ErrorCode {
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::BadRequest => 400,
+            ErrorCode::TooLarge => 413,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Busy
+            | ErrorCode::NoCashier
+            | ErrorCode::SetupOpen
+            | ErrorCode::NotApplied
+            | ErrorCode::ReceiptChanged
+            | ErrorCode::Cancelled
+            | ErrorCode::AlreadyClosed
+            | ErrorCode::IdReused => 409,
+            ErrorCode::UnknownSale | ErrorCode::BadReturn => 422,
+            ErrorCode::Storage => 500,
+        }
+    }
+}
