@@ -15,6 +15,7 @@
 //! drives the panel through [`Panel`], and hears the cashier's side through
 //! [`Bridge::outcome`]. One mutating request runs at a time, so two closes of one receipt
 //! can never both queue.
+pub mod client;
 pub mod wire;
 
 use std::collections::VecDeque;
