@@ -44,6 +44,7 @@
 pub mod bridge;
 pub mod cli;
 pub mod clock;
+pub mod demo;
 pub mod domain;
 pub mod failpoint;
 pub mod lang;

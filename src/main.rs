@@ -30,6 +30,16 @@ enum Command {
     Status(cli::till::TillArgs),
     /// Send what is queued and pull rules and customers now.
     Sync(cli::till::TillArgs),
+    /// A command-line cash register: hand receipts to the till's bridge, wait for the
+    /// cashier, print and close them.
+    PosSim(cli::pos_sim::PosSimArgs),
+    /// The whole product on this machine: the loyalty server, a till and a simulated cash
+    /// register, each in its own window, in a temporary directory removed on exit.
+    Demo {
+        /// Interface language: ru or en.
+        #[arg(long, default_value = "ru")]
+        lang: String,
+    },
     /// Open the touch window.
     Ui {
         /// Interface language: ru or en (default: the till's own setting, else ru).
@@ -61,6 +71,16 @@ fn run(args: Args) -> Result<(), cli::CliError> {
         Command::Enroll(a) => print(&cli::till::enroll(&a)?),
         Command::Status(a) => print(&cli::till::status(&a)?),
         Command::Sync(a) => print(&cli::till::sync(&a)?),
+        Command::PosSim(a) => print(&cli::pos_sim::run(&a)?),
+        Command::Demo { lang } => {
+            let language = lang
+                .parse()
+                .map_err(|e| cli::CliError::input(format!("--lang {lang}: {e}")))?;
+            bonuskassa::ui::run_demo(language).map_err(|e| cli::CliError {
+                message: format!("the demo could not start: {e:#}"),
+                exit_code: 1,
+            })
+        }
         Command::Ui { lang, data } => {
             let language = match &lang {
                 Some(lang) => lang

@@ -70,7 +70,10 @@ fn each_io_crate_has_one_home() {
         ("keyring", &["src/secrets.rs"]),
         ("slint", &["src/ui"]),
         ("rusqlite", &["src/store", "src/server"]),
-        ("reqwest", &["src/sync", "src/server/sms.rs", "src/bridge/client.rs"]),
+        (
+            "reqwest",
+            &["src/sync", "src/server/sms.rs", "src/bridge/client.rs"],
+        ),
         ("axum", &["src/server", "src/bridge"]),
     ];
     for file in rust_files(&root().join("src")) {

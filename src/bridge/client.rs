@@ -74,7 +74,9 @@ impl BridgeClient {
     pub async fn ping(&self) -> Result<(), ClientError> {
         let url = format!("{}/v1/ping", self.base);
         let request = self.http.get(&url).bearer_auth(&self.key);
-        self.send::<serde_json::Value>(&url, request).await.map(|_| ())
+        self.send::<serde_json::Value>(&url, request)
+            .await
+            .map(|_| ())
     }
 
     /// `POST /v1/receipts`: the panel opens on the till.
@@ -127,10 +129,13 @@ impl BridgeClient {
             reason: e.to_string(),
         })?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| ClientError::Unreachable {
-            url: url.to_string(),
-            reason: e.to_string(),
-        })?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Unreachable {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })?;
         if status.is_success() {
             return crate::protocol::parse_json(&bytes).map_err(|reason| ClientError::BadAnswer {
                 url: url.to_string(),

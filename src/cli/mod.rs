@@ -91,4 +91,5 @@ fn load_json<T: DeserializeOwned>(path: &Path, what: &str) -> Result<T, CliError
     Ok(value)
 }
 
+pub mod pos_sim;
 pub mod till;

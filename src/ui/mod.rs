@@ -26,6 +26,7 @@ use crate::terminal::{Terminal, TerminalError};
 use crate::till::setup::{SecretsOpener, Setup, os_secrets};
 
 mod app_adapter;
+pub mod demo_register;
 mod first_frame;
 mod session_adapter;
 mod setup_adapter;
@@ -57,15 +58,7 @@ pub struct UiOptions {
 /// renderer: till terminals often have weak or missing GPU drivers, and the software
 /// renderer needs none.
 pub fn run(opts: UiOptions) -> anyhow::Result<()> {
-    if std::env::var_os("SLINT_BACKEND").is_none() {
-        slint::BackendSelector::new()
-            .backend_name("winit".into())
-            .renderer_name("software".into())
-            .select()
-            .map_err(|e| {
-                anyhow::anyhow!("cannot start the winit backend with the software renderer: {e}")
-            })?;
-    }
+    select_backend()?;
     let Some(data) = &opts.data else {
         let window =
             build_window(&opts).map_err(|e| anyhow::anyhow!("cannot create the window: {e}"))?;
@@ -106,6 +99,87 @@ pub fn run(opts: UiOptions) -> anyhow::Result<()> {
         terminal.stop_sync();
     }
     ran.map_err(|e| anyhow::anyhow!("the window's event loop failed: {e}"))
+}
+
+/// Winit with Slint's software renderer unless `SLINT_BACKEND` says otherwise: till
+/// terminals often have weak or missing GPU drivers, and the software renderer needs none.
+fn select_backend() -> anyhow::Result<()> {
+    if std::env::var_os("SLINT_BACKEND").is_none() {
+        slint::BackendSelector::new()
+            .backend_name("winit".into())
+            .renderer_name("software".into())
+            .select()
+            .map_err(|e| {
+                anyhow::anyhow!("cannot start the winit backend with the software renderer: {e}")
+            })?;
+    }
+    Ok(())
+}
+
+/// `bonuskassa demo`: the server in this process, an enrolled till's window, the bridge,
+/// and the simulated register's window (see [`crate::demo`]). Runs until both windows
+/// are closed; the demo's directory is removed then.
+pub fn run_demo(language: Language) -> anyhow::Result<()> {
+    select_backend()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let demo = crate::demo::prepare(&runtime)?;
+    let opts = UiOptions {
+        language,
+        language_given: true,
+        ..UiOptions::default()
+    };
+    let (window, handle) = build_session_window(&opts, demo.terminal.clone(), demo.clock.clone())
+        .map_err(|e| anyhow::anyhow!("cannot create the till's window: {e}"))?;
+    let bridge = crate::bridge::spawn(
+        crate::bridge::BridgeConfig {
+            port: 0,
+            key: demo.bridge_key.clone(),
+            close_timeout: std::time::Duration::from_secs(
+                crate::terminal::config::DEFAULT_CLOSE_TIMEOUT_S,
+            ),
+        },
+        handle.panel(),
+    )?;
+    let listener = bridge.bridge.clone();
+    handle.on_outcome(Box::new(move |o| listener.outcome(o)));
+    let client = crate::bridge::client::BridgeClient::new(
+        &format!("http://{}", bridge.addr),
+        &demo.bridge_key,
+    );
+    let (register, register_handle) =
+        demo_register::build_register_window(client, demo.server.clone())
+            .map_err(|e| anyhow::anyhow!("cannot create the register's window: {e}"))?;
+    // The translation is the process's: the register's window follows the till's language.
+    eprintln!(
+        "bonuskassa demo: the loyalty server runs at {}, the register bridge at {}.\n\
+         Log in on the till with 1111 (cashier) or 9999 (manager); ring up products on the\n\
+         register and press «Оплатить». Demo customers: +7 999 000-00-01 … 04.",
+        demo.server.url(),
+        bridge.addr
+    );
+    window
+        .show()
+        .map_err(|e| anyhow::anyhow!("cannot show the till's window: {e}"))?;
+    register
+        .show()
+        .map_err(|e| anyhow::anyhow!("cannot show the register's window: {e}"))?;
+    // Side by side where the desktop lets a window choose (a window manager may not): the
+    // till at a terminal's 1024×768, the register to its right.
+    window
+        .window()
+        .set_size(slint::LogicalSize::new(1024.0, 768.0));
+    register
+        .window()
+        .set_position(slint::LogicalPosition::new(1032.0, 0.0));
+    let ran = slint::run_event_loop();
+    drop(register_handle);
+    drop(bridge);
+    drop(handle);
+    demo.terminal.stop_sync();
+    drop(demo);
+    ran.map_err(|e| anyhow::anyhow!("the event loop failed: {e}"))
 }
 
 /// Opens the till in `data`, or `None` when it was never enrolled (no `terminal.toml`, or

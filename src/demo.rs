@@ -1,0 +1,232 @@
+//! `bonuskassa demo`: the whole product on one machine. The loyalty server runs in this
+//! process with its own data dir and the demo store; a till is enrolled with it; the
+//! cashier's window and a simulated cash register (its own window) talk through the real
+//! bridge on 127.0.0.1. The register's window also shows the demo SMS inbox and a switch
+//! that stops and starts the server, so offline mode and the queue's drain can be seen.
+//!
+//! Everything lives in a fresh temporary directory that is removed on exit; the till's
+//! secrets are in memory. Nothing here is used by a real till.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::{Clock, SystemClock};
+use crate::secrets::{MemoryStore, SecretName, SecretStore, SecretValue};
+use crate::server::{self, RunningServer, ServerConfig, admin};
+use crate::sync::plan::Backoff;
+use crate::sync::worker::SyncOptions;
+use crate::terminal::Terminal;
+use crate::terminal::config::TerminalConfig;
+
+/// How long the demo till waits for the server before it answers from its cache: short,
+/// so cutting the server shows offline mode at once.
+const DEMO_TIMEOUT_MS: u64 = 700;
+
+/// One SMS the demo server "sent".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoSms {
+    pub at: DateTime<Utc>,
+    /// The phone, masked the way the till shows it.
+    pub phone: String,
+    pub text: String,
+}
+
+/// The demo's loyalty server: running or stopped on a fixed address, by the switch.
+pub struct DemoServer {
+    addr: SocketAddr,
+    data: PathBuf,
+    clock: Arc<dyn Clock>,
+    running: Mutex<Option<RunningServer>>,
+    /// Every SMS sent since the demo started (a restarted server starts a new inbox).
+    inbox: Mutex<Vec<DemoSms>>,
+}
+
+impl DemoServer {
+    fn config(&self) -> ServerConfig {
+        let mut config = ServerConfig::new(&self.data);
+        config.demo_endpoints = true;
+        config
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn is_online(&self) -> bool {
+        self.lock().is_some()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<RunningServer>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts or stops the server. Stopping waits for requests under way; nothing the
+    /// server committed is lost, and the till queues what it does meanwhile.
+    pub fn set_online(&self, online: bool) -> Result<(), String> {
+        let mut running = self.lock();
+        match (online, running.is_some()) {
+            (true, false) => {
+                let server =
+                    server::spawn(self.config(), self.clock.clone(), &self.addr.to_string())
+                        .map_err(|e| format!("the server does not start: {e}"))?;
+                *running = Some(server);
+                tracing::info!("demo: the loyalty server is back");
+            }
+            (false, true) => {
+                self.collect(running.as_ref());
+                if let Some(server) = running.take() {
+                    server
+                        .stop()
+                        .map_err(|e| format!("the server did not stop cleanly: {e}"))?;
+                }
+                tracing::info!("demo: the loyalty server is cut off");
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The SMS sent so far, newest first.
+    pub fn inbox(&self) -> Vec<DemoSms> {
+        let running = self.lock();
+        self.collect(running.as_ref());
+        let mut inbox = self.inbox.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        inbox.reverse();
+        inbox
+    }
+
+    fn collect(&self, running: Option<&RunningServer>) {
+        let Some(gateway) = running.and_then(|s| s.server.state().demo_inbox.clone()) else {
+            return;
+        };
+        let mut inbox = self.inbox.lock().unwrap_or_else(|p| p.into_inner());
+        for sms in gateway.latest() {
+            let sms = DemoSms {
+                at: sms.at,
+                phone: sms.phone.masked(),
+                text: sms.text,
+            };
+            if !inbox.contains(&sms) {
+                inbox.push(sms);
+            }
+        }
+    }
+}
+
+/// The demo, ready to show: the server, the enrolled till, and the bridge key.
+pub struct Demo {
+    pub dir: DemoDir,
+    pub server: Arc<DemoServer>,
+    pub terminal: Arc<Terminal>,
+    pub bridge_key: String,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The demo's temporary directory, removed when dropped.
+pub struct DemoDir(PathBuf);
+
+impl DemoDir {
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for DemoDir {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            tracing::warn!(error = %e, "the demo's directory is left behind");
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("the demo directory {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the demo server: {0}")]
+    Server(String),
+    #[error("the demo till: {0}")]
+    Till(String),
+}
+
+/// Makes a fresh demo: server data with the demo store, the server on 127.0.0.1, and a
+/// till enrolled with it whose secrets live in memory. `runtime` runs the enrollment.
+pub fn prepare(runtime: &tokio::runtime::Runtime) -> Result<Demo, DemoError> {
+    let path = std::env::temp_dir().join(format!("bonuskassa-demo-{}", std::process::id()));
+    if path.exists() {
+        std::fs::remove_dir_all(&path).map_err(|source| DemoError::Dir {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    std::fs::create_dir_all(&path).map_err(|source| DemoError::Dir {
+        path: path.clone(),
+        source,
+    })?;
+    let dir = DemoDir(path);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let server_data = dir.path().join("server");
+    admin::demo_data(&server_data, clock.now()).map_err(|e| DemoError::Server(e.to_string()))?;
+    let mut config = ServerConfig::new(&server_data);
+    config.demo_endpoints = true;
+    let first = server::spawn(config, clock.clone(), "127.0.0.1:0")
+        .map_err(|e| DemoError::Server(e.to_string()))?;
+    let server = Arc::new(DemoServer {
+        addr: first.addr,
+        data: server_data.clone(),
+        clock: clock.clone(),
+        running: Mutex::new(Some(first)),
+        inbox: Mutex::new(Vec::new()),
+    });
+
+    let code = admin::enroll_code(&server_data, admin::DEMO_STORE, clock.now())
+        .map_err(|e| DemoError::Server(e.to_string()))?;
+    let mut till = TerminalConfig::new(
+        &server.url(),
+        "Демо-касса",
+        "memory"
+            .parse()
+            .map_err(|e: crate::secrets::SecretError| DemoError::Till(e.to_string()))?,
+    );
+    till.timeout_ms = DEMO_TIMEOUT_MS;
+    till.sync_timeout_s = 2;
+    let secrets: Arc<dyn SecretStore> = Arc::new(MemoryStore::new());
+    let bridge_key = crate::till::setup::new_bridge_key();
+    secrets
+        .set(SecretName::BridgeKey, &SecretValue::new(bridge_key.clone()))
+        .map_err(|e| DemoError::Till(e.to_string()))?;
+    let terminal = runtime
+        .block_on(Terminal::enroll(
+            &dir.path().join("till"),
+            till,
+            secrets,
+            &code,
+            clock.clone(),
+        ))
+        .map_err(|e| DemoError::Till(e.to_string()))?;
+    terminal
+        .start_sync(SyncOptions {
+            backoff: Backoff {
+                base: Duration::from_millis(200),
+                max: Duration::from_secs(2),
+            },
+            refresh_every: Duration::from_secs(10),
+            paused_retry: Duration::from_secs(2),
+            ..SyncOptions::default()
+        })
+        .map_err(|e| DemoError::Till(e.to_string()))?;
+    Ok(Demo {
+        dir,
+        server,
+        terminal: Arc::new(terminal),
+        bridge_key,
+        clock,
+    })
+}
