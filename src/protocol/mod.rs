@@ -18,7 +18,8 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Str
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if path == "." {
+        // "?": the syntax broke before a field was known.
+        if path == "." || path == "?" {
             format!("bad JSON: {inner}")
         } else {
             format!("{path}: {inner}")
