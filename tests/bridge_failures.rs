@@ -140,6 +140,26 @@ async fn raw(
     (status, json)
 }
 
+/// Checks a real answer against its schema in docs/bridge-openapi.json, the contract.
+fn contract(name: &str, value: &serde_json::Value) {
+    let doc: serde_json::Value =
+        serde_json::from_str(include_str!("../docs/bridge-openapi.json")).unwrap();
+    let root = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "components": doc["components"],
+        "$ref": format!("#/components/schemas/{name}"),
+    });
+    let validator = jsonschema::draft202012::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{name}: {errors:?} in {value}");
+}
+
 fn pending(s: &Setup) -> u64 {
     s.terminal.status().queue.pending
 }
@@ -154,7 +174,7 @@ async fn the_key_one_receipt_at_a_time_a_changed_receipt_and_a_close_twice() {
     assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
     let (status, body) = raw(&s, "GET", "/v1/ping", vec![], Some("not-the-key")).await;
     assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
-    assert!(!body["message"].as_str().unwrap().is_empty());
+    contract("BridgeError", &body);
     s.client.ping().await.unwrap();
 
     // Nobody logged in.
@@ -207,6 +227,8 @@ async fn the_key_one_receipt_at_a_time_a_changed_receipt_and_a_close_twice() {
             .any(|l| l.starts_with("Списано бонусов"))
     );
     assert_eq!(pending(&s), 0, "queued before the register printed");
+    contract("ReceiptStatus", &serde_json::to_value(&applied).unwrap());
+    contract("ReceiptStatus", &serde_json::to_value(&opened).unwrap());
 
     // A receipt that changed between the calculation and the close.
     let mut changed = r1.clone();
@@ -233,6 +255,7 @@ async fn the_key_one_receipt_at_a_time_a_changed_receipt_and_a_close_twice() {
     let closed = s.client.close(&r1).await.unwrap();
     assert_eq!(closed.state, State::Closed);
     assert_eq!(pending(&s), 1);
+    contract("ReceiptStatus", &serde_json::to_value(&closed).unwrap());
     let again = s.client.close(&r1).await.unwrap();
     assert_eq!(again, closed);
     assert_eq!(pending(&s), 1, "a second close queued again");
@@ -247,6 +270,7 @@ async fn the_key_one_receipt_at_a_time_a_changed_receipt_and_a_close_twice() {
     s.client.open(&ret).await.unwrap();
     s.headless.tap(Action::Apply).await;
     let applied = s.client.status("br-ret", 5).await.unwrap();
+    contract("ReceiptStatus", &serde_json::to_value(&applied).unwrap());
     let printable = applied.result.unwrap().printable_data;
     assert!(printable.refunded.is_some() && printable.clawed_back.is_some());
     assert_eq!(s.client.close(&ret).await.unwrap().state, State::Closed);
@@ -344,7 +368,10 @@ async fn bad_bodies_get_a_4xx_naming_the_problem() {
     };
     let (status, body) = post("{not json").await;
     assert_eq!((status, body["code"].as_str()), (400, Some("bad_request")));
-    assert!(body["message"].as_str().unwrap().starts_with("bad JSON"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().starts_with("bad JSON"),
+        "{body}"
+    );
 
     let mut good = serde_json::to_value(receipt("bad-1", "10.00")).unwrap();
     good["colour"] = "red".into();
