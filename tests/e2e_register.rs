@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bonuskassa::bridge::{BridgeConfig, BridgeHandle};
 use bonuskassa::cli::pos_sim::{Finish, PosSimArgs, PosSimJob};
@@ -46,20 +46,6 @@ fn sale(id: &str) -> PosSimJob {
         ],
         receipt: None,
         finish: finish(id),
-    }
-}
-
-/// Pumps the window until `text` shows: the receipt arrives from another thread.
-fn wait_shows(till: &Till, text: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !till.shows_starting(text) {
-        assert!(
-            Instant::now() < deadline,
-            "{text:?} never showed; visible: {:?}",
-            till.labels()
-        );
-        till.settle();
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -111,7 +97,7 @@ fn pos_sim_sells_registers_spends_returns_and_sells_offline_through_the_bridge()
 
     // A sale with a registration: a new phone, the SMS code, the questionnaire, consent.
     let register = pos_sim(&bridge, sale("e2e-1"));
-    wait_shows(&till, "Сумма чека: 534.00 ₽");
+    till.wait_to_show("Сумма чека: 534.00 ₽");
     till.type_into("Телефон клиента", "9995551234");
     till.tap("Найти");
     till.expect("Клиент не найден");
@@ -136,11 +122,11 @@ fn pos_sim_sells_registers_spends_returns_and_sells_offline_through_the_bridge()
     let out = printed(register);
     assert!(out.contains("Начислено бонусов"), "{out}");
     let registered_sale = operation_id(&out);
-    wait_shows(&till, "Чек e2e-1 напечатан и проведён");
+    till.wait_to_show("Чек e2e-1 напечатан и проведён");
 
     // A sale with the most bonuses Карина may spend; the register prints the split prices.
     let register = pos_sim(&bridge, sale("e2e-2"));
-    wait_shows(&till, "Сумма чека: 534.00 ₽");
+    till.wait_to_show("Сумма чека: 534.00 ₽");
     till.type_into("Телефон клиента", "89990000001");
     till.tap("Найти");
     till.expect("Баланс");
@@ -160,7 +146,7 @@ fn pos_sim_sells_registers_spends_returns_and_sells_offline_through_the_bridge()
             finish: finish("e2e-ret"),
         },
     );
-    wait_shows(&till, "Возврат по чеку e2e-2");
+    till.wait_to_show("Возврат по чеку e2e-2");
     till.tap("Подтвердить возврат");
     let out = printed(register);
     assert!(out.contains("Возвращено бонусов"), "{out}");
@@ -176,7 +162,7 @@ fn pos_sim_sells_registers_spends_returns_and_sells_offline_through_the_bridge()
     // Offline: the server is cut; Карина comes from the cache and the sale is queued.
     rig.stop_server();
     let register = pos_sim(&bridge, sale("e2e-offline"));
-    wait_shows(&till, "Сумма чека: 534.00 ₽");
+    till.wait_to_show("Сумма чека: 534.00 ₽");
     till.type_into("Телефон клиента", "89990000001");
     till.tap("Найти");
     till.expect("Баланс");

@@ -9,6 +9,8 @@
 //! schema, and each request refused for an unknown field against the request schema too,
 //! which must refuse it as well.
 
+mod common;
+
 use std::collections::BTreeSet;
 
 use bonuskassa::server::{self, RunningServer, ServerConfig, SystemClock, admin};
@@ -244,24 +246,7 @@ struct Schemas {
 
 impl Schemas {
     fn check(&self, schema: &Value, instance: &Value) -> Result<(), String> {
-        let root = json!({
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "components": self.doc["components"],
-            "allOf": [schema],
-        });
-        let validator = jsonschema::draft202012::options()
-            .should_validate_formats(true)
-            .build(&root)
-            .map_err(|e| format!("the schema does not compile: {e}"))?;
-        let errors: Vec<String> = validator
-            .iter_errors(instance)
-            .map(|e| format!("{} at {}", e, e.instance_path()))
-            .collect();
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors.join("; "))
-        }
+        common::check_schema(&self.doc["components"], schema, instance)
     }
 
     fn operation(&self, method: &Method, path: &str) -> &Value {
@@ -628,15 +613,8 @@ async fn a_real_exchange_matches_the_document() {
 /// A validator for one named schema of the document.
 fn component(name: &str) -> jsonschema::Validator {
     let doc = serde_json::to_value(server::openapi::document()).unwrap();
-    let root = json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "components": doc["components"],
-        "$ref": format!("#/components/schemas/{name}"),
-    });
-    jsonschema::draft202012::options()
-        .should_validate_formats(true)
-        .build(&root)
-        .unwrap()
+    let schema = json!({ "$ref": format!("#/components/schemas/{name}") });
+    common::schema_validator(&doc["components"], &schema).unwrap()
 }
 
 /// Runs `cases` strings from `regex` through `accepts` (the server's parser) and checks the

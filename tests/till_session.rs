@@ -540,3 +540,40 @@ async fn register_without_code(s: &mut Session, phone: &str) {
     .await;
     s.act(Action::IssueCard(CardChoice::None)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_waits_while_a_walk_in_registration_or_the_manager_menu_is_open() {
+    let rig = Rig::new();
+    let mut s = session(&rig, Arc::new(SystemClock)).await;
+    s.act(Action::Login {
+        code: "9999".into(),
+    })
+    .await;
+    s.act(Action::OpenManagerMenu).await;
+    assert_eq!(name(&s), "manager");
+    s.act(Action::OpenReceipt(receipt("w-1", "100.00"))).await;
+    assert_eq!((name(&s), s.problem()), ("manager", Some(&Problem::Busy)));
+
+    s.act(Action::RegisterWalkIn).await;
+    s.act(Action::StartRegistration {
+        phone: "+7 999 777-11-22".into(),
+    })
+    .await;
+    assert_eq!(name(&s), "register");
+    let result = s
+        .act_for_register(Action::OpenReceipt(receipt("w-2", "100.00")))
+        .await;
+    assert_eq!(result, Err(Problem::Busy));
+    // The registration is still there, for the same phone, and the refusal is the
+    // register's, not the manager's screen's.
+    let Screen::Register {
+        registration,
+        receipt: None,
+    } = s.screen()
+    else {
+        panic!("{:?}", s.screen())
+    };
+    assert_eq!(registration.phone.as_e164(), "+79997771122");
+    assert_eq!(s.problem(), None);
+    assert_eq!(s.take_outcome(), None);
+}

@@ -6,7 +6,6 @@ mod common;
 
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use bonuskassa::clock::{Clock, SystemClock};
 use bonuskassa::scanner::{ScannerSettings, Terminator};
@@ -19,20 +18,6 @@ use common::{Rig, quick_sync, receipt, wait_for};
 use serialport::SerialPort;
 use slint::ComponentHandle;
 use slint::platform::WindowEvent;
-
-/// Runs the window until `text` shows, for scans that arrive from outside the event loop.
-fn wait_to_show(till: &Till, text: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !till.shows_starting(text) {
-        assert!(
-            Instant::now() < deadline,
-            "{text:?} never showed; visible: {:?}",
-            till.labels()
-        );
-        till.settle();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// Types `text` on the keyboard, then Enter, as a keyboard-wedge scanner does.
 fn wedge_types(till: &Till, text: &str) {
@@ -82,7 +67,7 @@ fn a_serial_and_a_keyboard_wedge_scan_find_the_customer_on_the_open_receipt() {
     till.handle.open_receipt(receipt("scan-serial", "300.00"));
     till.settle();
     scanner.write_all(b"2900000000018\r").unwrap();
-    wait_to_show(&till, "Карина");
+    till.wait_to_show("Карина");
     till.tap("Отмена");
     assert!(matches!(
         till.handle.try_outcome(),
@@ -93,7 +78,7 @@ fn a_serial_and_a_keyboard_wedge_scan_find_the_customer_on_the_open_receipt() {
     till.handle.open_receipt(receipt("scan-wedge", "300.00"));
     till.settle();
     wedge_types(&till, "2900000000025");
-    wait_to_show(&till, "Анна");
+    till.wait_to_show("Анна");
     till.tap("Отмена");
 
     // A wedge code that is not one of ours is refused and named, and the panel stays.

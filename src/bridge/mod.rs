@@ -22,13 +22,16 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State as AxumState};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State as AxumState,
+};
+use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -131,6 +134,8 @@ struct Inner {
     changed: tokio::sync::watch::Sender<u64>,
     /// One mutating request at a time.
     serial: tokio::sync::Mutex<()>,
+    /// Set when the bridge stops: long polls answer at once instead of holding the stop.
+    stopping: AtomicBool,
 }
 
 /// The bridge's state and its HTTP routes. Cloning shares it.
@@ -149,6 +154,7 @@ impl Bridge {
                 book: Mutex::new(VecDeque::new()),
                 changed: tokio::sync::watch::channel(0).0,
                 serial: tokio::sync::Mutex::new(()),
+                stopping: AtomicBool::new(false),
             }),
         }
     }
@@ -293,7 +299,7 @@ impl Bridge {
         let mut changed = self.inner.changed.subscribe();
         loop {
             let status = self.status(id)?;
-            if status.state != State::Open {
+            if status.state != State::Open || self.inner.stopping.load(Ordering::SeqCst) {
                 return Ok(status);
             }
             match tokio::time::timeout_at(deadline, changed.changed()).await {
@@ -308,7 +314,10 @@ impl Bridge {
         let _one = self.inner.serial.lock().await;
         let entry = self.find(id).ok_or_else(|| Refusal::unknown(id))?;
         match entry.state {
-            State::Applied | State::Closed => {
+            // An applied receipt is compared by the panel, so that the cashier sees the
+            // difference too (`Problem::ReceiptChanged` stays on the screen).
+            State::Applied => {}
+            State::Closed => {
                 if let Some(difference) = entry.receipt.difference(&printed) {
                     return Err(Refusal::new(
                         ErrorCode::ReceiptChanged,
@@ -436,6 +445,17 @@ impl Bridge {
                     bridge.expire_overdue().await;
                 }
             })
+        };
+        // A graceful stop waits for the requests under way: the long polls answer now with
+        // where their receipt stands, or a restart of the bridge (and the window's session
+        // worker that drops it) would wait for them, up to a minute.
+        let shutdown = {
+            let bridge = self.clone();
+            async move {
+                shutdown.await;
+                bridge.inner.stopping.store(true, Ordering::SeqCst);
+                bridge.inner.changed.send_modify(|n| *n = n.wrapping_add(1));
+            }
         };
         let served = axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown)
@@ -719,6 +739,27 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> 
     }
 }
 
+/// The receipt id in the path. Ids are JSON strings, so a path whose id is not UTF-8 names
+/// no receipt: `404` in the bridge's JSON, like any other unknown id (axum's own rejection
+/// would be plain text).
+struct ReceiptId(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ReceiptId {
+    type Rejection = Refusal;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Refusal> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| ReceiptId(id))
+            .map_err(|e| {
+                Refusal::new(
+                    ErrorCode::NotFound,
+                    format!("no receipt with the id in this path: {}", e.body_text()),
+                )
+            })
+    }
+}
+
 /// Every route needs the installer's key.
 async fn authorize(
     AxumState(bridge): AxumState<Bridge>,
@@ -726,11 +767,13 @@ async fn authorize(
     request: Request,
     next: Next,
 ) -> Response {
+    // The scheme is case-insensitive (RFC 9110 §11.1): "bearer KEY" is the key too.
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(|v| v.trim_start().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim());
     match given {
         Some(key) if crate::server::crypto::ct_eq(key.as_bytes(), bridge.inner.key.as_bytes()) => {
             next.run(request).await
@@ -765,7 +808,7 @@ async fn open_receipt(
 
 async fn get_receipt(
     AxumState(bridge): AxumState<Bridge>,
-    Path(id): Path<String>,
+    ReceiptId(id): ReceiptId,
     query: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::Json<ReceiptStatus>, Refusal> {
     let Query(query) = query
@@ -781,7 +824,7 @@ async fn get_receipt(
 
 async fn close_receipt(
     AxumState(bridge): AxumState<Bridge>,
-    Path(id): Path<String>,
+    ReceiptId(id): ReceiptId,
     Body(close): Body<CloseRequest>,
 ) -> Result<axum::Json<ReceiptStatus>, Refusal> {
     bridge.close(&id, close.receipt).await.map(axum::Json)
@@ -789,7 +832,7 @@ async fn close_receipt(
 
 async fn cancel_receipt(
     AxumState(bridge): AxumState<Bridge>,
-    Path(id): Path<String>,
+    ReceiptId(id): ReceiptId,
 ) -> Result<axum::Json<ReceiptStatus>, Refusal> {
     let _one = bridge.inner.serial.lock().await;
     bridge

@@ -503,7 +503,9 @@ impl Session {
 
     fn receipt_arrived(&mut self, receipt: Receipt) -> Result<(), Problem> {
         self.cashier_or_login()?;
-        if self.open_receipt().is_some() {
+        // Only a resting till takes a receipt: a walk-in registration or the manager's
+        // screens keep what was typed, and the register hears "busy" and may retry.
+        if self.screen != Screen::Waiting {
             return Err(Problem::Busy);
         }
         receipt

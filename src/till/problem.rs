@@ -15,7 +15,9 @@ pub enum Problem {
     WrongCashierCode { tries_left: Option<u32> },
     #[error("too many wrong codes: wait {seconds} s")]
     CashierLocked { seconds: u64 },
-    #[error("a receipt is already open: finish or cancel it first")]
+    #[error(
+        "the till is busy with a receipt, a registration or the manager's menu: finish or cancel it first"
+    )]
     Busy,
     #[error("finish or cancel the open receipt first")]
     ReceiptOpen,

@@ -2,6 +2,7 @@
 //! SMS inbox), and a till enrolled against it with its secrets in keyring-core's mock store.
 #![allow(dead_code)]
 
+pub mod panel;
 pub mod ui;
 
 use std::path::Path;
@@ -116,6 +117,41 @@ impl Rig {
             |r| r.get(0),
         )
         .unwrap()
+    }
+}
+
+/// A JSON Schema validator (draft 2020-12, formats checked) for `schema`, whose `$ref`s
+/// point into `components` of an OpenAPI document: the server's or the bridge's contract.
+pub fn schema_validator(
+    components: &serde_json::Value,
+    schema: &serde_json::Value,
+) -> Result<jsonschema::Validator, String> {
+    let root = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "components": components,
+        "allOf": [schema],
+    });
+    jsonschema::draft202012::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .map_err(|e| format!("the schema does not compile: {e}"))
+}
+
+/// Checks `instance` against `schema` (see [`schema_validator`]): every error, with where
+/// it is in the instance.
+pub fn check_schema(
+    components: &serde_json::Value,
+    schema: &serde_json::Value,
+    instance: &serde_json::Value,
+) -> Result<(), String> {
+    let errors: Vec<String> = schema_validator(components, schema)?
+        .iter_errors(instance)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
     }
 }
 

@@ -102,6 +102,21 @@ impl Till {
         }
     }
 
+    /// Runs the window until a text starting with `text` shows, for what arrives from
+    /// outside the event loop (a scan, a receipt through the bridge).
+    pub fn wait_to_show(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.shows_starting(text) {
+            assert!(
+                Instant::now() < deadline,
+                "{text:?} never showed; visible: {:?}",
+                self.labels()
+            );
+            self.settle();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn labels(&self) -> Vec<String> {
         labels(&self.window)
     }
