@@ -24,6 +24,7 @@ pub mod ledger;
 pub mod openapi;
 pub mod ops;
 pub mod sms;
+pub mod store;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
