@@ -35,7 +35,9 @@
 //! - Money is never a float: `rust_decimal` behind newtypes, decimal strings on the wire.
 //! - Personal data (phones, card numbers, scan payloads) is masked in `Debug` and
 //!   `Display`; the raw value is reachable only through an explicit accessor.
-//! - Each IO crate has one home: `slint` only in `ui`, `rusqlite` in `store` and `server`,
+//! - Each IO crate has one home: `slint` only in `ui`, `rusqlite` in `store` and the
+//!   server's SQLite engine (`server::store::sqlite`), `tokio_postgres` in its PostgreSQL
+//!   engine (`server::store::postgres`),
 //!   `axum` in `server`, `reqwest` in `sync` and the server's SMS gateway, `serialport` in
 //!   `scanner`.
 //! - An operation made at the till is on disk, with its outbox row, before it is confirmed;

@@ -1,17 +1,26 @@
 //! Property tests of the server's bonus ledger (`server::ledger`): random sequences of
 //! grants, spends, claw-backs and expiry runs on a moving clock, checked after every step
-//! against the ledger's invariants and against a small in-memory model of the batches.
+//! against the ledger's invariants, the store's running balance and a small in-memory
+//! model of the batches — on every engine of the contract suite (`common::db`).
 //!
 //! The model is deliberately naive (a vector of batches, sorted on every use) so that it is
 //! obviously right; the ledger must agree with it to the kopeck, batch by batch. That
 //! agreement is what shows expiry never burns bonuses that were already spent.
 
-use bonuskassa::server::ledger::{self, Balance, Grant, LedgerError, Source};
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use proptest::prelude::*;
-use rusqlite::{Connection, params};
+mod common;
 
-const CUSTOMERS: [&str; 2] = ["c1", "c2"];
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bonuskassa::server::ledger::{self, Balance, Grant, LedgerError, Source, Spend};
+use bonuskassa::server::store::{self, Engine, NewCustomer, ReadTx, Store};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::db::{TestDb, engines};
+use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
+
+/// Customers per case.
+const CUSTOMERS: usize = 2;
 
 #[derive(Debug, Clone)]
 enum Act {
@@ -54,16 +63,13 @@ fn act() -> impl Strategy<Value = Act> {
 fn step() -> impl Strategy<Value = Step> {
     // Advancing by 0 often keeps many operations at one instant, where ties in time and
     // the `<=` / `>` edges of active_from and burns_at are exercised.
-    (
-        prop_oneof![Just(0i64), 0i64..=48],
-        0..CUSTOMERS.len(),
-        act(),
-    )
-        .prop_map(|(advance_h, customer, act)| Step {
+    (prop_oneof![Just(0i64), 0i64..=48], 0..CUSTOMERS, act()).prop_map(
+        |(advance_h, customer, act)| Step {
             advance_h,
             customer,
             act,
-        })
+        },
+    )
 }
 
 #[derive(Debug, Clone)]
@@ -204,100 +210,94 @@ impl Model {
     }
 }
 
-fn db() -> Connection {
-    let conn = bonuskassa::server::db::open_in_memory().unwrap();
-    for (i, id) in CUSTOMERS.iter().enumerate() {
-        conn.execute(
-            "INSERT INTO customers (id, phone, card_status, phone_verified, registered_at, change_seq)
-             VALUES (?1, ?2, 'Стандартная', 1, '2026-01-01T00:00:00.000000Z', ?3)",
-            params![id, format!("+7999000000{i}"), i as i64 + 1],
-        )
-        .unwrap();
+/// The store under test and the ids of this case's two customers: every case gets fresh
+/// customers in the engine's one database, so a PostgreSQL run needs no database per case.
+struct Case<'a> {
+    store: &'a dyn Store,
+    ids: [String; 2],
+}
+
+fn case(store: &dyn Store) -> Case<'_> {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let ids = [format!("c{n}-1"), format!("c{n}-2")];
+    for (i, id) in ids.iter().enumerate() {
+        let c = NewCustomer {
+            id: id.clone(),
+            phone: format!("+7999{:07}", n * 2 + i as u64),
+            card_status: "Стандартная".into(),
+            phone_verified: true,
+            registered_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            ..NewCustomer::default()
+        };
+        assert!(store::write(store, |tx| tx.insert_customer(&c)).unwrap());
     }
-    conn
+    Case { store, ids }
 }
 
-/// `(source, amount, remaining)` of every batch, in id order.
-fn db_batches(conn: &Connection) -> Vec<(String, i64, i64)> {
-    let mut stmt = conn
-        .prepare("SELECT source, amount, remaining FROM bonus_batches ORDER BY id")
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+/// `(source, amount, remaining)` of every batch of a customer, in the order granted.
+fn db_batches(r: &mut dyn ReadTx, id: &str) -> Vec<(Source, i64, i64)> {
+    r.batches(id)
         .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+        .into_iter()
+        .map(|b| (b.source, b.amount, b.remaining))
+        .collect()
 }
 
-fn scalar(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> i64 {
-    conn.query_row(sql, p, |r| r.get(0)).unwrap()
-}
+fn check(c: &Case, model: &Model, now: DateTime<Utc>) -> Result<(), TestCaseError> {
+    let mut r = c.store.begin_read().unwrap();
+    for (i, id) in c.ids.iter().enumerate() {
+        let b = ledger::balance(&mut *r, id, now).unwrap();
+        prop_assert_eq!(b, model.balance(i, now), "balance of {}", id);
 
-fn ledger_count(conn: &Connection) -> i64 {
-    scalar(conn, "SELECT COUNT(*) FROM ledger_entries", [])
-}
-
-fn check(conn: &Connection, model: &Model, now: DateTime<Utc>) -> Result<(), TestCaseError> {
-    let now_s = ledger::ts(now);
-    for (c, id) in CUSTOMERS.iter().enumerate() {
-        let b = ledger::balance(conn, id, now).unwrap();
-        prop_assert_eq!(b, model.balance(c, now), "balance of {}", id);
-
-        let unburnt = scalar(
-            conn,
-            "SELECT COALESCE(SUM(remaining), 0) FROM bonus_batches
-             WHERE customer_id = ?1 AND (burns_at IS NULL OR burns_at > ?2)",
-            params![id, now_s],
-        );
+        let batches = r.batches(id).unwrap();
+        let unburnt: i64 = batches
+            .iter()
+            .filter(|x| x.burns_at.is_none_or(|t| t > now))
+            .map(|x| x.remaining)
+            .sum();
         prop_assert_eq!(b.active + b.pending, unburnt, "active + pending of {}", id);
 
-        let ledger_sum = scalar(
-            conn,
-            "SELECT COALESCE(SUM(amount), 0) FROM ledger_entries WHERE customer_id = ?1",
-            [id],
-        );
-        let remaining_sum = scalar(
-            conn,
-            "SELECT COALESCE(SUM(remaining), 0) FROM bonus_batches WHERE customer_id = ?1",
-            [id],
-        );
+        let ledger_sum = r.history_sum(id).unwrap();
+        let remaining_sum: i64 = batches.iter().map(|x| x.remaining).sum();
         prop_assert_eq!(ledger_sum, remaining_sum, "history vs batches of {}", id);
 
         // A debt and spendable bonuses never sit side by side.
         if b.active < 0 {
             prop_assert_eq!(b.pending, 0);
         }
-    }
 
-    let batches = db_batches(conn);
-    prop_assert_eq!(batches.len(), model.batches.len());
-    for ((source, amount, remaining), m) in batches.iter().zip(&model.batches) {
-        let debt = source == Source::ReturnClawback.as_str() && *amount < 0;
-        if debt {
-            prop_assert!(
-                *amount <= *remaining && *remaining <= 0,
-                "debt {amount} {remaining}"
-            );
-        } else {
-            prop_assert!(*amount > 0, "a grant of {amount}");
-            prop_assert!(
-                0 <= *remaining && *remaining <= *amount,
-                "batch {amount} has {remaining}"
-            );
+        let mine: Vec<&MBatch> = model.batches.iter().filter(|m| m.customer == i).collect();
+        let stored = db_batches(&mut *r, id);
+        prop_assert_eq!(stored.len(), mine.len());
+        for ((source, amount, remaining), m) in stored.iter().zip(mine) {
+            let debt = *source == Source::ReturnClawback && *amount < 0;
+            if debt {
+                prop_assert!(
+                    *amount <= *remaining && *remaining <= 0,
+                    "debt {amount} {remaining}"
+                );
+            } else {
+                prop_assert!(*amount > 0, "a grant of {amount}");
+                prop_assert!(
+                    0 <= *remaining && *remaining <= *amount,
+                    "batch {amount} has {remaining}"
+                );
+            }
+            prop_assert_eq!((*amount, *remaining), (m.amount, m.remaining));
         }
-        prop_assert_eq!((*amount, *remaining), (m.amount, m.remaining));
     }
     Ok(())
 }
 
-fn run(steps: &[Step]) -> Result<Connection, TestCaseError> {
-    let mut conn = db();
+fn run<'a>(store: &'a dyn Store, steps: &[Step]) -> Result<Case<'a>, TestCaseError> {
+    let c = case(store);
     let mut model = Model::default();
     let mut now = Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap();
     for s in steps {
         now += Duration::hours(s.advance_h);
-        let c = s.customer;
-        let id = CUSTOMERS[c];
-        let tx = conn.transaction().unwrap();
+        let i = s.customer;
+        let id = c.ids[i].as_str();
         match s.act {
             Act::Grant {
                 amount,
@@ -316,29 +316,31 @@ fn run(steps: &[Step]) -> Result<Connection, TestCaseError> {
                     operation_id: None,
                     actor: None,
                 };
-                ledger::grant(&tx, &g, now).unwrap();
-                model.grant(c, amount, active_from, burns_at);
+                store::write(store, |tx| Ok(ledger::grant(tx, &g, now)))
+                    .unwrap()
+                    .unwrap();
+                model.grant(i, amount, active_from, burns_at);
             }
             Act::Spend { amount } => {
-                let before = (db_batches(&tx), ledger_count(&tx));
-                let got = ledger::spend(
-                    &tx,
-                    id,
+                let before = store::read(store, |r| Ok(db_batches(r, id))).unwrap();
+                let spend = Spend {
+                    customer_id: id,
                     amount,
-                    Source::Purchase,
-                    "Списание при оплате покупки",
-                    None,
-                    None,
-                    now,
-                );
-                let want = model.spend(c, amount, now);
+                    source: Source::Purchase,
+                    description: "Списание при оплате покупки",
+                    operation_id: None,
+                    actor: None,
+                };
+                // Refused inside a transaction that then commits: the refusal must have
+                // touched nothing.
+                let got = store::write(store, |tx| Ok(ledger::spend(tx, &spend, now))).unwrap();
+                let want = model.spend(i, amount, now);
                 match (got, want) {
                     (Ok(()), Ok(())) => {}
                     (Err(LedgerError::Insufficient { available }), Err(m)) => {
                         prop_assert_eq!(available, m);
-                        // Refused inside an open transaction: nothing was touched, so
-                        // committing it changes nothing either.
-                        prop_assert_eq!((db_batches(&tx), ledger_count(&tx)), before);
+                        let after = store::read(store, |r| Ok(db_batches(r, id))).unwrap();
+                        prop_assert_eq!(after, before);
                     }
                     (got, want) => {
                         return Err(TestCaseError::fail(format!(
@@ -348,29 +350,63 @@ fn run(steps: &[Step]) -> Result<Connection, TestCaseError> {
                 }
             }
             Act::ClawBack { amount } => {
-                ledger::claw_back(&tx, id, amount, "Отмена начисления по возврату", None, now)
-                    .unwrap();
-                model.claw_back(c, amount, now);
+                store::write(store, |tx| {
+                    Ok(ledger::claw_back(
+                        tx,
+                        id,
+                        amount,
+                        "Отмена начисления по возврату",
+                        None,
+                        now,
+                    ))
+                })
+                .unwrap()
+                .unwrap();
+                model.claw_back(i, amount, now);
             }
             Act::Expire => {
-                let n = ledger::expire(&tx, now).unwrap();
+                let n = store::write(store, |tx| {
+                    Ok(ledger::expire(tx, &c.ids[0], now)? + ledger::expire(tx, &c.ids[1], now)?)
+                })
+                .unwrap();
                 prop_assert_eq!(n, model.expire(now));
             }
         }
-        tx.commit().unwrap();
-        check(&conn, &model, now)?;
+        check(&c, &model, now)?;
     }
-    Ok(conn)
+    Ok(c)
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+/// The stores of the engines under test, opened once per test.
+fn stores() -> Vec<(TestDb, Arc<dyn Store>)> {
+    engines()
+        .into_iter()
+        .map(|e| {
+            let db = TestDb::new(e);
+            let store = db.open();
+            (db, store)
+        })
+        .collect()
+}
 
-    #[test]
-    fn the_ledger_keeps_its_invariants_and_agrees_with_the_model(
-        steps in prop::collection::vec(step(), 1..60)
-    ) {
-        run(&steps)?;
+#[test]
+fn the_ledger_keeps_its_invariants_and_agrees_with_the_model() {
+    for (db, store) in stores() {
+        // Fewer cases over the network: each step is a few round trips to PostgreSQL.
+        let cases = match db.engine {
+            Engine::Sqlite => 256,
+            Engine::Postgres => 64,
+        };
+        let mut runner = TestRunner::new(ProptestConfig::with_cases(cases));
+        runner
+            .run(&prop::collection::vec(step(), 1..60), |steps| {
+                run(&*store, &steps).map(drop)
+            })
+            .unwrap_or_else(|e| panic!("{}: {e}", db.engine));
+        // The running balance kept per customer agrees with the batches and the history of
+        // every customer of every case (each step's balance was checked against the model).
+        let census = store::read(&*store, |r| r.census()).unwrap();
+        assert_eq!(census.unbalanced, 0, "{}", db.engine);
     }
 }
 
@@ -408,20 +444,24 @@ fn spending_before_an_expiry_saves_the_bonuses_from_burning() {
             act: Act::Expire,
         },
     ];
-    let conn = run(&steps).unwrap();
-    let burnt = scalar(
-        &conn,
-        "SELECT COUNT(*) FROM ledger_entries WHERE kind = 'expiry'",
-        [],
-    );
-    assert_eq!(burnt, 0);
-    let now = Utc.with_ymd_and_hms(2026, 1, 3, 10, 0, 0).unwrap();
-    let b = ledger::balance(&conn, "c1", now).unwrap();
-    assert_eq!(
-        b,
-        Balance {
-            active: 1_000,
-            pending: 0
-        }
-    );
+    for (db, store) in stores() {
+        let c = run(&*store, &steps).unwrap_or_else(|e| panic!("{}: {e}", db.engine));
+        let burnt = store::read(&*store, |r| r.history(&c.ids[0], 100))
+            .unwrap()
+            .iter()
+            .filter(|h| h.kind == Source::Expiry)
+            .count();
+        assert_eq!(burnt, 0, "{}", db.engine);
+        let now = Utc.with_ymd_and_hms(2026, 1, 3, 10, 0, 0).unwrap();
+        let b = store::read(&*store, |r| ledger::balance(r, &c.ids[0], now)).unwrap();
+        assert_eq!(
+            b,
+            Balance {
+                active: 1_000,
+                pending: 0
+            },
+            "{}",
+            db.engine
+        );
+    }
 }

@@ -80,7 +80,8 @@ fn takes_terminal(src: &str, handler: &str) -> bool {
         return false;
     };
     let signature = &src[at..at + src[at..].find('{').expect("a body")];
-    signature.contains("Terminal")
+    // The handler takes the terminal's bearer token (`token: Token`).
+    signature.contains(": Token")
 }
 
 /// `CashierLocked` → `CASHIER_LOCKED`.
@@ -210,7 +211,8 @@ fn the_document_lists_exactly_the_routes_of_the_router() {
     let server_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/server");
     for entry in std::fs::read_dir(server_dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.file_name().is_some_and(|n| n == "openapi.rs") {
+        // The store knows nothing of HTTP; only the service and API files answer codes.
+        if path.is_dir() || path.file_name().is_some_and(|n| n == "openapi.rs") {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();

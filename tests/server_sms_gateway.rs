@@ -206,7 +206,7 @@ async fn an_unreachable_provider_is_a_network_error_without_the_url() {
 async fn log_gateway_writes_the_line_and_keeps_the_latest() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(LOG_FILE);
-    let log = LogGateway::new(path.clone(), 2);
+    let log = LogGateway::new(Some(path.clone()), 2);
     let other = Phone::parse("+7 999 000-33-44").unwrap();
     log.send(&phone(), &message_text("000001")).await.unwrap();
     log.send(&other, &message_text("000002")).await.unwrap();
@@ -249,7 +249,7 @@ async fn log_gateway_writes_the_line_and_keeps_the_latest() {
 #[tokio::test]
 async fn the_log_config_writes_into_the_data_dir() {
     let dir = tempfile::tempdir().unwrap();
-    let gateway = GatewayConfig::Log.build(dir.path()).unwrap();
+    let gateway = GatewayConfig::Log.build(Some(dir.path())).unwrap();
     gateway.send(&phone(), &message_text(CODE)).await.unwrap();
     let text = std::fs::read_to_string(dir.path().join("sms-outbox.log")).unwrap();
     assert_eq!(text.lines().count(), 1);
@@ -259,7 +259,7 @@ async fn the_log_config_writes_into_the_data_dir() {
 #[tokio::test]
 async fn a_log_gateway_that_cannot_write_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let log = LogGateway::new(dir.path().join("missing").join(LOG_FILE), 5);
+    let log = LogGateway::new(Some(dir.path().join("missing").join(LOG_FILE)), 5);
     let e = log.send(&phone(), &message_text(CODE)).await.unwrap_err();
     assert!(matches!(e, GatewayError::Io(_)), "{e:?}");
     assert_clean(&e);

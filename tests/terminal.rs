@@ -354,11 +354,7 @@ async fn a_refused_offline_spend_becomes_a_conflict_and_a_revoked_token_pauses()
 
     // Meanwhile Карина spent her bonuses at another till: the server refuses this one.
     // (Changed while the server is down: once it is up the sync worker sends at once.)
-    {
-        let db = rusqlite::Connection::open(server::database_path(&rig.server_data)).unwrap();
-        db.execute("UPDATE bonus_batches SET remaining = 0", [])
-            .unwrap();
-    }
+    rig.spend_elsewhere("+79990000001");
     rig.start_server();
     terminal.refresh();
     wait_for(&terminal, "the conflict", |s| s.queue.conflicts == 1).await;

@@ -63,13 +63,15 @@ fn the_engine_does_no_io_and_reads_no_clock() {
 
 #[test]
 fn each_io_crate_has_one_home() {
-    // The server is its own world with its own database and its SMS provider's HTTP
-    // client; on the terminal side each IO crate has exactly one module.
-    let homes: [(&str, &[&str]); 6] = [
+    // The server's database engines live behind its storage seam: no service names an
+    // engine. On the terminal side each IO crate has exactly one module.
+    let homes: [(&str, &[&str]); 8] = [
         ("serialport", &["src/scanner"]),
         ("keyring", &["src/secrets.rs"]),
         ("slint", &["src/ui"]),
-        ("rusqlite", &["src/store", "src/server"]),
+        ("rusqlite", &["src/store", "src/server/store/sqlite"]),
+        ("tokio_postgres", &["src/server/store/postgres"]),
+        ("deadpool_postgres", &["src/server/store/postgres"]),
         (
             "reqwest",
             &["src/sync", "src/server/sms.rs", "src/bridge/client.rs"],
@@ -152,6 +154,11 @@ fn no_real_phone_numbers_from_the_seed_manuals_in_fixtures() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap_or_default();
             for (i, _) in text.match_indices("+7") {
+                // A masked phone ("+7 *** ***-**-01") shows no number.
+                let masked = text[i + 2..].trim_start().starts_with('*');
+                if masked {
+                    continue;
+                }
                 let digits: String = text[i + 2..]
                     .chars()
                     .filter(|c| c.is_ascii_digit())

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 
+use bonuskassa::server::store::Location;
 use bonuskassa::server::{self, ServerConfig, SystemClock, admin};
 
 #[derive(Parser)]
@@ -21,31 +22,54 @@ struct Args {
     command: Command,
 }
 
+/// Where the data is: exactly one of `--data` and `--database`.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct Db {
+    /// A data dir with the embedded SQLite database (created if missing).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// A PostgreSQL database, `postgres://USER@HOST:PORT/DB`. The password comes from
+    /// PGPASSWORD or a password file (PGPASSFILE, ~/.pgpass), never from the URL.
+    #[arg(long)]
+    database: Option<String>,
+}
+
+impl Db {
+    fn location(self) -> Result<Location, (u8, String)> {
+        match (self.data, self.database) {
+            (_, Some(url)) => Ok(Location::Postgres(url)),
+            (Some(dir), None) => Ok(Location::Sqlite(dir)),
+            (None, None) => Err((2, "give --data DIR or --database URL".into())),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Fill a fresh data dir with a demo store, cashiers, invented customers and the demo rules.
+    /// Fill a fresh database with a demo store, cashiers, invented customers and the demo rules.
     DemoData {
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        db: Db,
     },
     /// Print a one-time enrollment code for a terminal of a store.
     EnrollCode {
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        db: Db,
         #[arg(long)]
         store: String,
     },
     /// Revoke a terminal's token.
     RevokeTerminal {
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        db: Db,
         #[arg(long)]
         terminal: String,
     },
     /// Serve the HTTP API.
     Serve {
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        db: Db,
         /// Load this rules file (a changed text becomes a new rules version).
         #[arg(long)]
         rules: Option<PathBuf>,
@@ -77,28 +101,24 @@ fn run(args: Args) -> Result<(), (u8, String)> {
     let now = Utc::now();
     let fail = |e: &dyn std::fmt::Display| (1, e.to_string());
     match args.command {
-        Command::DemoData { data } => {
-            let s = admin::demo_data(&data, now).map_err(|e| fail(&e))?;
+        Command::DemoData { db } => {
+            let location = db.location()?;
+            let s = admin::demo_data(&location, now).map_err(|e| fail(&e))?;
             println!(
-                "demo data in {}: store {}, {} customers, rules version {}\ncashier code {}, manager code {}",
-                data.display(),
-                s.store,
-                s.customers,
-                s.rules_version,
-                s.cashier_code,
-                s.manager_code
+                "demo data in {location:?}: store {}, {} customers, rules version {}\ncashier code {}, manager code {}",
+                s.store, s.customers, s.rules_version, s.cashier_code, s.manager_code
             );
         }
-        Command::EnrollCode { data, store } => {
-            let code = admin::enroll_code(&data, &store, now).map_err(|e| fail(&e))?;
+        Command::EnrollCode { db, store } => {
+            let code = admin::enroll_code(db.location()?, &store, now).map_err(|e| fail(&e))?;
             println!("{code}");
         }
-        Command::RevokeTerminal { data, terminal } => {
-            admin::revoke_terminal(&data, &terminal, now).map_err(|e| fail(&e))?;
+        Command::RevokeTerminal { db, terminal } => {
+            admin::revoke_terminal(db.location()?, &terminal, now).map_err(|e| fail(&e))?;
             println!("terminal {terminal} revoked");
         }
         Command::Serve {
-            data,
+            db,
             rules,
             listen,
             sms_url,
@@ -121,7 +141,7 @@ fn run(args: Args) -> Result<(), (u8, String)> {
                 rules_path: rules,
                 sms,
                 demo_endpoints,
-                ..ServerConfig::new(data)
+                ..ServerConfig::at(db.location()?)
             };
             let server =
                 server::Server::open(config, Arc::new(SystemClock)).map_err(|e| fail(&e))?;

@@ -1,14 +1,15 @@
-//! Command-line jobs on a server's data dir: demo data and enrollment codes, terminal
-//! revocation. They open the database directly, so they work with the server stopped.
-
-use std::path::Path;
+//! Command-line jobs on a server's database: demo data, enrollment codes, terminal
+//! revocation. They open the store themselves (a data dir's SQLite file, or PostgreSQL), so
+//! they work with the server stopped, or beside running servers.
+//!
+//! Engine-free: everything goes through the store seam.
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::params;
 
 use super::auth::{self, CashierError};
-use super::ledger::{self, Grant, Source, ts};
-use super::{ServerError, customers, open_database, store_rules};
+use super::ledger::{self, Grant, Source};
+use super::store::{self, Location, NewConsent, NewCustomer, Store, StoreError};
+use super::{ServerError, store_rules};
 use crate::domain::card::{CardFormat, CardNumber};
 use crate::domain::phone::Phone;
 use crate::protocol::server::Role;
@@ -27,9 +28,9 @@ pub enum AdminError {
     Server(#[from] ServerError),
     #[error(transparent)]
     Cashier(#[from] CashierError),
-    #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
-    #[error("the data dir already has demo data (store {DEMO_STORE}); use a fresh dir")]
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the database already has demo data (store {DEMO_STORE}); use a fresh one")]
     AlreadyFilled,
     #[error("no terminal {0}")]
     NoTerminal(String),
@@ -83,75 +84,84 @@ pub struct DemoSummary {
     pub rules_version: i64,
 }
 
-/// Fills a fresh data dir with the demo store, cashiers, customers and rules.
-pub fn demo_data(data_dir: &Path, now: DateTime<Utc>) -> Result<DemoSummary, AdminError> {
-    let mut conn = open_database(data_dir)?;
-    let tx = conn.transaction()?;
-    let exists: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM stores WHERE id = ?1)",
-        [DEMO_STORE],
-        |r| r.get(0),
-    )?;
-    if exists {
-        return Err(AdminError::AlreadyFilled);
-    }
-    let rules_version = store_rules(&tx, DEMO_RULES, now)?;
-    auth::create_store(&tx, DEMO_STORE, "Кофе у Карины, Тверская 1", 180, now)?;
-    auth::add_cashier(
-        &tx,
-        DEMO_STORE,
-        "Кассир Мария",
-        Role::Cashier,
-        DEMO_CASHIER_CODE,
-    )?;
-    auth::add_cashier(
-        &tx,
-        DEMO_STORE,
-        "Управляющий Олег",
-        Role::Manager,
-        DEMO_MANAGER_CODE,
-    )?;
-    let formats = CardFormat::default_formats();
-    for (phone, card, last, first, status, bonuses) in DEMO_CUSTOMERS {
-        let phone = Phone::parse(phone).expect("demo phones are valid");
-        let card = card.map(|c| CardNumber::parse(c, &formats).expect("demo cards are valid"));
-        let id = uuid::Uuid::now_v7().to_string();
-        let seq = customers::next_seq(&tx)?;
-        tx.execute(
-            "INSERT INTO customers (id, phone, card_number, card_status, phone_verified, last_name, first_name, registered_at, store_id, change_seq)
-             VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8, ?9)",
-            params![id, phone.as_e164(), card.map(|c| c.as_str().to_string()), status, last, first, ts(now), DEMO_STORE, seq],
-        )?;
-        for kind in ["processing", "advertising"] {
-            tx.execute(
-                "INSERT INTO consents (customer_id, kind, granted, at) VALUES (?1, ?2, 1, ?3)",
-                params![id, kind, ts(now)],
-            )?;
+/// Fills a fresh database with the demo store, cashiers, customers and rules.
+pub fn demo_data(at: impl Into<Location>, now: DateTime<Utc>) -> Result<DemoSummary, AdminError> {
+    demo_data_in(&*store::open(&at.into())?, now)
+}
+
+/// [`demo_data`] in an open store.
+pub fn demo_data_in(store: &dyn Store, now: DateTime<Utc>) -> Result<DemoSummary, AdminError> {
+    let rules_version = store::write(store, |tx| {
+        if tx.store(DEMO_STORE)?.is_some() {
+            return Ok(Err(AdminError::AlreadyFilled));
         }
-        if *bonuses > 0 {
-            ledger::grant(
-                &tx,
-                &Grant {
-                    customer_id: &id,
-                    amount: *bonuses,
-                    source: Source::Manual,
-                    description: "Ручное изменение: перенос баланса из старой программы".into(),
-                    active_from: now,
-                    burns_at: Some(now + Duration::days(365)),
-                    operation_id: None,
-                    actor: Some("demo-data"),
-                },
-                now,
-            )
-            .map_err(|e| match e {
-                ledger::LedgerError::Db(d) => AdminError::Db(d),
-                other => AdminError::Db(rusqlite::Error::ToSqlConversionFailure(Box::new(
-                    std::io::Error::other(other.to_string()),
-                ))),
+        let rules_version = store_rules(tx, DEMO_RULES, now)?;
+        auth::create_store(tx, DEMO_STORE, "Кофе у Карины, Тверская 1", 180, now)?;
+        let cashiers = [
+            ("Кассир Мария", Role::Cashier, DEMO_CASHIER_CODE),
+            ("Управляющий Олег", Role::Manager, DEMO_MANAGER_CODE),
+        ];
+        for (name, role, code) in cashiers {
+            if let Err(e) = auth::add_cashier(tx, DEMO_STORE, name, role, code) {
+                return match e {
+                    CashierError::Store(e) => Err(e),
+                    other => Ok(Err(other.into())),
+                };
+            }
+        }
+        let formats = CardFormat::default_formats();
+        let mut ids = Vec::new();
+        for (phone, card, last, first, status, bonuses) in DEMO_CUSTOMERS {
+            let phone = Phone::parse(phone).expect("demo phones are valid");
+            let card = card.map(|c| CardNumber::parse(c, &formats).expect("demo cards are valid"));
+            let id = uuid::Uuid::now_v7().to_string();
+            tx.insert_customer(&NewCustomer {
+                id: id.clone(),
+                phone: phone.as_e164().to_string(),
+                card_number: card.map(|c| c.as_str().to_string()),
+                card_status: status.to_string(),
+                phone_verified: true,
+                last_name: Some(last.to_string()),
+                first_name: Some(first.to_string()),
+                registered_at: now,
+                store_id: Some(DEMO_STORE.into()),
+                ..NewCustomer::default()
             })?;
+            for kind in ["processing", "advertising"] {
+                tx.insert_consent(&NewConsent {
+                    customer_id: &id,
+                    kind,
+                    granted: true,
+                    at: now,
+                    terminal_id: None,
+                    cashier: None,
+                })?;
+            }
+            if *bonuses > 0 {
+                ledger::grant(
+                    tx,
+                    &Grant {
+                        customer_id: &id,
+                        amount: *bonuses,
+                        source: Source::Manual,
+                        description: "Ручное изменение: перенос баланса из старой программы".into(),
+                        active_from: now,
+                        burns_at: Some(now + Duration::days(365)),
+                        operation_id: None,
+                        actor: Some("demo-data"),
+                    },
+                    now,
+                )
+                .map_err(|e| match e {
+                    ledger::LedgerError::Store(e) => e,
+                    other => StoreError::Other(other.to_string()),
+                })?;
+            }
+            ids.push(id);
         }
-    }
-    tx.commit()?;
+        tx.bump_feed(&ids.iter().map(String::as_str).collect::<Vec<_>>())?;
+        Ok(Ok(rules_version))
+    })??;
     Ok(DemoSummary {
         store: DEMO_STORE.into(),
         cashier_code: DEMO_CASHIER_CODE,
@@ -161,26 +171,39 @@ pub fn demo_data(data_dir: &Path, now: DateTime<Utc>) -> Result<DemoSummary, Adm
     })
 }
 
-/// Prints a one-time enrollment code for a store.
-pub fn enroll_code(data_dir: &Path, store: &str, now: DateTime<Utc>) -> Result<String, AdminError> {
-    let mut conn = open_database(data_dir)?;
-    let tx = conn.transaction()?;
-    let code = auth::issue_enrollment_code(&tx, store, now)?;
-    tx.commit()?;
-    Ok(code)
+/// A one-time enrollment code for a store.
+pub fn enroll_code(
+    at: impl Into<Location>,
+    store: &str,
+    now: DateTime<Utc>,
+) -> Result<String, AdminError> {
+    enroll_code_in(&*store::open(&at.into())?, store, now)
+}
+
+/// [`enroll_code`] in an open store.
+pub fn enroll_code_in(
+    store: &dyn Store,
+    store_id: &str,
+    now: DateTime<Utc>,
+) -> Result<String, AdminError> {
+    Ok(store::write(
+        store,
+        |tx| match auth::issue_enrollment_code(tx, store_id, now) {
+            Ok(code) => Ok(Ok(code)),
+            Err(CashierError::Store(e)) => Err(e),
+            Err(other) => Ok(Err(other)),
+        },
+    )??)
 }
 
 /// Revokes a terminal's token.
 pub fn revoke_terminal(
-    data_dir: &Path,
+    at: impl Into<Location>,
     terminal: &str,
     now: DateTime<Utc>,
 ) -> Result<(), AdminError> {
-    let mut conn = open_database(data_dir)?;
-    let tx = conn.transaction()?;
-    if !auth::revoke(&tx, terminal, now)? {
+    if !auth::revoke(&*store::open(&at.into())?, terminal, now)? {
         return Err(AdminError::NoTerminal(terminal.to_string()));
     }
-    tx.commit()?;
     Ok(())
 }

@@ -1,9 +1,10 @@
-//! The HTTP API, version 1: routes, extractors, and handlers that hand the work to a
-//! blocking thread with the database.
+//! The HTTP API, version 1: routes, extractors, and handlers that hand one service call to
+//! a blocking thread; the services' typed errors become answers in `error.rs`.
 //!
 //! Every body is size-capped (`MAX_BODY_BYTES`) and parsed strictly: unknown fields and
 //! bad values are refused with `BAD_REQUEST` and a message naming the field. Every route
-//! but enrollment and health needs a terminal's bearer token.
+//! but enrollment and health needs a terminal's bearer token, checked on the same blocking
+//! hop as the service call.
 
 use std::sync::Arc;
 
@@ -18,10 +19,8 @@ use serde::de::DeserializeOwned;
 
 use super::auth::{self, Terminal};
 use super::error::ApiError;
-use super::{State, customers, ledger, ops, sms};
-use crate::domain::calc::{CalcError, CustomerState, calculate};
-use crate::domain::card::CardFormat;
-use crate::domain::money::Bonus;
+use super::store;
+use super::{State, customers, ops, sms};
 use crate::protocol::server::*;
 
 pub fn router(state: Arc<State>) -> Router {
@@ -53,7 +52,7 @@ pub fn router(state: Arc<State>) -> Router {
         .with_state(state)
 }
 
-/// Runs database work on a blocking thread.
+/// Runs store work on a blocking thread: one hop per request, the token checked there too.
 async fn blocking<T: Send + 'static>(
     state: &Arc<State>,
     f: impl FnOnce(&State) -> Result<T, ApiError> + Send + 'static,
@@ -62,7 +61,7 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || f(&state))
         .await
         .map_err(|e| {
-            tracing::error!(error = %e, "a request's database task failed");
+            tracing::error!(error = %e, "a request's blocking task failed");
             ApiError::internal()
         })?
 }
@@ -119,25 +118,36 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for StrictP
     }
 }
 
-impl FromRequestParts<Arc<State>> for Terminal {
+/// The terminal's bearer token, checked against the store in the handler's blocking call.
+pub struct Token(String);
+
+impl Token {
+    /// The terminal the token belongs to.
+    fn terminal(&self, s: &State) -> Result<Terminal, ApiError> {
+        Ok(store::read(s.store(), |r| {
+            Ok(auth::authenticate(r, &self.0))
+        })??)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Token {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<State>) -> Result<Self, ApiError> {
-        let token = parts
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
+            .map(|t| Token(t.to_string()))
             .ok_or_else(|| {
                 ApiError::unauthorized(
                     ErrorCode::Unauthorized,
                     "send the terminal token as `Authorization: Bearer <token>`",
                 )
-            })?
-            .to_string();
-        blocking(state, move |s| s.with_db(|c| auth::authenticate(c, &token))).await
+            })
     }
 }
 
@@ -154,48 +164,46 @@ async fn enroll(
     Body(req): Body<EnrollRequest>,
 ) -> Result<axum::Json<EnrollResponse>, ApiError> {
     blocking(&state, move |s| {
-        let now = s.now();
-        s.with_db(|c| {
-            let tx = c.transaction()?;
-            let out = auth::enroll(&tx, req.code.expose(), &req.name, now)?;
-            tx.commit()?;
-            tracing::info!(terminal = %out.terminal_id, store = %out.store_id, "terminal enrolled");
-            Ok(json(out))
-        })
+        Ok(json(auth::enroll(
+            s.store(),
+            req.code.expose(),
+            &req.name,
+            s.now(),
+        )?))
     })
     .await
 }
 
 async fn login(
     axum::extract::State(state): axum::extract::State<Arc<State>>,
-    terminal: Terminal,
+    token: Token,
     Body(req): Body<LoginRequest>,
 ) -> Result<axum::Json<LoginResponse>, ApiError> {
     blocking(&state, move |s| {
-        let now = s.now();
-        s.with_db(|c| {
-            let tx = c.transaction()?;
-            // The failure counter must persist even when the login is refused.
-            let out = auth::login(&tx, &terminal, req.code.expose(), now);
-            tx.commit()?;
-            out.map(json)
-        })
+        let terminal = token.terminal(s)?;
+        Ok(json(auth::login(
+            s.store(),
+            &terminal,
+            req.code.expose(),
+            s.now(),
+        )??))
     })
     .await
 }
 
 async fn lookup(
     axum::extract::State(state): axum::extract::State<Arc<State>>,
-    _terminal: Terminal,
+    token: Token,
     Body(req): Body<LookupRequest>,
 ) -> Result<axum::Json<CustomerView>, ApiError> {
     blocking(&state, move |s| {
-        let now = s.now();
-        let rules = s.rules();
-        s.with_db(|c| {
-            let found = customers::lookup(c, &req, &CardFormat::default_formats())?;
-            Ok(json(customers::view(c, &rules.rules, &found, now)?))
-        })
+        token.terminal(s)?;
+        Ok(json(customers::lookup(
+            s.store(),
+            &s.rules().rules,
+            &req,
+            s.now(),
+        )?))
     })
     .await
 }
@@ -208,94 +216,34 @@ struct HistoryQuery {
 
 async fn history(
     axum::extract::State(state): axum::extract::State<Arc<State>>,
-    _terminal: Terminal,
+    token: Token,
     StrictPath(id): StrictPath<String>,
     StrictQuery(q): StrictQuery<HistoryQuery>,
 ) -> Result<axum::Json<HistoryResponse>, ApiError> {
     blocking(&state, move |s| {
-        let now = s.now();
-        s.with_db(|c| {
-            let customer = customers::by_id(c, &id)?.ok_or_else(|| {
-                ApiError::not_found(ErrorCode::CustomerNotFound, "no customer with this id")
-            })?;
-            let balance = ledger::balance(c, &customer.id, now)?;
-            let entries = ledger::history(c, &customer.id, q.limit.unwrap_or(100).min(1000))?
-                .into_iter()
-                .map(|h| HistoryEntry {
-                    at: h.at,
-                    amount: Bonus::from_kopecks(h.amount),
-                    description: h.description,
-                })
-                .collect();
-            Ok(json(HistoryResponse {
-                customer_id: customer.id,
-                balance: Bonus::from_kopecks(balance.active),
-                pending: Bonus::from_kopecks(balance.pending),
-                entries,
-            }))
-        })
+        token.terminal(s)?;
+        let limit = q.limit.unwrap_or(100).min(1000);
+        Ok(json(customers::history(s.store(), &id, limit, s.now())?))
     })
     .await
 }
 
 async fn sms_send(
     axum::extract::State(state): axum::extract::State<Arc<State>>,
-    terminal: Terminal,
+    token: Token,
     Body(req): Body<SmsSendRequest>,
 ) -> Result<axum::Json<SmsSendResponse>, ApiError> {
-    let phone = req.phone.clone();
-    let purpose = sms::Purpose::from(req.purpose);
-    let (issued, code_id) = blocking(&state, move |s| {
-        let now = s.now();
-        let policy = s.config.sms_policy.clone();
-        s.with_db(|c| {
-            let tx = c.transaction()?;
-            let issued = sms::issue_code(
-                &tx,
-                &policy,
-                &req.phone,
-                purpose,
-                &terminal.id,
-                now,
-                &mut rand::rng(),
-            )?;
-            let issued = issued.map_err(|limit| {
-                let (code, wait) = match limit {
-                    sms::SmsLimit::Cooldown { retry_after_s } => {
-                        (ErrorCode::Cooldown, retry_after_s)
-                    }
-                    sms::SmsLimit::PhoneRateLimited { retry_after_s }
-                    | sms::SmsLimit::TerminalRateLimited { retry_after_s } => {
-                        (ErrorCode::RateLimited, retry_after_s)
-                    }
-                };
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, limit.to_string())
-                    .retry_after(wait)
-            })?;
-            let id = tx.last_insert_rowid();
-            tx.commit()?;
-            Ok((issued, id))
-        })
-    })
+    let terminal = blocking(&state, move |s| token.terminal(s)).await?;
+    let issued = sms::send_code(
+        state.store_arc(),
+        &*state.gateway,
+        state.config.sms_policy.clone(),
+        req.phone,
+        req.purpose.into(),
+        terminal.id,
+        state.now(),
+    )
     .await?;
-    let text = sms::message_text(&issued.code);
-    if let Err(e) = state.gateway.send(&phone, &text).await {
-        tracing::warn!(error = %e, "the SMS gateway refused a message");
-        // The code never reached the customer: withdraw it so the cooldown does not hold
-        // the cashier back from trying again.
-        let _ = blocking(&state, move |s| {
-            s.with_db(|c| {
-                c.execute("DELETE FROM sms_codes WHERE id = ?1", [code_id])?;
-                Ok(())
-            })
-        })
-        .await;
-        return Err(ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            ErrorCode::SmsFailed,
-            "the SMS could not be sent; try again in a minute",
-        ));
-    }
     Ok(json(SmsSendResponse {
         expires_in_s: issued.expires_in_s,
         resend_after_s: issued.resend_after_s,
@@ -305,96 +253,48 @@ async fn sms_send(
 
 async fn sms_verify(
     axum::extract::State(state): axum::extract::State<Arc<State>>,
-    _terminal: Terminal,
+    token: Token,
     Body(req): Body<SmsVerifyRequest>,
 ) -> Result<axum::Json<SmsVerifyResponse>, ApiError> {
     blocking(&state, move |s| {
-        let now = s.now();
-        let policy = s.config.sms_policy.clone();
-        s.with_db(|c| {
-            let tx = c.transaction()?;
-            let out = sms::verify_code(
-                &tx,
-                &policy,
-                &req.phone,
-                req.purpose.into(),
-                req.code.expose(),
-                now,
-                &mut rand::rng(),
-            )?;
-            // Wrong tries are counted even though the answer is an error.
-            tx.commit()?;
-            match out {
-                Ok(token) => Ok(json(SmsVerifyResponse {
-                    verification: Secret(token),
-                    expires_in_s: policy.verification_ttl.num_seconds() as u64,
-                })),
-                Err(e) => Err(match e {
-                    sms::VerifyError::NoCode => ApiError::not_found(
-                        ErrorCode::CodeExpired,
-                        "no code was sent to this phone; send one",
-                    ),
-                    sms::VerifyError::Expired => ApiError::new(
-                        StatusCode::GONE,
-                        ErrorCode::CodeExpired,
-                        "the code expired; send a new one",
-                    ),
-                    sms::VerifyError::Wrong { tries_left } => ApiError::unauthorized(
-                        ErrorCode::CodeWrong,
-                        format!("wrong code; {tries_left} tries left"),
-                    )
-                    .tries_left(tries_left),
-                    sms::VerifyError::TooManyTries => ApiError::new(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        ErrorCode::TooManyTries,
-                        "too many wrong codes; send a new one",
-                    )
-                    .tries_left(0),
-                }),
-            }
-        })
+        token.terminal(s)?;
+        let policy = &s.config.sms_policy;
+        let token = sms::verify(
+            s.store(),
+            policy,
+            &req.phone,
+            req.purpose.into(),
+            req.code.expose(),
+            s.now(),
+        )??;
+        Ok(json(SmsVerifyResponse {
+            verification: Secret(token),
+            expires_in_s: policy.verification_ttl.num_seconds() as u64,
+        }))
     })
     .await
 }
 
 async fn calc(
     axum::extract::State(state): axum::extract::State<Arc<State>>,
-    _terminal: Terminal,
+    token: Token,
     Body(req): Body<CalcRequest>,
 ) -> Result<axum::Json<CalcResponse>, ApiError> {
     blocking(&state, move |s| {
-        let now = s.now();
-        let rules = s.rules();
-        s.with_db(|c| {
-            let customer = customers::by_id(c, &req.customer_id)?.ok_or_else(|| {
-                ApiError::not_found(ErrorCode::CustomerNotFound, "no customer with this id")
-            })?;
-            let view = customers::view(c, &rules.rules, &customer, now)?;
-            let state = CustomerState {
-                card: customer.card_status.clone(),
-                balance: view.balance,
-                purchases_sum: Default::default(),
-                purchases_count: 0,
-                can_spend: customer.phone_verified,
-            };
-            let calculation =
-                calculate(&rules.rules, &state, &req.receipt, req.spend).map_err(|e| match e {
-                    CalcError::Receipt(r) => ApiError::bad_request(format!("receipt.{r}")),
-                    other => ApiError::bad_request(other.to_string()),
-                })?;
-            Ok(json(CalcResponse {
-                rules_version: rules.version,
-                customer: view,
-                calculation,
-            }))
-        })
+        token.terminal(s)?;
+        Ok(json(customers::calculate(
+            s.store(),
+            &s.rules(),
+            &req,
+            s.now(),
+        )?))
     })
     .await
 }
 
 async fn operations(
     axum::extract::State(state): axum::extract::State<Arc<State>>,
-    terminal: Terminal,
+    token: Token,
     Body(req): Body<OperationsRequest>,
 ) -> Result<axum::Json<OperationsResponse>, ApiError> {
     if req.operations.len() > MAX_BATCH {
@@ -403,7 +303,11 @@ async fn operations(
         )));
     }
     blocking(&state, move |s| {
-        let results = ops::apply_batch(s, &terminal, req.operations)?;
+        let terminal = token.terminal(s)?;
+        let rules = s.rules();
+        let results = ops::apply_batch(s.store(), &rules.rules, &terminal, req.operations, || {
+            s.now()
+        })?;
         Ok(json(OperationsResponse { results }))
     })
     .await
@@ -411,13 +315,17 @@ async fn operations(
 
 async fn rules(
     axum::extract::State(state): axum::extract::State<Arc<State>>,
-    _terminal: Terminal,
-) -> axum::Json<RulesResponse> {
-    let r = state.rules();
-    json(RulesResponse {
-        version: r.version,
-        text: r.text.clone(),
+    token: Token,
+) -> Result<axum::Json<RulesResponse>, ApiError> {
+    blocking(&state, move |s| {
+        token.terminal(s)?;
+        let r = s.rules();
+        Ok(json(RulesResponse {
+            version: r.version,
+            text: r.text.clone(),
+        }))
     })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -430,13 +338,19 @@ struct FeedQuery {
 
 async fn feed(
     axum::extract::State(state): axum::extract::State<Arc<State>>,
-    terminal: Terminal,
+    token: Token,
     StrictQuery(q): StrictQuery<FeedQuery>,
 ) -> Result<axum::Json<CustomerFeed>, ApiError> {
     blocking(&state, move |s| {
-        let now = s.now();
+        let terminal = token.terminal(s)?;
         let limit = q.limit.unwrap_or(1000).clamp(1, 5000);
-        s.with_db(|c| Ok(json(ops::customer_feed(c, &terminal, q.since, limit, now)?)))
+        Ok(json(ops::customer_feed(
+            s.store(),
+            &terminal,
+            q.since,
+            limit,
+            s.now(),
+        )?))
     })
     .await
 }

@@ -3,128 +3,104 @@
 //! The server keeps full phone numbers and card numbers (it sends the SMS and is the
 //! source of truth); what leaves it for a till is the minimum of SPEC.md §7: a masked
 //! phone, a masked card, the first name and an initial.
+//!
+//! Engine-free: everything goes through the store seam.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension};
 
-use super::error::ApiError;
-use super::ledger;
+pub use super::store::Customer;
+use super::store::{self, Balance, CustomerKey, ReadTx, Store, StoreError};
+use crate::domain::calc::{self as engine, CustomerState};
 use crate::domain::card::{CardFormat, CardNumber};
 use crate::domain::money::Bonus;
 use crate::domain::phone::Phone;
 use crate::domain::rules::Rules;
 use crate::domain::scan::ScanPayload;
-use crate::protocol::server::{CustomerView, ErrorCode, LookupRequest};
+use crate::protocol::server::{
+    CalcRequest, CalcResponse, CustomerView, HistoryEntry, HistoryResponse, LookupRequest,
+};
 
-/// A customer as stored.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Customer {
-    pub id: String,
-    pub phone: String,
-    pub card_number: Option<String>,
-    pub card_status: String,
-    pub phone_verified: bool,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub registered_at: String,
-    pub referrer_id: Option<String>,
+/// Why a lookup found nobody.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// The request itself is wrong; the message names the field.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("no customer with this phone or card; register them")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-impl std::fmt::Debug for Customer {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.debug_struct("Customer")
-            .field("id", &self.id)
-            .field("card_status", &self.card_status)
-            .finish_non_exhaustive()
+/// The key a lookup request names: exactly one of phone, card, scan, parsed.
+pub fn lookup_key(req: &LookupRequest, formats: &[CardFormat]) -> Result<Owned, LookupError> {
+    let given = [req.phone.is_some(), req.card.is_some(), req.scan.is_some()];
+    if given.iter().filter(|g| **g).count() != 1 {
+        return Err(LookupError::BadRequest(
+            "give exactly one of phone, card and scan".into(),
+        ));
+    }
+    if let Some(p) = &req.phone {
+        let phone =
+            Phone::parse(p.expose()).map_err(|e| LookupError::BadRequest(format!("phone: {e}")))?;
+        return Ok(Owned::Phone(phone.as_e164().to_string()));
+    }
+    if let Some(c) = &req.card {
+        let card = CardNumber::parse(c.expose(), formats)
+            .map_err(|e| LookupError::BadRequest(format!("card: {e}")))?;
+        return Ok(Owned::Card(card.as_str().to_string()));
+    }
+    let scan = req.scan.as_ref().expect("one of the three is given");
+    match ScanPayload::parse(scan.expose().as_bytes(), formats)
+        .map_err(|e| LookupError::BadRequest(format!("scan: {e}")))?
+    {
+        ScanPayload::Phone(p) => Ok(Owned::Phone(p.as_e164().to_string())),
+        ScanPayload::Card(c) => Ok(Owned::Card(c.as_str().to_string())),
     }
 }
 
-const COLUMNS: &str = "id, phone, card_number, card_status, phone_verified, first_name, last_name, registered_at, referrer_id";
-
-fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Customer> {
-    Ok(Customer {
-        id: r.get(0)?,
-        phone: r.get(1)?,
-        card_number: r.get(2)?,
-        card_status: r.get(3)?,
-        phone_verified: r.get(4)?,
-        first_name: r.get(5)?,
-        last_name: r.get(6)?,
-        registered_at: r.get(7)?,
-        referrer_id: r.get(8)?,
-    })
+/// A [`CustomerKey`] that owns its value.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Owned {
+    Phone(String),
+    Card(String),
 }
 
-fn one(conn: &Connection, column: &str, value: &str) -> rusqlite::Result<Option<Customer>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM customers WHERE {column} = ?1"
-    ))?
-    .query_row([value], from_row)
-    .optional()
+impl Owned {
+    pub fn key(&self) -> CustomerKey<'_> {
+        match self {
+            Owned::Phone(p) => CustomerKey::Phone(p),
+            Owned::Card(c) => CustomerKey::Card(c),
+        }
+    }
 }
 
-pub fn by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<Customer>> {
-    one(conn, "id", id)
-}
-
-pub fn by_phone(conn: &Connection, phone: &Phone) -> rusqlite::Result<Option<Customer>> {
-    one(conn, "phone", phone.as_e164())
-}
-
-pub fn by_card(conn: &Connection, card: &CardNumber) -> rusqlite::Result<Option<Customer>> {
-    one(conn, "card_number", card.as_str())
+/// Finds the customer a lookup request names and what a till is shown of them.
+pub fn lookup(
+    store: &dyn Store,
+    rules: &Rules,
+    req: &LookupRequest,
+    now: DateTime<Utc>,
+) -> Result<CustomerView, LookupError> {
+    let key = lookup_key(req, &CardFormat::default_formats())?;
+    let found = store::read(store, |r| r.customer_with_balance(key.key(), now))?;
+    let (customer, balance) = found.ok_or(LookupError::NotFound)?;
+    Ok(view(rules, &customer, balance))
 }
 
 /// A phone or a card number typed or scanned as a referrer.
 pub fn by_phone_or_card(
-    conn: &Connection,
+    tx: &mut dyn ReadTx,
     text: &str,
     formats: &[CardFormat],
-) -> rusqlite::Result<Option<Customer>> {
+) -> Result<Option<Customer>, StoreError> {
     if let Ok(p) = Phone::parse(text) {
-        return by_phone(conn, &p);
+        return tx.customer(CustomerKey::Phone(p.as_e164()));
     }
     match CardNumber::parse(text, formats) {
-        Ok(c) => by_card(conn, &c),
+        Ok(c) => tx.customer(CustomerKey::Card(c.as_str())),
         Err(_) => Ok(None),
     }
-}
-
-/// Finds the customer a lookup request names: exactly one of phone, card, scan.
-pub fn lookup(
-    conn: &Connection,
-    req: &LookupRequest,
-    formats: &[CardFormat],
-) -> Result<Customer, ApiError> {
-    let given = [req.phone.is_some(), req.card.is_some(), req.scan.is_some()];
-    if given.iter().filter(|g| **g).count() != 1 {
-        return Err(ApiError::bad_request(
-            "give exactly one of phone, card and scan",
-        ));
-    }
-    let found = if let Some(p) = &req.phone {
-        let phone =
-            Phone::parse(p.expose()).map_err(|e| ApiError::bad_request(format!("phone: {e}")))?;
-        by_phone(conn, &phone)?
-    } else if let Some(c) = &req.card {
-        let card = CardNumber::parse(c.expose(), formats)
-            .map_err(|e| ApiError::bad_request(format!("card: {e}")))?;
-        by_card(conn, &card)?
-    } else {
-        let scan = req.scan.as_ref().expect("one of the three is given");
-        match ScanPayload::parse(scan.expose().as_bytes(), formats)
-            .map_err(|e| ApiError::bad_request(format!("scan: {e}")))?
-        {
-            ScanPayload::Phone(p) => by_phone(conn, &p)?,
-            ScanPayload::Card(c) => by_card(conn, &c)?,
-        }
-    };
-    found.ok_or_else(|| {
-        ApiError::not_found(
-            ErrorCode::CustomerNotFound,
-            "no customer with this phone or card; register them",
-        )
-    })
 }
 
 pub use crate::protocol::short_name;
@@ -143,15 +119,9 @@ pub fn masked_card(number: Option<&str>) -> Option<String> {
     })
 }
 
-/// What a till is shown of a customer.
-pub fn view(
-    conn: &Connection,
-    rules: &Rules,
-    c: &Customer,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<CustomerView> {
-    let balance = ledger::balance(conn, &c.id, now)?;
-    Ok(CustomerView {
+/// What a till is shown of a customer with this balance.
+pub fn view(rules: &Rules, c: &Customer, balance: Balance) -> CustomerView {
+    CustomerView {
         id: c.id.clone(),
         name: short_name(c.first_name.as_deref(), c.last_name.as_deref()),
         phone_masked: masked_phone(&c.phone),
@@ -164,26 +134,91 @@ pub fn view(
             .card(&c.card_status)
             .map(|r| r.discount_percent.to_string())
             .unwrap_or_else(|| "0".into()),
+    }
+}
+
+/// Why a customer's history was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("no customer with this id")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The customer's balance and last `limit` history lines («История бонусов»).
+pub fn history(
+    store: &dyn Store,
+    customer_id: &str,
+    limit: usize,
+    now: DateTime<Utc>,
+) -> Result<HistoryResponse, HistoryError> {
+    store::read(store, |r| {
+        let Some((customer, balance)) =
+            r.customer_with_balance(CustomerKey::Id(customer_id), now)?
+        else {
+            return Ok(Err(HistoryError::NotFound));
+        };
+        let entries = r
+            .history(&customer.id, limit)?
+            .into_iter()
+            .map(|h| HistoryEntry {
+                at: h.at,
+                amount: Bonus::from_kopecks(h.amount),
+                description: h.description,
+            })
+            .collect();
+        Ok(Ok(HistoryResponse {
+            customer_id: customer.id,
+            balance: Bonus::from_kopecks(balance.active),
+            pending: Bonus::from_kopecks(balance.pending),
+            entries,
+        }))
+    })?
+}
+
+/// Why a calculation was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum CalcError {
+    #[error("no customer with this id")]
+    NotFound,
+    /// The receipt or the spend is wrong; the message names the field.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Calculates a receipt for a customer with their balance now, as the till will see it
+/// applied: the same engine as `bonuskassa calc` and the offline till.
+pub fn calculate(
+    store: &dyn Store,
+    rules: &super::LoadedRules,
+    req: &CalcRequest,
+    now: DateTime<Utc>,
+) -> Result<CalcResponse, CalcError> {
+    let found = store::read(store, |r| {
+        r.customer_with_balance(CustomerKey::Id(&req.customer_id), now)
+    })?;
+    let (customer, balance) = found.ok_or(CalcError::NotFound)?;
+    let view = view(&rules.rules, &customer, balance);
+    let state = CustomerState {
+        card: customer.card_status.clone(),
+        balance: view.balance,
+        purchases_sum: Default::default(),
+        purchases_count: 0,
+        can_spend: customer.phone_verified,
+    };
+    let calculation =
+        engine::calculate(&rules.rules, &state, &req.receipt, req.spend).map_err(|e| match e {
+            engine::CalcError::Receipt(r) => CalcError::BadRequest(format!("receipt.{r}")),
+            other => CalcError::BadRequest(other.to_string()),
+        })?;
+    Ok(CalcResponse {
+        rules_version: rules.version,
+        customer: view,
+        calculation,
     })
-}
-
-/// Moves a customer to the end of the terminals' feed: their cached copy is stale.
-pub fn touch(conn: &Connection, customer_id: &str) -> rusqlite::Result<()> {
-    let seq = next_seq(conn)?;
-    conn.execute(
-        "UPDATE customers SET change_seq = ?1 WHERE id = ?2",
-        rusqlite::params![seq, customer_id],
-    )?;
-    Ok(())
-}
-
-/// The next feed position, for a new customer.
-pub fn next_seq(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row(
-        "UPDATE feed_counter SET last = last + 1 WHERE id = 1 RETURNING last",
-        [],
-        |r| r.get(0),
-    )
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! The server's error answer: an HTTP status and `{code, message}` with a stable code.
+//! The server's error answer: an HTTP status and `{code, message}` with a stable code, and
+//! the mapping of every service's typed errors to it.
 //!
 //! Messages are for people (installers reading logs, support); terminals act on the code.
 //! Internal errors are logged with their cause and answered without it, so no SQL or
@@ -7,6 +8,10 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::auth::{AuthError, EnrollError, LoginError};
+use super::customers::{CalcError, HistoryError, LookupError};
+use super::sms::{SendError, SmsLimit, VerifyError};
+use super::store::StoreError;
 use crate::protocol::server::{ErrorBody, ErrorCode};
 
 #[derive(Debug, Clone)]
@@ -53,10 +58,147 @@ impl ApiError {
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> ApiError {
-        tracing::error!(error = %e, "database error");
-        ApiError::internal()
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        tracing::error!(error = %e, "store error");
+        match e {
+            // Nothing was applied; the terminal's queue retries after the wait.
+            StoreError::Unavailable(_) | StoreError::Conflict(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Internal,
+                "the database is busy or unavailable; the operation was not applied, try again shortly",
+            )
+            .retry_after(5),
+            _ => ApiError::internal(),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> ApiError {
+        match e {
+            AuthError::Unknown => ApiError::unauthorized(ErrorCode::Unauthorized, e.to_string()),
+            AuthError::Revoked => ApiError::unauthorized(ErrorCode::TokenRevoked, e.to_string()),
+            AuthError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<EnrollError> for ApiError {
+    fn from(e: EnrollError) -> ApiError {
+        match e {
+            EnrollError::BadName => ApiError::bad_request(e.to_string()),
+            EnrollError::InvalidCode => {
+                ApiError::unauthorized(ErrorCode::EnrollmentCodeInvalid, e.to_string())
+            }
+            EnrollError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> ApiError {
+        match e {
+            LoginError::Locked { retry_after_s } => {
+                ApiError::new(StatusCode::LOCKED, ErrorCode::CashierLocked, e.to_string())
+                    .retry_after(retry_after_s)
+            }
+            LoginError::Wrong {
+                tries_left,
+                retry_after_s,
+            } => {
+                let err = ApiError::unauthorized(ErrorCode::CashierCodeWrong, e.to_string())
+                    .tries_left(tries_left);
+                match retry_after_s {
+                    Some(s) => err.retry_after(s),
+                    None => err,
+                }
+            }
+        }
+    }
+}
+
+impl From<LookupError> for ApiError {
+    fn from(e: LookupError) -> ApiError {
+        match e {
+            LookupError::BadRequest(m) => ApiError::bad_request(m),
+            LookupError::NotFound => {
+                ApiError::not_found(ErrorCode::CustomerNotFound, e.to_string())
+            }
+            LookupError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<HistoryError> for ApiError {
+    fn from(e: HistoryError) -> ApiError {
+        match e {
+            HistoryError::NotFound => {
+                ApiError::not_found(ErrorCode::CustomerNotFound, e.to_string())
+            }
+            HistoryError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<CalcError> for ApiError {
+    fn from(e: CalcError) -> ApiError {
+        match e {
+            CalcError::NotFound => ApiError::not_found(ErrorCode::CustomerNotFound, e.to_string()),
+            CalcError::BadRequest(m) => ApiError::bad_request(m),
+            CalcError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<SendError> for ApiError {
+    fn from(e: SendError) -> ApiError {
+        match e {
+            SendError::Limit(limit) => {
+                let (code, wait) = match limit {
+                    SmsLimit::Cooldown { retry_after_s } => (ErrorCode::Cooldown, retry_after_s),
+                    SmsLimit::PhoneRateLimited { retry_after_s }
+                    | SmsLimit::TerminalRateLimited { retry_after_s } => {
+                        (ErrorCode::RateLimited, retry_after_s)
+                    }
+                };
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, limit.to_string())
+                    .retry_after(wait)
+            }
+            SendError::Gateway(_) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::SmsFailed,
+                "the SMS could not be sent; try again in a minute",
+            ),
+            SendError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<VerifyError> for ApiError {
+    fn from(e: VerifyError) -> ApiError {
+        match e {
+            VerifyError::NoCode => ApiError::not_found(
+                ErrorCode::CodeExpired,
+                "no code was sent to this phone; send one",
+            ),
+            VerifyError::Expired => ApiError::new(
+                StatusCode::GONE,
+                ErrorCode::CodeExpired,
+                "the code expired; send a new one",
+            ),
+            VerifyError::Wrong { tries_left } => ApiError::unauthorized(
+                ErrorCode::CodeWrong,
+                format!("wrong code; {tries_left} tries left"),
+            )
+            .tries_left(tries_left),
+            VerifyError::TooManyTries => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::TooManyTries,
+                "too many wrong codes; send a new one",
+            )
+            .tries_left(0),
+        }
     }
 }
 

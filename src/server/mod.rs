@@ -1,23 +1,25 @@
 //! The central loyalty server: the source of truth that terminals sync with.
 //!
-//! One process, one embedded SQLite database in its data dir, no other state. The HTTP API
-//! (`/api/v1`, axum) is in `api`; what it does to the database is in `auth` (stores,
-//! cashiers, terminals), `customers`, `sms`, `ledger` (bonus batches), `ops` (the
-//! at-most-once operations batch) and `jobs` (expiry, birthdays). Every number comes from
-//! the shared engine in `crate::domain`, so the server and an offline terminal agree to the
-//! kopeck. `admin` holds the command-line jobs (demo data, enrollment codes).
+//! By default one process on one embedded SQLite database in its data dir; for a chain,
+//! several stateless processes on one PostgreSQL database. All state is in the store
+//! (`store`, the seam with its two engines); a process keeps only caches it can rebuild.
+//! The HTTP API (`/api/v1`, axum) is in `api`, which only parses, calls one service and
+//! maps its typed errors to answers; the services are engine-free code over the store:
+//! `auth` (stores, cashiers, terminals), `customers`, `sms`, `ledger` (bonus batches), `ops`
+//! (the at-most-once operations batch) and `jobs` (expiry, birthdays). Every number comes
+//! from the shared engine in `crate::domain`, so the server and an offline terminal agree
+//! to the kopeck. `admin` holds the command-line jobs (demo data, enrollment codes).
 //!
 //! The server is a library first: `bonuskassa-server serve` and the terminal's demo both
 //! call [`Server::open`] and [`Server::serve`] (or [`spawn`]).
 //!
 //! Architecture Invariant: the database is touched only on blocking threads
-//! (`spawn_blocking`), never on the async executor.
+//! (`spawn_blocking`), never on the async executor; and only through `store`.
 pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod crypto;
 pub mod customers;
-pub mod db;
 pub mod error;
 pub mod jobs;
 pub mod ledger;
@@ -27,20 +29,22 @@ pub mod sms;
 pub mod store;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension};
 
 use crate::domain::rules::{Rules, RulesError};
+use store::{Location, Store, StoreError, Tx};
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
+pub use store::sqlite::database_path;
 
 /// How a server runs.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    pub data_dir: PathBuf,
+    /// Where the data is: a data dir (SQLite) or a PostgreSQL URL.
+    pub location: Location,
     /// A rules file to load (a changed text becomes a new rules version).
     pub rules_path: Option<PathBuf>,
     pub sms: sms::GatewayConfig,
@@ -50,9 +54,15 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
+    /// A server on the embedded SQLite database in `data_dir`.
     pub fn new(data_dir: impl Into<PathBuf>) -> ServerConfig {
+        ServerConfig::at(Location::Sqlite(data_dir.into()))
+    }
+
+    /// A server on the store at `location`.
+    pub fn at(location: Location) -> ServerConfig {
         ServerConfig {
-            data_dir: data_dir.into(),
+            location,
             rules_path: None,
             sms: sms::GatewayConfig::Log,
             sms_policy: sms::SmsPolicy::default(),
@@ -63,13 +73,8 @@ impl ServerConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("data dir {path}: {source}")]
-    DataDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error(transparent)]
-    Db(#[from] db::DbError),
+    Store(#[from] StoreError),
     #[error("rules file {path}: {source}")]
     RulesFile {
         path: PathBuf,
@@ -94,12 +99,6 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
-impl From<rusqlite::Error> for ServerError {
-    fn from(e: rusqlite::Error) -> ServerError {
-        ServerError::Db(db::DbError::Sqlite(e))
-    }
-}
-
 /// The rules the server calculates with, and their version.
 #[derive(Debug)]
 pub struct LoadedRules {
@@ -110,7 +109,7 @@ pub struct LoadedRules {
 
 /// Everything a request handler needs.
 pub struct State {
-    pub(crate) db: Mutex<Connection>,
+    pub(crate) store: Arc<dyn Store>,
     pub(crate) rules: RwLock<Arc<LoadedRules>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) gateway: Arc<dyn sms::SmsGateway>,
@@ -123,60 +122,54 @@ impl State {
         self.clock.now()
     }
     pub fn rules(&self) -> Arc<LoadedRules> {
-        self.rules.read().expect("rules lock").clone()
+        self.rules.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
-    /// Runs `f` with the database; call from a blocking thread.
-    pub fn with_db<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
-        let mut conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut conn)
+    /// The store; call it from a blocking thread.
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
     }
-}
+    /// A handle to the store, for work moved to another thread.
+    pub fn store_arc(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
 
-/// The path of the server's database in its data dir.
-pub fn database_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("bonuskassa-server.sqlite3")
-}
-
-/// Opens the data dir's database (creating the dir and the database if needed).
-pub fn open_database(data_dir: &Path) -> Result<Connection, ServerError> {
-    std::fs::create_dir_all(data_dir).map_err(|source| ServerError::DataDir {
-        path: data_dir.to_path_buf(),
-        source,
-    })?;
-    Ok(db::open(&database_path(data_dir))?)
+    /// Picks up a newer rules version another process stored (call from a blocking
+    /// thread); a version that does not parse is logged and skipped.
+    pub fn refresh_rules(&self) {
+        let current = self.rules().version;
+        match store::read(self.store(), |r| r.newest_rules()) {
+            Ok(Some((version, text))) if version != current => match Rules::from_toml_str(&text) {
+                Ok(rules) => {
+                    tracing::info!(version, "loyalty rules version picked up");
+                    *self.rules.write().unwrap_or_else(|p| p.into_inner()) =
+                        Arc::new(LoadedRules {
+                            version,
+                            text,
+                            rules,
+                        });
+                }
+                Err(e) => tracing::error!(version, error = %e, "stored rules do not parse"),
+            },
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not check for newer rules"),
+        }
+    }
 }
 
 /// Stores a rules text as a new version unless it equals the newest; returns its version.
-pub fn store_rules(conn: &Connection, text: &str, now: DateTime<Utc>) -> rusqlite::Result<i64> {
-    let newest: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT version, text FROM rules ORDER BY version DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    match newest {
+pub fn store_rules(tx: &mut dyn Tx, text: &str, now: DateTime<Utc>) -> Result<i64, StoreError> {
+    match tx.newest_rules()? {
         Some((v, t)) if t == text => Ok(v),
         other => {
             let v = other.map_or(1, |(v, _)| v + 1);
-            conn.execute(
-                "INSERT INTO rules (version, text, loaded_at) VALUES (?1, ?2, ?3)",
-                rusqlite::params![v, text, ledger::ts(now)],
-            )?;
+            tx.insert_rules(v, text, now)?;
             Ok(v)
         }
     }
 }
 
-fn newest_rules(conn: &Connection) -> Result<LoadedRules, ServerError> {
-    let (version, text): (i64, String) = conn
-        .query_row(
-            "SELECT version, text FROM rules ORDER BY version DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?
-        .ok_or(ServerError::NoRules)?;
+fn newest_rules(store: &dyn Store) -> Result<LoadedRules, ServerError> {
+    let (version, text) = store::read(store, |r| r.newest_rules())?.ok_or(ServerError::NoRules)?;
     let rules = Rules::from_toml_str(&text)
         .map_err(|source| ServerError::StoredRules { version, source })?;
     Ok(LoadedRules {
@@ -194,7 +187,16 @@ pub struct Server {
 
 impl Server {
     pub fn open(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Server, ServerError> {
-        let conn = open_database(&config.data_dir)?;
+        let store = store::open(&config.location)?;
+        Server::with_store(store, config, clock)
+    }
+
+    /// A server on a store already open (its `config.location` is then only a label).
+    pub fn with_store(
+        store: Arc<dyn Store>,
+        config: ServerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Server, ServerError> {
         if let Some(path) = &config.rules_path {
             let text = std::fs::read_to_string(path).map_err(|source| ServerError::RulesFile {
                 path: path.clone(),
@@ -204,23 +206,24 @@ impl Server {
                 path: path.clone(),
                 source,
             })?;
-            store_rules(&conn, &text, clock.now())?;
+            let now = clock.now();
+            store::write(&*store, |tx| store_rules(tx, &text, now))?;
         }
-        let rules = newest_rules(&conn)?;
+        let rules = newest_rules(&*store)?;
         tracing::info!(version = rules.version, "loyalty rules loaded");
         let (gateway, demo_inbox): (Arc<dyn sms::SmsGateway>, _) = match &config.sms {
             sms::GatewayConfig::Log => {
                 let log = Arc::new(sms::LogGateway::new(
-                    config.data_dir.join(sms::LOG_FILE),
+                    config.location.data_dir().map(|d| d.join(sms::LOG_FILE)),
                     sms::LOG_KEEP,
                 ));
                 (log.clone(), Some(log))
             }
-            other => (Arc::from(other.build(&config.data_dir)?), None),
+            other => (Arc::from(other.build(config.location.data_dir())?), None),
         };
         Ok(Server {
             state: Arc::new(State {
-                db: Mutex::new(conn),
+                store,
                 rules: RwLock::new(Arc::new(rules)),
                 clock,
                 gateway,

@@ -2,6 +2,7 @@
 //! SMS inbox), and a till enrolled against it with its secrets in keyring-core's mock store.
 #![allow(dead_code)]
 
+pub mod db;
 pub mod panel;
 pub mod ui;
 
@@ -106,6 +107,30 @@ impl Rig {
             )
             .unwrap(),
         );
+    }
+
+    /// Spends every active bonus of the customer with this phone, as another till would
+    /// have (through the server's ledger, with the server stopped or running).
+    pub fn spend_elsewhere(&self, phone: &str) {
+        use bonuskassa::server::ledger::{self, Source, Spend};
+        use bonuskassa::server::store::{self, CustomerKey};
+        let store = store::open(&self.server_data.as_path().into()).unwrap();
+        let now = self.server_clock.now();
+        store::write(&*store, |tx| {
+            let c = tx.customer(CustomerKey::Phone(phone))?.unwrap();
+            let amount = tx.balance(&c.id, now)?.active;
+            let spend = Spend {
+                customer_id: &c.id,
+                amount,
+                source: Source::Purchase,
+                description: "Списание при оплате покупки",
+                operation_id: None,
+                actor: None,
+            };
+            Ok(ledger::spend(tx, &spend, now))
+        })
+        .unwrap()
+        .unwrap();
     }
 
     /// How many times the server applied an operation id (0 or 1, never more).

@@ -78,6 +78,40 @@ impl fmt::Debug for Location {
     }
 }
 
+impl From<&std::path::Path> for Location {
+    fn from(dir: &std::path::Path) -> Location {
+        Location::Sqlite(dir.to_path_buf())
+    }
+}
+
+impl From<&PathBuf> for Location {
+    fn from(dir: &PathBuf) -> Location {
+        Location::Sqlite(dir.clone())
+    }
+}
+
+impl From<PathBuf> for Location {
+    fn from(dir: PathBuf) -> Location {
+        Location::Sqlite(dir)
+    }
+}
+
+impl From<&Location> for Location {
+    fn from(l: &Location) -> Location {
+        l.clone()
+    }
+}
+
+impl Location {
+    /// The data dir of an embedded store.
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        match self {
+            Location::Sqlite(dir) => Some(dir),
+            Location::Postgres(_) => None,
+        }
+    }
+}
+
 /// Opens (creating and migrating if needed) the store at `location`.
 pub fn open(location: &Location) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match location {
@@ -362,7 +396,10 @@ pub struct HistoryRow {
     pub at: DateTime<Utc>,
     /// Signed kopecks: + for a grant, − for a spend, claw-back or expiry.
     pub amount: i64,
+    pub kind: Source,
     pub description: String,
+    /// Who did it, for manual changes.
+    pub actor: Option<String>,
 }
 
 /// A store (a shop of the chain).

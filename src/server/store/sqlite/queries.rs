@@ -362,21 +362,23 @@ impl<T: Conn> ReadTx for T {
 
     fn history(&mut self, customer_id: &str, limit: usize) -> Result<Vec<HistoryRow>, StoreError> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT at, amount, description FROM ledger_entries
+            "SELECT at, amount, kind, description, actor FROM ledger_entries
              WHERE customer_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
         )?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let raw: Vec<(String, i64, String)> = stmt
+        let raw: Vec<(String, i64, String, String, Option<String>)> = stmt
             .query_map(params![customer_id, limit], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })?
             .collect::<Result<_, _>>()?;
         raw.into_iter()
-            .map(|(at, amount, description)| {
+            .map(|(at, amount, kind, description, actor)| {
                 Ok(HistoryRow {
                     at: time(&at)?,
                     amount,
+                    kind: source(&kind)?,
                     description,
+                    actor,
                 })
             })
             .collect()

@@ -1,0 +1,780 @@
+//! The server's store as a contract, on every engine of `common::db` (SQLite, and PostgreSQL
+//! when `BONUSKASSA_TEST_PG_URL` is set): the SMS limits, operations and spends under real
+//! concurrency (many clients with the same ids; two server processes on one database), and,
+//! for the embedded engine, the upgrade of a frozen old database and the privacy of the
+//! data dir.
+//!
+//! The concurrency tests are the ones that fail if "apply an operation id at most once" were
+//! a check-then-insert, or if a spend read the balance without locking the customer.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use bonuskassa::domain::phone::Phone;
+use bonuskassa::domain::rules::Rules;
+use bonuskassa::protocol::server::{
+    LookupRequest, Operation, OperationBody, OperationResult, OperationStatus, RejectReason,
+};
+use bonuskassa::server::auth::Terminal;
+use bonuskassa::server::sms::{self, Purpose, SmsLimit, SmsPolicy, VerifyError};
+use bonuskassa::server::store::{self, CustomerKey, Engine, Location, Store};
+use bonuskassa::server::{admin, customers, ops};
+use chrono::{DateTime, Duration as Span, TimeZone, Utc};
+use common::db::{TestDb, engines};
+use serde_json::{Value, json};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()
+}
+
+fn rules() -> Rules {
+    Rules::from_toml_str(admin::DEMO_RULES).unwrap()
+}
+
+/// A database of one engine with the demo data, and the demo customers' ids by phone.
+fn demo(engine: Engine) -> (TestDb, Arc<dyn Store>) {
+    let db = TestDb::new(engine);
+    let store = db.open();
+    admin::demo_data_in(&*store, t0()).unwrap();
+    (db, store)
+}
+
+fn customer_id(store: &dyn Store, phone: &str) -> String {
+    store::read(store, |r| r.customer(CustomerKey::Phone(phone)))
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+fn balance(store: &dyn Store, id: &str, now: DateTime<Utc>) -> i64 {
+    store::read(store, |r| r.balance(id, now)).unwrap().active
+}
+
+fn terminal(n: usize) -> Terminal {
+    Terminal {
+        id: format!("terminal-{n}"),
+        store_id: admin::DEMO_STORE.into(),
+    }
+}
+
+fn op(seq: u64, body: Value) -> Operation {
+    serde_json::from_value(json!({
+        "id": uuid::Uuid::now_v7().to_string(), "seq": seq, "at": t0(),
+        "cashier": "Управляющий Олег", "cashier_id": 2, "body": body }))
+    .unwrap()
+}
+
+fn sale_receipt(id: &str, price: &str) -> Value {
+    json!({ "id": id, "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
+            "positions": [ { "id": "1", "category": "coffee", "price": price, "quantity": "1" } ] })
+}
+
+// --- SMS limits ------------------------------------------------------------------------------
+
+fn phone(n: u32) -> Phone {
+    Phone::parse(&format!("+7999{n:07}")).unwrap()
+}
+
+fn send(
+    store: &dyn Store,
+    p: &Phone,
+    terminal: &str,
+    at: DateTime<Utc>,
+) -> Result<sms::Issued, SmsLimit> {
+    let policy = SmsPolicy::default();
+    store::write(store, |tx| {
+        sms::issue_code(
+            tx,
+            &policy,
+            p,
+            Purpose::Registration,
+            terminal,
+            at,
+            &mut rand::rng(),
+        )
+    })
+    .unwrap()
+}
+
+#[test]
+fn sms_limits_hold_on_every_engine() {
+    for engine in engines() {
+        let db = TestDb::new(engine);
+        let store = db.open();
+        let s = &*store;
+        let p = phone(1);
+        let first = send(s, &p, "t1", t0()).unwrap();
+        assert_eq!(first.code.resend_after_s, 60, "{engine}");
+        // The cooldown, from any terminal.
+        assert_eq!(
+            send(s, &p, "t2", t0() + Span::seconds(10)).unwrap_err(),
+            SmsLimit::Cooldown { retry_after_s: 50 },
+            "{engine}"
+        );
+        // Three per ten minutes: the fourth waits for the first to leave the window.
+        send(s, &p, "t1", t0() + Span::seconds(61)).unwrap();
+        let third = send(s, &p, "t1", t0() + Span::seconds(122)).unwrap();
+        assert_eq!(third.code.resend_after_s, 600 - 122, "{engine}");
+        assert_eq!(
+            send(s, &p, "t1", t0() + Span::seconds(183)).unwrap_err(),
+            SmsLimit::PhoneRateLimited {
+                retry_after_s: 600 - 183
+            },
+            "{engine}"
+        );
+        // Thirty per terminal per hour, whatever the phones.
+        for n in 0..27 {
+            send(s, &phone(100 + n), "t1", t0() + Span::seconds(200)).unwrap();
+        }
+        assert!(
+            matches!(
+                send(s, &phone(200), "t1", t0() + Span::seconds(201)),
+                Err(SmsLimit::TerminalRateLimited { .. })
+            ),
+            "{engine}"
+        );
+        send(s, &phone(200), "t3", t0() + Span::seconds(201)).unwrap();
+
+        // Five wrong tries kill a code, even for the right one afterwards; a verification
+        // is good once.
+        let q = phone(300);
+        let issued = send(s, &q, "t3", t0() + Span::seconds(300)).unwrap();
+        let policy = SmsPolicy::default();
+        let verify =
+            |code: &str, at| sms::verify(s, &policy, &q, Purpose::Registration, code, at).unwrap();
+        let wrong = if issued.code.code == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
+        for left in (0..5).rev() {
+            assert_eq!(
+                verify(wrong, t0() + Span::seconds(301)),
+                Err(VerifyError::Wrong { tries_left: left }),
+                "{engine}"
+            );
+        }
+        assert_eq!(
+            verify(&issued.code.code, t0() + Span::seconds(302)),
+            Err(VerifyError::TooManyTries),
+            "{engine}"
+        );
+        let r = phone(301);
+        let issued = send(s, &r, "t3", t0() + Span::seconds(303)).unwrap();
+        let token = sms::verify(
+            s,
+            &policy,
+            &r,
+            Purpose::Registration,
+            &issued.code.code,
+            t0() + Span::seconds(304),
+        )
+        .unwrap()
+        .unwrap();
+        let consume = || {
+            store::write(s, |tx| {
+                sms::consume_verification(
+                    tx,
+                    &token,
+                    &r,
+                    Purpose::Registration,
+                    t0() + Span::seconds(305),
+                )
+            })
+            .unwrap()
+        };
+        assert!(consume(), "{engine}");
+        assert!(!consume(), "{engine}: a verification is good once");
+    }
+}
+
+#[test]
+fn concurrent_sends_to_one_phone_pass_the_cooldown_once() {
+    for engine in engines() {
+        let db = TestDb::new(engine);
+        let store = db.open();
+        let barrier = Arc::new(Barrier::new(8));
+        let sent: usize = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let (store, barrier) = (store.clone(), barrier.clone());
+                    scope.spawn(move || {
+                        barrier.wait();
+                        send(&*store, &phone(7), &format!("t{i}"), t0()).is_ok() as usize
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(sent, 1, "{engine}: one code passes the cooldown");
+    }
+}
+
+// --- Operations under concurrency ------------------------------------------------------------
+
+fn statuses(results: &[OperationResult]) -> (usize, usize, usize) {
+    let count = |s| results.iter().filter(|r| r.status == s).count();
+    (
+        count(OperationStatus::Applied),
+        count(OperationStatus::Duplicate),
+        count(OperationStatus::Rejected),
+    )
+}
+
+#[test]
+fn many_clients_posting_the_same_operations_apply_each_once() {
+    for engine in engines() {
+        let (_db, store) = demo(engine);
+        let rules = rules();
+        let karina = customer_id(&*store, "+79990000001");
+        let ilya = customer_id(&*store, "+79990000002");
+        // One till's batch: sales and manual changes, sent by eight clients at once (a till
+        // that resends while its first attempt is still in flight, through two nodes).
+        let batch: Vec<Operation> = (0..12)
+            .map(|i| {
+                let customer = if i % 2 == 0 { &karina } else { &ilya };
+                if i % 3 == 0 {
+                    op(
+                        i + 1,
+                        json!({ "kind": "manual_change", "customer_id": customer, "amount": "7", "reason": "проверка" }),
+                    )
+                } else {
+                    op(
+                        i + 1,
+                        json!({ "kind": "sale", "customer_id": customer, "spend": "0",
+                                "receipt": sale_receipt(&format!("r-{i}"), "300.00") }),
+                    )
+                }
+            })
+            .collect();
+        let barrier = Arc::new(Barrier::new(8));
+        let answers: Vec<Vec<OperationResult>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let (store, barrier, batch, rules) =
+                        (store.clone(), barrier.clone(), batch.clone(), &rules);
+                    scope.spawn(move || {
+                        barrier.wait();
+                        ops::apply_batch(&*store, rules, &terminal(1), batch, t0).unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (i, o) in batch.iter().enumerate() {
+            let applied = answers
+                .iter()
+                .filter(|a| a[i].status == OperationStatus::Applied)
+                .count();
+            assert_eq!(
+                applied, 1,
+                "{engine}: operation {i} applied {applied} times"
+            );
+            for a in &answers {
+                assert_eq!(a[i].id, o.id);
+                assert_ne!(
+                    a[i].status,
+                    OperationStatus::Rejected,
+                    "{engine}: {:?}",
+                    a[i]
+                );
+            }
+        }
+        let census = store::read(&*store, |r| r.census()).unwrap();
+        assert_eq!(census.applied, 12, "{engine}");
+        assert_eq!(census.sales, 8, "{engine}");
+        assert_eq!(census.doubled_entries, 0, "{engine}");
+        assert_eq!(census.unbalanced, 0, "{engine}");
+    }
+}
+
+#[test]
+fn the_same_bonuses_spent_from_many_tills_at_once_go_once() {
+    for engine in engines() {
+        let (_db, store) = demo(engine);
+        let rules = rules();
+        let karina = customer_id(&*store, "+79990000001"); // 500 bonuses
+        let barrier = Arc::new(Barrier::new(8));
+        let results: Vec<OperationResult> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let (store, barrier, rules, karina) =
+                        (store.clone(), barrier.clone(), &rules, &karina);
+                    scope.spawn(move || {
+                        // Each till takes 300 of the 500 by hand: only one can.
+                        let o = op(
+                            1,
+                            json!({ "kind": "manual_change", "customer_id": karina, "amount": "-300", "reason": "списание" }),
+                        );
+                        barrier.wait();
+                        ops::apply_batch(&*store, rules, &terminal(10 + i), vec![o], t0)
+                            .unwrap()
+                            .remove(0)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(statuses(&results), (1, 0, 7), "{engine}: {results:?}");
+        assert!(
+            results
+                .iter()
+                .filter(|r| r.status == OperationStatus::Rejected)
+                .all(|r| r.reason == Some(RejectReason::InsufficientBalance)),
+            "{engine}"
+        );
+        assert_eq!(balance(&*store, &karina, t0()), 20_000, "{engine}");
+
+        // Sales with a spend from eight tills at once: whatever order they run in, the
+        // balance never goes below zero and every bonus is accounted for.
+        let results: Vec<OperationResult> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let (store, barrier, rules, karina) =
+                        (store.clone(), barrier.clone(), &rules, &karina);
+                    scope.spawn(move || {
+                        let o = op(
+                            2,
+                            json!({ "kind": "sale", "customer_id": karina, "spend": "150",
+                                    "receipt": sale_receipt(&format!("s-{i}"), "1000.00") }),
+                        );
+                        barrier.wait();
+                        ops::apply_batch(&*store, rules, &terminal(10 + i), vec![o], t0)
+                            .unwrap()
+                            .remove(0)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let (applied, _, rejected) = statuses(&results);
+        assert_eq!(applied + rejected, 8, "{engine}");
+        // 200 left: the first sale spends 150 and gets 17 + the 100 first-purchase gift
+        // (167 left), the second spends 150 and gets 17 (34 left); no third can spend.
+        assert_eq!(applied, 2, "{engine}: {results:?}");
+        assert_eq!(balance(&*store, &karina, t0()), 3_400, "{engine}");
+        let census = store::read(&*store, |r| r.census()).unwrap();
+        assert_eq!(census.unbalanced, 0, "{engine}");
+        assert_eq!(census.doubled_entries, 0, "{engine}");
+    }
+}
+
+#[test]
+fn receipt_numbers_are_per_till_and_returns_find_the_sale_of_their_till() {
+    for engine in engines() {
+        let (_db, store) = demo(engine);
+        let rules = rules();
+        let ilya = customer_id(&*store, "+79990000002");
+        let sell = |t: usize, seq| {
+            let o = op(
+                seq,
+                json!({ "kind": "sale", "customer_id": ilya, "spend": "0",
+                        "receipt": sale_receipt("1", "1000.00") }),
+            );
+            ops::apply_batch(&*store, &rules, &terminal(t), vec![o], t0)
+                .unwrap()
+                .remove(0)
+        };
+        assert_eq!(sell(1, 1).status, OperationStatus::Applied, "{engine}");
+        assert_eq!(
+            sell(2, 1).status,
+            OperationStatus::Applied,
+            "{engine}: receipt 1 of another till is another sale"
+        );
+        let again = sell(1, 2);
+        assert_eq!(again.status, OperationStatus::Rejected, "{engine}");
+        assert_eq!(again.reason, Some(RejectReason::Invalid), "{engine}");
+        let ret = |t: usize, seq| {
+            let receipt = json!({ "id": format!("ret-{t}"), "kind": "return", "at": "2026-11-23T13:00:00+03:00",
+                "original_receipt": "1", "positions": [ { "id": "1", "price": "1000.00", "quantity": "1" } ] });
+            let o = op(seq, json!({ "kind": "return", "receipt": receipt }));
+            ops::apply_batch(&*store, &rules, &terminal(t), vec![o], t0)
+                .unwrap()
+                .remove(0)
+        };
+        assert_eq!(ret(2, 2).status, OperationStatus::Applied, "{engine}");
+        // Till 3 never sold receipt 1.
+        assert_eq!(
+            ret(3, 1).reason,
+            Some(RejectReason::SaleNotFound),
+            "{engine}"
+        );
+        // Till 1's sale is still whole: its own return goes through.
+        assert_eq!(ret(1, 3).status, OperationStatus::Applied, "{engine}");
+    }
+}
+
+// --- Two server processes on one database ----------------------------------------------------
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `bonuskassa-server serve` process, stopped when dropped.
+struct Node {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn db_args(location: &Location) -> Vec<String> {
+    match location {
+        Location::Sqlite(dir) => vec!["--data".into(), dir.display().to_string()],
+        Location::Postgres(url) => vec!["--database".into(), url.clone()],
+    }
+}
+
+async fn node(location: &Location, http: &reqwest::Client) -> Node {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_bonuskassa-server"))
+        .arg("serve")
+        .args(db_args(location))
+        .args(["--listen", &listen])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let node = Node {
+        child,
+        base: format!("http://{listen}/api/v1"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http
+        .get(format!("{}/health", node.base))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "a server node did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    node
+}
+
+async fn post(http: &reqwest::Client, url: String, token: &str, body: Value) -> Value {
+    let r = http
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_server_processes_on_one_database_answer_as_one() {
+    for engine in engines() {
+        let db = TestDb::new(engine);
+        admin::demo_data(&db.location, t0()).unwrap();
+        let code = admin::enroll_code(&db.location, admin::DEMO_STORE, Utc::now()).unwrap();
+        let http = reqwest::Client::new();
+        let (a, b) = (
+            node(&db.location, &http).await,
+            node(&db.location, &http).await,
+        );
+
+        // Enrolled through one, the token works through the other.
+        let enrolled: Value = http
+            .post(format!("{}/enroll", a.base))
+            .json(&json!({ "code": code, "name": "Касса 1" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = enrolled["token"].as_str().unwrap().to_string();
+        let found = post(
+            &http,
+            format!("{}/customers/lookup", b.base),
+            &token,
+            json!({ "phone": "+79990000001" }),
+        )
+        .await;
+        let karina = found["id"].as_str().unwrap().to_string();
+        assert_eq!(found["balance"], "500.00", "{engine}");
+
+        // One operation id posted to both at once: applied once, the other a duplicate.
+        let same = json!({ "operations": [ {
+            "id": uuid::Uuid::now_v7().to_string(), "seq": 1, "at": Utc::now(), "cashier": "Кассир Мария",
+            "body": { "kind": "sale", "customer_id": karina, "spend": "0", "receipt": sale_receipt("n-1", "500.00") } } ] });
+        let (ra, rb) = tokio::join!(
+            post(
+                &http,
+                format!("{}/operations", a.base),
+                &token,
+                same.clone()
+            ),
+            post(
+                &http,
+                format!("{}/operations", b.base),
+                &token,
+                same.clone()
+            ),
+        );
+        let mut seen = [
+            ra["results"][0]["status"].as_str().unwrap().to_string(),
+            rb["results"][0]["status"].as_str().unwrap().to_string(),
+        ];
+        seen.sort();
+        assert_eq!(seen, ["applied", "duplicate"], "{engine}");
+
+        // The same bonuses spent through both at once: one applied, one rejected.
+        let spend = |seq: u64| {
+            json!({ "operations": [ {
+                "id": uuid::Uuid::now_v7().to_string(), "seq": seq, "at": Utc::now(), "cashier": "Управляющий Олег",
+                "cashier_id": 2,
+                "body": { "kind": "manual_change", "customer_id": karina, "amount": "-400", "reason": "списание" } } ] })
+        };
+        let (ra, rb) = tokio::join!(
+            post(&http, format!("{}/operations", a.base), &token, spend(2)),
+            post(&http, format!("{}/operations", b.base), &token, spend(3)),
+        );
+        let mut seen = [
+            ra["results"][0]["status"].as_str().unwrap().to_string(),
+            rb["results"][0]["status"].as_str().unwrap().to_string(),
+        ];
+        seen.sort();
+        assert_eq!(seen, ["applied", "rejected"], "{engine}");
+
+        // Both nodes give the same answer afterwards, and the balance never went below
+        // what the rules allow.
+        let la = post(
+            &http,
+            format!("{}/customers/lookup", a.base),
+            &token,
+            json!({ "phone": "+79990000001" }),
+        )
+        .await;
+        let lb = post(
+            &http,
+            format!("{}/customers/lookup", b.base),
+            &token,
+            json!({ "phone": "+79990000001" }),
+        )
+        .await;
+        assert_eq!(la, lb, "{engine}");
+        assert!(
+            !la["balance"].as_str().unwrap().starts_with('-'),
+            "{engine}"
+        );
+        drop((a, b));
+        let store = db.open();
+        let census = store::read(&*store, |r| r.census()).unwrap();
+        assert_eq!(census.unbalanced, 0, "{engine}");
+        assert_eq!(census.doubled_entries, 0, "{engine}");
+    }
+}
+
+// --- The embedded engine: upgrade and privacy ------------------------------------------------
+
+/// The frozen database `tests/fixtures/server-v1.sqlite3` was made by the server as it was
+/// before the storage seam (schema version 2), through its HTTP API: the demo data, two
+/// tills, registrations with and without a code, sales with spends at both tills (receipt
+/// "1" at each: the second was refused then), a partial return, manual changes, a consent,
+/// an audit event, an unused SMS code, and an expiry. `server-v1.json` holds what its
+/// customers' cards and histories said at the time. Neither file is ever edited.
+#[test]
+fn a_database_of_the_first_schema_opens_migrated_with_every_balance_and_history_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    std::fs::create_dir(&data).unwrap();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    std::fs::copy(
+        format!("{fixtures}/server-v1.sqlite3"),
+        bonuskassa::server::database_path(&data),
+    )
+    .unwrap();
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{fixtures}/server-v1.json")).unwrap(),
+    )
+    .unwrap();
+    let at: DateTime<Utc> = expected["at"].as_str().unwrap().parse().unwrap();
+
+    let store = store::open(&data.as_path().into()).unwrap();
+    let rules = rules();
+    for c in expected["customers"].as_array().unwrap() {
+        let req = LookupRequest {
+            phone: Some(bonuskassa::protocol::server::Secret(
+                c["phone"].as_str().unwrap().into(),
+            )),
+            ..LookupRequest::default()
+        };
+        let view = customers::lookup(&*store, &rules, &req, at).unwrap();
+        assert_eq!(serde_json::to_value(&view).unwrap(), c["view"]);
+        let history = customers::history(&*store, &view.id, 1000, at).unwrap();
+        assert_eq!(serde_json::to_value(&history).unwrap(), c["history"]);
+    }
+    let census = store::read(&*store, |r| r.census()).unwrap();
+    assert_eq!(census.unbalanced, 0);
+    assert_eq!(census.customers, 6);
+    let feed = store::read(&*store, |r| r.feed(0, 1000, at)).unwrap();
+    assert_eq!(
+        feed.0.len() as u64,
+        expected["feed_count"].as_u64().unwrap()
+    );
+
+    // An operation the old server applied is a duplicate now, with its original answer.
+    let (op_id, seq, terminal_id, answer): (String, i64, String, String) = {
+        let conn = rusqlite::Connection::open(bonuskassa::server::database_path(&data)).unwrap();
+        conn.query_row(
+            "SELECT id, seq, terminal_id, answer FROM operations WHERE kind = 'sale' AND status = 'applied' ORDER BY received_at LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap()
+    };
+    let till = Terminal {
+        id: terminal_id,
+        store_id: admin::DEMO_STORE.into(),
+    };
+    let mut resend = op(
+        seq as u64,
+        json!({ "kind": "consent", "customer_id": "x", "advertising": true }),
+    );
+    resend.id = op_id;
+    let r = ops::apply_batch(&*store, &rules, &till, vec![resend], || at).unwrap();
+    assert_eq!(r[0].status, OperationStatus::Duplicate);
+    assert_eq!(
+        r[0].answer.as_ref().unwrap(),
+        &serde_json::from_str::<Value>(&answer).unwrap()
+    );
+    // And the old sale of receipt "1" at that till takes a return.
+    let karina = customer_id(&*store, "+79990000001");
+    let before = balance(&*store, &karina, at);
+    let ret = op(
+        100,
+        json!({ "kind": "return", "receipt": { "id": "r-2", "kind": "return", "at": "2026-11-27T12:30:00+03:00",
+            "original_receipt": "1", "positions": [ { "id": "1", "price": "234.00", "quantity": "1" } ] } }),
+    );
+    let r = ops::apply_batch(&*store, &rules, &till, vec![ret], || at).unwrap();
+    assert_eq!(r[0].status, OperationStatus::Applied, "{:?}", r[0]);
+    assert_ne!(balance(&*store, &karina, at), before);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_dir_is_private_to_the_server_and_every_file_in_it_too() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    // An old data dir, made with a loose umask.
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    admin::demo_data(&data, t0()).unwrap();
+    let log = data.join(sms::LOG_FILE);
+    std::fs::write(&log, "").unwrap();
+    std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let config = bonuskassa::server::ServerConfig::new(&data);
+    let server = bonuskassa::server::spawn(
+        config,
+        bonuskassa::server::ManualClock::at(t0()),
+        "127.0.0.1:0",
+    )
+    .unwrap();
+    let code = admin::enroll_code(&data, admin::DEMO_STORE, t0()).unwrap();
+    let http = reqwest::Client::new();
+    let enrolled: Value = http
+        .post(format!("{}/api/v1/enroll", server.url()))
+        .json(&json!({ "code": code, "name": "Касса 1" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = enrolled["token"].as_str().unwrap();
+    post(
+        &http,
+        format!("{}/api/v1/sms/send", server.url()),
+        token,
+        json!({ "phone": "+79990001234", "purpose": "registration" }),
+    )
+    .await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    let mut files = 0;
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+        files += 1;
+    }
+    assert!(files >= 3, "the database, its WAL and the SMS log");
+    server.stop().unwrap();
+}
+
+#[test]
+fn no_table_holds_an_sms_code_or_a_verification_token_in_plain() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store::open(&dir.path().into()).unwrap();
+    let policy = SmsPolicy {
+        cooldown: Span::zero(),
+        per_phone_max: 1000,
+        per_terminal_hour_max: 1000,
+        ..SmsPolicy::default()
+    };
+    let p = phone(1);
+    let mut codes = Vec::new();
+    for i in 0..50 {
+        let at = t0() + Span::milliseconds(i);
+        let issued = store::write(&*store, |tx| {
+            sms::issue_code(tx, &policy, &p, Purpose::Spend, "t1", at, &mut rand::rng())
+        })
+        .unwrap()
+        .unwrap();
+        codes.push(issued.code.code);
+    }
+    let last = codes.last().unwrap().clone();
+    let token = sms::verify(
+        &*store,
+        &policy,
+        &p,
+        Purpose::Spend,
+        &last,
+        t0() + Span::seconds(1),
+    )
+    .unwrap()
+    .unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(bonuskassa::server::database_path(dir.path())).unwrap();
+    for table in ["sms_codes", "verifications"] {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM {table}")).unwrap();
+        let columns = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            for i in 0..columns {
+                let bytes: Vec<u8> = match row.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                        t.to_vec()
+                    }
+                    other => format!("{other:?}").into_bytes(),
+                };
+                for code in &codes {
+                    assert!(
+                        !bytes.windows(6).any(|w| w == code.as_bytes()),
+                        "{table}.{i} holds a code"
+                    );
+                }
+                assert!(
+                    !String::from_utf8_lossy(&bytes).contains(&token),
+                    "{table}.{i} holds the token"
+                );
+            }
+        }
+    }
+}
