@@ -341,6 +341,12 @@ pub(super) fn sms_slot(phone: &str) -> i32 {
     (hash % 1024) as i32
 }
 
+/// A `LIMIT` as SQLite reads it: a negative one means none (PostgreSQL refuses it, and
+/// takes `LIMIT NULL` as none).
+fn no_limit_if_negative(limit: i64) -> Option<i64> {
+    (limit >= 0).then_some(limit)
+}
+
 /// An insert that takes the customer's next `seq` from `customers.ledger_seq` in the same
 /// statement, under the customer's row lock; no row when there is no such customer.
 fn no_customer(what: &str, customer_id: &str) -> StoreError {
@@ -521,7 +527,7 @@ impl ReadTx for $t {
              FROM customers c WHERE c.change_seq > $1 ORDER BY c.change_seq LIMIT $3"
         );
         let rows = s
-            .query(&sql, &[&since, &now, &limit])?
+            .query(&sql, &[&since, &now, &no_limit_if_negative(limit)])?
             .iter()
             .map(|r| {
                 Ok(FeedRow {
@@ -1313,7 +1319,7 @@ impl Tx for PgTx<'_> {
         self.s.ids(
             "SELECT DISTINCT customer_id FROM bonus_batches
              WHERE burns_at IS NOT NULL AND burns_at <= $1 AND remaining > 0 LIMIT $2",
-            &[&now, &limit],
+            &[&now, &no_limit_if_negative(limit)],
         )
     }
 

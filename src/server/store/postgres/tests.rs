@@ -790,7 +790,7 @@ fn scenario(store: &dyn Store) -> Vec<String> {
             "with balance none",
             format!(
                 "{:?}",
-                tx.customer_with_balance(CustomerKey::Phone("+70000000000"), now)?
+                tx.customer_with_balance(CustomerKey::Phone("+79990009999"), now)?
                     .is_some()
             ),
         );
@@ -872,6 +872,13 @@ fn scenario(store: &dyn Store) -> Vec<String> {
         let mut burn = tx.customers_to_burn(now, 10)?;
         burn.sort();
         log("to burn", format!("{burn:?}"));
+        let mut burn = tx.customers_to_burn(now, -1)?;
+        burn.sort();
+        log(
+            "to burn unlimited",
+            format!("{burn:?} {:?}", tx.customers_to_burn(now, 0)?),
+        );
+        log("history zero", format!("{:?}", tx.history("c1", 0)?));
         let mut changed = tx.customers_changed_by_time(day(11), day(13))?;
         changed.sort();
         log("changed", format!("{changed:?}"));
@@ -993,6 +1000,8 @@ fn scenario(store: &dyn Store) -> Vec<String> {
         log("feed", feed(r.feed(0, 10, now)?));
         log("feed page", feed(r.feed(1, 1, now)?));
         log("feed end", feed(r.feed(4, 10, now)?));
+        log("feed unlimited", feed(r.feed(2, -1, now)?));
+        log("feed none", feed(r.feed(0, 0, now)?));
         Ok(())
     })
     .unwrap();
@@ -1061,7 +1070,7 @@ fn scenario(store: &dyn Store) -> Vec<String> {
         );
         log(
             "latest none",
-            fmt_code(tx.latest_sms_code("+70000000000", "register")?),
+            fmt_code(tx.latest_sms_code("+79990009999", "register")?),
         );
         tx.insert_verification(b"v1", "+79990000001", "register", day(1))?;
         tx.insert_verification(b"v2", "+79990000001", "register", t0())?;
