@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use bonuskassa::domain::phone::Phone;
 use bonuskassa::domain::rules::Rules;
 use bonuskassa::protocol::server::{
-    LookupRequest, Operation, OperationBody, OperationResult, OperationStatus, RejectReason,
+    LookupRequest, Operation, OperationResult, OperationStatus, RejectReason,
 };
 use bonuskassa::server::auth::Terminal;
 use bonuskassa::server::sms::{self, Purpose, SmsLimit, SmsPolicy, VerifyError};
@@ -215,6 +215,19 @@ fn concurrent_sends_to_one_phone_pass_the_cooldown_once() {
 
 // --- Operations under concurrency ------------------------------------------------------------
 
+/// On a cluster whose default isolation is serializable (`.ci/run` says so with
+/// `BONUSKASSA_TEST_PG_SERIALIZABLE=1`), the concurrency tests must have met real
+/// serialization failures, and `store::write` must have run those transactions again.
+fn check_retries_on_a_serializable_cluster(engine: Engine, before: u64) {
+    let serializable = std::env::var("BONUSKASSA_TEST_PG_SERIALIZABLE").is_ok_and(|v| v == "1");
+    if engine == Engine::Postgres && serializable {
+        assert!(
+            store::conflicts_retried() > before,
+            "no transaction was retried: the serializable run met no serialization failure"
+        );
+    }
+}
+
 fn statuses(results: &[OperationResult]) -> (usize, usize, usize) {
     let count = |s| results.iter().filter(|r| r.status == s).count();
     (
@@ -227,6 +240,7 @@ fn statuses(results: &[OperationResult]) -> (usize, usize, usize) {
 #[test]
 fn many_clients_posting_the_same_operations_apply_each_once() {
     for engine in engines() {
+        let before = store::conflicts_retried();
         let (_db, store) = demo(engine);
         let rules = rules();
         let karina = customer_id(&*store, "+79990000001");
@@ -288,12 +302,14 @@ fn many_clients_posting_the_same_operations_apply_each_once() {
         assert_eq!(census.sales, 8, "{engine}");
         assert_eq!(census.doubled_entries, 0, "{engine}");
         assert_eq!(census.unbalanced, 0, "{engine}");
+        check_retries_on_a_serializable_cluster(engine, before);
     }
 }
 
 #[test]
 fn the_same_bonuses_spent_from_many_tills_at_once_go_once() {
     for engine in engines() {
+        let before = store::conflicts_retried();
         let (_db, store) = demo(engine);
         let rules = rules();
         let karina = customer_id(&*store, "+79990000001"); // 500 bonuses
@@ -359,6 +375,7 @@ fn the_same_bonuses_spent_from_many_tills_at_once_go_once() {
         let census = store::read(&*store, |r| r.census()).unwrap();
         assert_eq!(census.unbalanced, 0, "{engine}");
         assert_eq!(census.doubled_entries, 0, "{engine}");
+        check_retries_on_a_serializable_cluster(engine, before);
     }
 }
 

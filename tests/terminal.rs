@@ -12,7 +12,7 @@ use bonuskassa::domain::money::Bonus;
 use bonuskassa::domain::phone::Phone;
 use bonuskassa::protocol::server::{Questionnaire, Role, SmsPurpose};
 use bonuskassa::secrets::SecretName;
-use bonuskassa::server::{self, admin};
+use bonuskassa::server::admin;
 use bonuskassa::store::TerminalStore;
 use bonuskassa::sync::plan::PauseReason;
 use bonuskassa::terminal::{

@@ -155,6 +155,21 @@ impl StoreError {
 /// How often [`write`] and [`read`] run a transaction that keeps conflicting.
 pub const MAX_ATTEMPTS: u32 = 12;
 
+/// Transactions run again after a conflict, since the process started.
+static RETRIED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many transactions this process ran again after a serialization failure or a
+/// deadlock (a figure to watch: it grows with contention on the same customers).
+pub fn conflicts_retried() -> u64 {
+    RETRIED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn retried(e: &StoreError, attempt: u32) {
+    RETRIED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    tracing::debug!(attempt, error = %e, "a transaction conflicted; running it again");
+    backoff(attempt);
+}
+
 /// Runs `f` in a read-write transaction and commits it; runs it again (up to
 /// [`MAX_ATTEMPTS`]) when the engine reports a conflict. `f` may return a business refusal
 /// inside `T`; the transaction commits anyway (a wrong SMS code must stay counted).
@@ -171,7 +186,7 @@ pub fn write<T>(
             Ok(value)
         });
         match result {
-            Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => backoff(attempt),
+            Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => retried(&e, attempt),
             other => return other,
         }
     }
@@ -188,7 +203,7 @@ pub fn read<T>(
         attempt += 1;
         let result = store.begin_read().and_then(|mut r| f(&mut *r));
         match result {
-            Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => backoff(attempt),
+            Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => retried(&e, attempt),
             other => return other,
         }
     }

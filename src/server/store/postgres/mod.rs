@@ -493,3 +493,71 @@ fn pool_error(e: PoolError) -> StoreError {
         }
     }
 }
+
+/// A throwaway database for the contract tests and the fleet simulator: created empty on
+/// the server an admin URL names, and dropped (its connections closed) when the value is.
+pub struct Scratch {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl Scratch {
+    /// Creates `bk_<random>` through `admin_url` (a user who may create databases).
+    pub fn create(admin_url: &str) -> Result<Scratch, StoreError> {
+        let mut config = parse_url(admin_url)?;
+        let name = format!("bk_{}", uuid::Uuid::new_v4().simple());
+        admin_exec(admin_url, format!("CREATE DATABASE {name}"))?;
+        config.dbname(&name);
+        Ok(Scratch {
+            admin: admin_url.to_string(),
+            url: describe_url(&config),
+            name,
+        })
+    }
+
+    /// The URL of the new database (no password: the same environment supplies it).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        if let Err(e) = admin_exec(&self.admin, sql) {
+            tracing::warn!(error = %e, database = %self.name, "a scratch database was not dropped");
+        }
+    }
+}
+
+/// Runs one statement outside any transaction (CREATE/DROP DATABASE refuse one) on a
+/// connection of its own, on a thread of its own, so it works from anywhere.
+fn admin_exec(url: &str, sql: String) -> Result<(), StoreError> {
+    let mut config = parse_url(url)?;
+    if let Some(password) = password::find(&config, &|name| std::env::var_os(name)) {
+        config.password(password);
+    }
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Setup(format!("cannot start a runtime: {e}")))?;
+        rt.block_on(async move {
+            let (client, connection) = config
+                .connect(NoTls)
+                .await
+                .map_err(|e| statement_error(&e))?;
+            let task = tokio::spawn(connection);
+            let result = client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| statement_error(&e));
+            drop(client);
+            let _ = task.await;
+            result
+        })
+    })
+    .join()
+    .map_err(|_| StoreError::Other("the database admin thread panicked".into()))?
+}

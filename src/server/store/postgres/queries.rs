@@ -483,7 +483,7 @@ impl ReadTx for $t {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.session()
             .query(
-                "SELECT at, amount, description FROM ledger_entries
+                "SELECT at, amount, kind, description, actor FROM ledger_entries
                  WHERE customer_id = $1 ORDER BY at DESC, seq DESC LIMIT $2",
                 &[&customer_id, &limit],
             )?
@@ -492,7 +492,9 @@ impl ReadTx for $t {
                 Ok(HistoryRow {
                     at: col(r, 0)?,
                     amount: col(r, 1)?,
-                    description: col(r, 2)?,
+                    kind: source(&col::<String>(r, 2)?)?,
+                    description: col(r, 3)?,
+                    actor: col(r, 4)?,
                 })
             })
             .collect()

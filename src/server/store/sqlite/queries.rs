@@ -186,6 +186,9 @@ const BATCH_COLUMNS: &str = "id, amount, remaining, source, active_from, burns_a
 
 type RawBatch = (i64, i64, i64, String, String, Option<String>);
 
+/// id, salt, hash, expires_at, tries_left, verified.
+type RawSmsCode = (i64, Vec<u8>, Vec<u8>, String, i64, bool);
+
 fn raw_batch(r: &Row<'_>) -> rusqlite::Result<RawBatch> {
     Ok((
         r.get(0)?,
@@ -1056,7 +1059,7 @@ impl Tx for SqliteTx<'_> {
         phone: &str,
         purpose: &str,
     ) -> Result<Option<SmsCodeRow>, StoreError> {
-        let raw: Option<(i64, Vec<u8>, Vec<u8>, String, i64, bool)> = self
+        let raw: Option<RawSmsCode> = self
             .conn
             .prepare_cached(
                 "SELECT id, salt, code_hash, expires_at, tries_left, verified_at IS NOT NULL
