@@ -10,7 +10,9 @@
 # Needs python3 (with venv), curl, and PyPI on the first run (to fill the venv).
 # Environment: SCHEMATHESIS_MAX_EXAMPLES (default 100) bounds the cases per operation and
 # phase; SCHEMATHESIS_SEED makes a run reproducible; SCHEMATHESIS_ARGS adds options to
-# `schemathesis run` (e.g. "--report har --report-har-path target/schemathesis.har").
+# `schemathesis run` (e.g. "--report har --report-har-path target/schemathesis.har");
+# SCHEMATHESIS_DATABASE=postgres://USER@HOST:PORT/DB (an empty database) serves from
+# PostgreSQL instead of a fresh SQLite data dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,13 +42,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$SERVER" demo-data --data "$DATA" >/dev/null
-CODE=$("$SERVER" enroll-code --data "$DATA" --store store-1)
+if [[ -n "${SCHEMATHESIS_DATABASE:-}" ]]; then
+    DB=(--database "$SCHEMATHESIS_DATABASE")
+    echo "== serving from PostgreSQL"
+else
+    DB=(--data "$DATA")
+fi
+"$SERVER" demo-data "${DB[@]}" >/dev/null
+CODE=$("$SERVER" enroll-code "${DB[@]}" --store store-1)
 
 # A free port: bind to 0, read what the kernel gave, let it go.
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT/api/v1"
-"$SERVER" serve --data "$DATA" --listen "127.0.0.1:$PORT" --demo-endpoints >"$DATA/server.log" 2>&1 &
+"$SERVER" serve "${DB[@]}" --listen "127.0.0.1:$PORT" --demo-endpoints >"$DATA/server.log" 2>&1 &
 SERVER_PID=$!
 
 for _ in $(seq 1 100); do

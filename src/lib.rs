@@ -14,7 +14,10 @@
 //!   rules file), [`domain::calc`] (SPEC.md §3 steps 1–7), [`domain::returns`],
 //!   [`domain::status`] (card status upgrades).
 //! - [`protocol`] — the wire types of the server API.
-//! - [`server`] — the central loyalty server (`bonuskassa-server`).
+//! - [`server`] — the central loyalty server (`bonuskassa-server`): HTTP in `server::api`,
+//!   engine-free services (`auth`, `customers`, `sms`, `ledger`, `ops`, `jobs`, `admin`)
+//!   over the storage seam [`server::store`] with its two engines, embedded SQLite and
+//!   PostgreSQL.
 //! - [`store`] — the terminal's SQLite: outbox, caches, kept sales.
 //! - [`sync`] — terminal ↔ server; [`sync::plan`] is the pure decision step.
 //! - [`terminal`] — the till's operations as a library: enrollment, online-first lookups
@@ -28,6 +31,8 @@
 //! - [`logging`] — tracing, initialised once.
 //! - [`clock`], [`failpoint`] — the time source, and the named crash points of the
 //!   kill -9 tests.
+//! - [`fleet`] — `bonuskassa-server fleet-sim`: simulated tills against server nodes, and
+//!   the database checked afterwards.
 //! - `ui` — the Slint adapters, the only code that touches generated UI types.
 //!
 //! # Architecture invariants
@@ -41,7 +46,9 @@
 //!   `axum` in `server`, `reqwest` in `sync` and the server's SMS gateway, `serialport` in
 //!   `scanner`.
 //! - An operation made at the till is on disk, with its outbox row, before it is confirmed;
-//!   the server applies each operation id at most once.
+//!   the server applies each operation id at most once, across processes.
+//! - The server touches its database only through [`server::store`]: no other module
+//!   names `rusqlite` or `tokio_postgres` (`tests/tidy.rs`).
 
 pub mod bridge;
 pub mod cli;
@@ -49,6 +56,7 @@ pub mod clock;
 pub mod demo;
 pub mod domain;
 pub mod failpoint;
+pub mod fleet;
 pub mod lang;
 pub mod logging;
 pub mod protocol;

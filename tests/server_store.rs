@@ -795,3 +795,104 @@ fn no_table_holds_an_sms_code_or_a_verification_token_in_plain() {
         }
     }
 }
+
+/// The fleet simulator, small: tills through one node (SQLite) or two (PostgreSQL), then
+/// its own checks of the database. The full-size fleet is a load run, outside `cargo test`.
+#[test]
+fn a_small_fleet_loses_and_doubles_nothing() {
+    for engine in engines() {
+        let db = TestDb::new(engine);
+        let nodes = match engine {
+            Engine::Sqlite => "1",
+            Engine::Postgres => "2",
+        };
+        let out = Command::new(env!("CARGO_BIN_EXE_bonuskassa-server"))
+            .arg("fleet-sim")
+            .args(db_args(&db.location))
+            .args([
+                "--nodes",
+                nodes,
+                "--tills",
+                "12",
+                "--ops",
+                "8",
+                "--customers",
+                "40",
+            ])
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{engine}: {report}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(report.contains("96 operations"), "{engine}: {report}");
+        assert!(report.contains("0 lost, 0 doubled"), "{engine}: {report}");
+        assert!(report.trim_end().ends_with("OK"), "{engine}: {report}");
+    }
+}
+
+/// Two nodes run their periodic jobs on one database at the same moment: each expired
+/// batch burns once, each birthday bonus is granted once.
+#[test]
+fn jobs_run_by_several_nodes_at_once_burn_and_grant_each_item_once() {
+    for engine in engines() {
+        let (db, first) = demo(engine);
+        let later = t0() + Span::days(366);
+        // A customer whose birthday it is on that day.
+        let birthday = bonuskassa::server::store::NewCustomer {
+            id: uuid::Uuid::now_v7().to_string(),
+            phone: "+79990000077".into(),
+            card_status: "Стандартная".into(),
+            phone_verified: true,
+            birth_date: chrono::NaiveDate::from_ymd_opt(1990, 11, 24),
+            registered_at: t0(),
+            ..Default::default()
+        };
+        store::write(&*first, |tx| tx.insert_customer(&birthday)).unwrap();
+        // Each node has a store of its own, as separate processes do.
+        let nodes: Vec<Arc<dyn Store>> = (0..4).map(|_| db.open()).collect();
+        let barrier = Arc::new(Barrier::new(nodes.len()));
+        let reports: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = nodes
+                .iter()
+                .map(|store| {
+                    let (store, barrier) = (store.clone(), barrier.clone());
+                    scope.spawn(move || {
+                        barrier.wait();
+                        bonuskassa::server::jobs::run_once(
+                            &*store,
+                            &rules(),
+                            &SmsPolicy::default(),
+                            t0(),
+                            later,
+                        )
+                        .unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let burnt: u32 = reports.iter().map(|r| r.burnt).sum();
+        let birthdays: u32 = reports.iter().map(|r| r.birthdays).sum();
+        assert_eq!(
+            burnt, 3,
+            "{engine}: the three demo balances burn once: {reports:?}"
+        );
+        assert_eq!(birthdays, 1, "{engine}: one birthday bonus: {reports:?}");
+        for phone in ["+79990000001", "+79990000002", "+79990000003"] {
+            let id = customer_id(&*first, phone);
+            let lines = store::read(&*first, |r| r.history(&id, 100)).unwrap();
+            let expiries = lines
+                .iter()
+                .filter(|h| h.kind == bonuskassa::server::store::Source::Expiry)
+                .count();
+            assert_eq!(expiries, 1, "{engine}: {phone}");
+        }
+        let gifts = store::read(&*first, |r| r.history(&birthday.id, 100)).unwrap();
+        assert_eq!(gifts.len(), 1, "{engine}: {gifts:?}");
+        let census = store::read(&*first, |r| r.census()).unwrap();
+        assert_eq!(census.unbalanced, 0, "{engine}");
+    }
+}

@@ -66,6 +66,33 @@ enum Command {
         #[arg(long)]
         terminal: String,
     },
+    /// Play simulated tills against server nodes, then check the database: nothing lost,
+    /// nothing doubled, every balance equal to its ledger. A load tool, not for production
+    /// databases: it adds customers and tills of its own.
+    FleetSim {
+        #[command(flatten)]
+        db: Db,
+        /// Nodes already serving this database (repeat the option); without it, `--nodes`
+        /// server processes are started here.
+        #[arg(long = "server")]
+        servers: Vec<String>,
+        #[arg(long, default_value_t = 1)]
+        nodes: usize,
+        #[arg(long, default_value_t = 1000)]
+        tills: usize,
+        /// Operations each till queues.
+        #[arg(long, default_value_t = 20)]
+        ops: usize,
+        /// Operations per request.
+        #[arg(long, default_value_t = 5)]
+        batch: usize,
+        /// Tills working at the same moment.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Customers made up front.
+        #[arg(long, default_value_t = 2000)]
+        customers: usize,
+    },
     /// Serve the HTTP API.
     Serve {
         #[command(flatten)]
@@ -116,6 +143,33 @@ fn run(args: Args) -> Result<(), (u8, String)> {
         Command::RevokeTerminal { db, terminal } => {
             admin::revoke_terminal(db.location()?, &terminal, now).map_err(|e| fail(&e))?;
             println!("terminal {terminal} revoked");
+        }
+        Command::FleetSim {
+            db,
+            servers,
+            nodes,
+            tills,
+            ops,
+            batch,
+            concurrency,
+            customers,
+        } => {
+            let exe = std::env::current_exe().map_err(|e| fail(&e))?;
+            let config = bonuskassa::fleet::FleetConfig {
+                servers,
+                nodes,
+                tills,
+                ops_per_till: ops,
+                batch,
+                concurrency,
+                customers,
+                ..bonuskassa::fleet::FleetConfig::new(db.location()?, exe)
+            };
+            let report = bonuskassa::fleet::run(&config).map_err(|e| fail(&e))?;
+            println!("{report}");
+            if !report.ok() {
+                return Err((1, "the fleet's checks failed".into()));
+            }
         }
         Command::Serve {
             db,
