@@ -24,6 +24,7 @@ use bonuskassa::server::store::{self, CustomerKey, Engine, Location, Store};
 use bonuskassa::server::{admin, customers, ops};
 use chrono::{DateTime, Duration as Span, TimeZone, Utc};
 use common::db::{TestDb, engines};
+use common::free_port;
 use serde_json::{Value, json};
 
 fn t0() -> DateTime<Utc> {
@@ -70,6 +71,23 @@ fn op(seq: u64, body: Value) -> Operation {
 fn sale_receipt(id: &str, price: &str) -> Value {
     json!({ "id": id, "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
             "positions": [ { "id": "1", "category": "coffee", "price": price, "quantity": "1" } ] })
+}
+
+/// Runs `work(0)` … `work(n - 1)` on `n` threads released at the same moment.
+fn at_once<T: Send>(n: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let barrier = Barrier::new(n);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let (barrier, work) = (&barrier, &work);
+                scope.spawn(move || {
+                    barrier.wait();
+                    work(i)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
 }
 
 // --- SMS limits ------------------------------------------------------------------------------
@@ -196,19 +214,11 @@ fn concurrent_sends_to_one_phone_pass_the_cooldown_once() {
     for engine in engines() {
         let db = TestDb::new(engine);
         let store = db.open();
-        let barrier = Arc::new(Barrier::new(8));
-        let sent: usize = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..8)
-                .map(|i| {
-                    let (store, barrier) = (store.clone(), barrier.clone());
-                    scope.spawn(move || {
-                        barrier.wait();
-                        send(&*store, &phone(7), &format!("t{i}"), t0()).is_ok() as usize
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).sum()
-        });
+        let sent: usize = at_once(8, |i| {
+            send(&*store, &phone(7), &format!("t{i}"), t0()).is_ok() as usize
+        })
+        .into_iter()
+        .sum();
         assert_eq!(sent, 1, "{engine}: one code passes the cooldown");
     }
 }
@@ -264,19 +274,8 @@ fn many_clients_posting_the_same_operations_apply_each_once() {
                 }
             })
             .collect();
-        let barrier = Arc::new(Barrier::new(8));
-        let answers: Vec<Vec<OperationResult>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..8)
-                .map(|_| {
-                    let (store, barrier, batch, rules) =
-                        (store.clone(), barrier.clone(), batch.clone(), &rules);
-                    scope.spawn(move || {
-                        barrier.wait();
-                        ops::apply_batch(&*store, rules, &terminal(1), batch, t0).unwrap()
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        let answers = at_once(8, |_| {
+            ops::apply_batch(&*store, &rules, &terminal(1), batch.clone(), t0).unwrap()
         });
         for (i, o) in batch.iter().enumerate() {
             let applied = answers
@@ -313,26 +312,15 @@ fn the_same_bonuses_spent_from_many_tills_at_once_go_once() {
         let (_db, store) = demo(engine);
         let rules = rules();
         let karina = customer_id(&*store, "+79990000001"); // 500 bonuses
-        let barrier = Arc::new(Barrier::new(8));
-        let results: Vec<OperationResult> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..8)
-                .map(|i| {
-                    let (store, barrier, rules, karina) =
-                        (store.clone(), barrier.clone(), &rules, &karina);
-                    scope.spawn(move || {
-                        // Each till takes 300 of the 500 by hand: only one can.
-                        let o = op(
-                            1,
-                            json!({ "kind": "manual_change", "customer_id": karina, "amount": "-300", "reason": "списание" }),
-                        );
-                        barrier.wait();
-                        ops::apply_batch(&*store, rules, &terminal(10 + i), vec![o], t0)
-                            .unwrap()
-                            .remove(0)
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        // Each till takes 300 of the 500 by hand: only one can.
+        let results = at_once(8, |i| {
+            let o = op(
+                1,
+                json!({ "kind": "manual_change", "customer_id": karina, "amount": "-300", "reason": "списание" }),
+            );
+            ops::apply_batch(&*store, &rules, &terminal(10 + i), vec![o], t0)
+                .unwrap()
+                .remove(0)
         });
         assert_eq!(statuses(&results), (1, 0, 7), "{engine}: {results:?}");
         assert!(
@@ -346,25 +334,15 @@ fn the_same_bonuses_spent_from_many_tills_at_once_go_once() {
 
         // Sales with a spend from eight tills at once: whatever order they run in, the
         // balance never goes below zero and every bonus is accounted for.
-        let results: Vec<OperationResult> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..8)
-                .map(|i| {
-                    let (store, barrier, rules, karina) =
-                        (store.clone(), barrier.clone(), &rules, &karina);
-                    scope.spawn(move || {
-                        let o = op(
-                            2,
-                            json!({ "kind": "sale", "customer_id": karina, "spend": "150",
-                                    "receipt": sale_receipt(&format!("s-{i}"), "1000.00") }),
-                        );
-                        barrier.wait();
-                        ops::apply_batch(&*store, rules, &terminal(10 + i), vec![o], t0)
-                            .unwrap()
-                            .remove(0)
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        let results = at_once(8, |i| {
+            let o = op(
+                2,
+                json!({ "kind": "sale", "customer_id": karina, "spend": "150",
+                        "receipt": sale_receipt(&format!("s-{i}"), "1000.00") }),
+            );
+            ops::apply_batch(&*store, &rules, &terminal(10 + i), vec![o], t0)
+                .unwrap()
+                .remove(0)
         });
         let (applied, _, rejected) = statuses(&results);
         assert_eq!(applied + rejected, 8, "{engine}");
@@ -425,14 +403,6 @@ fn receipt_numbers_are_per_till_and_returns_find_the_sale_of_their_till() {
 }
 
 // --- Two server processes on one database ----------------------------------------------------
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A `bonuskassa-server serve` process, stopped when dropped.
 struct Node {
@@ -853,26 +823,15 @@ fn jobs_run_by_several_nodes_at_once_burn_and_grant_each_item_once() {
         store::write(&*first, |tx| tx.insert_customer(&birthday)).unwrap();
         // Each node has a store of its own, as separate processes do.
         let nodes: Vec<Arc<dyn Store>> = (0..4).map(|_| db.open()).collect();
-        let barrier = Arc::new(Barrier::new(nodes.len()));
-        let reports: Vec<_> = std::thread::scope(|scope| {
-            let handles: Vec<_> = nodes
-                .iter()
-                .map(|store| {
-                    let (store, barrier) = (store.clone(), barrier.clone());
-                    scope.spawn(move || {
-                        barrier.wait();
-                        bonuskassa::server::jobs::run_once(
-                            &*store,
-                            &rules(),
-                            &SmsPolicy::default(),
-                            t0(),
-                            later,
-                        )
-                        .unwrap()
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        let reports = at_once(nodes.len(), |i| {
+            bonuskassa::server::jobs::run_once(
+                &*nodes[i],
+                &rules(),
+                &SmsPolicy::default(),
+                t0(),
+                later,
+            )
+            .unwrap()
         });
         let burnt: u32 = reports.iter().map(|r| r.burnt).sum();
         let birthdays: u32 = reports.iter().map(|r| r.birthdays).sum();

@@ -180,6 +180,15 @@ pub fn check_schema(
     }
 }
 
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The text of every file under `dir` (recursively), to check that a secret is in none.
 pub fn text_of_files(dir: &Path) -> String {
     let mut text = String::new();

@@ -354,6 +354,41 @@ impl fmt::Debug for CustomerKey<'_> {
     }
 }
 
+impl CustomerKey<'_> {
+    /// The column of `customers c` the key is, and its value: for the engines' SQL.
+    pub(crate) fn column(&self) -> (&'static str, &str) {
+        match *self {
+            CustomerKey::Id(v) => ("c.id", v),
+            CustomerKey::Phone(v) => ("c.phone", v),
+            CustomerKey::Card(v) => ("c.card_number", v),
+        }
+    }
+}
+
+/// The columns of `customers c` a [`Customer`] is read from, in its fields' order.
+pub(crate) const CUSTOMER_COLUMNS: &str = "c.id, c.phone, c.card_number, c.card_status, c.phone_verified, c.first_name, c.last_name, c.birth_date, c.registered_at, c.referrer_id";
+
+/// The number of columns [`CUSTOMER_COLUMNS`] names.
+pub(crate) const CUSTOMER_WIDTH: usize = 10;
+
+/// The stored name of a cashier's role.
+pub(crate) fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Cashier => "cashier",
+        Role::Manager => "manager",
+    }
+}
+
+/// The role a stored name names; anything but `manager` is a cashier (the schema's CHECK
+/// allows only the two).
+pub(crate) fn role_from_name(s: &str) -> Role {
+    if s == "manager" {
+        Role::Manager
+    } else {
+        Role::Cashier
+    }
+}
+
 /// A customer's bonuses at one moment, in kopecks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Balance {

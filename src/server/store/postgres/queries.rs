@@ -250,26 +250,6 @@ fn source(s: &str) -> Result<Source, StoreError> {
     Source::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown batch source {s:?}")))
 }
 
-fn role(s: &str) -> Role {
-    if s == "manager" {
-        Role::Manager
-    } else {
-        Role::Cashier
-    }
-}
-
-fn role_name(r: Role) -> &'static str {
-    match r {
-        Role::Cashier => "cashier",
-        Role::Manager => "manager",
-    }
-}
-
-const CUSTOMER_COLUMNS: &str = "c.id, c.phone, c.card_number, c.card_status, c.phone_verified, c.first_name, c.last_name, c.birth_date, c.registered_at, c.referrer_id";
-
-/// The number of columns [`CUSTOMER_COLUMNS`] names.
-const CUSTOMER_WIDTH: usize = 10;
-
 fn customer(r: &Row) -> Result<Customer, StoreError> {
     Ok(Customer {
         id: col(r, 0)?,
@@ -283,15 +263,6 @@ fn customer(r: &Row) -> Result<Customer, StoreError> {
         registered_at: col(r, 8)?,
         referrer_id: col(r, 9)?,
     })
-}
-
-/// The column a customer is found by. Only these fixed names ever go into SQL text.
-fn key_clause(key: CustomerKey<'_>) -> (&'static str, &str) {
-    match key {
-        CustomerKey::Id(v) => ("c.id", v),
-        CustomerKey::Phone(v) => ("c.phone", v),
-        CustomerKey::Card(v) => ("c.card_number", v),
-    }
 }
 
 /// The pending part and the part past its burning time of a customer's balance at `$2`,
@@ -422,7 +393,7 @@ impl ReadTx for $t {
                 Ok(CashierRow {
                     id: col(r, 0)?,
                     name: col(r, 1)?,
-                    role: role(col(r, 2)?),
+                    role: role_from_name(col(r, 2)?),
                     code_salt: col(r, 3)?,
                     code_hash: col(r, 4)?,
                 })
@@ -440,12 +411,12 @@ impl ReadTx for $t {
                 "SELECT role FROM cashiers WHERE id = $1 AND store_id = $2 AND active",
                 &[&cashier_id, &store_id],
             )?
-            .map(|r| Ok(role(col(&r, 0)?)))
+            .map(|r| Ok(role_from_name(col(&r, 0)?)))
             .transpose()
     }
 
     fn customer(&mut self, key: CustomerKey<'_>) -> Result<Option<Customer>, StoreError> {
-        let (column, value) = key_clause(key);
+        let (column, value) = key.column();
         let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers c WHERE {column} = $1");
         self.session()
             .query_opt(&sql, &[&value])?
@@ -458,7 +429,7 @@ impl ReadTx for $t {
         key: CustomerKey<'_>,
         now: DateTime<Utc>,
     ) -> Result<Option<(Customer, Balance)>, StoreError> {
-        let (column, value) = key_clause(key);
+        let (column, value) = key.column();
         let sql = format!(
             "SELECT {CUSTOMER_COLUMNS}, c.bonus_total, {BALANCE_PARTS}
              FROM customers c WHERE {column} = $1"

@@ -54,6 +54,12 @@ pub fn database_path(data_dir: &Path) -> PathBuf {
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> StoreError {
         use rusqlite::ErrorCode;
+        if let rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..) = e
+        {
+            return StoreError::Corrupt(e.to_string());
+        }
         match e.sqlite_error_code() {
             // The busy timeout ran out: another process held the write lock too long.
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {

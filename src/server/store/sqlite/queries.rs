@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, Row, named_params, params};
 use super::ReaderPool;
 use crate::protocol::server::Role;
 use crate::server::store::*;
-use crate::store::sqlite::{parse_ts, ts};
+use crate::store::sqlite::{parse_ts_column, ts};
 
 /// A connection that answers the reads.
 pub(super) trait Conn {
@@ -71,99 +71,45 @@ impl Drop for SqliteRead<'_> {
     }
 }
 
-fn time(s: &str) -> Result<DateTime<Utc>, StoreError> {
-    parse_ts(s).ok_or_else(|| StoreError::Corrupt(format!("not an RFC 3339 time: {s:?}")))
+/// A stored time from column `idx`; one that does not read is a conversion failure
+/// ([`StoreError::Corrupt`]), never a made-up time.
+fn time_col(r: &Row<'_>, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
+    let s: String = r.get(idx)?;
+    parse_ts_column(&s, idx)
 }
 
-fn opt_time(s: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
-    s.as_deref().map(time).transpose()
+fn opt_time_col(r: &Row<'_>, idx: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let s: Option<String> = r.get(idx)?;
+    s.map(|s| parse_ts_column(&s, idx)).transpose()
 }
 
-fn source(s: &str) -> Result<Source, StoreError> {
-    Source::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown batch source {s:?}")))
-}
-
-fn role(s: &str) -> Role {
-    if s == "manager" {
-        Role::Manager
-    } else {
-        Role::Cashier
-    }
-}
-
-fn role_name(r: Role) -> &'static str {
-    match r {
-        Role::Cashier => "cashier",
-        Role::Manager => "manager",
-    }
-}
-
-const CUSTOMER_COLUMNS: &str = "c.id, c.phone, c.card_number, c.card_status, c.phone_verified, c.first_name, c.last_name, c.birth_date, c.registered_at, c.referrer_id";
-
-/// Raw customer columns, converted outside the row closure so a bad time is a store error.
-type RawCustomer = (
-    String,
-    String,
-    Option<String>,
-    String,
-    bool,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-);
-
-fn raw_customer(r: &Row<'_>) -> rusqlite::Result<RawCustomer> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-    ))
-}
-
-fn customer(raw: RawCustomer) -> Result<Customer, StoreError> {
-    let (
-        id,
-        phone,
-        card_number,
-        card_status,
-        phone_verified,
-        first_name,
-        last_name,
-        birth,
-        registered,
-        referrer_id,
-    ) = raw;
-    Ok(Customer {
-        id,
-        phone,
-        card_number,
-        card_status,
-        phone_verified,
-        first_name,
-        last_name,
-        // A birth date is optional: one that does not read is treated as not given, rather
-        // than locking the customer out of every lookup.
-        birth_date: birth.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
-        registered_at: time(&registered)?,
-        referrer_id,
+fn source_col(r: &Row<'_>, idx: usize) -> rusqlite::Result<Source> {
+    let s: String = r.get(idx)?;
+    Source::parse(&s).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            format!("unknown batch source {s:?}").into(),
+        )
     })
 }
 
-fn key_clause(key: CustomerKey<'_>) -> (&'static str, &str) {
-    match key {
-        CustomerKey::Id(v) => ("c.id", v),
-        CustomerKey::Phone(v) => ("c.phone", v),
-        CustomerKey::Card(v) => ("c.card_number", v),
-    }
+fn customer(r: &Row<'_>) -> rusqlite::Result<Customer> {
+    let birth: Option<String> = r.get(7)?;
+    Ok(Customer {
+        id: r.get(0)?,
+        phone: r.get(1)?,
+        card_number: r.get(2)?,
+        card_status: r.get(3)?,
+        phone_verified: r.get(4)?,
+        first_name: r.get(5)?,
+        last_name: r.get(6)?,
+        // A birth date is optional: one that does not read is treated as not given, rather
+        // than locking the customer out of every lookup.
+        birth_date: birth.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
+        registered_at: time_col(r, 8)?,
+        referrer_id: r.get(9)?,
+    })
 }
 
 /// The pending part and the part past its burning time of a customer's balance, as two
@@ -184,32 +130,26 @@ fn balance_of(total: i64, pending: i64, burnt: i64) -> Balance {
 
 const BATCH_COLUMNS: &str = "id, amount, remaining, source, active_from, burns_at";
 
-type RawBatch = (i64, i64, i64, String, String, Option<String>);
-
-/// id, salt, hash, expires_at, tries_left, verified.
-type RawSmsCode = (i64, Vec<u8>, Vec<u8>, String, i64, bool);
-
-fn raw_batch(r: &Row<'_>) -> rusqlite::Result<RawBatch> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-    ))
+fn batch(r: &Row<'_>) -> rusqlite::Result<Batch> {
+    Ok(Batch {
+        key: r.get(0)?,
+        amount: r.get(1)?,
+        remaining: r.get(2)?,
+        source: source_col(r, 3)?,
+        active_from: time_col(r, 4)?,
+        burns_at: opt_time_col(r, 5)?,
+    })
 }
 
-fn batch(raw: RawBatch) -> Result<Batch, StoreError> {
-    let (key, amount, remaining, src, active_from, burns_at) = raw;
-    Ok(Batch {
-        key,
-        amount,
-        remaining,
-        source: source(&src)?,
-        active_from: time(&active_from)?,
-        burns_at: opt_time(burns_at)?,
-    })
+/// A customer's balance from the running total and the parts at columns `at`, `at + 1`,
+/// `at + 2`.
+fn balance_col(r: &Row<'_>, at: usize) -> rusqlite::Result<Balance> {
+    Ok(balance_of(r.get(at)?, r.get(at + 1)?, r.get(at + 2)?))
+}
+
+/// Collects rows, keeping the first error.
+fn all<T>(rows: impl Iterator<Item = rusqlite::Result<T>>) -> Result<Vec<T>, StoreError> {
+    Ok(rows.collect::<rusqlite::Result<Vec<T>>>()?)
 }
 
 /// Batches of one customer from `sql` (which names `:customer` and `:now`), read until
@@ -228,7 +168,7 @@ fn batches_covering(
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(named_params! { ":customer": customer_id, ":now": ts(now) })?;
     while let Some(r) = rows.next()? {
-        let b = batch(raw_batch(r)?)?;
+        let b = batch(r)?;
         *need -= b.remaining;
         out.push(b);
         if *need <= 0 {
@@ -294,7 +234,7 @@ impl<T: Conn> ReadTx for T {
             Ok(CashierRow {
                 id: r.get(0)?,
                 name: r.get(1)?,
-                role: role(&r.get::<_, String>(2)?),
+                role: role_from_name(&r.get::<_, String>(2)?),
                 code_salt: r.get(3)?,
                 code_hash: r.get(4)?,
             })
@@ -314,19 +254,18 @@ impl<T: Conn> ReadTx for T {
             )?
             .query_row(params![cashier_id, store_id], |r| r.get::<_, String>(0))
             .optional()?
-            .map(|r| role(&r)))
+            .map(|r| role_from_name(&r)))
     }
 
     fn customer(&mut self, key: CustomerKey<'_>) -> Result<Option<Customer>, StoreError> {
-        let (column, value) = key_clause(key);
-        let raw = self
+        let (column, value) = key.column();
+        Ok(self
             .conn()
             .prepare_cached(&format!(
                 "SELECT {CUSTOMER_COLUMNS} FROM customers c WHERE {column} = ?1"
             ))?
-            .query_row([value], raw_customer)
-            .optional()?;
-        raw.map(customer).transpose()
+            .query_row([value], customer)
+            .optional()?)
     }
 
     fn customer_with_balance(
@@ -334,19 +273,17 @@ impl<T: Conn> ReadTx for T {
         key: CustomerKey<'_>,
         now: DateTime<Utc>,
     ) -> Result<Option<(Customer, Balance)>, StoreError> {
-        let (column, value) = key_clause(key);
-        let raw = self
+        let (column, value) = key.column();
+        Ok(self
             .conn()
             .prepare_cached(&format!(
                 "SELECT {CUSTOMER_COLUMNS}, c.bonus_total, {BALANCE_PARTS}
                  FROM customers c WHERE {column} = :key"
             ))?
             .query_row(named_params! { ":key": value, ":now": ts(now) }, |r| {
-                Ok((raw_customer(r)?, r.get(10)?, r.get(11)?, r.get(12)?))
+                Ok((customer(r)?, balance_col(r, CUSTOMER_WIDTH)?))
             })
-            .optional()?;
-        raw.map(|(c, total, pending, burnt)| Ok((customer(c)?, balance_of(total, pending, burnt))))
-            .transpose()
+            .optional()?)
     }
 
     fn balance(&mut self, customer_id: &str, now: DateTime<Utc>) -> Result<Balance, StoreError> {
@@ -357,7 +294,7 @@ impl<T: Conn> ReadTx for T {
             ))?
             .query_row(
                 named_params! { ":key": customer_id, ":now": ts(now) },
-                |r| Ok(balance_of(r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| balance_col(r, 0),
             )
             .optional()?
             .unwrap_or_default())
@@ -369,32 +306,22 @@ impl<T: Conn> ReadTx for T {
              WHERE customer_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
         )?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let raw: Vec<(String, i64, String, String, Option<String>)> = stmt
-            .query_map(params![customer_id, limit], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })?
-            .collect::<Result<_, _>>()?;
-        raw.into_iter()
-            .map(|(at, amount, kind, description, actor)| {
-                Ok(HistoryRow {
-                    at: time(&at)?,
-                    amount,
-                    kind: source(&kind)?,
-                    description,
-                    actor,
-                })
+        all(stmt.query_map(params![customer_id, limit], |r| {
+            Ok(HistoryRow {
+                at: time_col(r, 0)?,
+                amount: r.get(1)?,
+                kind: source_col(r, 2)?,
+                description: r.get(3)?,
+                actor: r.get(4)?,
             })
-            .collect()
+        })?)
     }
 
     fn batches(&mut self, customer_id: &str) -> Result<Vec<Batch>, StoreError> {
         let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT {BATCH_COLUMNS} FROM bonus_batches WHERE customer_id = ?1 ORDER BY id"
         ))?;
-        let raw: Vec<RawBatch> = stmt
-            .query_map([customer_id], raw_batch)?
-            .collect::<Result<_, _>>()?;
-        raw.into_iter().map(batch).collect()
+        all(stmt.query_map([customer_id], batch)?)
     }
 
     fn history_sum(&mut self, customer_id: &str) -> Result<i64, StoreError> {
@@ -420,30 +347,16 @@ impl<T: Conn> ReadTx for T {
             "SELECT {CUSTOMER_COLUMNS}, c.bonus_total, {BALANCE_PARTS}, c.change_seq
              FROM customers c WHERE c.change_seq > :since ORDER BY c.change_seq LIMIT :limit"
         ))?;
-        let raw: Vec<(RawCustomer, i64, i64, i64, i64)> = stmt
-            .query_map(
-                named_params! { ":since": since, ":limit": limit, ":now": ts(now) },
-                |r| {
-                    Ok((
-                        raw_customer(r)?,
-                        r.get(10)?,
-                        r.get(11)?,
-                        r.get(12)?,
-                        r.get(13)?,
-                    ))
-                },
-            )?
-            .collect::<Result<_, _>>()?;
-        let rows = raw
-            .into_iter()
-            .map(|(c, total, pending, burnt, seq)| {
+        let rows = all(stmt.query_map(
+            named_params! { ":since": since, ":limit": limit, ":now": ts(now) },
+            |r| {
                 Ok(FeedRow {
-                    customer: customer(c)?,
-                    balance: balance_of(total, pending, burnt),
-                    seq,
+                    customer: customer(r)?,
+                    balance: balance_col(r, CUSTOMER_WIDTH)?,
+                    seq: r.get(CUSTOMER_WIDTH + 3)?,
                 })
-            })
-            .collect::<Result<_, StoreError>>()?;
+            },
+        )?)?;
         Ok((rows, remaining))
     }
 
@@ -665,20 +578,19 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn login_state(&mut self, terminal_id: &str) -> Result<LoginState, StoreError> {
-        let raw: Option<(i64, Option<String>)> = self
+        Ok(self
             .conn
             .prepare_cached(
                 "SELECT login_failures, login_locked_until FROM terminals WHERE id = ?1",
             )?
-            .query_row([terminal_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        match raw {
-            None => Ok(LoginState::default()),
-            Some((failures, until)) => Ok(LoginState {
-                failures,
-                locked_until: opt_time(until)?,
-            }),
-        }
+            .query_row([terminal_id], |r| {
+                Ok(LoginState {
+                    failures: r.get(0)?,
+                    locked_until: opt_time_col(r, 1)?,
+                })
+            })
+            .optional()?
+            .unwrap_or_default())
     }
 
     fn set_login_state(&mut self, terminal_id: &str, s: LoginState) -> Result<(), StoreError> {
@@ -778,10 +690,7 @@ impl Tx for SqliteTx<'_> {
             "SELECT {BATCH_COLUMNS} FROM bonus_batches
              WHERE customer_id = ?1 AND remaining <> 0 AND remaining < 0 ORDER BY id"
         ))?;
-        let raw: Vec<RawBatch> = stmt
-            .query_map([customer_id], raw_batch)?
-            .collect::<Result<_, _>>()?;
-        raw.into_iter().map(batch).collect()
+        all(stmt.query_map([customer_id], batch)?)
     }
 
     fn spendable(
@@ -858,10 +767,7 @@ impl Tx for SqliteTx<'_> {
              WHERE customer_id = ?1 AND remaining > 0 AND burns_at <= ?2
              ORDER BY burns_at, id"
         ))?;
-        let raw: Vec<RawBatch> = stmt
-            .query_map(params![customer_id, ts(now)], raw_batch)?
-            .collect::<Result<_, _>>()?;
-        raw.into_iter().map(batch).collect()
+        all(stmt.query_map(params![customer_id, ts(now)], batch)?)
     }
 
     fn insert_batch(&mut self, b: &NewBatch<'_>) -> Result<BatchKey, StoreError> {
@@ -1008,21 +914,16 @@ impl Tx for SqliteTx<'_> {
         terminal_id: &str,
         terminal_since: DateTime<Utc>,
     ) -> Result<SmsUsage, StoreError> {
-        let last: Option<String> = self
+        let last_to_phone = self
             .conn
             .prepare_cached("SELECT MAX(created_at) FROM sms_codes WHERE phone = ?1")?
-            .query_row([phone], |r| r.get(0))?;
+            .query_row([phone], |r| opt_time_col(r, 0))?;
         let window = |sql: &str, value: &str, since: DateTime<Utc>| {
             let mut stmt = self.conn.prepare_cached(sql)?;
-            let raw: Vec<String> = stmt
-                .query_map(params![value, ts(since)], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            raw.iter()
-                .map(|s| time(s))
-                .collect::<Result<Vec<_>, StoreError>>()
+            all(stmt.query_map(params![value, ts(since)], |r| time_col(r, 0))?)
         };
         Ok(SmsUsage {
-            last_to_phone: opt_time(last)?,
+            last_to_phone,
             phone_window: window(
                 "SELECT created_at FROM sms_codes WHERE phone = ?1 AND created_at > ?2 ORDER BY created_at",
                 phone,
@@ -1059,34 +960,23 @@ impl Tx for SqliteTx<'_> {
         phone: &str,
         purpose: &str,
     ) -> Result<Option<SmsCodeRow>, StoreError> {
-        let raw: Option<RawSmsCode> = self
+        Ok(self
             .conn
             .prepare_cached(
                 "SELECT id, salt, code_hash, expires_at, tries_left, verified_at IS NOT NULL
                  FROM sms_codes WHERE phone = ?1 AND purpose = ?2 ORDER BY id DESC LIMIT 1",
             )?
             .query_row(params![phone, purpose], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
+                Ok(SmsCodeRow {
+                    id: r.get(0)?,
+                    salt: r.get(1)?,
+                    code_hash: r.get(2)?,
+                    expires_at: time_col(r, 3)?,
+                    tries_left: r.get(4)?,
+                    verified: r.get(5)?,
+                })
             })
-            .optional()?;
-        raw.map(|(id, salt, code_hash, expires, tries_left, verified)| {
-            Ok(SmsCodeRow {
-                id,
-                salt,
-                code_hash,
-                expires_at: time(&expires)?,
-                tries_left,
-                verified,
-            })
-        })
-        .transpose()
+            .optional()?)
     }
 
     fn set_sms_tries(&mut self, id: i64, tries_left: i64) -> Result<(), StoreError> {
