@@ -59,6 +59,8 @@ const WARM_UP_S: u64 = 2;
 const QUICK_S: u64 = 1;
 /// Sale operations per `/operations` batch, as a till's queue drains them.
 const OPS_PER_BATCH: usize = 100;
+/// A request slower than this is an error to wrk (see [`Wrk::start`]).
+const WRK_TIMEOUT_S: u64 = 30;
 /// A server that does not answer `/health` in this long did not start.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 const CALC_BUDGET_RPS: f64 = 3_000.0;
@@ -424,6 +426,10 @@ impl Wrk {
         cmd.arg(format!("-t{threads}"))
             .arg(format!("-c{connections}"))
             .arg(format!("-d{seconds}s"))
+            // wrk leaves a request slower than its timeout (2 s by default) out of the
+            // latency figures and counts it as an error: a slow tail would vanish from the
+            // p99 it belongs to. Long enough that only a hung server reaches it.
+            .arg(format!("--timeout={WRK_TIMEOUT_S}s"))
             .arg("--latency");
         if let Some(script) = script {
             cmd.arg("-s").arg(script);
@@ -441,8 +447,9 @@ impl Wrk {
         }
     }
 
-    /// Waits for wrk and reads its report. Any answer but 2xx, or any socket error, fails
-    /// the bench: a refused or broken request costs the server less and would flatter it.
+    /// Waits for wrk and reads its report. Any answer but 2xx, or any socket error (a
+    /// timeout included: a request that hung), fails the bench: a refused or broken request
+    /// costs the server less and would flatter it.
     fn finish(self) -> WrkRun {
         let out = self.child.wait_with_output().expect("wrk runs");
         let text = String::from_utf8_lossy(&out.stdout);
