@@ -601,9 +601,10 @@ fn a_database_of_the_first_schema_opens_migrated_with_every_balance_and_history_
             )),
             ..LookupRequest::default()
         };
-        let view = customers::lookup(&*store, &rules, &req, at).unwrap();
+        let mut r = store.begin_read().unwrap();
+        let view = customers::lookup(&mut *r, &rules, &req, at).unwrap();
         assert_eq!(serde_json::to_value(&view).unwrap(), c["view"]);
-        let history = customers::history(&*store, &view.id, 1000, at).unwrap();
+        let history = customers::history(&mut *r, &view.id, 1000, at).unwrap();
         assert_eq!(serde_json::to_value(&history).unwrap(), c["history"]);
     }
     let census = store::read(&*store, |r| r.census()).unwrap();

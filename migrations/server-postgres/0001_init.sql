@@ -140,9 +140,9 @@ CREATE TABLE IF NOT EXISTS bonus_batches (
 CREATE INDEX IF NOT EXISTS batches_spendable ON bonus_batches(customer_id, burns_at, seq)
     WHERE remaining > 0;
 -- Batches with bonuses left or owed, by activation: the pending part of a balance and a
--- claw-back's order read only the batches not active yet.
-CREATE INDEX IF NOT EXISTS batches_pending ON bonus_batches(customer_id, active_from)
-    WHERE remaining <> 0;
+-- claw-back's order read only the batches not active yet, from the index alone.
+CREATE INDEX IF NOT EXISTS batches_pending
+    ON bonus_batches(customer_id, active_from, remaining, burns_at) WHERE remaining <> 0;
 -- Debts, oldest first.
 CREATE INDEX IF NOT EXISTS batches_debts ON bonus_batches(customer_id, seq)
     WHERE remaining < 0;

@@ -10,7 +10,11 @@ UPDATE customers SET bonus_total =
     (SELECT COALESCE(SUM(remaining), 0) FROM bonus_batches b WHERE b.customer_id = customers.id);
 
 -- Batches not active yet, by activation: the pending part of a balance, a claw-back's order.
-CREATE INDEX batches_pending ON bonus_batches(customer_id, active_from) WHERE remaining <> 0;
+-- It carries the remainder and the burning time, so summing a customer's pending bonuses
+-- never reads the table (a regular's purchases of the last day are all pending on a card
+-- that activates bonuses after a day).
+CREATE INDEX batches_pending ON bonus_batches(customer_id, active_from, remaining, burns_at)
+    WHERE remaining <> 0;
 -- Batches with bonuses left, by burning time: the spending order (soonest burning first,
 -- then the never-burning ones, each in the order granted), and what is past its time.
 CREATE INDEX batches_spendable ON bonus_batches(customer_id, burns_at) WHERE remaining > 0;

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 
 use super::auth::{self, Terminal};
 use super::error::ApiError;
-use super::store;
+use super::store::{self, ReadTx};
 use super::{State, customers, ops, sms};
 use crate::protocol::server::*;
 
@@ -52,18 +52,28 @@ pub fn router(state: Arc<State>) -> Router {
         .with_state(state)
 }
 
-/// Runs store work on a blocking thread: one hop per request, the token checked there too.
-async fn blocking<T: Send + 'static>(
+/// Runs a request's reads on the read pool: one hop per request, the token checked there
+/// too.
+async fn read<T: Send + 'static>(
     state: &Arc<State>,
     f: impl FnOnce(&State) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let state = state.clone();
-    tokio::task::spawn_blocking(move || f(&state))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "a request's blocking task failed");
-            ApiError::internal()
-        })?
+    let s = state.clone();
+    state.workers.read(move || f(&s)).await.map_err(failed)?
+}
+
+/// Runs a request's writes (and its token check) on the blocking pool, a few at once.
+async fn write<T: Send + 'static>(
+    state: &Arc<State>,
+    f: impl FnOnce(&State) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let s = state.clone();
+    state.workers.write(move || f(&s)).await.map_err(failed)?
+}
+
+fn failed(e: super::workers::TaskFailed) -> ApiError {
+    tracing::error!(error = %e, "a request's store task failed");
+    ApiError::internal()
 }
 
 /// A JSON body parsed strictly, with the path of a bad field in the error.
@@ -128,6 +138,17 @@ impl Token {
             Ok(auth::authenticate(r, &self.0))
         })??)
     }
+
+    /// One read view for the whole request: the token checked, then `f`.
+    fn read<T>(
+        &self,
+        s: &State,
+        f: impl FnOnce(&mut dyn ReadTx, Terminal) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut r = s.store().begin_read()?;
+        let terminal = auth::authenticate(&mut *r, &self.0)?;
+        f(&mut *r, terminal)
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Token {
@@ -163,7 +184,7 @@ async fn enroll(
     axum::extract::State(state): axum::extract::State<Arc<State>>,
     Body(req): Body<EnrollRequest>,
 ) -> Result<axum::Json<EnrollResponse>, ApiError> {
-    blocking(&state, move |s| {
+    write(&state, move |s| {
         Ok(json(auth::enroll(
             s.store(),
             req.code.expose(),
@@ -179,7 +200,7 @@ async fn login(
     token: Token,
     Body(req): Body<LoginRequest>,
 ) -> Result<axum::Json<LoginResponse>, ApiError> {
-    blocking(&state, move |s| {
+    write(&state, move |s| {
         let terminal = token.terminal(s)?;
         Ok(json(auth::login(
             s.store(),
@@ -196,14 +217,10 @@ async fn lookup(
     token: Token,
     Body(req): Body<LookupRequest>,
 ) -> Result<axum::Json<CustomerView>, ApiError> {
-    blocking(&state, move |s| {
-        token.terminal(s)?;
-        Ok(json(customers::lookup(
-            s.store(),
-            &s.rules().rules,
-            &req,
-            s.now(),
-        )?))
+    read(&state, move |s| {
+        token.read(s, |r, _| {
+            Ok(json(customers::lookup(r, &s.rules().rules, &req, s.now())?))
+        })
     })
     .await
 }
@@ -220,10 +237,11 @@ async fn history(
     StrictPath(id): StrictPath<String>,
     StrictQuery(q): StrictQuery<HistoryQuery>,
 ) -> Result<axum::Json<HistoryResponse>, ApiError> {
-    blocking(&state, move |s| {
-        token.terminal(s)?;
+    read(&state, move |s| {
         let limit = q.limit.unwrap_or(100).min(1000);
-        Ok(json(customers::history(s.store(), &id, limit, s.now())?))
+        token.read(s, |r, _| {
+            Ok(json(customers::history(r, &id, limit, s.now())?))
+        })
     })
     .await
 }
@@ -233,7 +251,7 @@ async fn sms_send(
     token: Token,
     Body(req): Body<SmsSendRequest>,
 ) -> Result<axum::Json<SmsSendResponse>, ApiError> {
-    let terminal = blocking(&state, move |s| token.terminal(s)).await?;
+    let terminal = read(&state, move |s| token.terminal(s)).await?;
     let issued = sms::send_code(
         state.store_arc(),
         &*state.gateway,
@@ -256,7 +274,7 @@ async fn sms_verify(
     token: Token,
     Body(req): Body<SmsVerifyRequest>,
 ) -> Result<axum::Json<SmsVerifyResponse>, ApiError> {
-    blocking(&state, move |s| {
+    write(&state, move |s| {
         token.terminal(s)?;
         let policy = &s.config.sms_policy;
         let token = sms::verify(
@@ -280,14 +298,10 @@ async fn calc(
     token: Token,
     Body(req): Body<CalcRequest>,
 ) -> Result<axum::Json<CalcResponse>, ApiError> {
-    blocking(&state, move |s| {
-        token.terminal(s)?;
-        Ok(json(customers::calculate(
-            s.store(),
-            &s.rules(),
-            &req,
-            s.now(),
-        )?))
+    read(&state, move |s| {
+        token.read(s, |r, _| {
+            Ok(json(customers::calculate(r, &s.rules(), &req, s.now())?))
+        })
     })
     .await
 }
@@ -302,7 +316,7 @@ async fn operations(
             "operations: at most {MAX_BATCH} in one batch"
         )));
     }
-    blocking(&state, move |s| {
+    write(&state, move |s| {
         let terminal = token.terminal(s)?;
         let rules = s.rules();
         let results = ops::apply_batch(s.store(), &rules.rules, &terminal, req.operations, || {
@@ -317,7 +331,7 @@ async fn rules(
     axum::extract::State(state): axum::extract::State<Arc<State>>,
     token: Token,
 ) -> Result<axum::Json<RulesResponse>, ApiError> {
-    blocking(&state, move |s| {
+    read(&state, move |s| {
         token.terminal(s)?;
         let r = s.rules();
         Ok(json(RulesResponse {
@@ -341,16 +355,17 @@ async fn feed(
     token: Token,
     StrictQuery(q): StrictQuery<FeedQuery>,
 ) -> Result<axum::Json<CustomerFeed>, ApiError> {
-    blocking(&state, move |s| {
-        let terminal = token.terminal(s)?;
+    read(&state, move |s| {
         let limit = q.limit.unwrap_or(1000).clamp(1, 5000);
-        Ok(json(ops::customer_feed(
-            s.store(),
-            &terminal,
-            q.since,
-            limit,
-            s.now(),
-        )?))
+        token.read(s, |r, terminal| {
+            Ok(json(ops::customer_feed(
+                r,
+                &terminal,
+                q.since,
+                limit,
+                s.now(),
+            )?))
+        })
     })
     .await
 }

@@ -4,12 +4,13 @@
 //! source of truth); what leaves it for a till is the minimum of SPEC.md §7: a masked
 //! phone, a masked card, the first name and an initial.
 //!
-//! Engine-free: everything goes through the store seam.
+//! Engine-free: everything goes through the store seam; the reads take the request's one
+//! read view, so the token check and the lookup share it.
 
 use chrono::{DateTime, Utc};
 
 pub use super::store::Customer;
-use super::store::{self, Balance, CustomerKey, ReadTx, Store, StoreError};
+use super::store::{Balance, CustomerKey, ReadTx, StoreError};
 use crate::domain::calc::{self as engine, CustomerState};
 use crate::domain::card::{CardFormat, CardNumber};
 use crate::domain::money::Bonus;
@@ -77,14 +78,15 @@ impl Owned {
 
 /// Finds the customer a lookup request names and what a till is shown of them.
 pub fn lookup(
-    store: &dyn Store,
+    r: &mut dyn ReadTx,
     rules: &Rules,
     req: &LookupRequest,
     now: DateTime<Utc>,
 ) -> Result<CustomerView, LookupError> {
     let key = lookup_key(req, &CardFormat::default_formats())?;
-    let found = store::read(store, |r| r.customer_with_balance(key.key(), now))?;
-    let (customer, balance) = found.ok_or(LookupError::NotFound)?;
+    let (customer, balance) = r
+        .customer_with_balance(key.key(), now)?
+        .ok_or(LookupError::NotFound)?;
     Ok(view(rules, &customer, balance))
 }
 
@@ -148,33 +150,29 @@ pub enum HistoryError {
 
 /// The customer's balance and last `limit` history lines («История бонусов»).
 pub fn history(
-    store: &dyn Store,
+    r: &mut dyn ReadTx,
     customer_id: &str,
     limit: usize,
     now: DateTime<Utc>,
 ) -> Result<HistoryResponse, HistoryError> {
-    store::read(store, |r| {
-        let Some((customer, balance)) =
-            r.customer_with_balance(CustomerKey::Id(customer_id), now)?
-        else {
-            return Ok(Err(HistoryError::NotFound));
-        };
-        let entries = r
-            .history(&customer.id, limit)?
-            .into_iter()
-            .map(|h| HistoryEntry {
-                at: h.at,
-                amount: Bonus::from_kopecks(h.amount),
-                description: h.description,
-            })
-            .collect();
-        Ok(Ok(HistoryResponse {
-            customer_id: customer.id,
-            balance: Bonus::from_kopecks(balance.active),
-            pending: Bonus::from_kopecks(balance.pending),
-            entries,
-        }))
-    })?
+    let (customer, balance) = r
+        .customer_with_balance(CustomerKey::Id(customer_id), now)?
+        .ok_or(HistoryError::NotFound)?;
+    let entries = r
+        .history(&customer.id, limit)?
+        .into_iter()
+        .map(|h| HistoryEntry {
+            at: h.at,
+            amount: Bonus::from_kopecks(h.amount),
+            description: h.description,
+        })
+        .collect();
+    Ok(HistoryResponse {
+        customer_id: customer.id,
+        balance: Bonus::from_kopecks(balance.active),
+        pending: Bonus::from_kopecks(balance.pending),
+        entries,
+    })
 }
 
 /// Why a calculation was not made.
@@ -192,15 +190,14 @@ pub enum CalcError {
 /// Calculates a receipt for a customer with their balance now, as the till will see it
 /// applied: the same engine as `bonuskassa calc` and the offline till.
 pub fn calculate(
-    store: &dyn Store,
+    r: &mut dyn ReadTx,
     rules: &super::LoadedRules,
     req: &CalcRequest,
     now: DateTime<Utc>,
 ) -> Result<CalcResponse, CalcError> {
-    let found = store::read(store, |r| {
-        r.customer_with_balance(CustomerKey::Id(&req.customer_id), now)
-    })?;
-    let (customer, balance) = found.ok_or(CalcError::NotFound)?;
+    let (customer, balance) = r
+        .customer_with_balance(CustomerKey::Id(&req.customer_id), now)?
+        .ok_or(CalcError::NotFound)?;
     let view = view(&rules.rules, &customer, balance);
     let state = CustomerState {
         card: customer.card_status.clone(),

@@ -13,8 +13,8 @@
 //! The server is a library first: `bonuskassa-server serve` and the terminal's demo both
 //! call [`Server::open`] and [`Server::serve`] (or [`spawn`]).
 //!
-//! Architecture Invariant: the database is touched only on blocking threads
-//! (`spawn_blocking`), never on the async executor; and only through `store`.
+//! Architecture Invariant: the database is touched only off the async executor (reads on
+//! the read pool, writes on the blocking pool: `workers`), and only through `store`.
 pub mod admin;
 pub mod api;
 pub mod auth;
@@ -27,6 +27,7 @@ pub mod openapi;
 pub mod ops;
 pub mod sms;
 pub mod store;
+pub mod workers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -115,6 +116,7 @@ pub struct State {
     pub(crate) gateway: Arc<dyn sms::SmsGateway>,
     pub(crate) demo_inbox: Option<Arc<sms::LogGateway>>,
     pub(crate) config: ServerConfig,
+    pub(crate) workers: workers::Workers,
 }
 
 impl State {
@@ -223,6 +225,7 @@ impl Server {
         };
         Ok(Server {
             state: Arc::new(State {
+                workers: workers::Workers::new(store.engine())?,
                 store,
                 rules: RwLock::new(Arc::new(rules)),
                 clock,

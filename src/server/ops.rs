@@ -26,8 +26,8 @@ use super::customers::{self, Customer};
 use super::ledger::{self, Grant, LedgerError, Source, Spend};
 use super::sms;
 use super::store::{
-    self, CustomerKey, NewAudit, NewConsent, NewCustomer, NewOperation, NewSale, Store, StoreError,
-    Tx,
+    self, CustomerKey, NewAudit, NewConsent, NewCustomer, NewOperation, NewSale, ReadTx, Store,
+    StoreError, Tx,
 };
 use crate::domain::calc::{CalcError, CustomerState, calculate};
 use crate::domain::card::{CardFormat, CardNumber, VirtualPrefix, generate_virtual};
@@ -1026,13 +1026,13 @@ impl Cx<'_> {
 
 /// Customers changed after `since`, with only what a terminal may keep.
 pub fn customer_feed(
-    store: &dyn Store,
+    r: &mut dyn ReadTx,
     terminal: &Terminal,
     since: i64,
     limit: i64,
     now: DateTime<Utc>,
 ) -> Result<CustomerFeed, StoreError> {
-    store::read(store, |r| {
+    {
         let key = r.lookup_key(&terminal.store_id)?.ok_or_else(|| {
             StoreError::Corrupt(format!("store {} has no lookup key", terminal.store_id))
         })?;
@@ -1061,5 +1061,5 @@ pub fn customer_feed(
             cursor,
             customers: out,
         })
-    })
+    }
 }

@@ -231,6 +231,12 @@ fn block_on<F: Future>(handle: &tokio::runtime::Handle, fut: F) -> F::Output {
 /// One pass of the migrations: the version table, the newest applied version, and each
 /// newer migration as a DDL transaction and a data transaction.
 async fn migrate_once(client: &Object) -> Result<(), StoreError> {
+    // The idempotent DDL below says "already exists, skipping" as a NOTICE on every start:
+    // nothing an operator needs in the log.
+    client
+        .batch_execute("SET client_min_messages TO warning")
+        .await
+        .map_err(|e| statement_error(&e))?;
     client
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (

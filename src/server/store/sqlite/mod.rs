@@ -106,10 +106,7 @@ impl SqliteStore {
         }
         Ok(SqliteStore {
             writer: Mutex::new(writer),
-            readers: Some(ReaderPool {
-                idle: Mutex::new(readers),
-                returned: Condvar::new(),
-            }),
+            readers: Some(ReaderPool::new(readers)),
         })
     }
 
@@ -158,27 +155,46 @@ impl Store for SqliteStore {
 
 /// Reader connections; a caller waits when all are taken.
 pub(crate) struct ReaderPool {
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Idle>,
     returned: Condvar,
 }
 
+/// The idle readers, and how many callers wait for one.
+struct Idle {
+    connections: Vec<Connection>,
+    waiting: usize,
+}
+
 impl ReaderPool {
+    fn new(connections: Vec<Connection>) -> ReaderPool {
+        ReaderPool {
+            idle: Mutex::new(Idle {
+                connections,
+                waiting: 0,
+            }),
+            returned: Condvar::new(),
+        }
+    }
+
     fn take(&self) -> Option<Connection> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            if let Some(c) = idle.pop() {
+            if let Some(c) = idle.connections.pop() {
                 return Some(c);
             }
+            idle.waiting += 1;
             idle = self.returned.wait(idle).unwrap_or_else(|p| p.into_inner());
+            idle.waiting -= 1;
         }
     }
 
     fn give_back(&self, conn: Connection) {
-        self.idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(conn);
-        self.returned.notify_one();
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        idle.connections.push(conn);
+        // A wake is a system call: only when someone waits.
+        if idle.waiting > 0 {
+            self.returned.notify_one();
+        }
     }
 }
 
