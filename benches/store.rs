@@ -2,8 +2,8 @@
 //! 1.5 × a bare SQLite insert + commit with the same settings, measured side by side.
 
 use bonuskassa::protocol::server::OperationBody;
+use bonuskassa::sqlite::configure_durable;
 use bonuskassa::store::TerminalStore;
-use bonuskassa::store::sqlite::configure_durable;
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
 

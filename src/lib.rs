@@ -53,6 +53,7 @@
 pub mod bridge;
 pub mod cli;
 pub mod clock;
+pub mod crypto;
 pub mod demo;
 pub mod domain;
 pub mod failpoint;
@@ -63,6 +64,7 @@ pub mod protocol;
 pub mod scanner;
 pub mod secrets;
 pub mod server;
+pub mod sqlite;
 pub mod store;
 pub mod sync;
 pub mod terminal;

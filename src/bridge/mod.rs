@@ -775,7 +775,7 @@ async fn authorize(
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, key)| key.trim());
     match given {
-        Some(key) if crate::server::crypto::ct_eq(key.as_bytes(), bridge.inner.key.as_bytes()) => {
+        Some(key) if crate::crypto::ct_eq(key.as_bytes(), bridge.inner.key.as_bytes()) => {
             next.run(request).await
         }
         Some(_) => Refusal::new(

@@ -5,6 +5,7 @@
 //! (`Receipt`, `Calculation`, `Bonus`, …) serialize as decimal strings. Version 1 of the
 //! API lives under `/api/v1`: add fields with defaults and new endpoints; a changed meaning
 //! is a new version, never an edit.
+pub mod schema;
 pub mod server;
 
 use hmac::{Hmac, Mac};
@@ -36,15 +37,9 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Str
 /// lookup key, as lowercase hex: the keyed hash the server's customer feed carries and the
 /// terminal's cache is searched by, so the cache never holds a phone or a card number.
 pub fn lookup_hash(key: &[u8], value: &str) -> String {
-    use std::fmt::Write;
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(value.as_bytes());
-    let bytes = mac.finalize().into_bytes();
-    let mut out = String::with_capacity(64);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
+    crate::crypto::hex(&mac.finalize().into_bytes())
 }
 
 /// How a till shows a customer's name, and all it keeps of it: the first name and the

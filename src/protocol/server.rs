@@ -204,7 +204,7 @@ pub struct CalcRequest {
     pub customer_id: String,
     pub receipt: Receipt,
     #[serde(default)]
-    #[schema(value_type = crate::server::openapi::BonusInput)]
+    #[schema(value_type = crate::protocol::schema::BonusInput)]
     pub spend: Bonus,
 }
 
@@ -282,7 +282,7 @@ pub enum OperationBody {
     Sale {
         customer_id: String,
         receipt: Receipt,
-        #[schema(value_type = crate::server::openapi::BonusInput)]
+        #[schema(value_type = crate::protocol::schema::BonusInput)]
         spend: Bonus,
         /// The spend-over-limit SMS proof, when the rules ask for one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -331,7 +331,7 @@ pub enum OperationBody {
     ManualChange {
         customer_id: String,
         /// Signed: positive adds bonuses, negative takes them.
-        #[schema(value_type = crate::server::openapi::BonusInput)]
+        #[schema(value_type = crate::protocol::schema::BonusInput)]
         amount: Bonus,
         reason: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]

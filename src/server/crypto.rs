@@ -7,6 +7,8 @@
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
+pub use crate::crypto::{ct_eq, hex};
+
 /// `n` random bytes from the thread's CSPRNG, as lowercase hex.
 pub fn random_hex(n: usize) -> String {
     let mut bytes = vec![0u8; n];
@@ -21,10 +23,6 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
     bytes
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// SHA-256 over the concatenation of `parts`.
 pub fn sha256(parts: &[&[u8]]) -> Vec<u8> {
     let mut h = Sha256::new();
@@ -32,11 +30,6 @@ pub fn sha256(parts: &[&[u8]]) -> Vec<u8> {
         h.update(p);
     }
     h.finalize().to_vec()
-}
-
-/// Compares two byte strings in time independent of where they differ.
-pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 pub use crate::protocol::lookup_hash;

@@ -281,7 +281,7 @@ pub fn verify_code<R: rand::CryptoRng + rand::Rng>(
         return Ok(Err(VerifyError::Expired));
     }
 
-    if !constant_time_eq(&code_hash(&latest.salt, phone, code), &latest.code_hash) {
+    if !crate::crypto::ct_eq(&code_hash(&latest.salt, phone, code), &latest.code_hash) {
         let left = latest.tries_left - 1;
         tx.set_sms_tries(latest.id, left)?;
         return Ok(Err(VerifyError::Wrong {
@@ -292,7 +292,7 @@ pub fn verify_code<R: rand::CryptoRng + rand::Rng>(
     tx.mark_sms_verified(latest.id, now)?;
     let mut bytes = [0u8; TOKEN_BYTES];
     rng.fill(&mut bytes);
-    let token = hex(&bytes);
+    let token = crate::crypto::hex(&bytes);
     tx.insert_verification(
         &token_hash(&token),
         phone.as_e164(),
@@ -502,25 +502,7 @@ fn token_hash(token: &str) -> [u8; 32] {
 }
 
 /// Compares without an early exit, so the time taken says nothing about how much matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    s
-}
-
-use crate::store::sqlite::ts;
+use crate::sqlite::ts;
 
 // --- Gateways --------------------------------------------------------------------------------
 

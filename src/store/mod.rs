@@ -8,7 +8,6 @@
 //! a database newer than the program is refused.
 //!
 //! Architecture Invariant: `store` never talks to the network; `sync` moves what is here.
-pub mod sqlite;
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +18,7 @@ use crate::domain::returns::{Returned, Sale};
 use crate::protocol::server::{
     FeedCustomer, Operation, OperationBody, OperationResult, OperationStatus,
 };
-use sqlite::{SqliteError, configure_durable, migrate, parse_ts, ts};
+use crate::sqlite::{SqliteError, configure_durable, migrate, parse_ts, ts};
 
 const MIGRATIONS: &[(&str, &str)] = &[
     (
@@ -620,7 +619,7 @@ impl TerminalStore {
                     kind: r.get(1)?,
                     reason: r.get(2)?,
                     message: r.get(3)?,
-                    at: sqlite::parse_ts_column(&r.get::<_, String>(4)?, 4)?,
+                    at: crate::sqlite::parse_ts_column(&r.get::<_, String>(4)?, 4)?,
                     offline: r.get(5)?,
                     spend: r.get(6)?,
                 })

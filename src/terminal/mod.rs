@@ -189,14 +189,12 @@ impl std::fmt::Debug for Terminal {
     }
 }
 
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+/// The till as its enrollment made it: the store the code was issued for, and the id the
+/// server gave this till.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrollment {
+    pub store_name: String,
+    pub terminal_id: String,
 }
 
 /// Wrong cashier codes typed while the server is away: 5 are allowed, then the till
@@ -290,7 +288,7 @@ impl Terminal {
             .ok_or(TerminalError::NotEnrolled(SecretName::CacheKey))?;
         // Made by the installer's setup; a till without one has no register bridge.
         let bridge_key = secrets.get(SecretName::BridgeKey)?;
-        let lookup_key = decode_hex(key.expose()).ok_or_else(|| {
+        let lookup_key = crate::crypto::unhex(key.expose()).ok_or_else(|| {
             TerminalError::Secrets(SecretError::BadBackend(
                 "the stored cache-key is not hex; enroll the till again".into(),
             ))
@@ -341,9 +339,9 @@ impl Terminal {
     }
 
     /// The store and the id the server gave this till when it was enrolled.
-    pub fn enrollment(&self) -> Option<crate::till::setup::Enrolled> {
+    pub fn enrollment(&self) -> Option<Enrollment> {
         let store = self.store();
-        Some(crate::till::setup::Enrolled {
+        Some(Enrollment {
             store_name: store.get_meta("store_name").ok().flatten()?,
             terminal_id: store.get_meta("terminal_id").ok().flatten()?,
         })
@@ -467,7 +465,7 @@ impl Terminal {
             .store()
             .get_meta("login_locked_until")?
             .as_deref()
-            .and_then(crate::store::sqlite::parse_ts);
+            .and_then(crate::sqlite::parse_ts);
         if let Some(until) = locked_until
             && until > now
         {
@@ -534,8 +532,7 @@ impl Terminal {
                         let lock = offline_lock_seconds(failures);
                         if lock > 0 {
                             let until = now + chrono::Duration::seconds(lock as i64);
-                            store
-                                .put_meta("login_locked_until", &crate::store::sqlite::ts(until))?;
+                            store.put_meta("login_locked_until", &crate::sqlite::ts(until))?;
                         }
                         Err(TerminalError::WrongCashierCode)
                     }
@@ -1183,8 +1180,8 @@ mod tests {
 
     #[test]
     fn hex_keys_decode() {
-        assert_eq!(decode_hex("00ff10"), Some(vec![0, 255, 16]));
-        assert_eq!(decode_hex("0"), None);
-        assert_eq!(decode_hex("zz"), None);
+        assert_eq!(crate::crypto::unhex("00ff10"), Some(vec![0, 255, 16]));
+        assert_eq!(crate::crypto::unhex("0"), None);
+        assert_eq!(crate::crypto::unhex("zz"), None);
     }
 }

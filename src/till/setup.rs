@@ -27,7 +27,9 @@ use crate::scanner::{ScannerSettings, Terminator};
 use crate::secrets::{SecretBackend, SecretError, SecretName, SecretStore, SecretValue};
 use crate::sync::client::ClientError;
 use crate::terminal::config::{BridgeSettings, DEFAULT_BRIDGE_PORT};
-use crate::terminal::{LocalOffline, Terminal, TerminalConfig, TerminalError, probe_server};
+use crate::terminal::{
+    Enrollment, LocalOffline, Terminal, TerminalConfig, TerminalError, probe_server,
+};
 
 /// Opens the secret store a backend names. The real one is [`crate::secrets::open`];
 /// tests give keyring-core's mock store for `keyring`.
@@ -204,13 +206,6 @@ pub enum ScanCheck {
     /// Something arrived, but it is neither: the port works; the code scanned is not one
     /// of ours (or the terminator is wrong and frames run together).
     Unrecognised { bytes: usize },
-}
-
-/// The till the setup is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Enrolled {
-    pub store_name: String,
-    pub terminal_id: String,
 }
 
 /// What the installer does.
@@ -509,7 +504,7 @@ pub struct Setup {
     /// The till being set up again, when it is enrolled and running.
     current: Option<Arc<Terminal>>,
     form: SetupForm,
-    enrolled: Option<Enrolled>,
+    enrolled: Option<Enrollment>,
     connection: Check<LinkCheck>,
     scanner: Check<ScanCheck>,
     problem: Option<SetupProblem>,
@@ -575,7 +570,7 @@ impl Setup {
         &self.form
     }
 
-    pub fn enrolled(&self) -> Option<&Enrolled> {
+    pub fn enrolled(&self) -> Option<&Enrollment> {
         self.enrolled.as_ref()
     }
 

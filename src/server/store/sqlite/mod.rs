@@ -19,7 +19,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use rusqlite::{Connection, OpenFlags};
 
 use super::{Engine, ReadTx, Store, StoreError, Tx};
-use crate::store::sqlite::{SqliteError, configure_durable, migrate};
+use crate::sqlite::{SqliteError, configure_durable, migrate};
 
 /// The migrations, in order; the schema version is the number of steps applied.
 const MIGRATIONS: &[(&str, &str)] = &[

@@ -1,7 +1,7 @@
 //! The store interface in SQLite's SQL: the reads every connection answers, and the writes
 //! of the writer's transaction.
 //!
-//! Times are fixed-width RFC 3339 UTC text (`crate::store::sqlite::ts`), so SQL compares
+//! Times are fixed-width RFC 3339 UTC text (`crate::sqlite::ts`), so SQL compares
 //! them as text in time order. Locks are no-ops here: the writer's `BEGIN IMMEDIATE` already
 //! makes every read-write transaction the only one.
 
@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, Row, named_params, params};
 use super::ReaderPool;
 use crate::protocol::server::Role;
 use crate::server::store::*;
-use crate::store::sqlite::{parse_ts_column, ts};
+use crate::sqlite::{parse_ts_column, ts};
 
 /// A connection that answers the reads.
 pub(super) trait Conn {
