@@ -198,7 +198,7 @@ pub fn prepare(runtime: &tokio::runtime::Runtime) -> Result<Demo, DemoError> {
     till.timeout_ms = DEMO_TIMEOUT_MS;
     till.sync_timeout_s = 2;
     let secrets: Arc<dyn SecretStore> = Arc::new(MemoryStore::new());
-    let bridge_key = crate::till::setup::new_bridge_key();
+    let bridge_key = crate::setup::new_bridge_key();
     secrets
         .set(SecretName::BridgeKey, &SecretValue::new(bridge_key.clone()))
         .map_err(|e| DemoError::Till(e.to_string()))?;

@@ -51,6 +51,7 @@
 //!   names `rusqlite` or `tokio_postgres` (`tests/tidy.rs`).
 
 pub mod bridge;
+pub mod checkout;
 pub mod cli;
 pub mod clock;
 pub mod crypto;
@@ -64,9 +65,9 @@ pub mod protocol;
 pub mod scanner;
 pub mod secrets;
 pub mod server;
+pub mod setup;
 pub mod sqlite;
 pub mod store;
 pub mod sync;
 pub mod terminal;
-pub mod till;
 pub mod ui;

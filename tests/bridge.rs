@@ -11,8 +11,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bonuskassa::bridge::wire::{ReceiptStatus, State};
+use bonuskassa::checkout::{Action, AppliedWhat, Problem, Screen};
 use bonuskassa::domain::receipt::Receipt;
-use bonuskassa::till::{Action, AppliedWhat, Problem, Screen};
 use common::panel::{CASHIER, Headless, KARINA};
 use common::{Rig, receipt, return_of};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};

@@ -200,7 +200,7 @@ async fn assert_free() {
     settle(&opened).await;
     assert_eq!(
         shared().till.panel.screen().await,
-        bonuskassa::till::Screen::Waiting
+        bonuskassa::checkout::Screen::Waiting
     );
 }
 
@@ -527,7 +527,7 @@ proptest! {
             let parsed: Receipt = serde_json::from_value(receipt.clone()).unwrap();
             assert_eq!(
                 shared().till.panel.screen().await,
-                bonuskassa::till::Screen::Find { receipt: parsed }
+                bonuskassa::checkout::Screen::Find { receipt: parsed }
             );
             let again = post("/v1/receipts", body).await;
             assert_eq!((again.status, &again.body), (200, &opened.body));

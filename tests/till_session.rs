@@ -6,10 +6,12 @@ mod common;
 
 use std::sync::Arc;
 
+use bonuskassa::checkout::{
+    Action, CardChoice, Outcome, Problem, RegistrationStep, Screen, Session,
+};
 use bonuskassa::clock::{ManualClock, SystemClock};
 use bonuskassa::domain::money::Bonus;
 use bonuskassa::protocol::server::Questionnaire;
-use bonuskassa::till::{Action, CardChoice, Outcome, Problem, RegistrationStep, Screen, Session};
 use common::{Rig, b, last_sms_code, quick_sync, receipt, return_of, wait_for};
 
 async fn session(rig: &Rig, clock: Arc<dyn bonuskassa::clock::Clock>) -> Session {

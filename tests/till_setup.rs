@@ -1,4 +1,4 @@
-//! The installer's setup (src/till/setup.rs) against a real server on 127.0.0.1: the
+//! The installer's setup (src/setup/) against a real server on 127.0.0.1: the
 //! connection test, enrollment with a wrong and a right code, the secret store choice, the
 //! scanner's live test on a pty, saving, and the setup of a running till from the
 //! manager's menu.
@@ -13,11 +13,11 @@ use bonuskassa::lang::Language;
 use bonuskassa::scanner::Terminator;
 use bonuskassa::secrets::{SecretError, SecretName};
 use bonuskassa::server::admin;
-use bonuskassa::terminal::TerminalConfig;
-use bonuskassa::till::setup::{
+use bonuskassa::setup::{
     Check, Finished, ScanCheck, SecretChoice, Setup, SetupAction, SetupField, SetupForm,
     SetupProblem,
 };
+use bonuskassa::terminal::TerminalConfig;
 use chrono::Utc;
 use common::{Rig, b, receipt, text_of_files, wait_for};
 use serialport::SerialPort;
@@ -144,7 +144,7 @@ async fn an_installer_tests_the_link_enrolls_and_saves_a_new_till() {
 async fn a_headless_till_chooses_the_file_vault_explicitly() {
     let rig = Rig::new();
     // A till without a secret service: the keyring cannot be opened.
-    let opener: bonuskassa::till::setup::SecretsOpener = Arc::new(|backend| match backend {
+    let opener: bonuskassa::setup::SecretsOpener = Arc::new(|backend| match backend {
         bonuskassa::secrets::SecretBackend::Keyring => Err(SecretError::BadBackend(
             "no secret service on this machine".into(),
         )),

@@ -18,11 +18,11 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bonuskassa::checkout::Outcome;
 use bonuskassa::clock::{Clock, ManualClock};
 use bonuskassa::domain::money::Bonus;
 use bonuskassa::domain::receipt::Receipt;
 use bonuskassa::terminal::Terminal;
-use bonuskassa::till::Outcome;
 use common::ui::{AT_REGISTER, Till, headless};
 use common::{Rig, b, last_sms_code, quick_sync, receipt, wait_for};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};

@@ -7,11 +7,11 @@ mod common;
 use std::io::Write;
 use std::sync::Arc;
 
+use bonuskassa::checkout::Outcome;
 use bonuskassa::clock::{Clock, SystemClock};
 use bonuskassa::scanner::{ScannerSettings, Terminator};
 use bonuskassa::server::admin;
 use bonuskassa::terminal::Terminal;
-use bonuskassa::till::Outcome;
 use chrono::Utc;
 use common::ui::{Till, headless};
 use common::{Rig, quick_sync, receipt, wait_for};

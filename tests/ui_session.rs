@@ -15,9 +15,9 @@ mod common;
 
 use std::sync::Arc;
 
+use bonuskassa::checkout::Outcome;
 use bonuskassa::clock::{Clock, SystemClock};
 use bonuskassa::domain::money::Bonus;
-use bonuskassa::till::Outcome;
 use common::ui::{AT_REGISTER, Till};
 use common::{Rig, last_sms_code, quick_sync, receipt, return_of, wait_for};
 use i_slint_backend_testing::AccessibleRole;

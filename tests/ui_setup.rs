@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use bonuskassa::clock::{Clock, SystemClock};
 use bonuskassa::server::admin;
+use bonuskassa::setup::Setup;
 use bonuskassa::terminal::TerminalConfig;
-use bonuskassa::till::setup::Setup;
 use bonuskassa::ui::{self, Language, UiOptions};
 use chrono::Utc;
 use common::Rig;

@@ -36,9 +36,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use crate::checkout::{Action, Applied, AppliedWhat, Outcome, Problem, Withdrawal};
 use crate::domain::money::Money;
 use crate::domain::receipt::Receipt;
-use crate::till::{Action, Applied, AppliedWhat, Outcome, Problem, Withdrawal};
 use wire::{
     BridgeError, CloseRequest, ErrorCode, LoyaltyData, LoyaltyResult, MAX_WAIT_S, PositionImpact,
     PrintableData, ReceiptStatus, State, WaitQuery,

@@ -21,9 +21,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
+use crate::setup::{SecretsOpener, Setup, os_secrets};
 use crate::terminal::config::ConfigError;
 use crate::terminal::{Terminal, TerminalError};
-use crate::till::setup::{SecretsOpener, Setup, os_secrets};
 
 mod app_adapter;
 pub mod demo_register;

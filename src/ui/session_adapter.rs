@@ -1,5 +1,5 @@
 //! Wires `SessionAdapter` (ui/adapters/session_adapter.slint): the touch screens as a thin
-//! view of the checkout session ([`crate::till::Session`]).
+//! view of the checkout session ([`crate::checkout::Session`]).
 //!
 //! The session does network and disk IO, so it never runs on the UI thread. It lives on a
 //! worker thread with its own current-thread tokio runtime, which
@@ -39,6 +39,11 @@ use super::{
     Page, ProblemInfo, ProblemKind, Questions, ReceiptInfo, RegStep, RegistrationInfo, ReturnInfo,
     ReturnLine, ServerLink, SessionAdapter, SpendCode, TillStatus,
 };
+use crate::checkout::qr::QrModules;
+use crate::checkout::{
+    Action, Applied, AppliedWhat, CardChoice, Outcome, Problem, RegistrationStep, Screen, Session,
+    Withdrawal,
+};
 use crate::clock::Clock;
 use crate::domain::money::Bonus;
 use crate::domain::phone::PhoneInput;
@@ -46,14 +51,9 @@ use crate::domain::receipt::Receipt;
 use crate::lang::Language;
 use crate::protocol::server::{Gender, Questionnaire, Secret};
 use crate::scanner::{ScanEvent, SerialScanner, available_ports};
+use crate::setup::{Finished, SecretsOpener, Setup, SetupAction};
 use crate::sync::worker::SyncStatus;
 use crate::terminal::{OfflineLimit, Priced, Terminal};
-use crate::till::qr::QrModules;
-use crate::till::setup::{Finished, SecretsOpener, Setup, SetupAction};
-use crate::till::{
-    Action, Applied, AppliedWhat, CardChoice, Outcome, Problem, RegistrationStep, Screen, Session,
-    Withdrawal,
-};
 
 /// The longest entries the keypad accepts: a cashier code, a card number, a spend (whole
 /// bonuses), an SMS code.

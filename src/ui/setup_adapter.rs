@@ -1,5 +1,5 @@
 //! Wires `SetupAdapter` (ui/adapters/setup_adapter.slint): the installer's setup
-//! ([`crate::till::setup::Setup`]) as the setup page shows it.
+//! ([`crate::setup::Setup`]) as the setup page shows it.
 //!
 //! The setup runs on the same worker thread as the checkout session (see
 //! `session_adapter`), which switches between the two: a till never enrolled starts in the
@@ -16,7 +16,7 @@ use super::{
 };
 use crate::lang::Language;
 use crate::scanner::Terminator;
-use crate::till::setup::{
+use crate::setup::{
     Check, ScanCheck, SecretChoice, Setup, SetupAction, SetupField, SetupForm, SetupProblem,
 };
 

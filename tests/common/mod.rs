@@ -65,7 +65,7 @@ impl Rig {
     }
 
     /// Opens secret stores as the real till does, but `keyring` is the rig's mock store.
-    pub fn opener(&self) -> bonuskassa::till::setup::SecretsOpener {
+    pub fn opener(&self) -> bonuskassa::setup::SecretsOpener {
         let keyring = self.keyring.clone();
         Arc::new(move |backend| match backend {
             bonuskassa::secrets::SecretBackend::Keyring => {

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use bonuskassa::bridge::client::BridgeClient;
 use bonuskassa::bridge::{Bridge, BridgeConfig, BridgeHandle, Panel};
+use bonuskassa::checkout::{Action, Problem, Screen, Session};
 use bonuskassa::clock::{Clock, SystemClock};
 use bonuskassa::terminal::Terminal;
-use bonuskassa::till::{Action, Problem, Screen, Session};
 
 use super::{Rig, quick_sync, wait_for};
 

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use bonuskassa::till::{Action, Outcome};
+use bonuskassa::checkout::{Action, Outcome};
 use bonuskassa::ui::{AppWindow, UiHandle};
 use i_slint_backend_testing::{
     AccessibleRole, ElementHandle, ElementRoot, TestingBackend, TestingBackendOptions,

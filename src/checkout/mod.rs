@@ -12,7 +12,6 @@
 //! leaves the screen where it was and says why in [`Problem`]; nothing typed is lost.
 pub mod problem;
 pub mod qr;
-pub mod setup;
 
 use std::sync::Arc;
 

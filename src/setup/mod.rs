@@ -2,7 +2,7 @@
 //! set up the barcode scanner and the cash register's link, the language and the till's
 //! own offline limits, and test all of it before leaving the store (SPEC.md §1).
 //!
-//! Like [`super::Session`], a state machine the UI shows: every tap is a [`SetupAction`]
+//! Like [`crate::checkout::Session`], a state machine the UI shows: every tap is a [`SetupAction`]
 //! carrying the form as typed ([`SetupForm`], plain strings), and a failed action leaves
 //! the form as it was and says why in [`SetupProblem`], naming the field when a field is
 //! wrong. It runs before there is a [`Terminal`] (a till that was never enrolled) and on an
