@@ -12,28 +12,21 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-
+use crate::bridge::client::BridgeClient;
 use crate::clock::{Clock, SystemClock};
+use crate::runner::{BridgeChoice, RunnerOptions, Start};
 use crate::secrets::{MemoryStore, SecretName, SecretStore, SecretValue};
 use crate::server::{self, RunningServer, ServerConfig, admin};
 use crate::sync::plan::Backoff;
 use crate::sync::worker::SyncOptions;
 use crate::terminal::Terminal;
 use crate::terminal::config::TerminalConfig;
+use crate::ui::demo_register::{DemoServerSwitch, DemoSms, build_register_window};
+use crate::ui::{self, Language, UiOptions};
 
 /// How long the demo till waits for the server before it answers from its cache: short,
 /// so cutting the server shows offline mode at once.
 const DEMO_TIMEOUT_MS: u64 = 700;
-
-/// One SMS the demo server "sent".
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DemoSms {
-    pub at: DateTime<Utc>,
-    /// The phone, masked the way the till shows it.
-    pub phone: String,
-    pub text: String,
-}
 
 /// The demo's loyalty server: running or stopped on a fixed address, by the switch.
 pub struct DemoServer {
@@ -56,17 +49,13 @@ impl DemoServer {
         format!("http://{}", self.addr)
     }
 
-    pub fn is_online(&self) -> bool {
-        self.lock().is_some()
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<RunningServer>> {
         self.running.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Starts or stops the server. Stopping waits for requests under way; nothing the
     /// server committed is lost, and the till queues what it does meanwhile.
-    pub fn set_online(&self, online: bool) -> Result<(), String> {
+    fn switch(&self, online: bool) -> Result<(), String> {
         let mut running = self.lock();
         match (online, running.is_some()) {
             (true, false) => {
@@ -91,7 +80,7 @@ impl DemoServer {
     }
 
     /// The SMS sent so far, newest first.
-    pub fn inbox(&self) -> Vec<DemoSms> {
+    fn sent(&self) -> Vec<DemoSms> {
         let running = self.lock();
         self.collect(running.as_ref());
         let mut inbox = self.inbox.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -117,6 +106,20 @@ impl DemoServer {
     }
 }
 
+impl DemoServerSwitch for DemoServer {
+    fn is_online(&self) -> bool {
+        self.lock().is_some()
+    }
+
+    fn set_online(&self, online: bool) -> Result<(), String> {
+        self.switch(online)
+    }
+
+    fn inbox(&self) -> Vec<DemoSms> {
+        self.sent()
+    }
+}
+
 /// The demo, ready to show: the server, the enrolled till, and the bridge key.
 pub struct Demo {
     pub dir: DemoDir,
@@ -124,6 +127,8 @@ pub struct Demo {
     pub terminal: Arc<Terminal>,
     pub bridge_key: String,
     pub clock: Arc<dyn Clock>,
+    /// The store the till was enrolled in, as the demo data made it.
+    pub store: String,
 }
 
 /// The demo's temporary directory, removed when dropped.
@@ -228,5 +233,52 @@ pub fn prepare(runtime: &tokio::runtime::Runtime) -> Result<Demo, DemoError> {
         terminal: Arc::new(terminal),
         bridge_key,
         clock,
+        store: admin::DEMO_STORE.into(),
     })
+}
+
+/// `bonuskassa demo`: the server in this process, an enrolled till's window with its
+/// runner and bridge, and the simulated register's window. Runs until both windows are
+/// closed; the demo's directory is removed then.
+pub fn run(language: Language) -> anyhow::Result<()> {
+    ui::select_backend()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let demo = prepare(&runtime)?;
+    let opts = UiOptions {
+        language,
+        language_given: true,
+        ..UiOptions::default()
+    };
+    let window = ui::build_window(&opts)
+        .map_err(|e| anyhow::anyhow!("cannot create the till's window: {e}"))?;
+    let options = RunnerOptions {
+        clock: demo.clock.clone(),
+        open_secrets: crate::setup::os_secrets(),
+        bridge: BridgeChoice::AnyPort,
+        close_timeout: None,
+    };
+    let runner = ui::start_runner(&window, Start::Till(demo.terminal.clone()), options)
+        .map_err(|e| anyhow::anyhow!("cannot start the till: {e}"))?;
+    let bridge = runner
+        .bridge_addr()
+        .ok_or_else(|| anyhow::anyhow!("the register bridge did not start (see the log)"))?;
+    let client = BridgeClient::new(&format!("http://{bridge}"), &demo.bridge_key);
+    let (register, register_handle) =
+        build_register_window(client, demo.server.clone(), demo.store.clone())
+            .map_err(|e| anyhow::anyhow!("cannot create the register's window: {e}"))?;
+    // The translation is the process's: the register's window follows the till's language.
+    eprintln!(
+        "bonuskassa demo: the loyalty server runs at {}, the register bridge at {bridge}.\n\
+         Log in on the till with 1111 (cashier) or 9999 (manager); ring up products on the\n\
+         register and press «Оплатить». Demo customers: +7 999 000-00-01 … 04.",
+        demo.server.url(),
+    );
+    let ran = ui::run_side_by_side(&window, &register);
+    drop(register_handle);
+    drop(runner);
+    demo.terminal.stop_sync();
+    drop(demo);
+    ran
 }

@@ -62,6 +62,7 @@ pub mod fleet;
 pub mod lang;
 pub mod logging;
 pub mod protocol;
+pub mod runner;
 pub mod scanner;
 pub mod secrets;
 pub mod server;

@@ -76,7 +76,7 @@ fn run(args: Args) -> Result<(), cli::CliError> {
             let language = lang
                 .parse()
                 .map_err(|e| cli::CliError::input(format!("--lang {lang}: {e}")))?;
-            bonuskassa::ui::run_demo(language).map_err(|e| cli::CliError {
+            bonuskassa::demo::run(language).map_err(|e| cli::CliError {
                 message: format!("the demo could not start: {e:#}"),
                 exit_code: 1,
             })
@@ -92,7 +92,7 @@ fn run(args: Args) -> Result<(), cli::CliError> {
                 language,
                 language_given: lang.is_some(),
                 data,
-                bridge: true,
+                bridge: bonuskassa::runner::BridgeChoice::Configured,
             };
             bonuskassa::ui::run(options).map_err(|e| cli::CliError {
                 message: format!("the window could not start: {e:#}"),

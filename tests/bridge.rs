@@ -273,8 +273,8 @@ async fn it_listens_on_loopback_only_and_every_request_needs_the_key() {
     let rig = Rig::new();
     let till = Headless::start(&rig, Some(CASHIER), LONG).await;
     let reg = Register::new(&till);
-    assert!(till.handle.addr.ip().is_loopback(), "{}", till.handle.addr);
-    assert_ne!(till.handle.addr.port(), 0);
+    assert!(till.addr.ip().is_loopback(), "{}", till.addr);
+    assert_ne!(till.addr.port(), 0);
 
     // No key, on every path, even one that does not exist.
     for (method, path) in [

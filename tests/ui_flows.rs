@@ -6,7 +6,7 @@
 //! As in ui_session.rs: a demo server on 127.0.0.1, a till enrolled against it, the session
 //! window on Slint's testing backend with the software renderer, every step a tap, a keypad
 //! key or an accessible value set by label, every check a label on screen. The register's
-//! side (a receipt handed over, the outcome taken back) goes through the [`UiHandle`], as
+//! side (a receipt handed over, the outcome taken back) goes through the [`Runner`](bonuskassa::runner::Runner), as
 //! the cash-register bridge will. The server and the till share a manual clock, so a code
 //! can expire and the till can pass its offline horizon without waiting.
 //!

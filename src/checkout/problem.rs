@@ -108,7 +108,6 @@ impl From<TerminalError> for Problem {
         use crate::domain::calc::CalcError;
         match e {
             TerminalError::Store(StoreError::DiskFull) => Problem::DiskFull,
-            TerminalError::Store(StoreError::Refused(m)) => Problem::Server(m),
             TerminalError::Store(e) => Problem::Storage(e.to_string()),
             TerminalError::Secrets(_) | TerminalError::NotEnrolled(_) => Problem::NotEnrolled,
             TerminalError::Config(e) => Problem::Storage(e.to_string()),

@@ -62,9 +62,6 @@ pub enum StoreError {
     },
     #[error("a stored value does not parse: {0}")]
     Corrupt(String),
-    /// A check inside the operation's transaction refused it; nothing was written.
-    #[error("{0}")]
-    Refused(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -187,7 +184,7 @@ impl TerminalStore {
     /// when the receipt was applied). The id is the outbox's key, so the same operation can
     /// never be queued twice.
     #[allow(clippy::too_many_arguments)]
-    pub fn enqueue_as(
+    pub fn enqueue_as<E: From<StoreError>>(
         &mut self,
         id: uuid::Uuid,
         body: OperationBody,
@@ -195,10 +192,28 @@ impl TerminalStore {
         cashier_id: Option<i64>,
         offline: bool,
         now: DateTime<Utc>,
-        also: impl FnOnce(&Transaction, &Operation) -> Result<(), StoreError>,
+        also: impl FnOnce(&Transaction, &Operation) -> Result<(), E>,
+    ) -> Result<Operation, E> {
+        let tx = self.conn.transaction().map_err(StoreError::from)?;
+        let op = Self::insert_outbox(&tx, id, body, cashier, cashier_id, offline, now)?;
+        also(&tx, &op)?;
+        crate::failpoint::hit("before_local_commit");
+        tx.commit().map_err(StoreError::from)?;
+        crate::failpoint::hit("after_local_commit");
+        Ok(op)
+    }
+
+    /// Writes the outbox row of a new operation, numbered after the last one.
+    fn insert_outbox(
+        tx: &Transaction,
+        id: uuid::Uuid,
+        body: OperationBody,
+        cashier: &str,
+        cashier_id: Option<i64>,
+        offline: bool,
+        now: DateTime<Utc>,
     ) -> Result<Operation, StoreError> {
-        let tx = self.conn.transaction()?;
-        let seq = Self::meta(&tx, "last_seq")?
+        let seq = Self::meta(tx, "last_seq")?
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
             + 1;
@@ -239,11 +254,7 @@ impl TerminalStore {
             spend,
             customer_id
         ])?;
-        Self::set_meta(&tx, "last_seq", &seq.to_string())?;
-        also(&tx, &op)?;
-        crate::failpoint::hit("before_local_commit");
-        tx.commit()?;
-        crate::failpoint::hit("after_local_commit");
+        Self::set_meta(tx, "last_seq", &seq.to_string())?;
         Ok(op)
     }
 

@@ -848,12 +848,12 @@ impl Terminal {
                     let unsynced = Bonus::from_kopecks(TerminalStore::unsynced_offline_spend(tx)?);
                     if unsynced > max {
                         let left = (max - (unsynced - priced.spend)).max(Bonus::ZERO);
-                        return Err(StoreError::Refused(
-                            OfflineLimit::TerminalBudget { left }.to_string(),
-                        ));
+                        return Err(TerminalError::Offline(OfflineLimit::TerminalBudget {
+                            left,
+                        }));
                     }
                 }
-                TerminalStore::record_sale(tx, &customer_id, op, &sale)
+                Ok(TerminalStore::record_sale(tx, &customer_id, op, &sale)?)
             },
         )?;
         if overridden {
@@ -923,7 +923,7 @@ impl Terminal {
             Some(cashier.id),
             self.status.borrow().online != Some(true),
             self.now(),
-            |tx, _| TerminalStore::record_returned(tx, &original, &after),
+            |tx, _| Ok::<_, TerminalError>(TerminalStore::record_returned(tx, &original, &after)?),
         )?;
         drop(store);
         self.nudge();

@@ -2,7 +2,8 @@
 //! plugin in miniature. It rings up products, hands the receipt to the till's bridge with
 //! [`BridgeClient`], shows the prices the loyalty panel gives back, prints (closes) or
 //! cancels, and returns positions of the last sale. The server switch and the SMS inbox
-//! reach [`DemoServer`].
+//! reach the demo's server through [`DemoServerSwitch`] (implemented by `crate::demo`, so
+//! the UI never names the server).
 //!
 //! As everywhere in `ui`, the network runs on a worker thread, never on the event loop: the
 //! callbacks send commands, the worker posts views.
@@ -21,9 +22,27 @@ use super::{
 };
 use crate::bridge::client::{BridgeClient, ClientError};
 use crate::bridge::wire::{ReceiptStatus, State};
-use crate::demo::DemoServer;
 use crate::domain::money::{Money, Quantity};
 use crate::domain::receipt::{Measure, Position, Receipt, ReceiptKind};
+
+/// One SMS the demo server "sent".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoSms {
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The phone, masked the way the till shows it.
+    pub phone: String,
+    pub text: String,
+}
+
+/// The demo's loyalty server as the register's window switches it and reads its inbox.
+/// Calls may block (starting or stopping a server): the window makes them on its worker.
+pub trait DemoServerSwitch: Send + Sync + 'static {
+    fn is_online(&self) -> bool;
+    /// Starts or stops the server; the error says why it did not start.
+    fn set_online(&self, online: bool) -> Result<(), String>;
+    /// The SMS sent so far, newest first.
+    fn inbox(&self) -> Vec<DemoSms>;
+}
 
 /// A product on the demo register's shelf.
 struct Product {
@@ -118,7 +137,8 @@ impl Drop for RegisterHandle {
 /// Creates the register's window (not shown) and its worker.
 pub fn build_register_window(
     client: BridgeClient,
-    server: Arc<DemoServer>,
+    server: Arc<dyn DemoServerSwitch>,
+    store: String,
 ) -> Result<(RegisterWindow, RegisterHandle), PlatformError> {
     let window = RegisterWindow::new()?;
     let adapter = window.global::<RegisterAdapter>();
@@ -170,6 +190,7 @@ pub fn build_register_window(
     let sim = Sim {
         client,
         server,
+        store,
         ui: window.as_weak(),
         building: Vec::new(),
         receipt: None,
@@ -196,7 +217,9 @@ pub fn build_register_window(
 
 struct Sim {
     client: BridgeClient,
-    server: Arc<DemoServer>,
+    server: Arc<dyn DemoServerSwitch>,
+    /// The store the demo's receipts are rung up in.
+    store: String,
     ui: Weak<RegisterWindow>,
     /// The receipt being rung up: product and quantity.
     building: Vec<(usize, Decimal)>,
@@ -453,7 +476,7 @@ impl Sim {
             id: self.next_id("demo"),
             kind: ReceiptKind::Sale,
             at: Local::now().fixed_offset(),
-            store: crate::server::admin::DEMO_STORE.into(),
+            store: self.store.clone(),
             cashier: "Касса 1".into(),
             original_receipt: None,
             positions,

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
+use crate::runner::{BridgeChoice, Runner, RunnerOptions, Start};
 use crate::setup::{SecretsOpener, Setup, os_secrets};
 use crate::terminal::config::ConfigError;
 use crate::terminal::{Terminal, TerminalError};
@@ -28,11 +29,11 @@ use crate::terminal::{Terminal, TerminalError};
 mod app_adapter;
 pub mod demo_register;
 mod first_frame;
-mod session_adapter;
+mod session;
 mod setup_adapter;
 
 pub use crate::lang::{Language, UnknownLanguage};
-pub use session_adapter::UiHandle;
+pub use session::SlintPresenter;
 
 slint::include_modules!();
 
@@ -47,9 +48,10 @@ pub struct UiOptions {
     /// The data directory of an enrolled till: the window shows its checkout session.
     /// Without one the window says the till is not set up.
     pub data: Option<PathBuf>,
-    /// Serve the cash-register bridge on the till's `[bridge]` port (`bonuskassa ui`
-    /// does; tests that do not drive it leave it off, so they share no port).
-    pub bridge: bool,
+    /// Whether the runner serves the cash-register bridge: on the till's `[bridge]` port
+    /// (`bonuskassa ui`), on any free port (the demo), or not at all (tests that do not
+    /// drive it, so they share no port).
+    pub bridge: BridgeChoice,
 }
 
 /// Opens the window and runs the Slint event loop on this thread until the window closes.
@@ -103,7 +105,7 @@ pub fn run(opts: UiOptions) -> anyhow::Result<()> {
 
 /// Winit with Slint's software renderer unless `SLINT_BACKEND` says otherwise: till
 /// terminals often have weak or missing GPU drivers, and the software renderer needs none.
-fn select_backend() -> anyhow::Result<()> {
+pub fn select_backend() -> anyhow::Result<()> {
     if std::env::var_os("SLINT_BACKEND").is_none() {
         slint::BackendSelector::new()
             .backend_name("winit".into())
@@ -116,70 +118,21 @@ fn select_backend() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `bonuskassa demo`: the server in this process, an enrolled till's window, the bridge,
-/// and the simulated register's window (see [`crate::demo`]). Runs until both windows
-/// are closed; the demo's directory is removed then.
-pub fn run_demo(language: Language) -> anyhow::Result<()> {
-    select_backend()?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let demo = crate::demo::prepare(&runtime)?;
-    let opts = UiOptions {
-        language,
-        language_given: true,
-        ..UiOptions::default()
-    };
-    let (window, handle) = build_session_window(&opts, demo.terminal.clone(), demo.clock.clone())
-        .map_err(|e| anyhow::anyhow!("cannot create the till's window: {e}"))?;
-    let bridge = crate::bridge::spawn(
-        crate::bridge::BridgeConfig {
-            port: 0,
-            key: demo.bridge_key.clone(),
-            close_timeout: std::time::Duration::from_secs(
-                crate::terminal::config::DEFAULT_CLOSE_TIMEOUT_S,
-            ),
-        },
-        handle.panel(),
-    )?;
-    let listener = bridge.bridge.clone();
-    handle.on_outcome(Box::new(move |o| listener.outcome(o)));
-    let client = crate::bridge::client::BridgeClient::new(
-        &format!("http://{}", bridge.addr),
-        &demo.bridge_key,
-    );
-    let (register, register_handle) =
-        demo_register::build_register_window(client, demo.server.clone())
-            .map_err(|e| anyhow::anyhow!("cannot create the register's window: {e}"))?;
-    // The translation is the process's: the register's window follows the till's language.
-    eprintln!(
-        "bonuskassa demo: the loyalty server runs at {}, the register bridge at {}.\n\
-         Log in on the till with 1111 (cashier) or 9999 (manager); ring up products on the\n\
-         register and press «Оплатить». Demo customers: +7 999 000-00-01 … 04.",
-        demo.server.url(),
-        bridge.addr
-    );
-    window
-        .show()
+/// `bonuskassa demo`'s two windows, side by side where the desktop lets a window choose
+/// (a window manager may not): the till at a terminal's 1024×768, the register to its
+/// right. Runs the event loop until both are closed.
+pub fn run_side_by_side(till: &AppWindow, register: &RegisterWindow) -> anyhow::Result<()> {
+    till.show()
         .map_err(|e| anyhow::anyhow!("cannot show the till's window: {e}"))?;
     register
         .show()
         .map_err(|e| anyhow::anyhow!("cannot show the register's window: {e}"))?;
-    // Side by side where the desktop lets a window choose (a window manager may not): the
-    // till at a terminal's 1024×768, the register to its right.
-    window
-        .window()
+    till.window()
         .set_size(slint::LogicalSize::new(1024.0, 768.0));
     register
         .window()
         .set_position(slint::LogicalPosition::new(1032.0, 0.0));
-    let ran = slint::run_event_loop();
-    drop(register_handle);
-    drop(bridge);
-    drop(handle);
-    demo.terminal.stop_sync();
-    drop(demo);
-    ran.map_err(|e| anyhow::anyhow!("the event loop failed: {e}"))
+    slint::run_event_loop().map_err(|e| anyhow::anyhow!("the event loop failed: {e}"))
 }
 
 /// Opens the till in `data`, or `None` when it was never enrolled (no `terminal.toml`, or
@@ -211,46 +164,69 @@ pub fn build_window(opts: &UiOptions) -> Result<AppWindow, slint::PlatformError>
     Ok(window)
 }
 
-/// Creates the window over the checkout session of an enrolled till, without showing it:
-/// the session runs on a worker thread of its own (see `session_adapter`), and the
-/// returned [`UiHandle`] is how the register bridge (and a test) hands it receipts and
-/// takes the outcomes. The worker posts its views to the Slint event loop, so they show
-/// while the loop runs ([`slint::ComponentHandle::run`], or `slint::run_event_loop`).
+/// Starts the till's [`Runner`] on `start` with this window as its presenter, and wires
+/// the window's pages to it. The runner posts its views to the Slint event loop, so they
+/// show while the loop runs ([`slint::ComponentHandle::run`], or `slint::run_event_loop`).
+pub fn start_runner(
+    window: &AppWindow,
+    start: Start,
+    options: RunnerOptions,
+) -> Result<Runner, slint::PlatformError> {
+    let status = match &start {
+        Start::Till(terminal) => Some(session::till_status(
+            &terminal.status(),
+            options.clock.now(),
+        )),
+        Start::Setup(setup) => {
+            // No IO on the UI thread: the serial ports come with the worker's first view.
+            setup_adapter::show(window, setup_adapter::view(setup, false, Vec::new()));
+            None
+        }
+    };
+    let runner = Runner::start(start, options, Box::new(SlintPresenter::new(window)))
+        .map_err(|e| slint::PlatformError::Other(format!("cannot start the session: {e}")))?;
+    session::attach(window, &runner.commands(), status);
+    Ok(runner)
+}
+
+/// Creates the window over the checkout session of an enrolled till, without showing it,
+/// and starts its [`Runner`]: the way the register bridge (and a test) hands the session
+/// receipts and takes the outcomes.
 ///
 /// `data` in `opts` is not read: `terminal` is the till already opened.
 pub fn build_session_window(
     opts: &UiOptions,
     terminal: Arc<Terminal>,
     clock: Arc<dyn Clock>,
-) -> Result<(AppWindow, UiHandle), slint::PlatformError> {
+) -> Result<(AppWindow, Runner), slint::PlatformError> {
     let window = build_window(opts)?;
-    let handle = session_adapter::connect(
-        &window,
-        session_adapter::Start::Till(terminal),
+    let options = RunnerOptions {
         clock,
-        os_secrets(),
-        opts.bridge,
-    )?;
-    Ok((window, handle))
+        open_secrets: os_secrets(),
+        bridge: opts.bridge,
+        close_timeout: None,
+    };
+    let runner = start_runner(&window, Start::Till(terminal), options)?;
+    Ok((window, runner))
 }
 
 /// Creates the window over the installer's setup of a till never enrolled, without
 /// showing it. Once the setup is saved the same window runs the till's checkout session,
-/// and the returned [`UiHandle`] reaches it. `open_secrets` opens the secret store the
+/// and the returned [`Runner`] reaches it. `open_secrets` opens the secret store the
 /// installer chooses (tests give keyring-core's mock store).
 pub fn build_setup_window(
     opts: &UiOptions,
     setup: Setup,
     clock: Arc<dyn Clock>,
     open_secrets: SecretsOpener,
-) -> Result<(AppWindow, UiHandle), slint::PlatformError> {
+) -> Result<(AppWindow, Runner), slint::PlatformError> {
     let window = build_window(opts)?;
-    let handle = session_adapter::connect(
-        &window,
-        session_adapter::Start::Setup(Box::new(setup)),
+    let options = RunnerOptions {
         clock,
         open_secrets,
-        opts.bridge,
-    )?;
-    Ok((window, handle))
+        bridge: opts.bridge,
+        close_timeout: None,
+    };
+    let runner = start_runner(&window, Start::Setup(Box::new(setup)), options)?;
+    Ok((window, runner))
 }

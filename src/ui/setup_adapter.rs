@@ -9,12 +9,12 @@
 
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
-use super::session_adapter::{Actions, Command};
 use super::{
     AppWindow, CheckState, SetupAdapter, SetupField as UiField, SetupFormData, SetupInfo,
     SetupProblemInfo, SetupProblemKind,
 };
 use crate::lang::Language;
+use crate::runner::{Command, Commands};
 use crate::scanner::Terminator;
 use crate::setup::{
     Check, ScanCheck, SecretChoice, Setup, SetupAction, SetupField, SetupForm, SetupProblem,
@@ -25,7 +25,7 @@ const TERMINATORS: [Terminator; 5] = Terminator::ALL;
 
 /// Connects the setup page's buttons: each reads the form as typed and sends it to the
 /// worker with the action.
-pub(super) fn wire(window: &AppWindow, actions: &Actions) {
+pub(super) fn wire(window: &AppWindow, actions: &Commands) {
     let adapter = window.global::<SetupAdapter>();
     let send = |make: fn(SetupForm) -> SetupAction, running: Running| {
         let actions = actions.clone();

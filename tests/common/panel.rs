@@ -1,18 +1,23 @@
-//! The cashier's panel without a window: a plain checkout [`Session`] behind the register
-//! bridge, as the window's session worker drives it. The register's requests reach it
-//! through [`Panel::call`], the cashier's taps through [`SessionPanel::cashier`]; either
-//! way the session's outcome goes to the bridge before the call returns.
+//! The cashier's panel without a window: the till's real [`Runner`], serving its bridge on
+//! a free port of 127.0.0.1, with a [`Recorder`] as its presenter instead of the Slint
+//! window. The register's requests reach it through the bridge, the cashier's taps through
+//! [`RunnerPanel::cashier`]; either way the session's outcome goes to the bridge before
+//! the call returns.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bonuskassa::bridge::client::BridgeClient;
-use bonuskassa::bridge::{Bridge, BridgeConfig, BridgeHandle, Panel};
-use bonuskassa::checkout::{Action, Problem, Screen, Session};
+use bonuskassa::checkout::{Action, Problem, Screen};
 use bonuskassa::clock::{Clock, SystemClock};
+use bonuskassa::lang::Language;
+use bonuskassa::runner::{BridgeChoice, Presenter, Runner, RunnerOptions, Shown, Start};
+use bonuskassa::secrets::{SecretName, SecretValue};
+use bonuskassa::setup::Setup;
+use bonuskassa::sync::worker::SyncStatus;
 use bonuskassa::terminal::Terminal;
+use chrono::{DateTime, Utc};
 
 use super::{Rig, quick_sync, wait_for};
 
@@ -21,78 +26,88 @@ pub const CASHIER: &str = "1111";
 /// Карина, a demo customer with bonuses.
 pub const KARINA: &str = "+79990000001";
 
-/// A session without a window, as the bridge's [`Panel`].
-pub struct SessionPanel {
-    pub session: Arc<tokio::sync::Mutex<Session>>,
-    bridge: Arc<OnceLock<Bridge>>,
+/// What the last view handed to the presenter showed.
+#[derive(Default)]
+struct Seen {
+    screen: Option<Screen>,
+    problem: Option<Problem>,
 }
 
-/// Hands the session's outcome, if any, to the bridge. Left in the session while no bridge
-/// is set, so nothing is lost.
-fn deliver(session: &mut Session, bridge: &OnceLock<Bridge>) {
-    if let Some(bridge) = bridge.get()
-        && let Some(outcome) = session.take_outcome()
-    {
-        bridge.outcome(&outcome);
+/// A presenter that keeps what a window would show.
+#[derive(Clone, Default)]
+pub struct Recorder(Arc<Mutex<Seen>>);
+
+impl Recorder {
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-impl SessionPanel {
-    pub fn new(session: Session) -> SessionPanel {
-        SessionPanel {
-            session: Arc::new(tokio::sync::Mutex::new(session)),
-            bridge: Arc::new(OnceLock::new()),
-        }
+impl Presenter for Recorder {
+    fn show_session(&self, shown: &Shown<'_>) {
+        *self.seen() = Seen {
+            screen: Some(shown.session.screen().clone()),
+            problem: shown.session.problem().cloned(),
+        };
     }
 
-    /// Connects the bridge the outcomes go to (once).
-    pub fn connect(&self, bridge: Bridge) {
-        assert!(
-            self.bridge.set(bridge).is_ok(),
-            "the panel has a bridge already"
-        );
-    }
+    fn show_status(&self, _: &SyncStatus, _: DateTime<Utc>) {}
 
+    fn show_setup(&self, _: &Setup, _: bool, _: Vec<String>) {}
+
+    fn leave_setup(&self, shown: &Shown<'_>, _: Option<Language>) {
+        self.show_session(shown);
+    }
+}
+
+/// The runner as a test's cashier drives it.
+pub struct RunnerPanel {
+    runner: Runner,
+    recorder: Recorder,
+}
+
+impl RunnerPanel {
     /// A tap of the cashier: the session acts, its outcome goes to the bridge, and the
     /// problem the cashier sees (if any) comes back.
     pub async fn cashier(&self, action: Action) -> Option<Problem> {
-        let mut session = self.session.lock().await;
-        session.act(action).await;
-        let problem = session.problem().cloned();
-        deliver(&mut session, &self.bridge);
-        problem
+        self.runner.tap(action).await;
+        self.recorder.seen().problem.clone()
+    }
+
+    /// Waits until the runner has shown everything sent to it (a register's call is
+    /// answered just before its view is handed over).
+    async fn settled(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.runner.is_idle() {
+            assert!(Instant::now() < deadline, "the runner never settled");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// What the cashier's screen shows now.
     pub async fn screen(&self) -> Screen {
-        self.session.lock().await.screen().clone()
+        self.settled().await;
+        self.recorder
+            .seen()
+            .screen
+            .clone()
+            .expect("a view was shown")
     }
 
     /// The problem the cashier's screen shows now.
     pub async fn problem(&self) -> Option<Problem> {
-        self.session.lock().await.problem().cloned()
+        self.settled().await;
+        self.recorder.seen().problem.clone()
     }
 }
 
-impl Panel for SessionPanel {
-    fn call(&self, action: Action) -> Pin<Box<dyn Future<Output = Result<(), Problem>> + Send>> {
-        let session = self.session.clone();
-        let bridge = self.bridge.clone();
-        Box::pin(async move {
-            let mut session = session.lock().await;
-            let result = session.act_for_register(action).await;
-            deliver(&mut session, &bridge);
-            result
-        })
-    }
-}
-
-/// An enrolled till with its session behind a running bridge on 127.0.0.1, and the
-/// register's client for it. Its sync is not started: the queue holds what was queued
-/// until [`Headless::start_sync`].
+/// An enrolled till with its runner serving the bridge on 127.0.0.1, and the register's
+/// client for it. Its sync is not started: the queue holds what was queued until
+/// [`Headless::sync`].
 pub struct Headless {
-    pub panel: Arc<SessionPanel>,
-    pub handle: BridgeHandle,
+    pub panel: RunnerPanel,
+    /// Where the bridge listens.
+    pub addr: SocketAddr,
     pub client: BridgeClient,
     pub terminal: Arc<Terminal>,
     /// The bridge's key (each till its own).
@@ -100,33 +115,38 @@ pub struct Headless {
 }
 
 impl Headless {
-    /// Enrolls a till against `rig`'s server, logs in with `login` (or nobody logs in),
-    /// and serves its bridge on a free port with `close_timeout`.
+    /// Enrolls a till against `rig`'s server (its bridge key in the rig's secret store),
+    /// starts its runner with `close_timeout`, and logs in with `login` (or nobody logs in).
     pub async fn start(rig: &Rig, login: Option<&str>, close_timeout: Duration) -> Headless {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let terminal = Arc::new(rig.enroll(clock.clone()).await);
-        let mut session = Session::new(terminal.clone(), clock);
-        if let Some(code) = login {
-            session.act(Action::Login { code: code.into() }).await;
-            assert_eq!(session.problem(), None, "login with {code}");
-            assert_eq!(*session.screen(), Screen::Waiting);
-        }
-        let panel = Arc::new(SessionPanel::new(session));
         let key = format!("bridge-key-{}", uuid::Uuid::new_v4().simple());
-        let handle = bonuskassa::bridge::spawn(
-            BridgeConfig {
-                port: 0,
-                key: key.clone(),
-                close_timeout,
+        rig.secrets()
+            .set(SecretName::BridgeKey, &SecretValue::new(key.clone()))
+            .unwrap();
+        let terminal = Arc::new(rig.enroll(clock.clone()).await);
+        let recorder = Recorder::default();
+        let runner = Runner::start(
+            Start::Till(terminal.clone()),
+            RunnerOptions {
+                clock,
+                open_secrets: rig.opener(),
+                bridge: BridgeChoice::AnyPort,
+                close_timeout: Some(close_timeout),
             },
-            panel.clone(),
+            Box::new(recorder.clone()),
         )
-        .expect("the bridge starts");
-        panel.connect(handle.bridge.clone());
-        let client = BridgeClient::new(&format!("http://{}", handle.addr), &key);
+        .expect("the runner starts");
+        let addr = runner.bridge_addr().expect("the bridge starts");
+        let panel = RunnerPanel { runner, recorder };
+        if let Some(code) = login {
+            let problem = panel.cashier(Action::Login { code: code.into() }).await;
+            assert_eq!(problem, None, "login with {code}");
+            assert_eq!(panel.screen().await, Screen::Waiting);
+        }
+        let client = BridgeClient::new(&format!("http://{addr}"), &key);
         Headless {
             panel,
-            handle,
+            addr,
             client,
             terminal,
             key,
@@ -135,7 +155,7 @@ impl Headless {
 
     /// `http://127.0.0.1:PORT` + `path`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.handle.addr)
+        format!("http://{}{path}", self.addr)
     }
 
     /// Operations queued on the till and not yet sent.
@@ -155,7 +175,7 @@ impl Headless {
 
 impl Drop for Headless {
     fn drop(&mut self) {
-        // The panel and the bridge hold each other; the till's sync must not outlive the test.
+        // The till's sync must not outlive the test.
         self.terminal.stop_sync();
     }
 }

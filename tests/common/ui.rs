@@ -8,7 +8,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bonuskassa::checkout::{Action, Outcome};
-use bonuskassa::ui::{AppWindow, UiHandle};
+use bonuskassa::runner::Runner;
+use bonuskassa::ui::AppWindow;
 use i_slint_backend_testing::{
     AccessibleRole, ElementHandle, ElementRoot, TestingBackend, TestingBackendOptions,
 };
@@ -32,7 +33,7 @@ pub fn headless() {
 /// The window, the session behind it, and where pictures go (if anywhere).
 pub struct Till {
     pub window: AppWindow,
-    pub handle: UiHandle,
+    pub handle: Runner,
     pub screenshots: Option<std::path::PathBuf>,
     /// The start of every picture's file name (`session_`, `setup_`).
     pub prefix: &'static str,
@@ -63,7 +64,7 @@ impl Till {
 
     /// A till window shown at 800×600, with pictures named `{prefix}{screen}.png` when
     /// `BONUSKASSA_SCREENSHOTS` names a directory.
-    pub fn new(window: AppWindow, handle: UiHandle, prefix: &'static str, scrolls: bool) -> Till {
+    pub fn new(window: AppWindow, handle: Runner, prefix: &'static str, scrolls: bool) -> Till {
         window.window().set_size(small());
         window.show().expect("the headless window shows");
         let till = Till {

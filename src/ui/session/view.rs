@@ -1,0 +1,220 @@
+//! The session's pages as Slint values: [`View`], built on the runner's worker thread
+//! from the session (it holds no model, so it is `Send`) and posted to the UI thread.
+
+use slint::{Rgb8Pixel, SharedPixelBuffer};
+
+use super::format::{
+    applied_summary, bonus, last_receipt, local_time, money, problem_info, qr_pixels, receipt_info,
+    seconds_until, spend_field, till_status,
+};
+use crate::checkout::{RegistrationStep, Screen};
+use crate::domain::money::Bonus;
+use crate::runner::{Notice as RunnerNotice, Shown};
+use crate::ui::{
+    ConflictLine, CustomerCard, LastReceipt, Notice, Page, ProblemInfo, ReceiptInfo, RegStep,
+    RegistrationInfo, ReturnInfo, ReturnLine, SpendCode, TillStatus,
+};
+
+fn notice(n: RunnerNotice) -> Notice {
+    match n {
+        RunnerNotice::None => Notice::None,
+        RunnerNotice::BalanceChanged => Notice::BalanceChanged,
+        RunnerNotice::WalkInRegistered => Notice::WalkInRegistered,
+        RunnerNotice::RegisterCancelled => Notice::RegisterCancelled,
+        RunnerNotice::RegisterSilent => Notice::RegisterSilent,
+    }
+}
+
+/// Everything a page shows, built on the worker thread from the session and posted to
+/// the UI thread (it holds no model, so it is `Send`).
+pub(super) struct View {
+    pub(super) page: Page,
+    pub(super) busy: bool,
+    pub(super) problem: ProblemInfo,
+    pub(super) notice: Notice,
+    pub(super) cashier: String,
+    pub(super) manager: bool,
+    pub(super) receipt: ReceiptInfo,
+    pub(super) not_found_phone: String,
+    pub(super) customer: CustomerCard,
+    /// Set when the session chose the spend («0», «Макс»): the spend field shows it.
+    pub(super) spend_from_session: Option<String>,
+    pub(super) spend_code: SpendCode,
+    pub(super) registration: RegistrationInfo,
+    pub(super) refund: ReturnInfo,
+    pub(super) refund_lines: Vec<ReturnLine>,
+    pub(super) conflicts: Vec<ConflictLine>,
+    pub(super) last: LastReceipt,
+    pub(super) status: TillStatus,
+    pub(super) qr: Option<SharedPixelBuffer<Rgb8Pixel>>,
+    pub(super) qr_url: String,
+}
+
+/// Builds everything a page shows from the session as the runner shows it.
+pub(super) fn view(shown: &Shown<'_>) -> View {
+    let (session, busy, now) = (shown.session, shown.busy, shown.now);
+    let spend_from_session = shown.spend_chosen.as_deref().map(spend_field);
+    let cashier = session.cashier();
+    let mut view = View {
+        page: Page::Login,
+        busy,
+        problem: session.problem().map(problem_info).unwrap_or_default(),
+        notice: notice(shown.notice),
+        cashier: cashier.map(|c| c.name.clone()).unwrap_or_default(),
+        manager: cashier.is_some_and(|c| c.is_manager()),
+        receipt: ReceiptInfo::default(),
+        not_found_phone: String::new(),
+        customer: CustomerCard::default(),
+        spend_from_session,
+        spend_code: SpendCode {
+            tries_left: -1,
+            ..SpendCode::default()
+        },
+        registration: RegistrationInfo {
+            tries_left: -1,
+            ..RegistrationInfo::default()
+        },
+        refund: ReturnInfo::default(),
+        refund_lines: Vec::new(),
+        conflicts: Vec::new(),
+        last: shown.last.map(last_receipt).unwrap_or_default(),
+        status: till_status(&session.terminal().status(), now),
+        qr: None,
+        qr_url: String::new(),
+    };
+    match session.screen() {
+        Screen::Login => view.page = Page::Login,
+        Screen::Waiting => view.page = Page::Waiting,
+        Screen::Find { receipt } => {
+            view.page = Page::Find;
+            view.receipt = receipt_info(receipt);
+        }
+        Screen::NotFound { receipt, phone } => {
+            view.page = Page::NotFound;
+            if let Some(r) = receipt {
+                view.receipt = receipt_info(r);
+            }
+            view.not_found_phone = phone.as_ref().map(|p| p.formatted()).unwrap_or_default();
+        }
+        Screen::Customer {
+            receipt,
+            found,
+            priced,
+            phone,
+            code,
+            ..
+        } => {
+            view.page = Page::Customer;
+            view.receipt = receipt_info(receipt);
+            let c = &found.customer;
+            let calc = &priced.calculation;
+            view.customer = CustomerCard {
+                name: c.name.clone().into(),
+                phone: phone
+                    .as_ref()
+                    .map(|p| p.masked())
+                    .unwrap_or_else(|| c.phone_masked.clone())
+                    .into(),
+                card: c.card_masked.clone().unwrap_or_default().into(),
+                card_status: c.card_status.clone().into(),
+                balance: bonus(c.balance).into(),
+                pending: bonus(c.pending).into(),
+                discount_percent: c.discount_percent.clone().into(),
+                max_spend: bonus(calc.max_spend).into(),
+                offline: found.offline || priced.offline,
+                unverified: !c.phone_verified,
+                total: money(&calc.total.to_string()).into(),
+                discount: money(&calc.discount.to_string()).into(),
+                spent: bonus(calc.spent).into(),
+                to_pay: money(&calc.to_pay.to_string()).into(),
+                accrued: bonus(calc.accrued).into(),
+            };
+            if let Some(code) = code {
+                view.spend_code = SpendCode {
+                    open: true,
+                    sent: code.resend_at.is_some(),
+                    resend_seconds: seconds_until(code.resend_at, now),
+                    tries_left: code.tries_left.map_or(-1, |n| n as i32),
+                };
+            }
+        }
+        Screen::Register {
+            receipt,
+            registration: r,
+        } => {
+            view.page = Page::Register;
+            if let Some(receipt) = receipt {
+                view.receipt = receipt_info(receipt);
+            }
+            view.registration = RegistrationInfo {
+                phone: r.phone.formatted().into(),
+                step: match r.step {
+                    RegistrationStep::Code => RegStep::Code,
+                    RegistrationStep::Questionnaire => RegStep::Questionnaire,
+                    RegistrationStep::Consents => RegStep::Consents,
+                    RegistrationStep::Card => RegStep::Card,
+                },
+                sent: r.code_sent_at.is_some(),
+                resend_seconds: seconds_until(r.resend_at, now),
+                tries_left: r.tries_left.map_or(-1, |n| n as i32),
+                without_code_allowed: r.without_code_allowed,
+                existing: r.existing.is_some(),
+            };
+        }
+        Screen::Return { receipt, preview } => {
+            view.page = Page::ReturnReceipt;
+            view.receipt = receipt_info(receipt);
+            view.refund = ReturnInfo {
+                original: preview.original_receipt.clone().into(),
+                paid: money(&preview.paid.to_string()).into(),
+                refunded: bonus(preview.refunded).into(),
+                clawed_back: bonus(preview.clawed_back).into(),
+            };
+            view.refund_lines = preview
+                .positions
+                .iter()
+                .map(|p| {
+                    let name = receipt
+                        .positions
+                        .iter()
+                        .find(|q| q.id == p.id)
+                        .map(|q| q.name.as_str())
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or(p.id.as_str());
+                    ReturnLine {
+                        id: name.into(),
+                        quantity: p.quantity.to_string().into(),
+                        paid: money(&p.paid.to_string()).into(),
+                        refunded: bonus(p.refunded).into(),
+                        clawed_back: bonus(p.clawed_back).into(),
+                    }
+                })
+                .collect();
+        }
+        Screen::AtRegister(applied) => {
+            view.page = Page::AtRegister;
+            view.receipt = receipt_info(&applied.receipt);
+            view.last = applied_summary(applied);
+        }
+        Screen::Manager => view.page = Page::Manager,
+        Screen::SelfRegistration { url, qr } => {
+            view.page = Page::SelfRegistration;
+            view.qr = Some(qr_pixels(qr));
+            view.qr_url = url.clone();
+        }
+        Screen::Conflicts(conflicts) => {
+            view.page = Page::Conflicts;
+            view.conflicts = conflicts
+                .iter()
+                .map(|c| ConflictLine {
+                    id: c.operation_id.clone().into(),
+                    kind: c.kind.clone().into(),
+                    message: c.message.clone().into(),
+                    at: local_time(c.at, now).into(),
+                    spend: bonus(Bonus::from_kopecks(c.spend)).into(),
+                })
+                .collect();
+        }
+    }
+    view
+}
