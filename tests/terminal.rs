@@ -362,6 +362,16 @@ async fn a_refused_offline_spend_becomes_a_conflict_and_a_revoked_token_pauses()
     assert_eq!(conflicts[0].operation_id, sale.id);
     assert_eq!(conflicts[0].reason, "INSUFFICIENT_BALANCE");
     assert!(conflicts[0].offline);
+    // The manager's list names the customer and the receipt, and words the reason itself.
+    assert_eq!(conflicts[0].receipt.as_deref(), Some("r-1"));
+    assert_eq!(
+        conflicts[0].customer.as_deref(),
+        Some(found.customer.name.as_str())
+    );
+    assert_eq!(
+        conflicts[0].reject_reason(),
+        Some(bonuskassa::protocol::server::RejectReason::InsufficientBalance)
+    );
     let manager = terminal.login("9999").await.unwrap();
     assert!(
         terminal

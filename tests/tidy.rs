@@ -69,12 +69,15 @@ fn each_io_crate_has_one_home() {
         ("serialport", &["src/scanner"]),
         ("keyring", &["src/secrets.rs"]),
         ("slint", &["src/ui"]),
-        ("rusqlite", &["src/store", "src/server/store/sqlite"]),
+        (
+            "rusqlite",
+            &["src/sqlite.rs", "src/store", "src/server/store/sqlite"],
+        ),
         ("tokio_postgres", &["src/server/store/postgres"]),
         ("deadpool_postgres", &["src/server/store/postgres"]),
         (
             "reqwest",
-            &["src/sync", "src/server/sms.rs", "src/bridge/client.rs"],
+            &["src/sync", "src/server/sms", "src/bridge/client.rs"],
         ),
         ("axum", &["src/server", "src/bridge"]),
     ];
@@ -94,6 +97,110 @@ fn each_io_crate_has_one_home() {
             assert!(!uses, "{rel} uses {krate}, whose home is {home:?}");
         }
     }
+}
+
+/// The till's modules in layers, bottom first: a module uses only modules of lower layers.
+/// The server stands beside the till and uses only the shared ground (`SERVER_USES`); only
+/// the top layer (the demo, the command line, the fleet simulator) may use both sides.
+const LAYERS: &[&[&str]] = &[
+    &[
+        "domain",
+        "clock",
+        "crypto",
+        "failpoint",
+        "lang",
+        "logging",
+        "secrets",
+        "sqlite",
+    ],
+    &["protocol", "scanner"],
+    &["store"],
+    &["sync"],
+    &["terminal"],
+    &["checkout"],
+    &["setup"],
+    &["bridge"],
+    &["runner"],
+    &["ui"],
+    &["demo", "cli", "fleet"],
+];
+const SERVER_USES: &[&str] = &[
+    "domain",
+    "clock",
+    "crypto",
+    "failpoint",
+    "lang",
+    "logging",
+    "sqlite",
+    "protocol",
+];
+
+/// The top-level module a file under `src/` belongs to (`src/terminal/offline.rs` →
+/// `terminal`), or `None` for the crate root and the binaries.
+fn top_module(rel: &str) -> Option<String> {
+    let rest = rel.strip_prefix("src/")?;
+    let first = rest.split('/').next()?;
+    let name = first.strip_suffix(".rs").unwrap_or(first);
+    (!matches!(name, "lib" | "main" | "bin")).then(|| name.to_string())
+}
+
+/// The crate's modules `text` names in code (`crate::sync::…`), comments left out.
+fn crate_uses(text: &str) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for line in code_lines(text) {
+        for (i, _) in line.match_indices("crate::") {
+            let name: String = line[i + "crate::".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                out.insert(name);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn dependencies_run_one_way() {
+    let layer_of = |m: &str| LAYERS.iter().position(|layer| layer.contains(&m));
+    let mut wrong = Vec::new();
+    for file in rust_files(&root().join("src")) {
+        let rel = file
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        let Some(module) = top_module(&rel) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&file).unwrap();
+        for used in crate_uses(&text) {
+            if used == module {
+                continue;
+            }
+            let allowed = if module == "server" {
+                SERVER_USES.contains(&used.as_str())
+            } else {
+                let Some(mine) = layer_of(&module) else {
+                    panic!("{rel}: the module {module} has no layer in tests/tidy.rs");
+                };
+                let top = mine == LAYERS.len() - 1;
+                match layer_of(&used) {
+                    Some(theirs) => theirs < mine,
+                    None => used == "server" && top,
+                }
+            };
+            if !allowed {
+                wrong.push(format!("{rel} uses crate::{used}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "dependencies against the layers (see LAYERS in tests/tidy.rs):\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]

@@ -53,7 +53,7 @@ const REMEMBERED: usize = 100;
 type PanelFuture = Pin<Box<dyn Future<Output = Result<(), Problem>> + Send>>;
 
 /// The cashier's panel as the bridge drives it: the window's session worker
-/// ([`crate::ui::UiHandle::panel`]), or any other place a session runs.
+/// ([`crate::runner::Runner::panel`]), or any other place a session runs.
 pub trait Panel: Send + Sync + 'static {
     /// Does an action of the register on the panel ([`Action::OpenReceipt`],
     /// [`Action::Close`], [`Action::Withdraw`]); a refusal comes back. Outcomes of the

@@ -29,7 +29,7 @@ use crate::protocol::server::{
 };
 use crate::store::Conflict;
 use crate::terminal::{Cashier, Found, Lookup, NewCustomer, Priced, Terminal};
-pub use problem::Problem;
+pub use problem::{Problem, ServerTrouble};
 
 /// What the cashier does: every tap and every receipt from the register.
 #[derive(Debug, Clone, PartialEq, Eq)]

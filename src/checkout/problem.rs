@@ -99,8 +99,40 @@ pub enum Problem {
     Storage(String),
     #[error("the till is not enrolled or its token was revoked: call the installer")]
     NotEnrolled,
-    #[error("the server refused: {0}")]
-    Server(String),
+    #[error("the server: {0}")]
+    Server(ServerTrouble),
+}
+
+/// What went wrong with the server, in cases the till words itself: a server's own text
+/// (English, and meant for logs) never reaches the cashier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServerTrouble {
+    /// A refusal the till has no case of its own for; the code is shown for support.
+    #[error("refused with {0:?}")]
+    Refused(ErrorCode),
+    /// An HTTP status without the server's error body (a proxy, a crash).
+    #[error("answered HTTP {0}")]
+    Status(u16),
+    /// An answer that does not parse: another version, or not a bonuskassa server.
+    #[error("its answer does not parse")]
+    Unreadable,
+    /// The till's own HTTP client or its settings (the server's address, the CA file).
+    #[error("the till's connection settings do not work")]
+    Settings,
+}
+
+impl ServerTrouble {
+    /// The code support asks for: the server's error code, or the HTTP status.
+    pub fn code(&self) -> String {
+        match self {
+            ServerTrouble::Refused(code) => serde_json::to_value(code)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            ServerTrouble::Status(status) => format!("HTTP {status}"),
+            ServerTrouble::Unreadable | ServerTrouble::Settings => String::new(),
+        }
+    }
 }
 
 impl From<TerminalError> for Problem {
@@ -160,10 +192,75 @@ impl From<ClientError> for Problem {
                 ErrorCode::CustomerNotFound => Problem::NotFound,
                 ErrorCode::Unauthorized | ErrorCode::TokenRevoked => Problem::NotEnrolled,
                 ErrorCode::VerificationRequired => Problem::SpendNeedsCode,
-                _ => Problem::Server(body.message),
+                code => Problem::Server(ServerTrouble::Refused(code)),
             },
             e if e.is_offline() => Problem::NeedsServer,
-            e => Problem::Server(e.to_string()),
+            ClientError::Status(status) => Problem::Server(ServerTrouble::Status(status)),
+            ClientError::Unreadable(_) => Problem::Server(ServerTrouble::Unreadable),
+            // The address, the CA file or the client itself (what is offline went above).
+            _ => Problem::Server(ServerTrouble::Settings),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::server::ErrorBody;
+
+    fn refusal(code: ErrorCode) -> ClientError {
+        ClientError::Api(ErrorBody {
+            code,
+            message: "customer store mismatch (internal detail)".into(),
+            retry_after_s: None,
+            tries_left: None,
+        })
+    }
+
+    #[test]
+    fn a_refusal_without_a_case_of_its_own_keeps_its_code_and_drops_the_servers_words() {
+        let problem = Problem::from(refusal(ErrorCode::BadRequest));
+        assert_eq!(
+            problem,
+            Problem::Server(ServerTrouble::Refused(ErrorCode::BadRequest))
+        );
+        assert_eq!(
+            ServerTrouble::Refused(ErrorCode::BadRequest).code(),
+            "BAD_REQUEST"
+        );
+        assert!(!format!("{problem:?}").contains("mismatch"));
+    }
+
+    #[test]
+    fn transport_failures_are_closed_cases() {
+        assert_eq!(
+            Problem::from(ClientError::Status(404)),
+            Problem::Server(ServerTrouble::Status(404))
+        );
+        assert_eq!(ServerTrouble::Status(404).code(), "HTTP 404");
+        assert_eq!(
+            Problem::from(ClientError::Unreadable("expected value at line 1".into())),
+            Problem::Server(ServerTrouble::Unreadable)
+        );
+        assert_eq!(
+            Problem::from(ClientError::InsecureUrl),
+            Problem::Server(ServerTrouble::Settings)
+        );
+        assert_eq!(Problem::from(ClientError::Timeout), Problem::NeedsServer);
+        assert_eq!(
+            Problem::from(refusal(ErrorCode::CustomerNotFound)),
+            Problem::NotFound
+        );
+    }
+
+    #[test]
+    fn an_offline_limit_reaches_the_cashier_as_that_limit() {
+        let limit = OfflineLimit::TerminalBudget {
+            left: crate::domain::money::Bonus::ZERO,
+        };
+        assert_eq!(
+            Problem::from(TerminalError::Offline(limit.clone())),
+            Problem::Offline(limit)
+        );
     }
 }

@@ -119,8 +119,9 @@ pub enum SetupProblem {
     CodeInvalid,
     #[error("the server refused the till's token: enroll it again with a new code")]
     TokenRefused,
-    #[error("the server refused: {0}")]
-    Server(String),
+    /// A refusal the setup has no case of its own for; the code is shown for support.
+    #[error("the server refused with {0:?}")]
+    Server(ErrorCode),
     #[error("the secret store cannot be used: {0}")]
     Secrets(String),
     #[error("the scanner: {0}")]
@@ -163,9 +164,9 @@ impl From<ClientError> for SetupProblem {
             ClientError::Api(body) => match body.code {
                 ErrorCode::EnrollmentCodeInvalid => SetupProblem::CodeInvalid,
                 ErrorCode::Unauthorized | ErrorCode::TokenRevoked => SetupProblem::TokenRefused,
-                _ => SetupProblem::Server(body.message),
+                code => SetupProblem::Server(code),
             },
-            ClientError::Build(m) => SetupProblem::Server(m),
+            ClientError::Build(m) => SetupProblem::field(SetupField::ServerUrl, m),
         }
     }
 }

@@ -251,7 +251,11 @@ fn problem_info(p: Option<&SetupProblem>) -> SetupProblemInfo {
         SetupProblem::Certificate(why) => info(SetupProblemKind::Certificate, String::new(), why),
         SetupProblem::CodeInvalid => info(SetupProblemKind::CodeInvalid, String::new(), ""),
         SetupProblem::TokenRefused => info(SetupProblemKind::TokenRefused, String::new(), ""),
-        SetupProblem::Server(m) => info(SetupProblemKind::Server, String::new(), m),
+        SetupProblem::Server(code) => info(
+            SetupProblemKind::Server,
+            crate::checkout::ServerTrouble::Refused(*code).code(),
+            "",
+        ),
         SetupProblem::Secrets(m) => info(SetupProblemKind::Secrets, String::new(), m),
         SetupProblem::Scanner(m) => info(SetupProblemKind::Scanner, String::new(), m),
         SetupProblem::NoScan { seconds } => info(SetupProblemKind::NoScan, seconds.to_string(), ""),

@@ -6,7 +6,7 @@ use chrono::{DateTime, Local, Utc};
 use slint::{Rgb8Pixel, SharedPixelBuffer, SharedString};
 
 use crate::checkout::qr::QrModules;
-use crate::checkout::{Applied, AppliedWhat, Outcome, Problem};
+use crate::checkout::{Applied, AppliedWhat, Outcome, Problem, ServerTrouble};
 use crate::domain::money::Bonus;
 use crate::domain::receipt::Receipt;
 use crate::sync::worker::SyncStatus;
@@ -255,7 +255,9 @@ pub(super) fn problem_info(problem: &Problem) -> ProblemInfo {
         Problem::DiskFull => plain(K::DiskFull),
         Problem::Storage(d) => info(K::Storage, "", d),
         Problem::NotEnrolled => plain(K::NotEnrolled),
-        Problem::Server(d) => info(K::Server, "", d),
+        Problem::Server(ServerTrouble::Unreadable) => plain(K::ServerUnreadable),
+        Problem::Server(ServerTrouble::Settings) => plain(K::ServerSettings),
+        Problem::Server(trouble) => info(K::Server, trouble.code(), ""),
     }
 }
 

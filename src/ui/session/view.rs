@@ -9,11 +9,46 @@ use super::format::{
 };
 use crate::checkout::{RegistrationStep, Screen};
 use crate::domain::money::Bonus;
+use crate::protocol::server::RejectReason;
 use crate::runner::{Notice as RunnerNotice, Shown};
 use crate::ui::{
-    ConflictLine, CustomerCard, LastReceipt, Notice, Page, ProblemInfo, ReceiptInfo, RegStep,
-    RegistrationInfo, ReturnInfo, ReturnLine, SpendCode, TillStatus,
+    ConflictKind, ConflictLine, ConflictReason, CustomerCard, LastReceipt, Notice, Page,
+    ProblemInfo, ReceiptInfo, RegStep, RegistrationInfo, ReturnInfo, ReturnLine, SpendCode,
+    TillStatus,
 };
+
+/// The kind of a refused operation, from the kind it was queued as.
+fn conflict_kind(kind: &str) -> ConflictKind {
+    match kind {
+        "sale" => ConflictKind::Sale,
+        "return" => ConflictKind::Return,
+        "registration" => ConflictKind::Registration,
+        "consent" => ConflictKind::Consent,
+        "verify_phone" => ConflictKind::VerifyPhone,
+        "manual_change" => ConflictKind::ManualChange,
+        "audit" => ConflictKind::Audit,
+        _ => ConflictKind::Other,
+    }
+}
+
+/// Why the server refused it, as the page words it.
+fn conflict_reason(reason: Option<RejectReason>) -> ConflictReason {
+    use ConflictReason as C;
+    match reason {
+        None => C::Unknown,
+        Some(RejectReason::Invalid) => C::Invalid,
+        Some(RejectReason::CustomerNotFound) => C::CustomerNotFound,
+        Some(RejectReason::InsufficientBalance) => C::InsufficientBalance,
+        Some(RejectReason::SpendNotAllowed) => C::SpendNotAllowed,
+        Some(RejectReason::VerificationRequired) => C::VerificationRequired,
+        Some(RejectReason::AlreadyRegistered) => C::AlreadyRegistered,
+        Some(RejectReason::CardTaken) => C::CardTaken,
+        Some(RejectReason::SaleNotFound) => C::SaleNotFound,
+        Some(RejectReason::ReturnExceedsSale) => C::ReturnExceedsSale,
+        Some(RejectReason::NotPermitted) => C::NotPermitted,
+        Some(RejectReason::SequenceReused) => C::SequenceReused,
+    }
+}
 
 fn notice(n: RunnerNotice) -> Notice {
     match n {
@@ -208,8 +243,10 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
                 .iter()
                 .map(|c| ConflictLine {
                     id: c.operation_id.clone().into(),
-                    kind: c.kind.clone().into(),
-                    message: c.message.clone().into(),
+                    kind: conflict_kind(&c.kind),
+                    reason: conflict_reason(c.reject_reason()),
+                    customer: c.customer.clone().unwrap_or_default().into(),
+                    receipt: c.receipt.clone().unwrap_or_default().into(),
                     at: local_time(c.at, now).into(),
                     spend: bonus(Bonus::from_kopecks(c.spend)).into(),
                 })
