@@ -259,7 +259,7 @@ mod tests {
             left: crate::domain::money::Bonus::ZERO,
         };
         assert_eq!(
-            Problem::from(TerminalError::Offline(limit.clone())),
+            Problem::from(TerminalError::Offline(limit)),
             Problem::Offline(limit)
         );
     }
