@@ -11,10 +11,11 @@
 //! With several server processes on one database: a chunk first locks every customer it
 //! will touch, in sorted id order (no deadlocks between chunks), so two tills spending the
 //! same bonuses at once are serialised and the second sees the first's spend. An operation
-//! id becomes applied only through the store's unique key ([`Tx::record_operation`]); when
-//! another process recorded it first, this chunk's effects of it are rolled back to the
-//! savepoint and the original answer is returned. A chunk that conflicts as a whole
-//! (serialization failure, deadlock) is run again by [`store::write`].
+//! id becomes applied only through the store's unique key
+//! ([`store::OperationTx::record_operation`]); when another process recorded it first, this
+//! chunk's effects of it are rolled back to the savepoint and the original answer is
+//! returned. A chunk that conflicts as a whole (serialization failure, deadlock) is run again
+//! by [`store::write`].
 //!
 //! Engine-free: everything goes through the store seam.
 

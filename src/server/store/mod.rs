@@ -24,10 +24,11 @@
 //! - Every change of a customer's bonuses happens after [`Tx::lock_customers`] named that
 //!   customer in the same transaction (the ledger service does it), so two transactions
 //!   never interleave on one customer. Locks are taken in sorted id order.
-//! - [`Tx::record_operation`] is the one place an operation id becomes applied: a unique key,
-//!   never a check-then-insert, so an id is recorded once across connections and processes.
-//! - Claims ([`Tx::claim_enrollment_code`], [`Tx::claim_birthday`],
-//!   [`Tx::consume_verification`]) succeed for exactly one transaction.
+//! - [`OperationTx::record_operation`] is the one place an operation id becomes applied: a
+//!   unique key, never a check-then-insert, so an id is recorded once across connections and
+//!   processes.
+//! - Claims ([`SetupTx::claim_enrollment_code`], [`JobTx::claim_birthday`],
+//!   [`SmsTx::consume_verification`]) succeed for exactly one transaction.
 //!
 //! Architecture Invariant: no module outside `server/store/` names `rusqlite` or
 //! `tokio_postgres` (`tests/tidy.rs`), and nothing here knows of HTTP.
@@ -169,66 +170,10 @@ pub trait Store: Send + Sync {
 // --- The interface ---------------------------------------------------------------------------
 
 /// Reads, on a read view or inside a transaction.
-pub trait ReadTx {
-    /// The newest rules version and its text.
-    fn newest_rules(&mut self) -> Result<Option<(i64, String)>, StoreError>;
-    fn store(&mut self, id: &str) -> Result<Option<StoreRow>, StoreError>;
-    /// The key of the store's keyed lookup hashes.
-    fn lookup_key(&mut self, store_id: &str) -> Result<Option<Vec<u8>>, StoreError>;
-    fn terminal_by_token(&mut self, token_hash: &[u8]) -> Result<Option<TerminalAuth>, StoreError>;
-    /// The active cashiers of a store.
-    fn cashiers(&mut self, store_id: &str) -> Result<Vec<CashierRow>, StoreError>;
-    /// The role of an active cashier of the store.
-    fn cashier_role(&mut self, store_id: &str, cashier_id: i64)
-    -> Result<Option<Role>, StoreError>;
-
-    fn customer(&mut self, key: CustomerKey<'_>) -> Result<Option<Customer>, StoreError>;
-    /// A customer with their balance at `now`, in one read.
-    fn customer_with_balance(
-        &mut self,
-        key: CustomerKey<'_>,
-        now: DateTime<Utc>,
-    ) -> Result<Option<(Customer, Balance)>, StoreError>;
-    /// The balance at `now`: batches past `burns_at` count nowhere, whether or not the
-    /// expiry job has burnt them yet; a batch counts as active from `active_from` on.
-    fn balance(&mut self, customer_id: &str, now: DateTime<Utc>) -> Result<Balance, StoreError>;
-    /// The last `limit` history lines, newest first (ties in time: last written first).
-    fn history(&mut self, customer_id: &str, limit: usize) -> Result<Vec<HistoryRow>, StoreError>;
-    /// Every batch of the customer, in the order they were granted.
-    fn batches(&mut self, customer_id: &str) -> Result<Vec<Batch>, StoreError>;
-    /// The sum of the customer's history lines.
-    fn history_sum(&mut self, customer_id: &str) -> Result<i64, StoreError>;
-    /// Customers changed after `since` in feed order, at most `limit`, each with the
-    /// balance at `now`; and how many are after `since` in all.
-    fn feed(
-        &mut self,
-        since: i64,
-        limit: i64,
-        now: DateTime<Utc>,
-    ) -> Result<(Vec<FeedRow>, i64), StoreError>;
-    /// The recorded answer of an operation id, if it was ever seen.
-    fn operation_answer(&mut self, id: &str) -> Result<Option<String>, StoreError>;
-    /// Whether another operation of the terminal already has this sequence number.
-    fn sequence_used(&mut self, terminal_id: &str, seq: i64) -> Result<bool, StoreError>;
-    /// A kept sale by the till that made it and its receipt number.
-    fn sale(&mut self, terminal_id: &str, receipt_id: &str) -> Result<Option<SaleRow>, StoreError>;
-    fn has_purchases(&mut self, customer_id: &str) -> Result<bool, StoreError>;
-    /// Purchases in `(since, until]` (`since = None`: from the start).
-    fn purchase_totals(
-        &mut self,
-        customer_id: &str,
-        since: Option<DateTime<Utc>>,
-        until: DateTime<Utc>,
-    ) -> Result<PurchaseTotals, StoreError>;
-    /// Everything counted, and the customers whose running balance disagrees with their
-    /// batches or history.
-    fn census(&mut self) -> Result<Census, StoreError>;
-    /// How many of these operation ids are recorded.
-    fn count_operations(&mut self, ids: &[&str]) -> Result<i64, StoreError>;
-}
+pub trait ReadTx: SetupRead + CustomerRead + LedgerRead + OperationRead {}
 
 /// A read-write transaction. Dropping it without [`Tx::commit`] rolls it back.
-pub trait Tx: ReadTx {
+pub trait Tx: ReadTx + SetupTx + CustomerTx + LedgerTx + OperationTx + SmsTx + JobTx {
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
     /// Starts a savepoint; one level at a time.
     fn savepoint(&mut self) -> Result<(), StoreError>;
@@ -240,7 +185,25 @@ pub trait Tx: ReadTx {
     /// Locks these customers' rows until the transaction ends, in sorted id order; a
     /// customer already locked in this transaction costs nothing. Unknown ids are skipped.
     fn lock_customers(&mut self, ids: &[&str]) -> Result<(), StoreError>;
+}
 
+/// Reads of the chain's setup: rules, stores, terminals, cashiers.
+pub trait SetupRead {
+    /// The newest rules version and its text.
+    fn newest_rules(&mut self) -> Result<Option<(i64, String)>, StoreError>;
+    fn store(&mut self, id: &str) -> Result<Option<StoreRow>, StoreError>;
+    /// The key of the store's keyed lookup hashes.
+    fn lookup_key(&mut self, store_id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn terminal_by_token(&mut self, token_hash: &[u8]) -> Result<Option<TerminalAuth>, StoreError>;
+    /// The active cashiers of a store.
+    fn cashiers(&mut self, store_id: &str) -> Result<Vec<CashierRow>, StoreError>;
+    /// The role of an active cashier of the store.
+    fn cashier_role(&mut self, store_id: &str, cashier_id: i64)
+    -> Result<Option<Role>, StoreError>;
+}
+
+/// Writes of the chain's setup, and the terminals' cashier-code lockout.
+pub trait SetupTx {
     fn insert_rules(
         &mut self,
         version: i64,
@@ -281,7 +244,29 @@ pub trait Tx: ReadTx {
     /// The terminal's lockout state, locked until the transaction ends.
     fn login_state(&mut self, terminal_id: &str) -> Result<LoginState, StoreError>;
     fn set_login_state(&mut self, terminal_id: &str, s: LoginState) -> Result<(), StoreError>;
+}
 
+/// Reads of customers, and the terminals' feed of them.
+pub trait CustomerRead {
+    fn customer(&mut self, key: CustomerKey<'_>) -> Result<Option<Customer>, StoreError>;
+    /// A customer with their balance at `now`, in one read.
+    fn customer_with_balance(
+        &mut self,
+        key: CustomerKey<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Customer, Balance)>, StoreError>;
+    /// Customers changed after `since` in feed order, at most `limit`, each with the
+    /// balance at `now`; and how many are after `since` in all.
+    fn feed(
+        &mut self,
+        since: i64,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<FeedRow>, i64), StoreError>;
+}
+
+/// Writes of customers: registration, card status, consents, audit events, the feed.
+pub trait CustomerTx {
     /// Inserts a customer; `false` (and nothing written) when the id, the phone or the card
     /// number is taken.
     fn insert_customer(&mut self, c: &NewCustomer) -> Result<bool, StoreError>;
@@ -292,7 +277,23 @@ pub trait Tx: ReadTx {
     /// Moves these customers to the end of the terminals' feed, in one step of the feed
     /// counter. Feed positions are handed out in commit order.
     fn bump_feed(&mut self, customer_ids: &[&str]) -> Result<(), StoreError>;
+}
 
+/// Reads of a customer's bonuses: the balance, the batches, the history.
+pub trait LedgerRead {
+    /// The balance at `now`: batches past `burns_at` count nowhere, whether or not the
+    /// expiry job has burnt them yet; a batch counts as active from `active_from` on.
+    fn balance(&mut self, customer_id: &str, now: DateTime<Utc>) -> Result<Balance, StoreError>;
+    /// The last `limit` history lines, newest first (ties in time: last written first).
+    fn history(&mut self, customer_id: &str, limit: usize) -> Result<Vec<HistoryRow>, StoreError>;
+    /// Every batch of the customer, in the order they were granted.
+    fn batches(&mut self, customer_id: &str) -> Result<Vec<Batch>, StoreError>;
+    /// The sum of the customer's history lines.
+    fn history_sum(&mut self, customer_id: &str) -> Result<i64, StoreError>;
+}
+
+/// Writes of bonuses: the batches a change takes, new batches, history lines.
+pub trait LedgerTx {
     /// The customer's debts (batches with a negative remainder), oldest first.
     fn debts(&mut self, customer_id: &str) -> Result<Vec<Batch>, StoreError>;
     /// The customer's spendable batches at `now` in spending order — soonest burning first,
@@ -328,6 +329,33 @@ pub trait Tx: ReadTx {
         delta: i64,
     ) -> Result<(), StoreError>;
     fn insert_entry(&mut self, e: &NewEntry<'_>) -> Result<(), StoreError>;
+}
+
+/// Reads of operations, kept sales and purchases; the census.
+pub trait OperationRead {
+    /// The recorded answer of an operation id, if it was ever seen.
+    fn operation_answer(&mut self, id: &str) -> Result<Option<String>, StoreError>;
+    /// Whether another operation of the terminal already has this sequence number.
+    fn sequence_used(&mut self, terminal_id: &str, seq: i64) -> Result<bool, StoreError>;
+    /// A kept sale by the till that made it and its receipt number.
+    fn sale(&mut self, terminal_id: &str, receipt_id: &str) -> Result<Option<SaleRow>, StoreError>;
+    fn has_purchases(&mut self, customer_id: &str) -> Result<bool, StoreError>;
+    /// Purchases in `(since, until]` (`since = None`: from the start).
+    fn purchase_totals(
+        &mut self,
+        customer_id: &str,
+        since: Option<DateTime<Utc>>,
+        until: DateTime<Utc>,
+    ) -> Result<PurchaseTotals, StoreError>;
+    /// Everything counted, and the customers whose running balance disagrees with their
+    /// batches or history.
+    fn census(&mut self) -> Result<Census, StoreError>;
+    /// How many of these operation ids are recorded.
+    fn count_operations(&mut self, ids: &[&str]) -> Result<i64, StoreError>;
+}
+
+/// Writes of operations, kept sales and purchases.
+pub trait OperationTx {
     /// A purchase (positive kopecks paid) or a return (negative).
     fn insert_purchase(
         &mut self,
@@ -348,7 +376,10 @@ pub trait Tx: ReadTx {
         receipt_id: &str,
         returned: &str,
     ) -> Result<(), StoreError>;
+}
 
+/// SMS codes, their limits, and verifications.
+pub trait SmsTx {
     /// The SMS sends that count against a phone's and a terminal's limits, from `since`
     /// on; locks the phone and the terminal for the rest of the transaction, so two sends
     /// cannot both pass a limit.
@@ -392,7 +423,10 @@ pub trait Tx: ReadTx {
         codes_before: DateTime<Utc>,
         verifications_before: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
+}
 
+/// What the periodic jobs find and claim: bonuses to burn, birthdays.
+pub trait JobTx {
     /// Customers with bonuses past their burning time (up to `limit`).
     fn customers_to_burn(
         &mut self,
