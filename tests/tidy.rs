@@ -69,7 +69,10 @@ fn each_io_crate_has_one_home() {
         ("serialport", &["src/scanner"]),
         ("keyring", &["src/secrets.rs"]),
         ("slint", &["src/ui"]),
-        ("rusqlite", &["src/store", "src/server/store/sqlite"]),
+        (
+            "rusqlite",
+            &["src/store", "src/sqlite.rs", "src/server/store/sqlite"],
+        ),
         ("tokio_postgres", &["src/server/store/postgres"]),
         ("deadpool_postgres", &["src/server/store/postgres"]),
         (
