@@ -1,4 +1,4 @@
-//! Running a transaction again when the engine reports a conflict: [`write`] and [`read`].
+//! Running a transaction again when the engine reports a conflict: [`write()`] and [`read()`].
 
 use super::{ReadTx, Store, StoreError, Tx};
 
