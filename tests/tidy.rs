@@ -77,7 +77,11 @@ fn each_io_crate_has_one_home() {
         ("deadpool_postgres", &["src/server/store/postgres"]),
         (
             "reqwest",
-            &["src/sync", "src/server/sms", "src/bridge/client.rs"],
+            &[
+                "src/sync",
+                "src/server/sms/gateway.rs",
+                "src/bridge/client.rs",
+            ],
         ),
         ("axum", &["src/server", "src/bridge"]),
     ];

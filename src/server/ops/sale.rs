@@ -1,0 +1,237 @@
+//! A sale at a till: the spend, the accrual, the first-purchase gift, the referrers' rewards
+//! and the card status it may raise.
+
+use chrono::Duration;
+
+use super::{Cx, Failure, Reject, burn_date, reject, short_id};
+use crate::domain::calc::{CalcError, CustomerState, calculate};
+use crate::domain::money::{Bonus, Money, round_half_up};
+use crate::domain::receipt::{Receipt, ReceiptKind};
+use crate::domain::returns::Sale;
+use crate::domain::rules::Threshold;
+use crate::domain::status::status_after_sale_by;
+use crate::protocol::server::{RejectReason, Secret};
+use crate::server::customers::Customer;
+use crate::server::ledger::{self, Grant, Source, Spend};
+use crate::server::sms;
+use crate::server::store::{CustomerKey, NewSale, StoreError};
+
+impl Cx<'_> {
+    pub(super) fn sale(
+        &mut self,
+        customer_id: &str,
+        receipt: &Receipt,
+        spend: Bonus,
+        verification: Option<&Secret>,
+    ) -> Result<serde_json::Value, Failure> {
+        let (rules, op, now) = (self.rules, self.op, self.now);
+        let c = self.customer(customer_id)?;
+        if receipt.kind != ReceiptKind::Sale {
+            return reject(RejectReason::Invalid, "a sale carries a sale receipt");
+        }
+        // Registers number receipts per device: receipt "1" of two tills is two sales.
+        if self.tx.sale(&self.terminal.id, &receipt.id)?.is_some() {
+            return reject(
+                RejectReason::Invalid,
+                "this till already sold a receipt with this number",
+            );
+        }
+        let balance = self.tx.balance(&c.id, now)?;
+        if !spend.is_zero() {
+            if !c.phone_verified {
+                return reject(
+                    RejectReason::VerificationRequired,
+                    "the customer's phone is not verified: they may accrue but not spend",
+                );
+            }
+            if let Some(limit) = rules.verification.code_to_spend_over
+                && spend > limit
+            {
+                let phone = crate::domain::phone::Phone::parse(&c.phone).map_err(|_| {
+                    Reject(RejectReason::Invalid, "stored phone does not parse".into())
+                })?;
+                let ok = match verification {
+                    Some(v) => sms::consume_verification(
+                        self.tx,
+                        v.expose(),
+                        &phone,
+                        sms::Purpose::Spend,
+                        now,
+                    )?,
+                    None => false,
+                };
+                if !ok {
+                    return reject(
+                        RejectReason::VerificationRequired,
+                        format!("a spend above {limit} needs a fresh SMS code"),
+                    );
+                }
+            }
+        }
+        let state = CustomerState {
+            card: c.card_status.clone(),
+            balance: Bonus::from_kopecks(balance.active),
+            purchases_sum: Money::ZERO,
+            purchases_count: 0,
+            can_spend: c.phone_verified,
+        };
+        let calc = calculate(rules, &state, receipt, spend).map_err(|e| match e {
+            CalcError::SpendAboveMax { .. } => {
+                Reject(RejectReason::InsufficientBalance, e.to_string())
+            }
+            CalcError::SpendNotMultiple { .. } | CalcError::NegativeSpend => {
+                Reject(RejectReason::SpendNotAllowed, e.to_string())
+            }
+            other => Reject(RejectReason::Invalid, other.to_string()),
+        })?;
+        let card = rules
+            .card(&c.card_status)
+            .ok_or_else(|| Reject(RejectReason::Invalid, "unknown card status".into()))?;
+        if !calc.spent.is_zero() {
+            ledger::spend(
+                self.tx,
+                &Spend {
+                    customer_id: &c.id,
+                    amount: calc.spent.kopecks(),
+                    source: Source::Purchase,
+                    description: &format!(
+                        "Списание при оплате покупки (чек {})",
+                        short_id(&receipt.id)
+                    ),
+                    operation_id: Some(&op.id),
+                    actor: Some(&op.cashier),
+                },
+                now,
+            )?;
+        }
+        let at = op.at.min(now);
+        let active_from = at + Duration::days(i64::from(card.activate_after_days));
+        if !calc.accrued.is_zero() {
+            ledger::grant(
+                self.tx,
+                &Grant {
+                    customer_id: &c.id,
+                    amount: calc.accrued.kopecks(),
+                    source: Source::Purchase,
+                    description: format!("Начисление за покупку (чек {})", short_id(&receipt.id)),
+                    active_from,
+                    burns_at: burn_date(active_from, card.burn_after_days),
+                    operation_id: Some(&op.id),
+                    actor: Some(&op.cashier),
+                },
+                now,
+            )?;
+        }
+        let first_purchase = !self.tx.has_purchases(&c.id)?;
+        if first_purchase && let Some(gift) = &rules.first_purchase_gift {
+            self.grant_bonus(
+                &c.id,
+                &gift.bonus,
+                Source::FirstPurchase,
+                "Подарок за первую покупку",
+            )?;
+        }
+        self.tx.insert_purchase(&c.id, at, calc.to_pay.kopecks())?;
+        self.referral_rewards(&c, calc.to_pay)?;
+        let upgraded = self.upgrade_status(&c)?;
+        let sale = Sale::from_calculation(receipt, &calc);
+        let sale = serde_json::to_string(&sale)
+            .map_err(|e| StoreError::Other(format!("a sale does not serialize: {e}")))?;
+        let kept = self.tx.insert_sale(&NewSale {
+            terminal_id: &self.terminal.id,
+            receipt_id: &receipt.id,
+            operation_id: &op.id,
+            customer_id: &c.id,
+            at,
+            sale: &sale,
+        })?;
+        if !kept {
+            return reject(
+                RejectReason::Invalid,
+                "this till already sold a receipt with this number",
+            );
+        }
+        self.touch(&c.id);
+        Ok(
+            serde_json::json!({ "calculation": calc, "card_status": upgraded.unwrap_or(c.card_status) }),
+        )
+    }
+
+    /// Pays each referrer up the chain their level's percent of the referee's ruble payment,
+    /// while the referee is within `pay_for_days` of registering.
+    fn referral_rewards(&mut self, referee: &Customer, paid: Money) -> Result<(), Failure> {
+        let (rules, now) = (self.rules, self.now);
+        let Some(referral) = &rules.referral else {
+            return Ok(());
+        };
+        if let Some(days) = referral.pay_for_days
+            && now > referee.registered_at + Duration::days(i64::from(days))
+        {
+            return Ok(());
+        }
+        let mut next = referee.referrer_id.clone();
+        for level in &referral.levels {
+            let Some(id) = next else { break };
+            let Some(referrer) = self.tx.customer(CustomerKey::Id(&id))? else {
+                break;
+            };
+            let reward = round_half_up(level.percent.of(paid.amount()), rules.bonus_rounding.dp());
+            let amount = Bonus::new(reward).kopecks();
+            if amount > 0 {
+                ledger::grant(
+                    self.tx,
+                    &Grant {
+                        customer_id: &referrer.id,
+                        amount,
+                        source: Source::Referral,
+                        description: "Бонусы за покупку приглашённого друга".into(),
+                        active_from: now,
+                        burns_at: None,
+                        operation_id: Some(&self.op.id),
+                        actor: None,
+                    },
+                    now,
+                )?;
+                self.touch(&referrer.id);
+            }
+            next = referrer.referrer_id.clone();
+        }
+        Ok(())
+    }
+
+    /// Raises the card status right after the sale that crosses its threshold.
+    fn upgrade_status(&mut self, c: &Customer) -> Result<Option<String>, Failure> {
+        let (rules, now) = (self.rules, self.now);
+        // Each threshold is one indexed sum over the purchases in its window (returns count
+        // against the sum, not the count), never the customer's whole history in memory.
+        let mut failed = None;
+        let tx = &mut *self.tx;
+        let next = status_after_sale_by(rules, &c.card_status, |t| {
+            let since = t.within_days().map(|d| now - Duration::days(i64::from(d)));
+            match tx.purchase_totals(&c.id, since, now) {
+                Ok(totals) => match t {
+                    Threshold::PurchasesSum { sum: need, .. } => {
+                        Money::from_kopecks(totals.sum) >= *need
+                    }
+                    Threshold::PurchasesCount { count: need, .. } => {
+                        totals.count >= i64::from(*need)
+                    }
+                },
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        match next {
+            Some(card) => {
+                self.tx.set_card_status(&c.id, &card.name)?;
+                Ok(Some(card.name.clone()))
+            }
+            None => Ok(None),
+        }
+    }
+}
