@@ -14,6 +14,8 @@
 //!   rules file), [`domain::calc`] (SPEC.md §3 steps 1–7), [`domain::returns`],
 //!   [`domain::status`] (card status upgrades).
 //! - [`protocol`] — the wire types of the server API.
+//! - [`crypto`], [`sqlite`] — hex and constant-time comparison; durable SQLite settings,
+//!   migrations and stored times: the ground both sides share.
 //! - [`server`] — the central loyalty server (`bonuskassa-server`): HTTP in `server::api`,
 //!   engine-free services (`auth`, `customers`, `sms`, `ledger`, `ops`, `jobs`, `admin`)
 //!   over the storage seam [`server::store`] with its two engines, embedded SQLite and
@@ -22,8 +24,12 @@
 //! - [`sync`] — terminal ↔ server; [`sync::plan`] is the pure decision step.
 //! - [`terminal`] — the till's operations as a library: enrollment, online-first lookups
 //!   and calculations with the offline fallback, queued operations, the sync status.
-//! - [`till`] — the checkout session: a state machine of screens and actions the UI shows;
-//!   [`till::setup`], the installer's setup.
+//! - [`checkout`] — the checkout session: a state machine of screens and actions the UI
+//!   shows; its problems are closed cases ([`checkout::Problem`]).
+//! - [`setup`] — the installer's setup, a second state machine.
+//! - [`bridge`] — the cash register's HTTP link on 127.0.0.1.
+//! - [`runner`] — the till's composition root: the session (or the setup), the scanner and
+//!   the bridge on one worker thread, shown through a [`runner::Presenter`].
 //! - [`scanner`] — serial barcode scanners: framing, the live test, the reconnecting reader.
 //! - [`lang`] — the interface languages.
 //! - [`secrets`] — the terminal token and keys: the OS keyring, or an explicit file vault.
@@ -33,15 +39,24 @@
 //!   kill -9 tests.
 //! - [`fleet`] — `bonuskassa-server fleet-sim`: simulated tills against server nodes, and
 //!   the database checked afterwards.
-//! - `ui` — the Slint adapters, the only code that touches generated UI types.
+//! - `ui` — the Slint adapters, the only code that touches generated UI types: the
+//!   runner's presenter for the window.
+//! - [`demo`] — `bonuskassa demo`: a server, an enrolled till, the runner, its window and
+//!   a simulated register in one process.
+//!
+//! How a sale travels through these, and the layers `tests/tidy.rs` enforces, are in
+//! `ARCHITECTURE.md`.
 //!
 //! # Architecture invariants
 //! - `domain` does no IO and reads no clock: time and randomness are arguments.
 //! - Money is never a float: `rust_decimal` behind newtypes, decimal strings on the wire.
 //! - Personal data (phones, card numbers, scan payloads) is masked in `Debug` and
 //!   `Display`; the raw value is reachable only through an explicit accessor.
-//! - Each IO crate has one home: `slint` only in `ui`, `rusqlite` in `store` and the
-//!   server's SQLite engine (`server::store::sqlite`), `tokio_postgres` in its PostgreSQL
+//! - Dependencies run one way (`tests/tidy.rs`): domain ← protocol ← store ← sync ←
+//!   terminal ← checkout ← setup ← bridge ← runner ← ui; the server uses only the shared
+//!   ground; only `demo`, `cli` and `fleet` use both sides.
+//! - Each IO crate has one home: `slint` only in `ui`, `rusqlite` in `store`, `sqlite` and
+//!   the server's SQLite engine (`server::store::sqlite`), `tokio_postgres` in its PostgreSQL
 //!   engine (`server::store::postgres`),
 //!   `axum` in `server`, `reqwest` in `sync` and the server's SMS gateway, `serialport` in
 //!   `scanner`.
