@@ -1,0 +1,74 @@
+//! The manager's actions on the session: a balance changed by hand, and an offline spend
+//! allowed past the `[offline]` limits.
+use super::{Problem, Screen, Session};
+use crate::domain::money::Bonus;
+use crate::domain::phone::Phone;
+use crate::protocol::server::CustomerView;
+use crate::terminal::Lookup;
+
+impl Session {
+    pub(super) async fn allow_offline_spend(
+        &mut self,
+        code: &str,
+        reason: &str,
+    ) -> Result<(), Problem> {
+        let (customer_id, offline, spend_text) = match &self.screen {
+            Screen::Customer {
+                found,
+                priced,
+                spend_text,
+                ..
+            } => (
+                found.customer.id.clone(),
+                priced.offline,
+                spend_text.clone(),
+            ),
+            _ => return Err(Problem::NothingOpen),
+        };
+        if !offline {
+            return Err(Problem::NothingOpen);
+        }
+        if reason.trim().is_empty() {
+            return Err(Problem::ReasonRequired);
+        }
+        let manager = self.terminal.login(code).await?;
+        if !manager.is_manager() {
+            return Err(Problem::ManagerOnly);
+        }
+        self.terminal
+            .allow_offline_spend(&manager, &customer_id, reason)?;
+        self.set_spend(spend_text).await
+    }
+
+    pub(super) async fn manual_change(
+        &mut self,
+        phone: &str,
+        amount: &str,
+        reason: &str,
+    ) -> Result<(), Problem> {
+        let manager = self.cashier_or_login()?;
+        if !manager.is_manager() {
+            return Err(Problem::ManagerOnly);
+        }
+        if self.screen != Screen::Manager {
+            return Err(Problem::NothingOpen);
+        }
+        let phone = Phone::parse(phone).map_err(|_| Problem::BadPhone)?;
+        let amount: Bonus = amount.trim().parse().map_err(|_| Problem::BadAmount)?;
+        if amount.is_zero() {
+            return Err(Problem::BadAmount);
+        }
+        if reason.trim().is_empty() {
+            return Err(Problem::ReasonRequired);
+        }
+        let customer: CustomerView = self
+            .terminal
+            .lookup(&Lookup::Phone(phone))
+            .await?
+            .ok_or(Problem::NotFound)?
+            .customer;
+        self.terminal
+            .manual_change(&manager, &customer.id, amount, reason, None)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,112 @@
+//! What the screen shows ([`Screen`]), and what the register gets back for the receipt it
+//! handed over ([`Outcome`]).
+use chrono::{DateTime, Utc};
+
+use super::{Registration, qr};
+use crate::domain::phone::Phone;
+use crate::domain::receipt::Receipt;
+use crate::domain::returns::ReturnResult;
+use crate::protocol::server::{Operation, Secret};
+use crate::store::Conflict;
+use crate::terminal::{Cashier, Found, Priced};
+
+/// A receipt the cashier applied: the register has its prices and is taking the payment
+/// and printing. Nothing is queued until it closes the receipt with the printed one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub receipt: Receipt,
+    /// The id the operation will be queued under, told to the register now.
+    pub operation_id: uuid::Uuid,
+    /// Who applied it: the operation is theirs.
+    pub cashier: Cashier,
+    pub at: DateTime<Utc>,
+    pub what: AppliedWhat,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppliedWhat {
+    Sale {
+        priced: Box<Priced>,
+        /// The SMS proof of a spend above `code_to_spend_over`.
+        verification: Option<Secret>,
+    },
+    Return {
+        result: ReturnResult,
+    },
+}
+
+/// A spend above the rules' `code_to_spend_over` waits for a fresh SMS code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpendCode {
+    pub resend_at: Option<DateTime<Utc>>,
+    pub tries_left: Option<u32>,
+}
+
+/// What the screen shows.
+// One screen exists at a time, so the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Screen {
+    Login,
+    /// Logged in; no receipt from the register.
+    Waiting,
+    /// A sale receipt is open: find the customer.
+    Find {
+        receipt: Receipt,
+    },
+    /// Nobody with this phone or card: offer to register.
+    NotFound {
+        receipt: Option<Receipt>,
+        phone: Option<Phone>,
+    },
+    /// The customer card with the live preview.
+    Customer {
+        receipt: Receipt,
+        found: Found,
+        priced: Priced,
+        /// The spend as typed (kept even when it is refused).
+        spend_text: String,
+        /// The phone the cashier found them by: a spend code goes to it.
+        phone: Option<Phone>,
+        /// The spend needs an SMS code before it can be applied.
+        code: Option<SpendCode>,
+    },
+    Register {
+        receipt: Option<Receipt>,
+        registration: Box<Registration>,
+    },
+    /// A return receipt: what is refunded and clawed back.
+    Return {
+        receipt: Receipt,
+        preview: ReturnResult,
+    },
+    /// Applied and handed to the register, which is taking the payment and printing.
+    AtRegister(Box<Applied>),
+    Manager,
+    Conflicts(Vec<Conflict>),
+    /// The store's self-registration QR code, large, for a customer's phone to scan.
+    SelfRegistration {
+        url: String,
+        qr: qr::QrModules,
+    },
+}
+
+/// What the register gets back for the receipt it handed over.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The cashier applied the receipt: the prices for the register to print. Nothing is
+    /// queued yet.
+    Applied(Box<Applied>),
+    /// The register closed an applied sale: it is queued.
+    Sale {
+        operation: Operation,
+        priced: Box<Priced>,
+    },
+    /// The register closed an applied return: it is queued.
+    Return {
+        operation: Operation,
+        result: ReturnResult,
+    },
+    /// The cashier cancelled: the receipt goes on without loyalty.
+    Cancelled { receipt_id: String },
+}

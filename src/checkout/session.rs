@@ -1,0 +1,394 @@
+//! The [`Session`]: the cashier logged in, the screen, the last problem and the register's
+//! outcome; and the flow of a receipt: logging in, a receipt arriving, finding the
+//! customer, the spend, applying it, the register's close or withdrawal, and backing out.
+use std::sync::Arc;
+
+use super::{Action, Applied, AppliedWhat, Outcome, Problem, RegistrationStep, Screen, SpendCode};
+use crate::clock::Clock;
+use crate::domain::card::CardFormat;
+use crate::domain::money::Bonus;
+use crate::domain::phone::Phone;
+use crate::domain::receipt::{Receipt, ReceiptKind};
+use crate::terminal::{Cashier, Found, Lookup, Priced, Terminal};
+
+/// The cashier's session at the till: what the UI shows and what its actions change.
+pub struct Session {
+    pub(super) terminal: Arc<Terminal>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) cashier: Option<Cashier>,
+    pub(super) screen: Screen,
+    pub(super) problem: Option<Problem>,
+    pub(super) outcome: Option<Outcome>,
+    pub(super) card_formats: Vec<CardFormat>,
+}
+
+impl Session {
+    pub fn new(terminal: Arc<Terminal>, clock: Arc<dyn Clock>) -> Session {
+        Session {
+            terminal,
+            clock,
+            cashier: None,
+            screen: Screen::Login,
+            problem: None,
+            outcome: None,
+            card_formats: CardFormat::default_formats(),
+        }
+    }
+
+    pub fn screen(&self) -> &Screen {
+        &self.screen
+    }
+
+    /// Why the last action did not go through, in terms the UI words for the cashier.
+    pub fn problem(&self) -> Option<&Problem> {
+        self.problem.as_ref()
+    }
+
+    pub fn cashier(&self) -> Option<&Cashier> {
+        self.cashier.as_ref()
+    }
+
+    pub fn terminal(&self) -> &Arc<Terminal> {
+        &self.terminal
+    }
+
+    /// The result of the last receipt, for the register; taken once.
+    pub fn take_outcome(&mut self) -> Option<Outcome> {
+        self.outcome.take()
+    }
+
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
+    }
+
+    /// Does what the cashier asked. On a problem the screen stays as it was and
+    /// [`Session::problem`] says why.
+    pub async fn act(&mut self, action: Action) {
+        self.problem = self.step(action).await.err();
+    }
+
+    /// An action from the cash register (through the bridge). Its refusal goes back to the
+    /// register; the cashier's screen keeps its own problem, except a printed receipt that
+    /// is not the applied one, which the cashier must see.
+    pub async fn act_for_register(&mut self, action: Action) -> Result<(), Problem> {
+        match self.step(action).await {
+            Ok(()) => {
+                self.problem = None;
+                Ok(())
+            }
+            Err(p) => {
+                if matches!(p, Problem::ReceiptChanged(_)) {
+                    self.problem = Some(p.clone());
+                }
+                Err(p)
+            }
+        }
+    }
+
+    pub(super) fn cashier_or_login(&self) -> Result<Cashier, Problem> {
+        self.cashier.clone().ok_or(Problem::NotLoggedIn)
+    }
+
+    pub(super) fn open_receipt(&self) -> Option<Receipt> {
+        match &self.screen {
+            Screen::Find { receipt }
+            | Screen::Customer { receipt, .. }
+            | Screen::Return { receipt, .. } => Some(receipt.clone()),
+            Screen::AtRegister(applied) => Some(applied.receipt.clone()),
+            Screen::NotFound { receipt, .. } | Screen::Register { receipt, .. } => receipt.clone(),
+            _ => None,
+        }
+    }
+
+    pub(super) async fn login(&mut self, code: &str) -> Result<(), Problem> {
+        if self.screen != Screen::Login {
+            return Err(Problem::NothingOpen);
+        }
+        if code.trim().is_empty() {
+            return Err(Problem::WrongCashierCode { tries_left: None });
+        }
+        let cashier = self.terminal.login(code).await?;
+        self.cashier = Some(cashier);
+        self.screen = Screen::Waiting;
+        Ok(())
+    }
+
+    pub(super) fn receipt_arrived(&mut self, receipt: Receipt) -> Result<(), Problem> {
+        self.cashier_or_login()?;
+        // Only a resting till takes a receipt: a walk-in registration or the manager's
+        // screens keep what was typed, and the register hears "busy" and may retry.
+        if self.screen != Screen::Waiting {
+            return Err(Problem::Busy);
+        }
+        receipt
+            .validate()
+            .map_err(|e| Problem::BadReceipt(e.to_string()))?;
+        self.outcome = None;
+        self.screen = match receipt.kind {
+            ReceiptKind::Sale => Screen::Find { receipt },
+            ReceiptKind::Return => {
+                let preview = self.terminal.preview_return(&receipt)?;
+                Screen::Return { receipt, preview }
+            }
+        };
+        Ok(())
+    }
+
+    pub(super) async fn find(&mut self, lookup: Lookup) -> Result<(), Problem> {
+        let receipt = match &self.screen {
+            Screen::Find { receipt } => Some(receipt.clone()),
+            Screen::NotFound { receipt, .. } => receipt.clone(),
+            Screen::Customer { receipt, .. } => Some(receipt.clone()),
+            _ => return Err(Problem::NothingOpen),
+        };
+        let Some(receipt) = receipt else {
+            return Err(Problem::NothingOpen);
+        };
+        match self.terminal.lookup(&lookup).await? {
+            None => {
+                self.screen = Screen::NotFound {
+                    receipt: Some(receipt),
+                    phone: match lookup {
+                        Lookup::Phone(p) => Some(p),
+                        Lookup::Card(_) => None,
+                    },
+                };
+                Ok(())
+            }
+            Some(found) => {
+                let phone = match lookup {
+                    Lookup::Phone(p) => Some(p),
+                    Lookup::Card(_) => None,
+                };
+                match phone {
+                    // Found but never verified: the code form again, with «Без кода».
+                    Some(phone) if !found.customer.phone_verified && !found.offline => {
+                        self.screen = Screen::Register {
+                            receipt: Some(receipt),
+                            registration: Box::new(self.registration(phone, Some(found.customer))?),
+                        };
+                        Ok(())
+                    }
+                    phone => self.show_customer(receipt, found, phone, Bonus::ZERO).await,
+                }
+            }
+        }
+    }
+
+    pub(super) async fn show_customer(
+        &mut self,
+        receipt: Receipt,
+        found: Found,
+        phone: Option<Phone>,
+        spend: Bonus,
+    ) -> Result<(), Problem> {
+        let priced = self
+            .terminal
+            .calculate(&found.customer, &receipt, spend)
+            .await?;
+        self.screen = Screen::Customer {
+            receipt,
+            found,
+            priced,
+            spend_text: spend.to_string(),
+            phone,
+            code: None,
+        };
+        Ok(())
+    }
+
+    pub(super) async fn set_spend(&mut self, text: String) -> Result<(), Problem> {
+        let Screen::Customer {
+            receipt,
+            found,
+            spend_text,
+            ..
+        } = &mut self.screen
+        else {
+            return Err(Problem::NothingOpen);
+        };
+        *spend_text = text.clone();
+        let spend = Bonus::parse_non_negative(text.trim()).map_err(|_| Problem::BadSpend)?;
+        let (receipt, found) = (receipt.clone(), found.clone());
+        let priced = self
+            .terminal
+            .calculate(&found.customer, &receipt, spend)
+            .await?;
+        if let Screen::Customer {
+            priced: p, code, ..
+        } = &mut self.screen
+        {
+            *p = priced;
+            *code = None;
+        }
+        Ok(())
+    }
+
+    fn needs_spend_code(&self, priced: &Priced) -> bool {
+        let Ok((_, rules)) = self.terminal.rules() else {
+            return false;
+        };
+        rules
+            .verification
+            .code_to_spend_over
+            .is_some_and(|over| priced.spend > over)
+    }
+
+    pub(super) fn apply(&mut self) -> Result<(), Problem> {
+        let cashier = self.cashier_or_login()?;
+        match self.screen.clone() {
+            Screen::Customer { priced, code, .. } => {
+                if self.needs_spend_code(&priced) {
+                    if priced.offline {
+                        return Err(Problem::NeedsServer);
+                    }
+                    // The code form opens; EnterCode confirms the sale.
+                    if code.is_none()
+                        && let Screen::Customer { code: c, .. } = &mut self.screen
+                    {
+                        *c = Some(SpendCode {
+                            resend_at: None,
+                            tries_left: None,
+                        });
+                    }
+                    return Err(Problem::SpendNeedsCode);
+                }
+                self.hand_over(
+                    cashier,
+                    AppliedWhat::Sale {
+                        priced: Box::new(priced),
+                        verification: None,
+                    },
+                )
+            }
+            Screen::Return { receipt, .. } => {
+                // Computed again: what the register prints is what the close will queue.
+                let result = self.terminal.preview_return(&receipt)?;
+                self.hand_over(cashier, AppliedWhat::Return { result })
+            }
+            _ => Err(Problem::NothingOpen),
+        }
+    }
+
+    /// Gives the register the prices of the open receipt; the panel waits for the print.
+    pub(super) fn hand_over(&mut self, cashier: Cashier, what: AppliedWhat) -> Result<(), Problem> {
+        let receipt = self.open_receipt().ok_or(Problem::NothingOpen)?;
+        let applied = Box::new(Applied {
+            receipt,
+            operation_id: uuid::Uuid::now_v7(),
+            cashier,
+            at: self.clock.now(),
+            what,
+        });
+        self.outcome = Some(Outcome::Applied(applied.clone()));
+        self.screen = Screen::AtRegister(applied);
+        Ok(())
+    }
+
+    /// The register printed the receipt: queue its operation under the id it was told.
+    pub(super) fn close(&mut self, receipt_id: &str, printed: &Receipt) -> Result<(), Problem> {
+        let applied = match &self.screen {
+            Screen::AtRegister(applied) if applied.receipt.id == receipt_id => applied.clone(),
+            _ => {
+                return Err(match self.open_receipt() {
+                    Some(r) if r.id == receipt_id => Problem::NotApplied,
+                    _ => Problem::NoSuchReceipt,
+                });
+            }
+        };
+        if let Some(difference) = applied.receipt.difference(printed) {
+            return Err(Problem::ReceiptChanged(difference));
+        }
+        let Applied {
+            operation_id,
+            cashier,
+            what,
+            receipt,
+            ..
+        } = *applied;
+        let outcome = match what {
+            AppliedWhat::Sale {
+                priced,
+                verification,
+            } => {
+                let operation =
+                    self.terminal
+                        .sell_as(operation_id, &cashier, &priced, verification)?;
+                Outcome::Sale { operation, priced }
+            }
+            AppliedWhat::Return { .. } => {
+                let (result, operation) =
+                    self.terminal
+                        .make_return_as(operation_id, &cashier, &receipt)?;
+                Outcome::Return { operation, result }
+            }
+        };
+        self.finish(outcome);
+        Ok(())
+    }
+
+    /// The register took its receipt back. A registration under way goes on without the
+    /// receipt, so the customer is not lost.
+    pub(super) fn withdraw(&mut self, receipt_id: &str) -> Result<(), Problem> {
+        match self.open_receipt() {
+            Some(r) if r.id == receipt_id => {}
+            _ => return Err(Problem::NoSuchReceipt),
+        }
+        self.outcome = Some(Outcome::Cancelled {
+            receipt_id: receipt_id.to_string(),
+        });
+        match &mut self.screen {
+            Screen::Register { receipt, .. } => *receipt = None,
+            _ => {
+                self.screen = if self.cashier.is_some() {
+                    Screen::Waiting
+                } else {
+                    Screen::Login
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, outcome: Outcome) {
+        self.outcome = Some(outcome);
+        self.screen = Screen::Waiting;
+    }
+
+    pub(super) fn cancel(&mut self) {
+        match &mut self.screen {
+            // Back out of the spend code to the card.
+            Screen::Customer { code, .. } if code.is_some() => *code = None,
+            // Back out of a registration step.
+            Screen::Register {
+                registration,
+                receipt,
+            } => match registration.step {
+                RegistrationStep::Code => {
+                    self.screen = match (&registration.existing, receipt.clone()) {
+                        (Some(_), Some(receipt)) => Screen::Find { receipt },
+                        _ => Screen::NotFound {
+                            receipt: receipt.clone(),
+                            phone: Some(registration.phone.clone()),
+                        },
+                    }
+                }
+                RegistrationStep::Questionnaire => registration.step = RegistrationStep::Code,
+                RegistrationStep::Consents => registration.step = RegistrationStep::Questionnaire,
+                RegistrationStep::Card => registration.step = RegistrationStep::Consents,
+            },
+            Screen::Conflicts(_) | Screen::SelfRegistration { .. } => self.screen = Screen::Manager,
+            Screen::Manager => self.screen = Screen::Waiting,
+            _ => {
+                if let Some(r) = self.open_receipt() {
+                    self.outcome = Some(Outcome::Cancelled { receipt_id: r.id });
+                }
+                self.screen = if self.cashier.is_some() {
+                    Screen::Waiting
+                } else {
+                    Screen::Login
+                };
+            }
+        }
+    }
+}

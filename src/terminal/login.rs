@@ -1,0 +1,140 @@
+//! Cashiers: logging in by code, at the server or, while it is away, from the cashiers who
+//! logged in here before, with the lock after too many wrong codes.
+use super::{Terminal, TerminalError};
+use crate::protocol::lookup_hash;
+use crate::protocol::server::{LoginRequest, Role, Secret};
+use crate::store::CachedCashier;
+
+/// A cashier logged in at the till.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cashier {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    /// True when the till let them in from its cache, the server being away.
+    pub offline: bool,
+}
+
+impl Cashier {
+    pub fn is_manager(&self) -> bool {
+        self.role == Role::Manager
+    }
+}
+
+/// Wrong cashier codes typed while the server is away: 5 are allowed, then the till
+/// locks for 30 s, doubling with every further wrong code (SPEC.md §7).
+fn offline_lock_seconds(failures: u32) -> u64 {
+    if failures < 5 {
+        0
+    } else {
+        30u64.saturating_mul(1u64 << (failures - 5).min(10))
+    }
+}
+
+impl Terminal {
+    fn code_hash(&self, code: &str) -> String {
+        lookup_hash(&self.lookup_key, &format!("cashier:{}", code.trim()))
+    }
+
+    /// Logs a cashier in by code: at the server, or, while it is away, from the cashiers
+    /// who logged in here before.
+    pub async fn login(&self, code: &str) -> Result<Cashier, TerminalError> {
+        let now = self.now();
+        let locked_until = self
+            .store()
+            .get_meta("login_locked_until")?
+            .as_deref()
+            .and_then(crate::sqlite::parse_ts);
+        if let Some(until) = locked_until
+            && until > now
+        {
+            return Err(TerminalError::CashierLocked(
+                (until - now).num_seconds().max(1) as u64,
+            ));
+        }
+        let hash = self.code_hash(code);
+        match self
+            .api
+            .login(&LoginRequest {
+                code: Secret(code.trim().to_string()),
+            })
+            .await
+        {
+            Ok(ok) => {
+                self.saw_server(true, None);
+                let role = match ok.role {
+                    Role::Cashier => "cashier",
+                    Role::Manager => "manager",
+                };
+                let mut store = self.store();
+                store.remember_cashier(
+                    &hash,
+                    &CachedCashier {
+                        cashier_id: ok.cashier_id,
+                        name: ok.name.clone(),
+                        role: role.into(),
+                    },
+                    now,
+                )?;
+                store.put_meta("login_failures", "0")?;
+                Ok(Cashier {
+                    id: ok.cashier_id,
+                    name: ok.name,
+                    role: ok.role,
+                    offline: false,
+                })
+            }
+            Err(e) if e.is_offline() => {
+                self.saw_server(false, Some(&e));
+                let mut store = self.store();
+                match store.cashier_by_code_hash(&hash)? {
+                    Some(c) => {
+                        store.put_meta("login_failures", "0")?;
+                        Ok(Cashier {
+                            id: c.cashier_id,
+                            name: c.name,
+                            role: if c.role == "manager" {
+                                Role::Manager
+                            } else {
+                                Role::Cashier
+                            },
+                            offline: true,
+                        })
+                    }
+                    None => {
+                        let failures = store
+                            .get_meta("login_failures")?
+                            .and_then(|v| v.parse::<u32>().ok())
+                            .unwrap_or(0)
+                            + 1;
+                        store.put_meta("login_failures", &failures.to_string())?;
+                        let lock = offline_lock_seconds(failures);
+                        if lock > 0 {
+                            let until = now + chrono::Duration::seconds(lock as i64);
+                            store.put_meta("login_locked_until", &crate::sqlite::ts(until))?;
+                        }
+                        Err(TerminalError::WrongCashierCode)
+                    }
+                }
+            }
+            Err(e) => {
+                self.saw_server(true, None);
+                Err(e.into())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_offline_login_lock_grows() {
+        assert_eq!(offline_lock_seconds(4), 0);
+        assert_eq!(offline_lock_seconds(5), 30);
+        assert_eq!(offline_lock_seconds(6), 60);
+        assert_eq!(offline_lock_seconds(8), 240);
+        assert_eq!(offline_lock_seconds(100), 30 * 1024);
+    }
+}

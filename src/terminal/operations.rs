@@ -1,0 +1,400 @@
+//! The till's operations: sales, returns, registrations, phone verifications, consents,
+//! manual changes and the conflicts list. None waits for the server: each is written with
+//! its outbox row in one transaction, and the sync worker sends it.
+use super::{Cashier, Lookup, OfflineLimit, Priced, Terminal, TerminalError};
+use crate::domain::calc::CalcError;
+use crate::domain::card::CardNumber;
+use crate::domain::money::Bonus;
+use crate::domain::phone::Phone;
+use crate::domain::receipt::{Receipt, ReceiptKind};
+use crate::domain::returns::{ReturnError, ReturnResult, Sale, compute_return, record_return};
+use crate::protocol::server::{
+    CardIssue, CustomerView, Operation, OperationBody, Questionnaire, Secret, SmsPurpose,
+    SmsSendRequest, SmsSendResponse, SmsVerifyRequest,
+};
+use crate::protocol::short_name;
+use crate::store::{CachedCustomer, Conflict, TerminalStore};
+use crate::sync::client::ClientError;
+use crate::sync::worker::publish_queue;
+
+/// A customer to register at the till.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCustomer {
+    pub phone: Phone,
+    /// The proof from [`Terminal::verify_code`]; `None` registers «Без кода».
+    pub verification: Option<Secret>,
+    pub questionnaire: Questionnaire,
+    pub consent_processing: bool,
+    pub consent_advertising: bool,
+    pub card: Option<CardIssue>,
+}
+
+impl Terminal {
+    /// Confirms a calculated sale: queues it with the sale record a later return needs, in
+    /// one transaction, and returns once it is on disk. `verification` is the SMS proof a
+    /// spend above `code_to_spend_over` needs.
+    pub fn sell(
+        &self,
+        cashier: &Cashier,
+        priced: &Priced,
+        verification: Option<Secret>,
+    ) -> Result<Operation, TerminalError> {
+        self.sell_as(uuid::Uuid::now_v7(), cashier, priced, verification)
+    }
+
+    /// [`Terminal::sell`] under the operation id the register was given when the receipt
+    /// was applied.
+    pub fn sell_as(
+        &self,
+        operation_id: uuid::Uuid,
+        cashier: &Cashier,
+        priced: &Priced,
+        verification: Option<Secret>,
+    ) -> Result<Operation, TerminalError> {
+        let sale = Sale::from_calculation(&priced.receipt, &priced.calculation);
+        let overridden = priced.offline && self.overridden(&priced.customer.id);
+        let max_unsynced = if priced.offline && !priced.spend.is_zero() && !overridden {
+            let (_, rules) = self.rules()?;
+            Some(
+                self.config
+                    .offline
+                    .tighten(&rules.offline)
+                    .max_unsynced_spend_per_terminal,
+            )
+        } else {
+            None
+        };
+        let customer_id = priced.customer.id.clone();
+        let op = self.store().enqueue_as(
+            operation_id,
+            OperationBody::Sale {
+                customer_id: customer_id.clone(),
+                receipt: priced.receipt.clone(),
+                spend: priced.spend,
+                verification,
+            },
+            &cashier.name,
+            Some(cashier.id),
+            priced.offline,
+            self.now(),
+            |tx, op| {
+                // Checked again inside the transaction: two sales priced side by side
+                // cannot both take the last of the till's offline budget.
+                if let Some(max) = max_unsynced {
+                    let unsynced = Bonus::from_kopecks(TerminalStore::unsynced_offline_spend(tx)?);
+                    if unsynced > max {
+                        let left = (max - (unsynced - priced.spend)).max(Bonus::ZERO);
+                        return Err(TerminalError::Offline(OfflineLimit::TerminalBudget {
+                            left,
+                        }));
+                    }
+                }
+                Ok(TerminalStore::record_sale(tx, &customer_id, op, &sale)?)
+            },
+        )?;
+        if overridden {
+            self.overrides
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&customer_id);
+        }
+        self.nudge();
+        Ok(op)
+    }
+
+    /// What a return receipt would refund and claw back, from the sale kept here.
+    pub fn preview_return(&self, receipt: &Receipt) -> Result<ReturnResult, TerminalError> {
+        let store = self.store();
+        Self::compute_return_in(&store, receipt).map(|(r, _)| r)
+    }
+
+    fn compute_return_in(
+        store: &TerminalStore,
+        receipt: &Receipt,
+    ) -> Result<(ReturnResult, crate::domain::returns::Returned), TerminalError> {
+        receipt
+            .validate()
+            .map_err(|e| TerminalError::Calc(CalcError::Receipt(e)))?;
+        if receipt.kind != ReceiptKind::Return {
+            return Err(ReturnError::NotAReturn.into());
+        }
+        let original = receipt.original_receipt.clone().unwrap_or_default();
+        let (_, sale, returned) = store
+            .sale(&original)?
+            .ok_or_else(|| TerminalError::SaleNotKept(original.clone()))?;
+        let lines = sale.lines_of(receipt)?;
+        let result = compute_return(&sale, &returned, &lines)?;
+        let mut after = returned;
+        record_return(&mut after, &result);
+        Ok((result, after))
+    }
+
+    /// Confirms a return of a sale made here: queues it and records what was returned, in
+    /// one transaction, so a second return can never take back more than was sold.
+    pub fn make_return(
+        &self,
+        cashier: &Cashier,
+        receipt: &Receipt,
+    ) -> Result<(ReturnResult, Operation), TerminalError> {
+        self.make_return_as(uuid::Uuid::now_v7(), cashier, receipt)
+    }
+
+    /// [`Terminal::make_return`] under the operation id the register was given when the
+    /// return was applied.
+    pub fn make_return_as(
+        &self,
+        operation_id: uuid::Uuid,
+        cashier: &Cashier,
+        receipt: &Receipt,
+    ) -> Result<(ReturnResult, Operation), TerminalError> {
+        let mut store = self.store();
+        let (result, after) = Self::compute_return_in(&store, receipt)?;
+        let original = result.original_receipt.clone();
+        let op = store.enqueue_as(
+            operation_id,
+            OperationBody::Return {
+                receipt: receipt.clone(),
+            },
+            &cashier.name,
+            Some(cashier.id),
+            self.status.borrow().online != Some(true),
+            self.now(),
+            |tx, _| Ok::<_, TerminalError>(TerminalStore::record_returned(tx, &original, &after)?),
+        )?;
+        drop(store);
+        self.nudge();
+        Ok((result, op))
+    }
+
+    /// Sends an SMS code to a phone (registration, or a spend above the code threshold).
+    pub async fn send_code(
+        &self,
+        phone: &Phone,
+        purpose: SmsPurpose,
+    ) -> Result<SmsSendResponse, TerminalError> {
+        let req = SmsSendRequest {
+            phone: phone.clone(),
+            purpose,
+        };
+        self.online_only(self.api.sms_send(&req).await, "sending an SMS code")
+    }
+
+    /// Checks the code the customer read out; the proof goes into the registration or the
+    /// sale.
+    pub async fn verify_code(
+        &self,
+        phone: &Phone,
+        purpose: SmsPurpose,
+        code: &str,
+    ) -> Result<Secret, TerminalError> {
+        let req = SmsVerifyRequest {
+            phone: phone.clone(),
+            purpose,
+            code: Secret(code.trim().to_string()),
+        };
+        self.online_only(self.api.sms_verify(&req).await, "checking an SMS code")
+            .map(|r| r.verification)
+    }
+
+    fn online_only<T>(
+        &self,
+        answer: Result<T, ClientError>,
+        what: &'static str,
+    ) -> Result<T, TerminalError> {
+        match answer {
+            Ok(t) => {
+                self.saw_server(true, None);
+                Ok(t)
+            }
+            Err(e) if e.is_offline() => {
+                self.saw_server(false, Some(&e));
+                Err(TerminalError::NeedsServer(what))
+            }
+            Err(e) => {
+                self.saw_server(true, None);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Registers a customer: queued like every operation, and put into the cache at once
+    /// so the same receipt can go on. Without a verification only «Без кода», when the
+    /// rules allow it (the only registration a till makes offline).
+    pub fn register(
+        &self,
+        cashier: &Cashier,
+        new: NewCustomer,
+    ) -> Result<(CustomerView, Operation), TerminalError> {
+        if !new.consent_processing {
+            return Err(TerminalError::ConsentRequired);
+        }
+        let (_, rules) = self.rules()?;
+        if new.verification.is_none() && !rules.verification.allow_without_code {
+            return Err(TerminalError::CodeRequired);
+        }
+        let phone_hash = self.hash_of(&Lookup::Phone(new.phone.clone()));
+        if self.store().customer_by_hash(&phone_hash)?.is_some() {
+            return Err(TerminalError::AlreadyRegistered);
+        }
+        let (card_hash, card_masked) = match &new.card {
+            Some(CardIssue::Plastic { number }) => {
+                let card = CardNumber::parse(number.expose(), &self.card_formats)
+                    .map_err(|e| TerminalError::Client(ClientError::Unreadable(e.to_string())))?;
+                let masked = card.masked();
+                (Some(self.hash_of(&Lookup::Card(card))), Some(masked))
+            }
+            // A virtual number is made by the server; the card shows it after the sync.
+            _ => (None, None),
+        };
+        let status = rules.registration_card().unwrap_or(&rules.cards[0]).clone();
+        let cached = CachedCustomer {
+            id: uuid::Uuid::now_v7().to_string(),
+            phone_masked: new.phone.masked(),
+            name: short_name(
+                new.questionnaire.first_name.as_deref(),
+                new.questionnaire.last_name.as_deref(),
+            ),
+            card_status: status.name.clone(),
+            phone_verified: new.verification.is_some(),
+            balance: 0,
+            pending: 0,
+        };
+        let online = self.status.borrow().online == Some(true);
+        let now = self.now();
+        let op = self.store().enqueue(
+            OperationBody::Registration {
+                customer_id: cached.id.clone(),
+                phone: new.phone,
+                verification: new.verification,
+                questionnaire: new.questionnaire,
+                consent_processing: true,
+                consent_advertising: new.consent_advertising,
+                card: new.card,
+            },
+            &cashier.name,
+            Some(cashier.id),
+            !online,
+            now,
+            |tx, _| {
+                TerminalStore::cache_registered(tx, &cached, &phone_hash, card_hash.as_deref(), now)
+            },
+        )?;
+        self.nudge();
+        let view = CustomerView {
+            id: cached.id,
+            name: cached.name,
+            phone_masked: cached.phone_masked,
+            card_masked,
+            card_status: cached.card_status,
+            phone_verified: cached.phone_verified,
+            balance: Bonus::ZERO,
+            pending: Bonus::ZERO,
+            discount_percent: status.discount_percent.to_string(),
+        };
+        Ok((view, op))
+    }
+
+    /// A customer registered «Без кода» proves their phone with an SMS code: queued, and
+    /// the cache says verified at once, so the same receipt can spend.
+    pub fn verify_phone(
+        &self,
+        cashier: &Cashier,
+        customer_id: &str,
+        phone: &Phone,
+        verification: Secret,
+    ) -> Result<Operation, TerminalError> {
+        let online = self.status.borrow().online == Some(true);
+        let op = self.store().enqueue(
+            OperationBody::VerifyPhone {
+                customer_id: customer_id.to_string(),
+                phone: phone.clone(),
+                verification,
+            },
+            &cashier.name,
+            Some(cashier.id),
+            !online,
+            self.now(),
+            |tx, _| TerminalStore::cache_verified(tx, customer_id),
+        )?;
+        self.nudge();
+        Ok(op)
+    }
+
+    /// The customer's separate consent to advertising SMS, given or withdrawn.
+    pub fn set_advertising_consent(
+        &self,
+        cashier: &Cashier,
+        customer_id: &str,
+        advertising: bool,
+    ) -> Result<Operation, TerminalError> {
+        self.queue(
+            cashier,
+            OperationBody::Consent {
+                customer_id: customer_id.to_string(),
+                advertising,
+            },
+        )
+    }
+
+    /// A manager's change of a balance by hand, with a reason (audited on the server).
+    pub fn manual_change(
+        &self,
+        manager: &Cashier,
+        customer_id: &str,
+        amount: Bonus,
+        reason: &str,
+        lifetime_days: Option<u32>,
+    ) -> Result<Operation, TerminalError> {
+        if !manager.is_manager() {
+            return Err(TerminalError::NotPermitted("change a balance by hand"));
+        }
+        self.queue(
+            manager,
+            OperationBody::ManualChange {
+                customer_id: customer_id.to_string(),
+                amount,
+                reason: reason.trim().to_string(),
+                lifetime_days,
+            },
+        )
+    }
+
+    pub(super) fn queue(
+        &self,
+        cashier: &Cashier,
+        body: OperationBody,
+    ) -> Result<Operation, TerminalError> {
+        let offline = self.status.borrow().online != Some(true);
+        let op = self.store().enqueue(
+            body,
+            &cashier.name,
+            Some(cashier.id),
+            offline,
+            self.now(),
+            |_, _| Ok(()),
+        )?;
+        self.nudge();
+        Ok(op)
+    }
+
+    /// The manager's conflicts list.
+    pub fn conflicts(&self) -> Result<Vec<Conflict>, TerminalError> {
+        Ok(self.store().conflicts()?)
+    }
+
+    /// A manager marks a conflict handled (after fixing the balance by hand, say).
+    pub fn resolve_conflict(
+        &self,
+        manager: &Cashier,
+        operation_id: &str,
+    ) -> Result<bool, TerminalError> {
+        if !manager.is_manager() {
+            return Err(TerminalError::NotPermitted("resolve a conflict"));
+        }
+        let done = self
+            .store()
+            .resolve_conflict(operation_id, &manager.name, self.now())?;
+        publish_queue(&self.store(), &self.status);
+        Ok(done)
+    }
+}
