@@ -9,7 +9,7 @@
 # page at 800×2000 as well); and the other checkout flows (spend code, «Без кода», offline,
 # cancel), docs/screenshots/flows_*.png.
 #
-# The pictures come from the UI tests in tests/ui_window.rs, ui_session.rs, ui_setup.rs and ui_flows.rs (Slint's testing backend with
+# The pictures come from the UI tests in tests/ui/ (window.rs, session.rs, setup.rs and flows.rs, the `ui` test binary; Slint's testing backend with
 # the software renderer), so no display is needed. Where the machine has DejaVu Serif,
 # fontconfig is shown that one font only, a family the window never asks for: every glyph
 # in the pictures then comes from the DejaVu Sans embedded in the binary. (Fontconfig is
@@ -36,9 +36,7 @@ CONF
 done
 
 BONUSKASSA_SCREENSHOTS="$out" \
-    cargo test --test ui_window the_window_is_drawn_with_text_in_both_languages
-for walk in ui_session ui_setup ui_flows; do
-    BONUSKASSA_SCREENSHOTS="$out" cargo test --test "$walk"
-done
+    cargo test --test ui window::the_window_is_drawn_with_text_in_both_languages
+BONUSKASSA_SCREENSHOTS="$out" cargo test --test ui -- session:: setup:: flows::
 
 ls -l "$out"

@@ -6,7 +6,7 @@
 //! `Calculation`, the amounts, `Phone`) get theirs here, written out by hand, because
 //! `domain` knows nothing of HTTP.
 //!
-//! The document must stay true: `tests/server_openapi.rs` compares its paths with the
+//! The document must stay true: `tests/server/openapi.rs` compares its paths with the
 //! router's and validates real answers against it, and `scripts/schemathesis.sh` fuzzes
 //! the running server with it. Two rules keep it so:
 //! - a request schema admits everything the server accepts (it may admit more: the server

@@ -4,7 +4,12 @@
 
 pub mod db;
 pub mod panel;
+pub mod receipts;
+pub mod server;
 pub mod ui;
+
+#[allow(unused_imports)]
+pub use receipts::{receipt, return_of};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use bonuskassa::clock::SystemClock;
 use bonuskassa::secrets::{KeyringStore, SecretStore};
-use bonuskassa::server::{self, RunningServer, ServerConfig, admin};
+use bonuskassa::server::{RunningServer, ServerConfig};
 use bonuskassa::sync::plan::Backoff;
 use bonuskassa::sync::worker::{SyncOptions, SyncStatus};
 use bonuskassa::terminal::{Terminal, TerminalConfig};
@@ -32,9 +37,7 @@ pub struct Rig {
 }
 
 pub fn server_config(data: &Path) -> ServerConfig {
-    let mut c = ServerConfig::new(data);
-    c.demo_endpoints = true;
-    c
+    server::config(data, true)
 }
 
 impl Rig {
@@ -46,9 +49,7 @@ impl Rig {
     pub fn with_server_clock(clock: Arc<dyn bonuskassa::clock::Clock>) -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let server_data = dir.path().join("server");
-        admin::demo_data(&server_data, clock.now()).unwrap();
-        let server =
-            server::spawn(server_config(&server_data), clock.clone(), "127.0.0.1:0").unwrap();
+        let server = server::demo(&server_data, clock.clone(), true);
         Rig {
             till_data: dir.path().join("till"),
             addr: server.addr,
@@ -88,7 +89,7 @@ impl Rig {
     }
 
     pub async fn enroll(&self, clock: Arc<dyn bonuskassa::clock::Clock>) -> Terminal {
-        let code = admin::enroll_code(&self.server_data, admin::DEMO_STORE, Utc::now()).unwrap();
+        let code = server::enroll_code(&self.server_data, Utc::now());
         Terminal::enroll(&self.till_data, self.config(), self.secrets(), &code, clock)
             .await
             .unwrap()
@@ -99,14 +100,11 @@ impl Rig {
     }
 
     pub fn start_server(&mut self) {
-        self.server = Some(
-            server::spawn(
-                server_config(&self.server_data),
-                self.server_clock.clone(),
-                &self.addr.to_string(),
-            )
-            .unwrap(),
-        );
+        self.server = Some(server::spawn_at(
+            server_config(&self.server_data),
+            self.server_clock.clone(),
+            &self.addr.to_string(),
+        ));
     }
 
     /// Spends every active bonus of the customer with this phone, as another till would
@@ -114,7 +112,7 @@ impl Rig {
     pub fn spend_elsewhere(&self, phone: &str) {
         use bonuskassa::server::ledger::{self, Source, Spend};
         use bonuskassa::server::store::{self, CustomerKey};
-        let store = store::open(&self.server_data.as_path().into()).unwrap();
+        let store = server::open(&self.server_data);
         let now = self.server_clock.now();
         store::write(&*store, |tx| {
             let c = tx.customer(CustomerKey::Phone(phone))?.unwrap();
@@ -135,13 +133,7 @@ impl Rig {
 
     /// How many times the server applied an operation id (0 or 1, never more).
     pub fn applied(&self, id: &str) -> i64 {
-        let db = rusqlite::Connection::open(server::database_path(&self.server_data)).unwrap();
-        db.query_row(
-            "SELECT COUNT(*) FROM operations WHERE id = ?1 AND status = 'applied'",
-            [id],
-            |r| r.get(0),
-        )
-        .unwrap()
+        server::applied(&self.server_data, id)
     }
 }
 
@@ -238,30 +230,6 @@ pub async fn last_sms_code(addr: std::net::SocketAddr) -> String {
     let code: String = text.chars().filter(|c| c.is_ascii_digit()).collect();
     assert_eq!(code.len(), 6, "{text}");
     code
-}
-
-/// A sale of a coffee at `price` and two croissants at 150.00.
-pub fn receipt(id: &str, price: &str) -> bonuskassa::domain::receipt::Receipt {
-    serde_json::from_value(serde_json::json!({
-        "id": id, "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
-        "positions": [
-            { "id": "1", "name": "Кофе", "category": "coffee", "price": price, "quantity": "1" },
-            { "id": "2", "name": "Круассан", "category": "bakery", "price": "150.00", "quantity": "2" }
-        ]
-    }))
-    .unwrap()
-}
-
-/// A return of `quantity` croissants of the sale `original`.
-pub fn return_of(id: &str, original: &str, quantity: &str) -> bonuskassa::domain::receipt::Receipt {
-    serde_json::from_value(serde_json::json!({
-        "id": id, "kind": "return", "at": "2026-11-23T13:00:00+03:00",
-        "original_receipt": original,
-        "positions": [
-            { "id": "2", "name": "Круассан", "category": "bakery", "price": "150.00", "quantity": quantity }
-        ]
-    }))
-    .unwrap()
 }
 
 pub fn b(s: &str) -> bonuskassa::domain::money::Bonus {

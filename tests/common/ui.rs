@@ -20,7 +20,9 @@ pub const AT_REGISTER: &str =
     "Касса принимает оплату и печатает чек. Бонусы будут проведены, когда касса подтвердит печать.";
 
 /// Makes the headless testing backend (software renderer, mock time, a worker thread may
-/// post to its event loop) this test binary's Slint platform. Once per process.
+/// post to its event loop) this thread's Slint platform. Once per process: the backend's
+/// event loop proxy (what lets a worker thread post) is process-wide. A binary with more
+/// than one such test runs them all through [`on_slint_thread`].
 pub fn headless() {
     slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
         mock_time: true,
@@ -28,6 +30,40 @@ pub fn headless() {
         renderer_name: Some("software".into()),
     })))
     .expect("the only Slint platform of this test binary");
+}
+
+type SlintJob = Box<dyn FnOnce() + Send>;
+type SlintAnswer = std::thread::Result<()>;
+
+/// Runs `test` on the one thread of this process whose Slint platform is [`headless`], one
+/// test at a time, and fails as `test` did. Slint allows one platform with an event loop
+/// proxy per process, and a platform belongs to the thread that set it; the test harness
+/// runs each test on a thread of its own, so the tests that need that platform hand their
+/// body to this thread instead.
+pub fn on_slint_thread(test: impl FnOnce() + Send + 'static) {
+    use std::sync::OnceLock;
+    use std::sync::mpsc::{Sender, channel};
+    static SLINT: OnceLock<Sender<(SlintJob, Sender<SlintAnswer>)>> = OnceLock::new();
+    let jobs = SLINT.get_or_init(|| {
+        let (jobs, inbox) = channel::<(SlintJob, Sender<SlintAnswer>)>();
+        std::thread::Builder::new()
+            .name("slint".into())
+            .spawn(move || {
+                headless();
+                for (job, answer) in inbox {
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    let _ = answer.send(result);
+                }
+            })
+            .expect("the Slint thread starts");
+        jobs
+    });
+    let (answer, answered) = channel();
+    jobs.send((Box::new(test), answer))
+        .expect("the Slint thread takes tests");
+    if let Err(panic) = answered.recv().expect("the Slint thread answers") {
+        std::panic::resume_unwind(panic);
+    }
 }
 
 /// The window, the session behind it, and where pictures go (if anywhere).

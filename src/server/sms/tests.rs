@@ -520,7 +520,7 @@ fn codes_are_six_digits_and_never_stored_in_plain() {
     assert!(distinct.len() > 190, "codes repeat too often");
     let c = codes.last().unwrap().clone();
     // That no table holds a code or a token in plain is checked on the database file
-    // in tests/server_sms_store.rs.
+    // in tests/server/store.rs.
     assert!(verify(&mut conn, &phone(1), Purpose::Spend, &c, t0() + secs(1)).is_ok());
     let debug = format!(
         "{:?}",

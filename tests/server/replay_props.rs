@@ -2,11 +2,11 @@
 //! the whole batch, a shuffled part of it, one operation at a time — every operation id is
 //! applied at most once, and a resend gets the original answers.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::common::db::{TestDb, engines};
+use crate::common::receipts::{ReceiptJson, coffee};
 use bonuskassa::domain::rules::Rules;
 use bonuskassa::protocol::server::{Operation, OperationBody, OperationStatus};
 use bonuskassa::server::admin;
@@ -14,7 +14,6 @@ use bonuskassa::server::auth::Terminal;
 use bonuskassa::server::ops::apply_batch;
 use bonuskassa::server::store::{self, Engine, Store};
 use chrono::{DateTime, TimeZone, Utc};
-use common::db::{TestDb, engines};
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 
@@ -133,8 +132,9 @@ fn operations(case: u64, steps: &[Step], customers: &[String]) -> (Vec<Operation
                 Step::Sale { customer, price, qty, spend } => {
                     let id = format!("receipt-{i}");
                     sales.push(id.clone());
-                    let receipt = serde_json::json!({ "id": id, "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
-                        "positions": [ { "id": "1", "category": "coffee", "price": format!("{}.{:02}", price / 100, price % 100), "quantity": qty.to_string() } ] });
+                    let mut line = coffee(&format!("{}.{:02}", price / 100, price % 100));
+                    line["quantity"] = qty.to_string().into();
+                    let receipt = ReceiptJson::sale(&id).line(line).json();
                     OperationBody::Sale {
                         customer_id: customers[*customer].clone(),
                         receipt: serde_json::from_value(receipt).unwrap(),

@@ -4,20 +4,20 @@
 use std::time::Duration;
 
 use bonuskassa::protocol::server::OperationBody;
-use bonuskassa::server::{self, ManualClock, ServerConfig, admin};
+use bonuskassa::server::{ManualClock, admin};
 use bonuskassa::store::TerminalStore;
 use bonuskassa::sync::client::ServerClient;
 use bonuskassa::sync::plan::{Backoff, PauseReason};
 use bonuskassa::sync::worker::{Drained, drain};
 use chrono::{TimeZone, Utc};
 
+use crate::common::receipts::{ReceiptJson, coffee};
+use crate::common::server as srv;
+
 fn sale(customer: &str, receipt: &str, spend: &str) -> OperationBody {
     OperationBody::Sale {
         customer_id: customer.into(),
-        receipt: serde_json::from_value(serde_json::json!({ "id": receipt, "kind": "sale",
-            "at": "2026-11-23T12:00:00+03:00",
-            "positions": [ { "id": "1", "category": "coffee", "price": "200.00", "quantity": "1" } ] }))
-        .unwrap(),
+        receipt: ReceiptJson::sale(receipt).line(coffee("200.00")).receipt(),
         spend: spend.parse().unwrap(),
         verification: None,
     }
@@ -28,21 +28,10 @@ async fn a_queue_drains_to_the_server_and_survives_its_absence() {
     let t0 = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("server");
-    admin::demo_data(&data, t0).unwrap();
-    let code = admin::enroll_code(&data, admin::DEMO_STORE, t0).unwrap();
-    let running =
-        server::spawn(ServerConfig::new(&data), ManualClock::at(t0), "127.0.0.1:0").unwrap();
+    let running = srv::demo(&data, ManualClock::at(t0), false);
     let http = reqwest::Client::new();
-    let enrolled: serde_json::Value = http
-        .post(format!("{}/api/v1/enroll", running.url()))
-        .json(&serde_json::json!({ "code": code, "name": "Касса 1" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = enrolled["token"].as_str().unwrap();
+    let enrolled = srv::enroll(&http, &running, &data, t0).await;
+    let token = enrolled.token.as_str();
     let customer: serde_json::Value = http
         .post(format!("{}/api/v1/customers/lookup", running.url()))
         .bearer_auth(token)
@@ -105,13 +94,8 @@ async fn a_queue_drains_to_the_server_and_survives_its_absence() {
     assert_eq!(store.queue_status().unwrap().pending, 1);
 
     // Back, but with the token revoked: the queue pauses and says why.
-    let running =
-        server::spawn(ServerConfig::new(&data), ManualClock::at(t0), "127.0.0.1:0").unwrap();
-    let terminal: String = rusqlite::Connection::open(server::database_path(&data))
-        .unwrap()
-        .query_row("SELECT id FROM terminals", [], |r| r.get(0))
-        .unwrap();
-    admin::revoke_terminal(&data, &terminal, t0).unwrap();
+    let running = srv::spawn(srv::config(&data, false), ManualClock::at(t0));
+    admin::revoke_terminal(&data, &enrolled.terminal_id, t0).unwrap();
     let client = ServerClient::new(&running.url(), token, None, Duration::from_secs(5)).unwrap();
     let d = drain(&mut store, &client, 10, 0, backoff).await.unwrap();
     assert_eq!(

@@ -10,9 +10,7 @@
 //! `first_window.png` and `first_window_en.png` (800×600) into that directory; see
 //! `scripts/screenshots.sh`. Without it, nothing is written anywhere.
 
-mod common;
-
-use common::ui::{labels, large, small, write_png};
+use crate::common::ui::{labels, large, small, write_png};
 use std::path::Path;
 
 use bonuskassa::ui::{self, AppWindow, Language, UiOptions};

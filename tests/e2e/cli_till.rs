@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
+use crate::common::server as srv;
 use bonuskassa::clock::SystemClock;
-use bonuskassa::server::{self, ServerConfig, admin};
 use chrono::Utc;
 
 fn till(args: &[&str]) -> Output {
@@ -32,13 +32,7 @@ fn path(p: &Path) -> &str {
 fn an_installer_enrolls_a_till_and_reads_its_status() {
     let dir = tempfile::tempdir().unwrap();
     let server_data = dir.path().join("server");
-    admin::demo_data(&server_data, Utc::now()).unwrap();
-    let running = server::spawn(
-        ServerConfig::new(&server_data),
-        Arc::new(SystemClock),
-        "127.0.0.1:0",
-    )
-    .unwrap();
+    let running = srv::demo(&server_data, Arc::new(SystemClock), false);
     let data = dir.path().join("till");
     let vault = format!("file:{}", dir.path().join("secrets").display());
     let url = running.url();
@@ -74,7 +68,7 @@ fn an_installer_enrolls_a_till_and_reads_its_status() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--secrets"), "{err}");
 
-    let enrollment = admin::enroll_code(&server_data, admin::DEMO_STORE, Utc::now()).unwrap();
+    let enrollment = srv::enroll_code(&server_data, Utc::now());
     let (code, out, err) = text(&till(&[
         "enroll",
         "--data",

@@ -2,11 +2,10 @@
 //! store, online-first lookups and calculations, the offline fallback with its limits, the
 //! sync worker's status, and a queue that drains when the server is back.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::{Rig, b, quick_sync, receipt, return_of, wait_for};
 use bonuskassa::clock::{ManualClock, SystemClock};
 use bonuskassa::domain::money::Bonus;
 use bonuskassa::domain::phone::Phone;
@@ -19,7 +18,6 @@ use bonuskassa::terminal::{
     Lookup, NewCustomer, OfflineLimit, Terminal, TerminalConfig, TerminalError,
 };
 use chrono::Utc;
-use common::{Rig, b, quick_sync, receipt, return_of, wait_for};
 
 fn karina() -> Lookup {
     Lookup::Phone(Phone::parse("+7 999 000-00-01").unwrap())
@@ -38,7 +36,7 @@ async fn enrollment_keeps_secrets_only_in_the_secret_store() {
     // Not in the config file, not in the database.
     let config = std::fs::read_to_string(TerminalConfig::path(&rig.till_data)).unwrap();
     assert!(!config.contains(token.expose()) && !config.contains(key.expose()));
-    let text = common::text_of_files(&rig.till_data);
+    let text = crate::common::text_of_files(&rig.till_data);
     assert!(!text.contains(token.expose()) && !text.contains(key.expose()));
 
     // Reopened from the data dir and the same secret store.

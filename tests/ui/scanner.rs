@@ -2,19 +2,17 @@
 //! in the till's `[scanner]` settings, so the window's worker starts the reader itself) and
 //! from a keyboard-wedge scanner typing into the window with no field focused.
 
-mod common;
-
 use std::io::Write;
 use std::sync::Arc;
 
+use crate::common::ui::{Till, on_slint_thread};
+use crate::common::{Rig, quick_sync, receipt, wait_for};
 use bonuskassa::checkout::Outcome;
 use bonuskassa::clock::{Clock, SystemClock};
 use bonuskassa::scanner::{ScannerSettings, Terminator};
 use bonuskassa::server::admin;
 use bonuskassa::terminal::Terminal;
 use chrono::Utc;
-use common::ui::{Till, headless};
-use common::{Rig, quick_sync, receipt, wait_for};
 use serialport::SerialPort;
 use slint::ComponentHandle;
 use slint::platform::WindowEvent;
@@ -33,6 +31,11 @@ fn wedge_types(till: &Till, text: &str) {
 
 #[test]
 fn a_serial_and_a_keyboard_wedge_scan_find_the_customer_on_the_open_receipt() {
+    on_slint_thread(walk);
+}
+
+/// The test, on the Slint thread.
+fn walk() {
     let rig = Rig::new();
     let (mut scanner, slave) = serialport::TTYPort::pair().unwrap();
     let mut config = rig.config();
@@ -57,7 +60,6 @@ fn a_serial_and_a_keyboard_wedge_scan_find_the_customer_on_the_open_receipt() {
         s.cached_customers == 4
     }));
 
-    headless();
     let till = Till::session(Arc::new(terminal), clock, "scanner_");
     till.keys("1111");
     till.tap("Войти");

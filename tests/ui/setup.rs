@@ -6,18 +6,16 @@
 //! With `BONUSKASSA_SCREENSHOTS=<dir>` the walk writes `setup_*.png` (see
 //! `scripts/screenshots.sh`).
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::Rig;
+use crate::common::ui::{Till, large, on_slint_thread, small};
 use bonuskassa::clock::{Clock, SystemClock};
 use bonuskassa::server::admin;
 use bonuskassa::setup::Setup;
 use bonuskassa::terminal::TerminalConfig;
 use bonuskassa::ui::{self, Language, UiOptions};
 use chrono::Utc;
-use common::Rig;
-use common::ui::{Till, headless, large, small};
 use slint::{ComponentHandle, PhysicalSize};
 
 /// Tall enough that the whole setup page is in view: the testing backend finds only
@@ -28,9 +26,13 @@ fn whole_page() -> PhysicalSize {
 
 #[test]
 fn an_installer_sets_up_a_new_till_on_the_touch_screen() {
+    on_slint_thread(walk);
+}
+
+/// The test, on the Slint thread.
+fn walk() {
     let rig = Rig::new();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    headless();
     let setup = Setup::new(&rig.till_data, clock.clone(), rig.opener());
     let (window, handle) = ui::build_setup_window(
         &UiOptions {

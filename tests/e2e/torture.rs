@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 use bonuskassa::clock::SystemClock;
 use bonuskassa::failpoint;
 use bonuskassa::secrets::{FileVault, SecretBackend};
-use bonuskassa::server::{self, ServerConfig, admin};
+use bonuskassa::server;
+
+use crate::common::server as srv;
 use bonuskassa::store::TerminalStore;
 use bonuskassa::terminal::{Terminal, TerminalConfig};
 use chrono::Utc;
@@ -219,6 +221,9 @@ struct World {
 }
 
 impl World {
+    /// The server's database, read-only, while the server runs. Raw SQL: the test lists
+    /// every operation of its till (the store finds one by its id only), and reads beside a
+    /// server under load without opening (and migrating) a store.
     fn server(&self) -> Connection {
         Connection::open_with_flags(&self.server_db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap()
     }
@@ -321,14 +326,8 @@ fn kill_9_at_every_step_and_at_random_loses_nothing_and_applies_nothing_twice() 
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let server_data = dir.path().join("server");
-    admin::demo_data(&server_data, Utc::now()).unwrap();
-    let code = admin::enroll_code(&server_data, admin::DEMO_STORE, Utc::now()).unwrap();
-    let running = server::spawn(
-        ServerConfig::new(&server_data),
-        Arc::new(SystemClock),
-        "127.0.0.1:0",
-    )
-    .unwrap();
+    let running = srv::demo(&server_data, Arc::new(SystemClock), false);
+    let code = srv::enroll_code(&server_data, Utc::now());
 
     let till = dir.path().join("till");
     let vault = dir.path().join("till-secrets");

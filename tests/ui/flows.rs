@@ -13,18 +13,16 @@
 //! Slint's testing backend and its event loop belong to one thread of the process, so the
 //! walks run one after another in one test, on one window.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::ui::{AT_REGISTER, Till, on_slint_thread};
+use crate::common::{Rig, b, last_sms_code, quick_sync, receipt, wait_for};
 use bonuskassa::checkout::Outcome;
 use bonuskassa::clock::{Clock, ManualClock};
 use bonuskassa::domain::money::Bonus;
 use bonuskassa::domain::receipt::Receipt;
 use bonuskassa::terminal::Terminal;
-use common::ui::{AT_REGISTER, Till, headless};
-use common::{Rig, b, last_sms_code, quick_sync, receipt, wait_for};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 
 /// The shared harness (tests/common/ui.rs) with what these walks add: a tap refuses a
@@ -154,10 +152,8 @@ impl Walk {
 
 /// Operations the server holds, whatever their status.
 fn server_operations(rig: &Rig) -> i64 {
-    let db =
-        rusqlite::Connection::open(bonuskassa::server::database_path(&rig.server_data)).unwrap();
-    db.query_row("SELECT COUNT(*) FROM operations", [], |r| r.get(0))
-        .unwrap()
+    let census = crate::common::server::census(&rig.server_data);
+    census.applied + census.rejected
 }
 
 fn sale(outcome: Outcome) -> (bonuskassa::protocol::server::Operation, Bonus, Bonus) {
@@ -169,6 +165,11 @@ fn sale(outcome: Outcome) -> (bonuskassa::protocol::server::Operation, Bonus, Bo
 
 #[test]
 fn the_touch_screens_walk_a_spend_code_without_code_cancels_an_expired_code_and_offline() {
+    on_slint_thread(walk);
+}
+
+/// The test, on the Slint thread.
+fn walk() {
     let started = Instant::now();
     let clock = ManualClock::at(chrono::Utc::now());
     let mut rig = Rig::with_server_clock(clock.clone());
@@ -182,7 +183,6 @@ fn the_touch_screens_walk_a_spend_code_without_code_cancels_an_expired_code_and_
         s.cached_customers == 4
     }));
 
-    headless();
     let till = Walk {
         till: Till::session(terminal.clone(), clock.clone() as Arc<dyn Clock>, "flows_"),
     };
@@ -548,12 +548,9 @@ fn offline(till: &Walk, rig: &mut Rig, clock: &ManualClock, terminal: &Terminal)
     });
     assert_eq!(terminal.status().queue.pending, 0);
     assert_eq!((rig.applied(&first.id), rig.applied(&second.id)), (1, 1));
-    let db =
-        rusqlite::Connection::open(bonuskassa::server::database_path(&rig.server_data)).unwrap();
-    let (event, reason): (String, String) = db
-        .query_row("SELECT event, reason FROM audit_events", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+    let (event, reason) = crate::common::server::audit_events(&rig.server_data)
+        .into_iter()
+        .next()
         .unwrap();
     assert_eq!(
         (event.as_str(), reason.as_str()),

@@ -5,16 +5,14 @@
 //! state machine's refusals and bad input. Every answer read here is checked against the
 //! schema docs/bridge-openapi.json gives for its path, method and status.
 
-mod common;
-
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::common::panel::{CASHIER, Headless, KARINA};
+use crate::common::{Rig, receipt, return_of};
 use bonuskassa::bridge::wire::{ReceiptStatus, State};
 use bonuskassa::checkout::{Action, AppliedWhat, Problem, Screen};
 use bonuskassa::domain::receipt::Receipt;
-use common::panel::{CASHIER, Headless, KARINA};
-use common::{Rig, receipt, return_of};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -39,7 +37,7 @@ fn doc() -> &'static Value {
 
 /// Validates `value` against `schema`, whose `$ref`s point into the doc's components.
 fn validate(schema: &Value, value: &Value) -> Result<(), String> {
-    common::check_schema(&doc()["components"], schema, value)
+    crate::common::check_schema(&doc()["components"], schema, value)
 }
 
 /// The doc's path template for a request path: `/v1/receipts/x/close` →

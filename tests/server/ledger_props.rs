@@ -1,21 +1,19 @@
 //! Property tests of the server's bonus ledger (`server::ledger`): random sequences of
 //! grants, spends, claw-backs and expiry runs on a moving clock, checked after every step
 //! against the ledger's invariants, the store's running balance and a small in-memory
-//! model of the batches — on every engine of the contract suite (`common::db`).
+//! model of the batches — on every engine of the contract suite (`crate::common::db`).
 //!
 //! The model is deliberately naive (a vector of batches, sorted on every use) so that it is
 //! obviously right; the ledger must agree with it to the kopeck, batch by batch. That
 //! agreement is what shows expiry never burns bonuses that were already spent.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::common::db::{TestDb, engines};
 use bonuskassa::server::ledger::{self, Balance, Grant, LedgerError, Source, Spend};
 use bonuskassa::server::store::{self, Engine, NewCustomer, ReadTx, Store};
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::db::{TestDb, engines};
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 

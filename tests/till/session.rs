@@ -2,17 +2,15 @@
 //! server on 127.0.0.1: a sale with spend, registration with an SMS code (wrong, expired,
 //! «Без кода»), a spend that needs a code, a return, offline, and cancel at every step.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::{Rig, b, last_sms_code, quick_sync, receipt, return_of, wait_for};
 use bonuskassa::checkout::{
     Action, CardChoice, Outcome, Problem, RegistrationStep, Screen, Session,
 };
 use bonuskassa::clock::{ManualClock, SystemClock};
 use bonuskassa::domain::money::Bonus;
 use bonuskassa::protocol::server::Questionnaire;
-use common::{Rig, b, last_sms_code, quick_sync, receipt, return_of, wait_for};
 
 async fn session(rig: &Rig, clock: Arc<dyn bonuskassa::clock::Clock>) -> Session {
     let terminal = Arc::new(rig.enroll(clock.clone()).await);
@@ -377,7 +375,7 @@ async fn cancel_at_every_step_hands_the_receipt_back_without_loyalty() {
     let Screen::SelfRegistration { url, qr } = s.screen() else {
         panic!("{:?}", s.problem())
     };
-    assert_eq!(url, common::SELF_REGISTRATION_URL);
+    assert_eq!(url, crate::common::SELF_REGISTRATION_URL);
     assert_eq!(qr.dark.len(), qr.width * qr.width);
     s.act(Action::Cancel).await;
     s.act(Action::ShowConflicts).await;
@@ -515,12 +513,9 @@ async fn a_manager_lets_an_offline_spend_past_the_horizon_and_it_is_audited() {
         st.queue.pending == 0
     })
     .await;
-    let db =
-        rusqlite::Connection::open(bonuskassa::server::database_path(&rig.server_data)).unwrap();
-    let (event, reason): (String, String) = db
-        .query_row("SELECT event, reason FROM audit_events", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+    let (event, reason) = crate::common::server::audit_events(&rig.server_data)
+        .into_iter()
+        .next()
         .unwrap();
     assert_eq!(event, "offline_spend_override");
     assert_eq!(reason, "постоянный клиент");

@@ -4,16 +4,14 @@
 //! or a 4xx `{code, message}` from the contract, never a 5xx; a refusal leaves nothing open;
 //! a valid receipt is accepted.
 
-mod common;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::common::Rig;
+use crate::common::panel::{CASHIER, Headless};
 use bonuskassa::bridge::wire::{BridgeError, ReceiptStatus, State};
 use bonuskassa::domain::receipt::Receipt;
-use common::Rig;
-use common::panel::{CASHIER, Headless};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -83,7 +81,7 @@ fn schema(name: &str) -> jsonschema::Validator {
         .unwrap_or_else(|e| panic!("{path}: {e}: refusals cannot be checked against the contract"));
     let doc: Value = serde_json::from_str(&text).unwrap();
     let schema = json!({ "$ref": format!("#/components/schemas/{name}") });
-    common::schema_validator(&doc["components"], &schema).unwrap()
+    crate::common::schema_validator(&doc["components"], &schema).unwrap()
 }
 
 fn fresh_id(prefix: &str) -> String {

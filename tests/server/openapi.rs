@@ -9,14 +9,15 @@
 //! schema, and each request refused for an unknown field against the request schema too,
 //! which must refuse it as well.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use bonuskassa::server::{self, RunningServer, ServerConfig, SystemClock, admin};
+use bonuskassa::server::{self, RunningServer, SystemClock};
 use chrono::Utc;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+use crate::common::receipts::{ReceiptJson, cappuccino};
+use crate::common::server as srv;
 
 /// One route of the router: path under `/api/v1`, lowercase method, handler name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -248,7 +249,7 @@ struct Schemas {
 
 impl Schemas {
     fn check(&self, schema: &Value, instance: &Value) -> Result<(), String> {
-        common::check_schema(&self.doc["components"], schema, instance)
+        crate::common::check_schema(&self.doc["components"], schema, instance)
     }
 
     fn operation(&self, method: &Method, path: &str) -> &Value {
@@ -285,14 +286,8 @@ impl Fixture {
     async fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().to_path_buf();
-        admin::demo_data(&data, Utc::now()).unwrap();
-        let code = admin::enroll_code(&data, admin::DEMO_STORE, Utc::now()).unwrap();
-        let config = ServerConfig {
-            demo_endpoints: true,
-            ..ServerConfig::new(&data)
-        };
-        let server =
-            server::spawn(config, std::sync::Arc::new(SystemClock), "127.0.0.1:0").unwrap();
+        let server = srv::demo(&data, std::sync::Arc::new(SystemClock), true);
+        let code = srv::enroll_code(&data, Utc::now());
         let http = reqwest::Client::new();
         let doc: Value = http
             .get(format!("{}/api/v1/openapi.json", server.url()))
@@ -394,17 +389,21 @@ impl Fixture {
     }
 }
 
+/// A receipt with every optional field the document names: the store, the cashier, a
+/// line's excise mark, a line sold by weight.
 fn receipt(id: &str, kind: &str, original: Option<&str>, price: &str, quantity: &str) -> Value {
-    let mut r = json!({ "id": id, "kind": kind, "at": "2026-11-23T12:00:00+03:00", "store": "store-1",
-        "cashier": "Кассир 1",
-        "positions": [
-            { "id": "1", "sku": "4601234567890", "name": "Капучино", "category": "coffee",
-              "price": price, "quantity": quantity, "measure": "piece", "excise": false },
-            { "id": "2", "name": "Сыр", "price": 999, "quantity": "0.353", "measure": "weight" } ] });
-    if let Some(o) = original {
-        r["original_receipt"] = json!(o);
-    }
-    r
+    let mut cappuccino = cappuccino(price, quantity);
+    cappuccino["excise"] = json!(false);
+    let r = match original {
+        Some(o) => ReceiptJson::return_of(id, o),
+        None => ReceiptJson::sale(id),
+    };
+    r.with("kind", kind)
+        .with("store", "store-1")
+        .with("cashier", "Кассир 1")
+        .line(cappuccino)
+        .line(json!({ "id": "2", "name": "Сыр", "price": 999, "quantity": "0.353", "measure": "weight" }))
+        .json()
 }
 
 fn op(seq: u64, cashier_id: i64, body: Value) -> Value {
@@ -616,7 +615,7 @@ async fn a_real_exchange_matches_the_document() {
 fn component(name: &str) -> jsonschema::Validator {
     let doc = serde_json::to_value(server::openapi::document()).unwrap();
     let schema = json!({ "$ref": format!("#/components/schemas/{name}") });
-    common::schema_validator(&doc["components"], &schema).unwrap()
+    crate::common::schema_validator(&doc["components"], &schema).unwrap()
 }
 
 /// Runs `cases` strings from `regex` through `accepts` (the server's parser) and checks the

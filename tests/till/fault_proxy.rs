@@ -22,7 +22,7 @@ use bonuskassa::domain::phone::Phone;
 use bonuskassa::domain::receipt::Receipt;
 use bonuskassa::protocol::server::{Operation, OperationBody};
 use bonuskassa::secrets::{MemoryStore, SecretBackend};
-use bonuskassa::server::{self, RunningServer, ServerConfig, admin};
+use bonuskassa::server::{self, RunningServer, admin};
 use bonuskassa::sync::plan::Backoff;
 use bonuskassa::sync::worker::{SyncOptions, SyncStatus};
 use bonuskassa::terminal::{
@@ -32,6 +32,9 @@ use chrono::Utc;
 use rusqlite::{Connection, OpenFlags};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+
+use crate::common::receipts::{ReceiptJson, coffee};
+use crate::common::server as srv;
 
 // ---------------------------------------------------------------------------------------
 // The proxy
@@ -338,15 +341,9 @@ impl Rig {
     async fn new(config: impl FnOnce(&str) -> TerminalConfig) -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("server");
-        admin::demo_data(&data, Utc::now()).unwrap();
-        let server = server::spawn(
-            ServerConfig::new(&data),
-            Arc::new(SystemClock),
-            "127.0.0.1:0",
-        )
-        .unwrap();
+        let server = srv::demo(&data, Arc::new(SystemClock), false);
         let proxy = Proxy::start(server.addr).await;
-        let code = admin::enroll_code(&data, admin::DEMO_STORE, Utc::now()).unwrap();
+        let code = srv::enroll_code(&data, Utc::now());
         let terminal = Terminal::enroll(
             &dir.path().join("till"),
             config(&proxy.url()),
@@ -394,7 +391,13 @@ impl Rig {
         }
     }
 
-    /// The server's database, read-only, while the server runs.
+    /// The server's data dir.
+    fn server_data(&self) -> std::path::PathBuf {
+        self.dir.path().join("server")
+    }
+
+    /// The server's database, read-only, while the server runs. Raw SQL only where the
+    /// store's API has no such read: the ledger's rows by operation and by kind.
     fn server_db(&self) -> Connection {
         let path = server::database_path(&self.dir.path().join("server"));
         Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap()
@@ -445,28 +448,24 @@ impl Rig {
     /// on the server, nothing else applied, no effect of a sale doubled, nothing pending or
     /// refused at the till.
     fn assert_each_applied_once(&self, confirmed: &[Operation], purchases_before: i64) {
+        // The ledger and the kept sales by operation: raw SQL, the store reads the ledger by
+        // customer and a sale by its receipt only.
         let db = self.server_db();
         let terminal = self.terminal_id();
-        let ops: HashMap<String, (String, String)> = db
-            .prepare("SELECT id, status, answer FROM operations WHERE terminal_id = ?1")
-            .unwrap()
-            .query_map([&terminal], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        // The rig's till is the server's only one: every operation the server holds is its.
+        let census = srv::census(self.server_data());
         assert_eq!(
-            ops.len(),
+            (census.applied + census.rejected) as usize,
             confirmed.len(),
             "the server has no other operations"
         );
         for op in confirmed {
-            let (status, answer) = &ops[&op.id];
-            assert_eq!(status, "applied", "{} (seq {})", op.id, op.seq);
+            let answer = srv::answer_json(self.server_data(), &op.id).unwrap();
+            assert_eq!(answer["status"], "applied", "{} (seq {})", op.id, op.seq);
             let OperationBody::Sale { .. } = op.body else {
                 continue;
             };
             // The sale's ledger lines are exactly what the server's one answer said.
-            let answer: serde_json::Value = serde_json::from_str(answer).unwrap();
             let calc = &answer["answer"]["calculation"];
             let accrued: Bonus = serde_json::from_value(calc["accrued"].clone()).unwrap();
             let spent: Bonus = serde_json::from_value(calc["spent"].clone()).unwrap();
@@ -543,9 +542,7 @@ impl Rig {
     }
 
     fn purchases(&self) -> i64 {
-        self.server_db()
-            .query_row("SELECT COUNT(*) FROM purchases", [], |r| r.get(0))
-            .unwrap()
+        srv::census(self.server_data()).purchases
     }
 
     /// The till's operations the server answered as `duplicate`: sent again after an
@@ -562,11 +559,7 @@ impl Rig {
 }
 
 fn receipt(id: &str, price: &str) -> Receipt {
-    serde_json::from_value(serde_json::json!({
-        "id": id, "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
-        "positions": [ { "id": "1", "category": "coffee", "price": price, "quantity": "1" } ]
-    }))
-    .unwrap()
+    ReceiptJson::sale(id).line(coffee(price)).receipt()
 }
 
 fn b(s: &str) -> Bonus {

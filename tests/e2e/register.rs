@@ -3,17 +3,15 @@
 //! queue → the loyalty server. A sale with a registration, a sale with a spend, a partial
 //! return of it, and an offline sale synced once the server is back.
 
-mod common;
-
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::common::ui::{Till, headless};
+use crate::common::{Rig, last_sms_code, quick_sync, wait_for};
 use bonuskassa::bridge::{BridgeConfig, BridgeHandle};
 use bonuskassa::cli::pos_sim::{Finish, PosSimArgs, PosSimJob};
 use bonuskassa::clock::{Clock, SystemClock};
-use common::ui::{Till, headless};
-use common::{Rig, last_sms_code, quick_sync, wait_for};
 use i_slint_backend_testing::AccessibleRole;
 
 const KEY: &str = "e2e-bridge-key-0123456789";

@@ -23,6 +23,8 @@ use bonuskassa::server::admin::DEMO_RULES;
 use bonuskassa::store::{StoreError, TerminalStore};
 use chrono::{DateTime, TimeZone, Utc};
 
+use crate::common::receipts::ReceiptJson;
+
 const CUSTOMER: &str = "0190f0c2-0000-7000-8000-000000000001";
 
 fn now() -> DateTime<Utc> {
@@ -31,16 +33,15 @@ fn now() -> DateTime<Utc> {
 
 /// A sale receipt with `positions` lines: a big receipt is a big operation.
 fn receipt(id: &str, positions: usize) -> Receipt {
-    let positions: Vec<serde_json::Value> = (0..positions)
-        .map(|i| {
-            serde_json::json!({ "id": format!("{i}"), "sku": format!("46000000{i:05}"),
+    (0..positions)
+        .fold(ReceiptJson::sale(id), |r, i| {
+            r.line(
+                serde_json::json!({ "id": format!("{i}"), "sku": format!("46000000{i:05}"),
                 "name": format!("Капучино большой, позиция {i}"), "category": "coffee",
-                "price": "189.90", "quantity": "1" })
+                "price": "189.90", "quantity": "1" }),
+            )
         })
-        .collect();
-    serde_json::from_value(serde_json::json!({ "id": id, "kind": "sale",
-        "at": "2026-11-23T12:00:00+03:00", "positions": positions }))
-    .unwrap()
+        .receipt()
 }
 
 /// Queues a sale the way `Terminal::sell` does: the operation, its outbox row and the sale

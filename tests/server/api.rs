@@ -1,16 +1,16 @@
 //! The central server over real HTTP on 127.0.0.1: every endpoint, and every refusal — on
-//! every engine of the contract suite (`common::db`: SQLite, and PostgreSQL when
+//! every engine of the contract suite (`crate::common::db`: SQLite, and PostgreSQL when
 //! `BONUSKASSA_TEST_PG_URL` is set).
 
 use std::sync::Arc;
 
-mod common;
-
+use crate::common::db::{TestDb, engines};
+use crate::common::receipts::{ReceiptJson, cappuccino, coffee};
+use crate::common::server::{self as srv, Enrolled};
 use bonuskassa::server::sms::SmsPolicy;
 use bonuskassa::server::store::Engine;
-use bonuskassa::server::{self, ManualClock, RunningServer, ServerConfig, admin};
+use bonuskassa::server::{self, ManualClock, RunningServer, admin};
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::db::{TestDb, engines};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -31,25 +31,10 @@ fn t0() -> DateTime<Utc> {
 impl Fixture {
     async fn new(engine: Engine) -> Fixture {
         let db = TestDb::new(engine);
-        admin::demo_data(&db.location, t0()).unwrap();
-        let code = admin::enroll_code(&db.location, admin::DEMO_STORE, t0()).unwrap();
         let clock = ManualClock::at(t0());
-        let config = ServerConfig {
-            demo_endpoints: true,
-            ..ServerConfig::at(db.location.clone())
-        };
-        let server = server::spawn(config, clock.clone(), "127.0.0.1:0").unwrap();
+        let server = srv::demo(&db.location, clock.clone(), true);
         let http = reqwest::Client::new();
-        let resp = http
-            .post(format!("{}/api/v1/enroll", server.url()))
-            .json(&json!({ "code": code, "name": "Касса 1" }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
-        let body: Value = resp.json().await.unwrap();
-        let token = body["token"].as_str().unwrap().to_string();
-        let terminal_id = body["terminal_id"].as_str().unwrap().to_string();
+        let Enrolled { token, terminal_id } = srv::enroll(&http, &server, &db.location, t0()).await;
         Fixture {
             server,
             clock,
@@ -136,9 +121,7 @@ impl Fixture {
 }
 
 fn receipt(id: &str, price: &str) -> Value {
-    json!({ "id": id, "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
-            "positions": [ { "id": "1", "sku": "4601234567890", "name": "Капучино", "category": "coffee",
-                             "price": price, "quantity": "1", "measure": "piece" } ] })
+    ReceiptJson::sale(id).line(cappuccino(price, "1")).json()
 }
 
 #[tokio::test]
@@ -491,8 +474,8 @@ async fn a_partial_return_refunds_and_claws_back_in_proportion() {
     for engine in engines() {
         let f = Fixture::new(engine).await;
         let id = f.customer_id("+79990000002").await; // Серебряная: 3% discount, 5% accrual
-        let sale = json!({ "id": "r-4", "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
-            "positions": [ { "id": "1", "category": "coffee", "price": "100.00", "quantity": "4" } ] });
+        let four = json!({ "id": "1", "category": "coffee", "price": "100.00", "quantity": "4" });
+        let sale = ReceiptJson::sale("r-4").line(four.clone()).json();
         let r = f
             .op(
                 1,
@@ -500,20 +483,26 @@ async fn a_partial_return_refunds_and_claws_back_in_proportion() {
             )
             .await;
         assert_eq!(r["status"], "applied", "{r}");
-        let ret = json!({ "id": "r-5", "kind": "return", "at": "2026-11-23T13:00:00+03:00", "original_receipt": "r-4",
-            "positions": [ { "id": "1", "category": "coffee", "price": "100.00", "quantity": "1" } ] });
+        let ret = ReceiptJson::return_of("r-5", "r-4")
+            .with("at", "2026-11-23T13:00:00+03:00")
+            .line(coffee("100.00"))
+            .json();
         let r = f.op(2, json!({ "kind": "return", "receipt": ret })).await;
         assert_eq!(r["status"], "applied", "{r}");
         assert_eq!(r["answer"]["refunded"], "25.00");
-        let ret_all = json!({ "id": "r-6", "kind": "return", "at": "2026-11-23T13:00:00+03:00", "original_receipt": "r-4",
-            "positions": [ { "id": "1", "category": "coffee", "price": "100.00", "quantity": "4" } ] });
+        let ret_all = ReceiptJson::return_of("r-6", "r-4")
+            .with("at", "2026-11-23T13:00:00+03:00")
+            .line(four)
+            .json();
         let r = f
             .op(3, json!({ "kind": "return", "receipt": ret_all }))
             .await;
         assert_eq!(r["status"], "rejected");
         assert_eq!(r["reason"], "RETURN_EXCEEDS_SALE");
-        let ghost = json!({ "id": "r-7", "kind": "return", "at": "2026-11-23T13:00:00+03:00", "original_receipt": "nope",
-            "positions": [ { "id": "1", "price": "1.00", "quantity": "1" } ] });
+        let ghost = ReceiptJson::return_of("r-7", "nope")
+            .with("at", "2026-11-23T13:00:00+03:00")
+            .line(json!({ "id": "1", "price": "1.00", "quantity": "1" }))
+            .json();
         let r = f.op(4, json!({ "kind": "return", "receipt": ghost })).await;
         assert_eq!(r["reason"], "SALE_NOT_FOUND");
     }

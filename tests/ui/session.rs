@@ -11,19 +11,22 @@
 //! (`session_*.png`, 800×600; the login and the customer card also in English and at
 //! 1280×800) into that directory; see `scripts/screenshots.sh`.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::ui::{AT_REGISTER, Till, on_slint_thread};
+use crate::common::{Rig, last_sms_code, quick_sync, receipt, return_of, wait_for};
 use bonuskassa::checkout::Outcome;
 use bonuskassa::clock::{Clock, SystemClock};
 use bonuskassa::domain::money::Bonus;
-use common::ui::{AT_REGISTER, Till};
-use common::{Rig, last_sms_code, quick_sync, receipt, return_of, wait_for};
 use i_slint_backend_testing::AccessibleRole;
 
 #[test]
 fn the_touch_screens_walk_a_sale_a_registration_a_return_and_the_manager_menu() {
+    on_slint_thread(walk);
+}
+
+/// The test, on the Slint thread.
+fn walk() {
     let rig = Rig::new();
     // The test's own runtime enrols the till and reads the demo SMS inbox; it stays alive
     // for the whole walk, since the till's HTTP connections were made on it.
@@ -35,7 +38,6 @@ fn the_touch_screens_walk_a_sale_a_registration_a_return_and_the_manager_menu() 
         s.cached_customers == 4
     }));
 
-    common::ui::headless();
     let till = Till::session(Arc::new(terminal), clock, "session_");
 
     // Login: a wrong code says so; the code is typed on the keypad and shown as dots.
@@ -183,7 +185,7 @@ fn the_touch_screens_walk_a_sale_a_registration_a_return_and_the_manager_menu() 
     till.expect("Баланс изменён");
     till.picture("manager");
     till.tap("QR для саморегистрации");
-    till.element(common::SELF_REGISTRATION_URL, AccessibleRole::Image);
+    till.element(crate::common::SELF_REGISTRATION_URL, AccessibleRole::Image);
     till.picture("self_registration");
     till.tap("Назад");
     till.tap("Конфликты");

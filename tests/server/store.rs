@@ -1,4 +1,4 @@
-//! The server's store as a contract, on every engine of `common::db` (SQLite, and PostgreSQL
+//! The server's store as a contract, on every engine of `crate::common::db` (SQLite, and PostgreSQL
 //! when `BONUSKASSA_TEST_PG_URL` is set): the SMS limits, operations and spends under real
 //! concurrency (many clients with the same ids; two server processes on one database), and,
 //! for the embedded engine, the upgrade of a frozen old database and the privacy of the
@@ -7,12 +7,14 @@
 //! The concurrency tests are the ones that fail if "apply an operation id at most once" were
 //! a check-then-insert, or if a spend read the balance without locking the customer.
 
-mod common;
-
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use crate::common::db::{TestDb, engines};
+use crate::common::free_port;
+use crate::common::receipts::{ReceiptJson, coffee};
+use crate::common::server as srv;
 use bonuskassa::domain::phone::Phone;
 use bonuskassa::domain::rules::Rules;
 use bonuskassa::protocol::server::{
@@ -23,8 +25,6 @@ use bonuskassa::server::sms::{self, Purpose, SmsLimit, SmsPolicy, VerifyError};
 use bonuskassa::server::store::{self, CustomerKey, Engine, Location, Store};
 use bonuskassa::server::{admin, customers, ops};
 use chrono::{DateTime, Duration as Span, TimeZone, Utc};
-use common::db::{TestDb, engines};
-use common::free_port;
 use serde_json::{Value, json};
 
 fn t0() -> DateTime<Utc> {
@@ -69,8 +69,7 @@ fn op(seq: u64, body: Value) -> Operation {
 }
 
 fn sale_receipt(id: &str, price: &str) -> Value {
-    json!({ "id": id, "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
-            "positions": [ { "id": "1", "category": "coffee", "price": price, "quantity": "1" } ] })
+    ReceiptJson::sale(id).line(coffee(price)).json()
 }
 
 /// Runs `work(0)` … `work(n - 1)` on `n` threads released at the same moment.
@@ -617,6 +616,8 @@ fn a_database_of_the_first_schema_opens_migrated_with_every_balance_and_history_
     );
 
     // An operation the old server applied is a duplicate now, with its original answer.
+    // Raw SQL: the fixture's operation ids are not known to the test, and the store finds
+    // an operation by its id only.
     let (op_id, seq, terminal_id, answer): (String, i64, String, String) = {
         let conn = rusqlite::Connection::open(bonuskassa::server::database_path(&data)).unwrap();
         conn.query_row(
@@ -668,25 +669,13 @@ async fn the_data_dir_is_private_to_the_server_and_every_file_in_it_too() {
     std::fs::write(&log, "").unwrap();
     std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o644)).unwrap();
 
-    let config = bonuskassa::server::ServerConfig::new(&data);
-    let server = bonuskassa::server::spawn(
-        config,
+    let server = srv::spawn(
+        srv::config(&data, false),
         bonuskassa::server::ManualClock::at(t0()),
-        "127.0.0.1:0",
-    )
-    .unwrap();
-    let code = admin::enroll_code(&data, admin::DEMO_STORE, t0()).unwrap();
+    );
     let http = reqwest::Client::new();
-    let enrolled: Value = http
-        .post(format!("{}/api/v1/enroll", server.url()))
-        .json(&json!({ "code": code, "name": "Касса 1" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = enrolled["token"].as_str().unwrap();
+    let enrolled = srv::enroll(&http, &server, &data, t0()).await;
+    let token = enrolled.token.as_str();
     post(
         &http,
         format!("{}/api/v1/sms/send", server.url()),
@@ -739,6 +728,8 @@ fn no_table_holds_an_sms_code_or_a_verification_token_in_plain() {
     .unwrap()
     .unwrap();
     drop(store);
+    // Raw SQL on purpose: every column of every row is searched for a code or the token,
+    // including columns the store's API never returns.
     let conn = rusqlite::Connection::open(bonuskassa::server::database_path(dir.path())).unwrap();
     for table in ["sms_codes", "verifications"] {
         let mut stmt = conn.prepare(&format!("SELECT * FROM {table}")).unwrap();

@@ -2,12 +2,12 @@
 //! connection test, enrollment with a wrong and a right code, the secret store choice, the
 //! scanner's live test on a pty, saving, and the setup of a running till from the
 //! manager's menu.
-mod common;
 
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::{Rig, b, receipt, text_of_files, wait_for};
 use bonuskassa::clock::{Clock, SystemClock};
 use bonuskassa::lang::Language;
 use bonuskassa::scanner::Terminator;
@@ -19,7 +19,6 @@ use bonuskassa::setup::{
 };
 use bonuskassa::terminal::TerminalConfig;
 use chrono::Utc;
-use common::{Rig, b, receipt, text_of_files, wait_for};
 use serialport::SerialPort;
 
 fn clock() -> Arc<dyn Clock> {
@@ -135,7 +134,7 @@ async fn an_installer_tests_the_link_enrolls_and_saves_a_new_till() {
     assert!(!files.contains(&key));
 
     // The saved till works: its token is good.
-    terminal.start_sync(common::quick_sync()).unwrap();
+    terminal.start_sync(crate::common::quick_sync()).unwrap();
     wait_for(&terminal, "the first sync", |s| s.last_sync.is_some()).await;
     terminal.stop_sync();
 }
@@ -264,7 +263,7 @@ async fn the_scanner_test_reads_a_scan_from_the_port_and_from_a_keyboard_wedge()
 async fn a_manager_reopens_the_setup_of_a_running_till() {
     let rig = Rig::new();
     let terminal = Arc::new(rig.enroll(clock()).await);
-    terminal.start_sync(common::quick_sync()).unwrap();
+    terminal.start_sync(crate::common::quick_sync()).unwrap();
     wait_for(&terminal, "the first sync", |s| s.last_sync.is_some()).await;
 
     let mut setup = Setup::for_terminal(terminal.clone(), clock(), rig.opener());

@@ -1,0 +1,126 @@
+//! The one server rig of the test binaries: demo data in a store, a server on a free port
+//! of 127.0.0.1 over it, a till enrolled the way the till does it (a code from the admin,
+//! `POST /api/v1/enroll`), and what the tests read back from the server's data — through
+//! the store's API ([`store::read`] over a `ReadTx`) wherever it offers the read.
+
+use std::sync::Arc;
+
+use bonuskassa::clock::Clock;
+use bonuskassa::protocol::server::{OperationResult, OperationStatus};
+use bonuskassa::server::store::{self, Census, Location, Store};
+use bonuskassa::server::{self, RunningServer, ServerConfig, admin};
+use chrono::{DateTime, Utc};
+
+/// Writes the demo data (store, cashiers, customers, rules) as of `at` into `location`.
+pub fn demo_data(location: impl Into<Location>, at: DateTime<Utc>) {
+    admin::demo_data(location, at).unwrap();
+}
+
+/// The server's configuration on `location`: the log SMS gateway, and its demo inbox
+/// (`/api/v1/demo/sms`) when `demo_endpoints`.
+pub fn config(location: impl Into<Location>, demo_endpoints: bool) -> ServerConfig {
+    ServerConfig {
+        demo_endpoints,
+        ..ServerConfig::at(location.into())
+    }
+}
+
+/// A server with `config`, reading `clock`, on a free port of 127.0.0.1.
+pub fn spawn(config: ServerConfig, clock: Arc<dyn Clock>) -> RunningServer {
+    spawn_at(config, clock, "127.0.0.1:0")
+}
+
+/// A server with `config` on `addr` (a restart on the port the tills know).
+pub fn spawn_at(config: ServerConfig, clock: Arc<dyn Clock>, addr: &str) -> RunningServer {
+    server::spawn(config, clock, addr).unwrap()
+}
+
+/// Demo data as of `clock.now()` in `location`, and a server over it (see [`spawn`]).
+pub fn demo(
+    location: impl Into<Location>,
+    clock: Arc<dyn Clock>,
+    demo_endpoints: bool,
+) -> RunningServer {
+    let location = location.into();
+    demo_data(&location, clock.now());
+    spawn(config(location, demo_endpoints), clock)
+}
+
+/// A one-time enrollment code for the demo store.
+pub fn enroll_code(location: impl Into<Location>, at: DateTime<Utc>) -> String {
+    admin::enroll_code(location, admin::DEMO_STORE, at).unwrap()
+}
+
+/// A till enrolled over HTTP: its bearer token and id.
+pub struct Enrolled {
+    pub token: String,
+    pub terminal_id: String,
+}
+
+/// Enrolls «Касса 1» with a fresh code of the demo store, as a till does.
+pub async fn enroll(
+    http: &reqwest::Client,
+    server: &RunningServer,
+    location: impl Into<Location>,
+    at: DateTime<Utc>,
+) -> Enrolled {
+    let code = enroll_code(location, at);
+    let resp = http
+        .post(format!("{}/api/v1/enroll", server.url()))
+        .json(&serde_json::json!({ "code": code, "name": "Касса 1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), reqwest::StatusCode::OK);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    Enrolled {
+        token: body["token"].as_str().unwrap().to_string(),
+        terminal_id: body["terminal_id"].as_str().unwrap().to_string(),
+    }
+}
+
+/// The server's store at `location` (opened beside a running server, as an admin does).
+pub fn open(location: impl Into<Location>) -> Arc<dyn Store> {
+    store::open(&location.into()).unwrap()
+}
+
+/// The answer the server recorded for an operation id (as JSON), if it ever saw it.
+pub fn answer_json(location: impl Into<Location>, id: &str) -> Option<serde_json::Value> {
+    let store = open(location);
+    let answer = store::read(&*store, |r| r.operation_answer(id)).unwrap()?;
+    Some(serde_json::from_str(&answer).unwrap())
+}
+
+/// The answer the server recorded for an operation id, if it ever saw it.
+pub fn answer(location: impl Into<Location>, id: &str) -> Option<OperationResult> {
+    answer_json(location, id).map(|a| serde_json::from_value(a).unwrap())
+}
+
+/// How many times the server applied an operation id (0 or 1, never more).
+pub fn applied(location: impl Into<Location>, id: &str) -> i64 {
+    match answer(location, id) {
+        Some(a) if a.status == OperationStatus::Applied => 1,
+        _ => 0,
+    }
+}
+
+/// Everything the server counted: operations, sales, purchases, ledger rows.
+pub fn census(location: impl Into<Location>) -> Census {
+    let store = open(location);
+    store::read(&*store, |r| r.census()).unwrap()
+}
+
+/// The audit events of the server in a SQLite data dir: (event, reason).
+///
+/// Raw SQL: the store writes audit events (`CustomerTx::insert_audit`) but offers no read
+/// of them; only these tests read them back.
+pub fn audit_events(data: &std::path::Path) -> Vec<(String, String)> {
+    let db = rusqlite::Connection::open(server::database_path(data)).unwrap();
+    let mut stmt = db
+        .prepare("SELECT event, reason FROM audit_events")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
