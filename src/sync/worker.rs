@@ -294,7 +294,6 @@ async fn run(
         if !paused && tokio::time::Instant::now() >= next_refresh {
             match refresh(&mut store, &client, &status, options.feed_page).await {
                 Ok(()) => {
-                    mark_answered(&mut store, &status);
                     next_refresh = tokio::time::Instant::now() + options.refresh_every;
                 }
                 Err(e) => {
@@ -366,6 +365,11 @@ async fn refresh(
         } else {
             None
         };
+        if done {
+            // The server answered the whole download: say so before the cache counts, so
+            // whoever sees the cache loaded also sees the till online.
+            mark_answered(store, status);
+        }
         status.send_modify(|s| {
             s.cache = CacheProgress {
                 loaded: loaded.min(total),
