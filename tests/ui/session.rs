@@ -27,7 +27,7 @@ fn the_touch_screens_walk_a_sale_a_registration_a_return_and_the_manager_menu() 
 
 /// The test, on the Slint thread.
 fn walk() {
-    let rig = Rig::new();
+    let mut rig = Rig::new();
     // The test's own runtime enrols the till and reads the demo SMS inbox; it stays alive
     // for the whole walk, since the till's HTTP connections were made on it.
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -38,7 +38,8 @@ fn walk() {
         s.cached_customers == 4
     }));
 
-    let till = Till::session(Arc::new(terminal), clock, "session_");
+    let terminal = Arc::new(terminal);
+    let till = Till::session(terminal.clone(), clock, "session_");
 
     // Login: a wrong code says so; the code is typed on the keypad and shown as dots.
     till.expect("Вход кассира");
@@ -191,6 +192,51 @@ fn walk() {
     till.tap("Конфликты");
     till.expect("Конфликтов нет");
     till.picture("conflicts");
+    till.tap("Назад");
+    till.tap("Назад");
+    till.expect("Ожидание чека от кассы");
+
+    // A conflict: a spend confirmed offline at this till, while Илья spent his bonuses at
+    // another; the server refuses it once it is back. The manager's list words the reason
+    // itself and names the customer and the receipt; «Решено» takes it off the list.
+    rig.stop_server();
+    till.handle.open_receipt(receipt("ui-conflict", "3000.00"));
+    till.settle();
+    till.type_into("Телефон клиента", "9990000002");
+    till.tap("Найти");
+    till.expect("Офлайн");
+    till.tap("Макс");
+    till.tap("Применить к чеку");
+    let Outcome::Sale { priced, .. } = till.outcome() else {
+        panic!("not a sale")
+    };
+    assert!(priced.offline && priced.spend > Bonus::ZERO, "{priced:?}");
+    rig.spend_elsewhere("+79990000002");
+    rig.start_server();
+    terminal.refresh();
+    rt.block_on(wait_for(&terminal, "the conflict", |s| {
+        s.queue.conflicts == 1
+    }));
+    let conflict = terminal.conflicts().unwrap().remove(0);
+    till.tap("Режим менеджера");
+    till.tap("Конфликты");
+    till.expect("Бонусов не хватило: их раньше списали на другой кассе");
+    till.expect("Клиент: Илья П. · чек: ui-conflict");
+    assert!(!till.shows("Конфликтов нет"));
+    assert!(
+        !till.labels().iter().any(|l| l.contains("INSUFFICIENT")),
+        "the server's code is worded, not shown: {:?}",
+        till.labels()
+    );
+    till.pictures_in_both_languages("conflicts_refused_sale");
+    till.element(
+        &format!("Решено: {}", conflict.operation_id),
+        AccessibleRole::Button,
+    )
+    .invoke_accessible_default_action();
+    till.settle();
+    till.expect("Конфликтов нет");
+    assert!(terminal.conflicts().unwrap().is_empty());
     till.tap("Назад");
     till.tap("Назад");
     till.expect("Ожидание чека от кассы");
