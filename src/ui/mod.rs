@@ -2,8 +2,12 @@
 //! `ui/*.slint` (compiled by `build.rs`, fonts and Russian/English catalogues embedded).
 //!
 //! The `.slint` side follows the adapters pattern: one `export global XxxAdapter` per
-//! feature, state in and callbacks out; here one `xxx_adapter.rs` per global wires it with
-//! `connect`. Pages never compute a value: Rust decides, Slint shows.
+//! feature (ui/adapters/xxx_adapter.slint, the feature's types beside it), state in and
+//! callbacks out. Here `app_adapter.rs` and `setup_adapter.rs` wire their globals; the
+//! session's (`SessionAdapter` for what every page shares, and `LoginAdapter`,
+//! `FindAdapter`, `CustomerAdapter`, `RegistrationAdapter`, `ReturnAdapter`,
+//! `ManagerAdapter`, `StatusBarAdapter`) are filled in `session/mod.rs` and wired in
+//! `session/wire.rs`. Pages never compute a value: Rust decides, Slint shows.
 //!
 //! Fonts: `ui/app_window.slint` imports DejaVu Sans from `assets/fonts`, embedded by
 //! `build.rs`, and makes it the window's default family, so no system font is ever used.

@@ -4,7 +4,7 @@
 //! session as an action (the spend goes at every key, for the live preview).
 
 use crate::domain::phone::PhoneInput;
-use crate::ui::{AppWindow, FindMode, Page, RegStep, SessionAdapter};
+use crate::ui::{AppWindow, CustomerAdapter, FindAdapter, FindMode, Page, RegStep, SessionAdapter};
 use slint::ComponentHandle;
 
 /// The longest entries the keypad accepts: a cashier code, a card number, a spend (whole
@@ -151,14 +151,21 @@ impl Typing {
     }
 }
 
+/// Shows what is typed: the keypad's field (shared), the spend on the customer card, and
+/// which field the find screen types into.
 pub(super) fn show_entry(window: &AppWindow, typing: &Typing) {
-    let adapter = window.global::<SessionAdapter>();
-    adapter.set_entry(typing.entry().into());
-    adapter.set_spend(typing.spend.clone().into());
-    adapter.set_find_mode(match typing.find_mode {
-        FindModeChoice::Phone => FindMode::Phone,
-        FindModeChoice::Card => FindMode::Card,
-    });
+    window
+        .global::<SessionAdapter>()
+        .set_entry(typing.entry().into());
+    window
+        .global::<CustomerAdapter>()
+        .set_spend(typing.spend.clone().into());
+    window
+        .global::<FindAdapter>()
+        .set_find_mode(match typing.find_mode {
+            FindModeChoice::Phone => FindMode::Phone,
+            FindModeChoice::Card => FindMode::Card,
+        });
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
-//! Wires `SessionAdapter` (ui/adapters/session_adapter.slint): the touch screens as a thin
+//! Fills and wires the session's globals (ui/adapters/*_adapter.slint: `SessionAdapter`
+//! for what all pages share, one global per feature besides): the touch screens as a thin
 //! view of the checkout session ([`crate::checkout::Session`]), which runs in the
 //! [`crate::runner`] on a worker thread of its own.
 //!
 //! - [`SlintPresenter`] is the runner's [`Presenter`]: it builds the pages' values on the
 //!   worker thread ([`view`], [`format`]) and posts them to the event loop with
-//!   `Weak::upgrade_in_event_loop`.
+//!   `Weak::upgrade_in_event_loop`, where [`show`] sets each feature's global.
 //! - The keypad ([`keypad`]) lives on the UI thread; the callbacks ([`wire`]) turn taps
 //!   into the runner's commands.
 //!
@@ -25,7 +26,10 @@ use slint::{ComponentHandle, Image, ModelRc, VecModel, Weak};
 use self::keypad::{FindModeChoice, Typing, show_entry};
 use self::view::View;
 use super::setup_adapter;
-use super::{AppAdapter, AppWindow, Page, SessionAdapter, TillStatus};
+use super::{
+    AppAdapter, AppWindow, CustomerAdapter, FindAdapter, ManagerAdapter, Page, RegistrationAdapter,
+    ReturnAdapter, SessionAdapter, StatusBarAdapter, TillStatus,
+};
 use crate::lang::Language;
 use crate::runner::{Commands, Presenter, Shown};
 use crate::setup::Setup;
@@ -140,31 +144,45 @@ fn show(window: &AppWindow, view: View) {
         show_entry(window, &t);
     }
 
-    let adapter = window.global::<SessionAdapter>();
-    adapter.set_page(view.page);
-    adapter.set_busy(view.busy);
-    adapter.set_problem(view.problem);
-    adapter.set_notice(view.notice);
-    adapter.set_cashier(view.cashier.into());
-    adapter.set_manager(view.manager);
-    adapter.set_receipt(view.receipt);
-    adapter.set_not_found_phone(view.not_found_phone.into());
-    adapter.set_customer(view.customer);
-    adapter.set_spend_code(view.spend_code);
-    adapter.set_registration(view.registration);
-    adapter.set_refund(view.refund);
-    adapter.set_refund_lines(ModelRc::new(VecModel::from(view.refund_lines)));
-    adapter.set_conflicts(ModelRc::new(VecModel::from(view.conflicts)));
-    adapter.set_last(view.last);
-    adapter.set_qr_url(view.qr_url.into());
-    adapter.set_qr(match view.qr {
+    let session = window.global::<SessionAdapter>();
+    session.set_page(view.page);
+    session.set_busy(view.busy);
+    session.set_problem(view.problem);
+    session.set_notice(view.notice);
+    session.set_last(view.last);
+
+    let find = window.global::<FindAdapter>();
+    find.set_receipt(view.receipt);
+    find.set_not_found_phone(view.not_found_phone.into());
+
+    let customer = window.global::<CustomerAdapter>();
+    customer.set_customer(view.customer);
+    customer.set_spend_code(view.spend_code);
+
+    window
+        .global::<RegistrationAdapter>()
+        .set_registration(view.registration);
+
+    let refund = window.global::<ReturnAdapter>();
+    refund.set_refund(view.refund);
+    refund.set_lines(ModelRc::new(VecModel::from(view.refund_lines)));
+
+    let manager = window.global::<ManagerAdapter>();
+    manager.set_manager(view.manager);
+    manager.set_conflicts(ModelRc::new(VecModel::from(view.conflicts)));
+    manager.set_qr_url(view.qr_url.into());
+    manager.set_qr(match view.qr {
         Some(pixels) => Image::from_rgb8(pixels),
         None => Image::default(),
     });
+
+    window
+        .global::<StatusBarAdapter>()
+        .set_cashier(view.cashier.into());
     show_status(window, view.status);
 }
 
 fn show_status(window: &AppWindow, status: TillStatus) {
     window.global::<AppAdapter>().set_server_link(status.link);
-    window.global::<SessionAdapter>().set_status(status);
+    window.global::<StatusBarAdapter>().set_status(status);
 }

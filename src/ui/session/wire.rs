@@ -1,214 +1,103 @@
-//! The session page's callbacks: keys go to the [`Typing`] of the UI thread, taps become
-//! commands for the runner's worker.
+//! The session pages' callbacks, one function per feature global: keys go to the
+//! [`Typing`] of the UI thread, taps become commands for the runner's worker.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use chrono::NaiveDate;
-use slint::{ComponentHandle, SharedString};
+use slint::{ComponentHandle, SharedString, Weak};
 
 use super::keypad::{FindModeChoice, Typing, show_entry};
 use crate::checkout::{Action, CardChoice};
 use crate::protocol::server::{Gender, Questionnaire, Secret};
 use crate::runner::{Command, Commands};
-use crate::ui::{AppWindow, FindMode, ProblemInfo, ProblemKind, Questions, SessionAdapter};
+use crate::ui::{
+    AppWindow, CustomerAdapter, FindAdapter, FindMode, LoginAdapter, ManagerAdapter, ProblemInfo,
+    ProblemKind, Questions, RegistrationAdapter, ReturnAdapter, SessionAdapter,
+};
 
-/// Connects every callback of the adapter: keypad keys change [`Typing`]; taps become
-/// actions for the worker.
-pub(super) fn wire(window: &AppWindow, actions: &Commands, typing: &Rc<RefCell<Typing>>) {
-    let adapter = window.global::<SessionAdapter>();
+/// Sends the cashier's actions to the worker and marks the window busy until the worker's
+/// view comes back.
+#[derive(Clone)]
+struct Sender {
+    actions: Commands,
+    ui: Weak<AppWindow>,
+}
 
-    // Sends an action and marks the window busy until the worker's view comes back.
-    let send = {
-        let actions = actions.clone();
-        let weak = window.as_weak();
-        move |action: Action| {
-            actions.act(action);
-            if let Some(w) = weak.upgrade() {
-                w.global::<SessionAdapter>().set_busy(true);
-            }
+impl Sender {
+    fn act(&self, action: Action) {
+        self.actions.act(action);
+        if let Some(w) = self.ui.upgrade() {
+            w.global::<SessionAdapter>().set_busy(true);
         }
-    };
+    }
 
+    /// A callback that sends `action` as it is.
+    fn tap(&self, action: Action) -> impl Fn() + 'static {
+        let send = self.clone();
+        move || send.act(action.clone())
+    }
+
+    /// The callback that confirms the SMS code typed (a spend's or a registration's): the
+    /// code goes to the session and the field empties.
+    fn enter_code(&self, typing: &Rc<RefCell<Typing>>) -> impl Fn() + 'static {
+        let (send, typing) = (self.clone(), typing.clone());
+        move || {
+            let mut t = typing.borrow_mut();
+            let code = std::mem::take(&mut t.sms_code);
+            if let Some(w) = send.ui.upgrade() {
+                show_entry(&w, &t);
+            }
+            send.act(Action::EnterCode(code));
+        }
+    }
+}
+
+/// Connects every callback of the session's feature globals.
+pub(super) fn wire(window: &AppWindow, actions: &Commands, typing: &Rc<RefCell<Typing>>) {
+    let send = Sender {
+        actions: actions.clone(),
+        ui: window.as_weak(),
+    };
+    session(window, &send, typing);
+    login(window, &send, typing);
+    find(window, &send, typing);
+    customer(window, &send, typing);
+    registration(window, &send, typing);
+    refund(window, &send);
+    manager(window, &send);
+}
+
+/// `SessionAdapter`: the shared keypad, the way back, a keyboard-wedge scanner.
+fn session(window: &AppWindow, send: &Sender, typing: &Rc<RefCell<Typing>>) {
+    let adapter = window.global::<SessionAdapter>();
     {
-        let (weak, typing, send) = (window.as_weak(), typing.clone(), send.clone());
+        let (typing, send) = (typing.clone(), send.clone());
         adapter.on_key(move |key| {
             let mut t = typing.borrow_mut();
             let spend_changed = t.key(&key);
-            if let Some(w) = weak.upgrade() {
+            if let Some(w) = send.ui.upgrade() {
                 show_entry(&w, &t);
             }
             if spend_changed {
-                send(Action::SetSpend(t.spend_text()));
+                send.act(Action::SetSpend(t.spend_text()));
             }
         });
     }
     {
-        let (weak, typing, send) = (window.as_weak(), typing.clone(), send.clone());
+        let (typing, send) = (typing.clone(), send.clone());
         adapter.on_set_entry(move |text| {
             let mut t = typing.borrow_mut();
             let spend_changed = t.set(&text);
-            if let Some(w) = weak.upgrade() {
+            if let Some(w) = send.ui.upgrade() {
                 show_entry(&w, &t);
             }
             if spend_changed {
-                send(Action::SetSpend(t.spend_text()));
+                send.act(Action::SetSpend(t.spend_text()));
             }
         });
     }
-    {
-        let (weak, typing) = (window.as_weak(), typing.clone());
-        adapter.on_set_find_mode(move |mode| {
-            let mut t = typing.borrow_mut();
-            t.find_mode = match mode {
-                FindMode::Card => FindModeChoice::Card,
-                _ => FindModeChoice::Phone,
-            };
-            if let Some(w) = weak.upgrade() {
-                show_entry(&w, &t);
-            }
-        });
-    }
-    {
-        let (weak, typing, send) = (window.as_weak(), typing.clone(), send.clone());
-        adapter.on_login(move || {
-            let mut t = typing.borrow_mut();
-            let code = std::mem::take(&mut t.cashier_code);
-            if let Some(w) = weak.upgrade() {
-                show_entry(&w, &t);
-            }
-            send(Action::Login { code });
-        });
-    }
-    {
-        let send = send.clone();
-        adapter.on_logout(move || send(Action::Logout));
-    }
-    {
-        let (typing, send) = (typing.clone(), send.clone());
-        adapter.on_find(move || {
-            let t = typing.borrow();
-            send(match t.find_mode {
-                FindModeChoice::Phone => Action::FindByPhone(t.phone.digits().to_string()),
-                FindModeChoice::Card => Action::FindByCard(t.card.clone()),
-            });
-        });
-    }
-    {
-        let send = send.clone();
-        adapter.on_cancel(move || send(Action::Cancel));
-    }
-    {
-        let (typing, send) = (typing.clone(), send.clone());
-        adapter.on_start_registration(move || {
-            // The phone the search was made with (the worker knows it), or the one typed.
-            let t = typing.borrow();
-            let phone = if t.phone_known {
-                String::new()
-            } else {
-                t.phone.digits().to_string()
-            };
-            send(Action::StartRegistration { phone });
-        });
-    }
-    {
-        let send = send.clone();
-        adapter.on_send_code(move || send(Action::SendCode));
-    }
-    {
-        let (weak, typing, send) = (window.as_weak(), typing.clone(), send.clone());
-        adapter.on_enter_code(move || {
-            let mut t = typing.borrow_mut();
-            let code = std::mem::take(&mut t.sms_code);
-            if let Some(w) = weak.upgrade() {
-                show_entry(&w, &t);
-            }
-            send(Action::EnterCode(code));
-        });
-    }
-    {
-        let send = send.clone();
-        adapter.on_without_code(move || send(Action::WithoutCode));
-    }
-    {
-        let (weak, send) = (window.as_weak(), send.clone());
-        adapter.on_questionnaire(move |q| match questionnaire(&q) {
-            Ok(q) => send(Action::Questionnaire(q)),
-            // A date that does not parse never reaches the session; the page says so
-            // in the session's own words for a bad birth date.
-            Err(()) => {
-                if let Some(w) = weak.upgrade() {
-                    w.global::<SessionAdapter>().set_problem(ProblemInfo {
-                        kind: ProblemKind::BadBirthDate,
-                        figure: SharedString::new(),
-                        detail: SharedString::new(),
-                    });
-                }
-            }
-        });
-    }
-    {
-        let send = send.clone();
-        adapter.on_consents(move |processing, advertising| {
-            send(Action::Consents {
-                processing,
-                advertising,
-            })
-        });
-    }
-    {
-        let (typing, send) = (typing.clone(), send.clone());
-        adapter.on_issue_card(move |how| {
-            let choice = match how.as_str() {
-                "virtual" => CardChoice::Virtual,
-                "none" => CardChoice::None,
-                _ => CardChoice::Plastic(typing.borrow().card.clone()),
-            };
-            send(Action::IssueCard(choice));
-        });
-    }
-    {
-        let send = send.clone();
-        adapter.on_spend_nothing(move || send(Action::SpendNothing));
-    }
-    {
-        let send = send.clone();
-        adapter.on_spend_max(move || send(Action::SpendMax));
-    }
-    {
-        let send = send.clone();
-        adapter.on_apply(move || send(Action::Apply));
-    }
-    {
-        let send = send.clone();
-        adapter.on_open_manager(move || send(Action::OpenManagerMenu));
-    }
-    {
-        let send = send.clone();
-        adapter.on_register_walk_in(move || send(Action::RegisterWalkIn));
-    }
-    {
-        let send = send.clone();
-        adapter.on_manual_change(move |phone, amount, reason| {
-            send(Action::ManualChange {
-                phone: phone.into(),
-                amount: amount.into(),
-                reason: reason.into(),
-            })
-        });
-    }
-    {
-        let send = send.clone();
-        adapter.on_show_conflicts(move || send(Action::ShowConflicts));
-    }
-    {
-        let send = send.clone();
-        adapter.on_show_self_registration(move || send(Action::ShowSelfRegistrationQr));
-    }
-    {
-        let actions = actions.clone();
-        adapter.on_open_setup(move || actions.send(Command::OpenSetup));
-    }
+    adapter.on_cancel(send.tap(Action::Cancel));
     {
         let typing = typing.clone();
         adapter.on_wedge_text(move |text| {
@@ -225,20 +114,166 @@ pub(super) fn wire(window: &AppWindow, actions: &Commands, typing: &Rc<RefCell<T
         adapter.on_wedge_enter(move || {
             let code = std::mem::take(&mut typing.borrow_mut().wedge);
             if !code.trim().is_empty() {
-                send(Action::Scan(code.trim().as_bytes().to_vec()));
+                send.act(Action::Scan(code.trim().as_bytes().to_vec()));
+            }
+        });
+    }
+}
+
+/// `LoginAdapter`: the cashier code typed on the keypad, and the way out.
+fn login(window: &AppWindow, send: &Sender, typing: &Rc<RefCell<Typing>>) {
+    let adapter = window.global::<LoginAdapter>();
+    {
+        let (typing, send) = (typing.clone(), send.clone());
+        adapter.on_login(move || {
+            let mut t = typing.borrow_mut();
+            let code = std::mem::take(&mut t.cashier_code);
+            if let Some(w) = send.ui.upgrade() {
+                show_entry(&w, &t);
+            }
+            send.act(Action::Login { code });
+        });
+    }
+    adapter.on_logout(send.tap(Action::Logout));
+}
+
+/// `FindAdapter`: the search by the phone or card typed.
+fn find(window: &AppWindow, send: &Sender, typing: &Rc<RefCell<Typing>>) {
+    let adapter = window.global::<FindAdapter>();
+    {
+        let (typing, ui) = (typing.clone(), send.ui.clone());
+        adapter.on_set_find_mode(move |mode| {
+            let mut t = typing.borrow_mut();
+            t.find_mode = match mode {
+                FindMode::Card => FindModeChoice::Card,
+                _ => FindModeChoice::Phone,
+            };
+            if let Some(w) = ui.upgrade() {
+                show_entry(&w, &t);
             }
         });
     }
     {
+        let (typing, send) = (typing.clone(), send.clone());
+        adapter.on_find(move || {
+            let t = typing.borrow();
+            send.act(match t.find_mode {
+                FindModeChoice::Phone => Action::FindByPhone(t.phone.digits().to_string()),
+                FindModeChoice::Card => Action::FindByCard(t.card.clone()),
+            });
+        });
+    }
+}
+
+/// `CustomerAdapter`: the spend, its SMS code, a manager's leave to spend offline, apply.
+fn customer(window: &AppWindow, send: &Sender, typing: &Rc<RefCell<Typing>>) {
+    let adapter = window.global::<CustomerAdapter>();
+    adapter.on_spend_nothing(send.tap(Action::SpendNothing));
+    adapter.on_spend_max(send.tap(Action::SpendMax));
+    adapter.on_apply(send.tap(Action::Apply));
+    adapter.on_send_code(send.tap(Action::SendCode));
+    adapter.on_enter_code(send.enter_code(typing));
+    {
         let send = send.clone();
         adapter.on_allow_offline_spend(move |manager_code, reason| {
-            send(Action::AllowOfflineSpend {
+            send.act(Action::AllowOfflineSpend {
                 manager_code: manager_code.into(),
                 reason: reason.into(),
             })
         });
     }
-    adapter.on_resolve_conflict(move |id| send(Action::ResolveConflict(id.into())));
+}
+
+/// `RegistrationAdapter`: the four steps of a registration.
+fn registration(window: &AppWindow, send: &Sender, typing: &Rc<RefCell<Typing>>) {
+    let adapter = window.global::<RegistrationAdapter>();
+    {
+        let (typing, send) = (typing.clone(), send.clone());
+        adapter.on_start_registration(move || {
+            // The phone the search was made with (the worker knows it), or the one typed.
+            let t = typing.borrow();
+            let phone = if t.phone_known {
+                String::new()
+            } else {
+                t.phone.digits().to_string()
+            };
+            send.act(Action::StartRegistration { phone });
+        });
+    }
+    adapter.on_send_code(send.tap(Action::SendCode));
+    adapter.on_enter_code(send.enter_code(typing));
+    adapter.on_without_code(send.tap(Action::WithoutCode));
+    {
+        let send = send.clone();
+        adapter.on_questionnaire(move |q| match questionnaire(&q) {
+            Ok(q) => send.act(Action::Questionnaire(q)),
+            // A date that does not parse never reaches the session; the page says so
+            // in the session's own words for a bad birth date.
+            Err(()) => {
+                if let Some(w) = send.ui.upgrade() {
+                    w.global::<SessionAdapter>().set_problem(ProblemInfo {
+                        kind: ProblemKind::BadBirthDate,
+                        figure: SharedString::new(),
+                        detail: SharedString::new(),
+                    });
+                }
+            }
+        });
+    }
+    {
+        let send = send.clone();
+        adapter.on_consents(move |processing, advertising| {
+            send.act(Action::Consents {
+                processing,
+                advertising,
+            })
+        });
+    }
+    {
+        let (typing, send) = (typing.clone(), send.clone());
+        adapter.on_issue_card(move |how| {
+            let choice = match how.as_str() {
+                "virtual" => CardChoice::Virtual,
+                "none" => CardChoice::None,
+                _ => CardChoice::Plastic(typing.borrow().card.clone()),
+            };
+            send.act(Action::IssueCard(choice));
+        });
+    }
+}
+
+/// `ReturnAdapter`: confirm the return.
+fn refund(window: &AppWindow, send: &Sender) {
+    window
+        .global::<ReturnAdapter>()
+        .on_apply(send.tap(Action::Apply));
+}
+
+/// `ManagerAdapter`: the manager's menu and what it opens.
+fn manager(window: &AppWindow, send: &Sender) {
+    let adapter = window.global::<ManagerAdapter>();
+    adapter.on_open_manager(send.tap(Action::OpenManagerMenu));
+    adapter.on_register_walk_in(send.tap(Action::RegisterWalkIn));
+    {
+        let send = send.clone();
+        adapter.on_manual_change(move |phone, amount, reason| {
+            send.act(Action::ManualChange {
+                phone: phone.into(),
+                amount: amount.into(),
+                reason: reason.into(),
+            })
+        });
+    }
+    adapter.on_show_conflicts(send.tap(Action::ShowConflicts));
+    adapter.on_show_self_registration(send.tap(Action::ShowSelfRegistrationQr));
+    {
+        let send = send.clone();
+        adapter.on_resolve_conflict(move |id| send.act(Action::ResolveConflict(id.into())));
+    }
+    {
+        let actions = send.actions.clone();
+        adapter.on_open_setup(move || actions.send(Command::OpenSetup));
+    }
 }
 
 /// The questionnaire as typed, checked for what only the form can check: a birth date
