@@ -103,6 +103,7 @@ fn fill(s: &mut Setup, n: usize, round: usize) {
                 .unwrap(),
                 spend: "0".parse().unwrap(),
                 verification: None,
+                fiscal: None,
             }
         };
         s.store

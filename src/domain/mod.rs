@@ -6,6 +6,7 @@
 //! same answer for the same input, online or offline, on the till or on the server.
 pub mod calc;
 pub mod card;
+pub mod fiscal;
 pub mod masked;
 pub mod money;
 pub mod phone;

@@ -17,6 +17,7 @@ use utoipa::openapi::{Ref, RefOr, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::domain::calc::{Calculation, Impact, PositionResult};
+use crate::domain::fiscal::{FiscalData, FiscalKind};
 use crate::domain::money::{Bonus, Money, Quantity};
 use crate::domain::phone::Phone;
 use crate::domain::receipt::{MAX_POSITIONS, Measure, Position, Receipt, ReceiptKind};
@@ -211,6 +212,58 @@ schema!(Measure, "Measure", [], {
     string()
         .enum_values(Some(["piece", "weight"]))
         .description(Some("Whole pieces, or a measured weight or volume."))
+        .into()
+});
+
+// --- The fiscal document a register printed -------------------------------------------
+
+schema!(FiscalKind, "FiscalKind", [], {
+    string()
+        .enum_values(Some(["sale", "sale_return", "expense", "expense_return"]))
+        .description(Some(
+            "The settlement kind, the fiscal QR code's `n` (1 to 4).",
+        ))
+        .into()
+});
+
+schema!(FiscalData, "FiscalData", [FiscalKind, MoneyInput], {
+    closed_object()
+        .description(Some(
+            "The fiscal document the register printed: what the receipt's fiscal QR code holds.",
+        ))
+        .property(
+            "fn",
+            string()
+                .pattern(Some(r"^\d{16}$"))
+                .description(Some("The fiscal drive's number (ФН).")),
+        )
+        .required("fn")
+        .property(
+            "fd",
+            integer()
+                .minimum(Some(1))
+                .maximum(Some(4_294_967_295_i64))
+                .description(Some("The document's number in the drive (ФД).")),
+        )
+        .required("fd")
+        .property(
+            "fp",
+            string()
+                .pattern(Some(r"^\d{1,10}$"))
+                .description(Some("The fiscal sign (ФП), as printed.")),
+        )
+        .required("fp")
+        .property(
+            "at",
+            string()
+                .pattern(Some(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"))
+                .description(Some("When it was printed, the register's local time.")),
+        )
+        .required("at")
+        .property("sum", schema_ref("MoneyInput"))
+        .required("sum")
+        .property("kind", schema_ref("FiscalKind"))
+        .required("kind")
         .into()
 });
 

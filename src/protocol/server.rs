@@ -287,6 +287,9 @@ pub enum OperationBody {
         /// The spend-over-limit SMS proof, when the rules ask for one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         verification: Option<Secret>,
+        /// The fiscal document the register printed, when it reported one at the close.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fiscal: Option<crate::domain::fiscal::FiscalData>,
     },
     Return {
         receipt: Receipt,

@@ -23,6 +23,7 @@ fn sale(customer: &str, spend: &str) -> OperationBody {
         receipt,
         spend: spend.parse().unwrap(),
         verification: None,
+        fiscal: None,
     }
 }
 

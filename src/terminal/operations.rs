@@ -72,6 +72,7 @@ impl Terminal {
                 receipt: priced.receipt.clone(),
                 spend: priced.spend,
                 verification,
+                fiscal: None,
             },
             &cashier.name,
             Some(cashier.id),

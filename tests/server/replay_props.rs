@@ -140,6 +140,7 @@ fn operations(case: u64, steps: &[Step], customers: &[String]) -> (Vec<Operation
                         receipt: serde_json::from_value(receipt).unwrap(),
                         spend: spend.to_string().parse().unwrap(),
                         verification: None,
+                        fiscal: None,
                     }
                 }
                 Step::Return { of_sale, qty } => {

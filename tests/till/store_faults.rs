@@ -68,6 +68,7 @@ fn sell(
             receipt,
             spend: Bonus::ZERO,
             verification: None,
+            fiscal: None,
         },
         "Кассир Мария",
         Some(1),

@@ -20,6 +20,7 @@ fn sale(customer: &str, receipt: &str, spend: &str) -> OperationBody {
         receipt: ReceiptJson::sale(receipt).line(coffee("200.00")).receipt(),
         spend: spend.parse().unwrap(),
         verification: None,
+        fiscal: None,
     }
 }
 

@@ -331,6 +331,8 @@ impl Cx<'_> {
                 receipt,
                 spend,
                 verification,
+                // Kept with the sale by the next change (returns at any till).
+                fiscal: _,
             } => self.sale(customer_id, receipt, *spend, verification.as_ref()),
             OperationBody::Return { receipt } => self.return_(receipt),
             OperationBody::Registration {
