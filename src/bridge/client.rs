@@ -100,6 +100,16 @@ impl BridgeClient {
 
     /// `POST /v1/receipts/{id}/close` with the receipt as printed.
     pub async fn close(&self, printed: &Receipt) -> Result<ReceiptStatus, ClientError> {
+        self.close_with(printed, None).await
+    }
+
+    /// `POST /v1/receipts/{id}/close` with the receipt as printed and the fiscal document
+    /// the register printed for it.
+    pub async fn close_with(
+        &self,
+        printed: &Receipt,
+        fiscal: Option<&crate::domain::fiscal::FiscalData>,
+    ) -> Result<ReceiptStatus, ClientError> {
         let url = format!(
             "{}/v1/receipts/{}/close",
             self.base,
@@ -107,6 +117,7 @@ impl BridgeClient {
         );
         let body = CloseRequest {
             receipt: printed.clone(),
+            fiscal: fiscal.cloned(),
         };
         let request = self.http.post(&url).bearer_auth(&self.key).json(&body);
         self.send(&url, request).await

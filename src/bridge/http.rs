@@ -262,7 +262,15 @@ async fn close_receipt(
     ReceiptId(id): ReceiptId,
     Body(close): Body<CloseRequest>,
 ) -> Result<axum::Json<ReceiptStatus>, Refusal> {
-    bridge.close(&id, close.receipt).await.map(axum::Json)
+    if let Some(fiscal) = &close.fiscal {
+        fiscal
+            .validate()
+            .map_err(|e| Refusal::new(ErrorCode::BadRequest, format!("fiscal: {e}")))?;
+    }
+    bridge
+        .close(&id, close.receipt, close.fiscal)
+        .await
+        .map(axum::Json)
 }
 
 async fn cancel_receipt(

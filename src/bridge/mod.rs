@@ -33,7 +33,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::checkout::{Action, Problem};
-pub use loyalty::loyalty_result;
+use crate::terminal::Terminal;
+pub use loyalty::{kept_result, loyalty_result};
 pub use state::Bridge;
 
 /// The largest request body the bridge reads: a receipt of the most positions a receipt
@@ -49,6 +50,13 @@ pub trait Panel: Send + Sync + 'static {
     /// [`Action::Close`], [`Action::Withdraw`]); a refusal comes back. Outcomes of the
     /// session go to [`Bridge::outcome`] before the call answers.
     fn call(&self, action: Action) -> PanelFuture;
+
+    /// The till whose store keeps the applied receipts, so the bridge answers for them
+    /// after a restart (`GET`, `close`, `cancel`) and sends the ones never closed to the
+    /// manager's list. `None`: the bridge remembers only what it saw.
+    fn kept(&self) -> Option<Arc<Terminal>> {
+        None
+    }
 }
 
 /// What the bridge needs to run.

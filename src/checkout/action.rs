@@ -2,6 +2,7 @@
 //! and how the session dispatches each to its flow.
 use super::{Problem, Screen, Session, qr};
 use crate::domain::card::CardNumber;
+use crate::domain::fiscal::FiscalData;
 use crate::domain::money::Bonus;
 use crate::domain::phone::Phone;
 use crate::domain::receipt::Receipt;
@@ -34,6 +35,9 @@ pub enum Action {
     Close {
         receipt_id: String,
         printed: Receipt,
+        /// The fiscal document the register printed, when it reports one: kept with the
+        /// sale.
+        fiscal: Option<FiscalData>,
     },
     /// The register takes its receipt back (it cancelled it, or never confirmed the print
     /// in time): the panel closes and nothing is queued.
@@ -149,8 +153,9 @@ impl Session {
             Action::Close {
                 receipt_id,
                 printed,
-            } => self.close(&receipt_id, &printed),
-            Action::Withdraw { receipt_id, .. } => self.withdraw(&receipt_id),
+                fiscal,
+            } => self.close(&receipt_id, &printed, fiscal),
+            Action::Withdraw { receipt_id, why } => self.withdraw(&receipt_id, why),
             Action::Cancel => {
                 self.cancel();
                 Ok(())

@@ -1,5 +1,6 @@
 //! The terminal's memory: its SQLite database in the data dir, with the operation outbox,
-//! the rules and customer caches, and the sales a return needs.
+//! the rules and customer caches, the sales a return needs, and the receipts applied and not
+//! yet closed by the register (`applied.rs`).
 //!
 //! Every operation made at the till is written together with its outbox row in one
 //! transaction before the cashier sees "done" ([`TerminalStore::enqueue`]); its JSON is
@@ -9,8 +10,10 @@
 //!
 //! Architecture Invariant: `store` never talks to the network; `sync` moves what is here.
 
+mod applied;
 mod conflicts;
 
+pub use applied::{Kept, KeptReceipt, KeptState};
 pub use conflicts::Conflict;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +35,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_offline",
         include_str!("../../migrations/terminal/0002_offline.sql"),
+    ),
+    (
+        "0003_applied_receipts",
+        include_str!("../../migrations/terminal/0003_applied_receipts.sql"),
     ),
 ];
 
@@ -205,6 +212,20 @@ impl TerminalStore {
         tx.commit().map_err(StoreError::from)?;
         crate::failpoint::hit("after_local_commit");
         Ok(op)
+    }
+
+    /// Queues one more operation inside a transaction that queues another (an audit
+    /// record beside the sale it explains).
+    pub fn enqueue_in(
+        tx: &Transaction,
+        id: uuid::Uuid,
+        body: OperationBody,
+        cashier: &str,
+        cashier_id: Option<i64>,
+        offline: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Operation, StoreError> {
+        Self::insert_outbox(tx, id, body, cashier, cashier_id, offline, now)
     }
 
     /// Writes the outbox row of a new operation, numbered after the last one.

@@ -45,6 +45,7 @@ async fn print(s: &mut Session) -> Option<Outcome> {
     s.act(Action::Close {
         receipt_id: applied.receipt.id.clone(),
         printed: applied.receipt.clone(),
+        fiscal: None,
     })
     .await;
     assert_eq!((name(s), s.problem()), ("waiting", None));
