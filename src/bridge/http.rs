@@ -263,9 +263,19 @@ async fn close_receipt(
     Body(close): Body<CloseRequest>,
 ) -> Result<axum::Json<ReceiptStatus>, Refusal> {
     if let Some(fiscal) = &close.fiscal {
-        fiscal
-            .validate()
-            .map_err(|e| Refusal::new(ErrorCode::BadRequest, format!("fiscal: {e}")))?;
+        use crate::domain::fiscal::FiscalError;
+        fiscal.validate().map_err(|e| {
+            let field = match e {
+                FiscalError::DriveNumber => "fiscal.fn",
+                FiscalError::DocumentNumber => "fiscal.fd",
+                FiscalError::Sign => "fiscal.fp",
+                FiscalError::Sum => "fiscal.sum",
+                FiscalError::Time => "fiscal.at",
+                FiscalError::Kind => "fiscal.kind",
+                FiscalError::Missing(_) | FiscalError::Repeated(_) => "fiscal",
+            };
+            Refusal::new(ErrorCode::BadRequest, format!("{field}: {e}"))
+        })?;
     }
     bridge
         .close(&id, close.receipt, close.fiscal)

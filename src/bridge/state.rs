@@ -462,7 +462,7 @@ impl Bridge {
             Withdrawal::NoAnswer => (
                 State::Expired,
                 format!(
-                    "the register did not close it within {} s",
+                    "the register did not close it within {} s: it waits on the manager's list of unconfirmed receipts",
                     self.inner.close_timeout.as_secs()
                 ),
             ),

@@ -12,9 +12,7 @@ use crate::domain::fiscal::FiscalData;
 use crate::domain::money::Bonus;
 use crate::domain::phone::Phone;
 use crate::domain::receipt::{Receipt, ReceiptKind};
-use crate::domain::returns::Sale;
-use crate::protocol::server::OperationBody;
-use crate::store::{Kept, KeptReceipt, KeptState};
+use crate::store::KeptReceipt;
 use crate::terminal::{Cashier, Found, Lookup, Priced, Terminal};
 
 /// The cashier's session at the till: what the UI shows and what its actions change.
@@ -295,57 +293,24 @@ impl Session {
 
     /// What the till keeps of an applied receipt until the register closes it.
     fn kept(&self, applied: &Applied) -> KeptReceipt {
-        let (kept, customer_id, customer, offline) = match &applied.what {
+        match &applied.what {
             AppliedWhat::Sale {
                 priced,
                 verification,
-            } => {
-                let c = &priced.customer;
-                (
-                    Kept::Sale {
-                        body: OperationBody::Sale {
-                            customer_id: c.id.clone(),
-                            receipt: priced.receipt.clone(),
-                            spend: priced.spend,
-                            verification: verification.clone(),
-                            fiscal: None,
-                        },
-                        calculation: priced.calculation.clone(),
-                        balance: c.balance,
-                        sale: Sale::from_calculation(&priced.receipt, &priced.calculation),
-                    },
-                    Some(c.id.clone()),
-                    Some(if c.name.is_empty() {
-                        c.phone_masked.clone()
-                    } else {
-                        c.name.clone()
-                    }),
-                    priced.offline,
-                )
-            }
-            AppliedWhat::Return { result } => (
-                Kept::Return {
-                    result: result.clone(),
-                },
-                None,
-                None,
-                self.terminal.status().online != Some(true),
+            } => self.terminal.kept_sale(
+                applied.operation_id,
+                &applied.cashier,
+                priced,
+                verification.clone(),
+                applied.at,
             ),
-        };
-        KeptReceipt {
-            operation_id: applied.operation_id.to_string(),
-            receipt: applied.receipt.clone(),
-            state: KeptState::Applied,
-            kept,
-            customer_id,
-            customer,
-            cashier: applied.cashier.name.clone(),
-            cashier_id: Some(applied.cashier.id),
-            offline,
-            applied_at: applied.at,
-            fiscal: None,
-            settled_at: None,
-            settled_by: None,
+            AppliedWhat::Return { result } => self.terminal.kept_return(
+                applied.operation_id,
+                &applied.cashier,
+                &applied.receipt,
+                result,
+                applied.at,
+            ),
         }
     }
 

@@ -65,6 +65,8 @@ impl KeptState {
 }
 
 /// What was handed to the register and what its close queues.
+// One is read or written at a time, so the size of the larger variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Kept {

@@ -3,13 +3,18 @@
 //! marks it closed), taking one back, and the manager's list «Неподтверждённые чеки» of
 //! receipts the register never closed, each booked (the sale queued) or dropped (no sale),
 //! with an audit record either way.
-use super::{Cashier, Terminal, TerminalError};
+use chrono::{DateTime, Utc};
+
+use super::{Cashier, Priced, Terminal, TerminalError};
 use crate::domain::fiscal::FiscalData;
 use crate::domain::receipt::Receipt;
-use crate::protocol::server::{AuditEvent, Operation, OperationBody};
+use crate::domain::returns::{ReturnResult, Sale};
+use crate::protocol::server::{AuditEvent, Operation, OperationBody, Secret};
 use crate::store::{Kept, KeptReceipt, KeptState, TerminalStore};
 
 /// What a close of a kept receipt did.
+// Returned once per close: the size of the larger variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeptClose {
     /// Its operation is queued now.
@@ -23,6 +28,83 @@ pub enum KeptClose {
 const OPEN: [KeptState; 2] = [KeptState::Applied, KeptState::Unconfirmed];
 
 impl Terminal {
+    /// What the till keeps of a sale applied under `operation_id` until the register
+    /// closes it.
+    pub fn kept_sale(
+        &self,
+        operation_id: uuid::Uuid,
+        cashier: &Cashier,
+        priced: &Priced,
+        verification: Option<Secret>,
+        at: DateTime<Utc>,
+    ) -> KeptReceipt {
+        let c = &priced.customer;
+        KeptReceipt {
+            operation_id: operation_id.to_string(),
+            receipt: priced.receipt.clone(),
+            state: KeptState::Applied,
+            kept: Kept::Sale {
+                body: OperationBody::Sale {
+                    customer_id: c.id.clone(),
+                    receipt: priced.receipt.clone(),
+                    spend: priced.spend,
+                    verification,
+                    fiscal: None,
+                },
+                calculation: priced.calculation.clone(),
+                balance: c.balance,
+                sale: Sale::from_calculation(&priced.receipt, &priced.calculation),
+            },
+            customer_id: Some(c.id.clone()),
+            customer: Some(if c.name.is_empty() {
+                c.phone_masked.clone()
+            } else {
+                c.name.clone()
+            }),
+            cashier: cashier.name.clone(),
+            cashier_id: Some(cashier.id),
+            offline: priced.offline,
+            applied_at: at,
+            fiscal: None,
+            settled_at: None,
+            settled_by: None,
+        }
+    }
+
+    /// What the till keeps of a return applied under `operation_id`.
+    pub fn kept_return(
+        &self,
+        operation_id: uuid::Uuid,
+        cashier: &Cashier,
+        receipt: &Receipt,
+        result: &ReturnResult,
+        at: DateTime<Utc>,
+    ) -> KeptReceipt {
+        KeptReceipt {
+            operation_id: operation_id.to_string(),
+            receipt: receipt.clone(),
+            state: KeptState::Applied,
+            kept: Kept::Return {
+                result: result.clone(),
+            },
+            customer_id: None,
+            customer: None,
+            cashier: cashier.name.clone(),
+            cashier_id: Some(cashier.id),
+            offline: self.status.borrow().online != Some(true),
+            applied_at: at,
+            fiscal: None,
+            settled_at: None,
+            settled_by: None,
+        }
+    }
+
+    /// Receipts applied and not closed (after a restart: the ones the register may still
+    /// close), oldest first.
+    pub fn kept_applied(&self) -> Result<Vec<KeptReceipt>, TerminalError> {
+        Ok(self.store().kept_in(KeptState::Applied)?)
+    }
+
     /// Keeps a receipt just applied, before the register hears its prices.
     pub fn keep_applied(&self, kept: &KeptReceipt) -> Result<(), TerminalError> {
         Ok(self.store().keep_applied(kept)?)
