@@ -71,6 +71,13 @@ pub enum Action {
     },
     ShowConflicts,
     ResolveConflict(String),
+    /// «Неподтверждённые чеки»: receipts applied that the register never closed.
+    ShowUnconfirmed,
+    /// The manager books an unconfirmed receipt (by its operation id): it was printed, the
+    /// sale is queued.
+    BookUnconfirmed(String),
+    /// The manager drops an unconfirmed receipt: it was not printed, no sale.
+    DropUnconfirmed(String),
     /// The manager shows the store's self-registration QR code.
     ShowSelfRegistrationQr,
     /// Offline, on the customer card: a manager types their code and a reason to let this
@@ -249,6 +256,9 @@ impl Session {
                 self.screen = Screen::Conflicts(self.terminal.conflicts()?);
                 Ok(())
             }
+            Action::ShowUnconfirmed => self.show_unconfirmed(),
+            Action::BookUnconfirmed(id) => self.settle_unconfirmed(&id, true),
+            Action::DropUnconfirmed(id) => self.settle_unconfirmed(&id, false),
         }
     }
 }

@@ -30,6 +30,7 @@ fn name(s: &Session) -> &'static str {
         Screen::Return { .. } => "return",
         Screen::Manager => "manager",
         Screen::Conflicts(_) => "conflicts",
+        Screen::Unconfirmed(_) => "unconfirmed",
         Screen::SelfRegistration { .. } => "self-registration",
         Screen::AtRegister(_) => "at register",
     }
