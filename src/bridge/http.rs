@@ -95,7 +95,7 @@ impl Refusal {
         Refusal::new(
             ErrorCode::NotFound,
             format!(
-                "no receipt {id:?} at this till (it keeps the last {REMEMBERED} until it restarts)"
+                "no receipt {id:?} at this till (it remembers its last {REMEMBERED}, and every applied one)"
             ),
         )
     }

@@ -8,7 +8,9 @@
 //! the register posts `close` with the printed receipt, and only then is the operation
 //! queued (`closed`). A `cancel` from the register, or no close within
 //! `[bridge] close_timeout_s` (the register went away: `expired`), frees the panel and
-//! records nothing.
+//! records nothing; an expired receipt waits on the manager's list «Неподтверждённые чеки»
+//! to be booked or dropped. An applied receipt is on the till's disk from the apply, so
+//! after a restart of the till the bridge still answers for it ([`Panel::kept`]).
 //!
 //! Architecture Invariant: the bridge holds no loyalty state of its own. It keeps what it
 //! told the register about its last receipts (so a repeated request gets the same answer),

@@ -276,14 +276,21 @@ impl TerminalStore {
         before: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Vec<String>, StoreError> {
+        let overdue = |conn: &rusqlite::Connection| -> Result<Vec<String>, StoreError> {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT operation_id FROM applied_receipts
+                     WHERE state = 'applied' AND applied_at < ?1 ORDER BY applied_at",
+                )?
+                .query_map([ts(before)], |r| r.get(0))?
+                .collect::<Result<_, _>>()?)
+        };
+        // Asked on every tick of the bridge: a read, and a write only when there is one.
+        if overdue(&self.conn)?.is_empty() {
+            return Ok(Vec::new());
+        }
         let tx = self.conn.transaction()?;
-        let ids: Vec<String> = tx
-            .prepare_cached(
-                "SELECT operation_id FROM applied_receipts
-                 WHERE state = 'applied' AND applied_at < ?1 ORDER BY applied_at",
-            )?
-            .query_map([ts(before)], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
+        let ids = overdue(&tx)?;
         for id in &ids {
             Self::settle_kept(
                 &tx,

@@ -1281,3 +1281,42 @@ async fn receipts_never_closed_go_to_the_manager_who_books_or_drops_them_with_an
         ["unconfirmed_receipt_booked", "unconfirmed_receipt_dropped"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applied_return_survives_a_restart_and_is_queued_once() {
+    let rig = Rig::new();
+    let mut till = Headless::start(&rig, Some(CASHIER), LONG).await;
+    let sale = receipt("rk-1", "2000.00");
+    let ret = return_of("rk-ret-1", "rk-1", "1");
+    let applied = {
+        let reg = Register::new(&till);
+        applied_sale(&till, &reg, &sale, true).await;
+        assert_eq!(reg.close(&sale).await.ok(200).state, State::Closed);
+        reg.open(&ret).await.ok(201);
+        tap(&till, Action::Apply).await;
+        reg.get("rk-ret-1", 5).await.ok(200)
+    };
+    assert_eq!(applied.state, State::Applied);
+    assert_eq!(till.pending(), 1, "the sale only");
+
+    till.restart(&rig, LONG).await;
+    let reg = Register::new(&till);
+    assert_eq!(reg.get("rk-ret-1", 0).await.ok(200), applied);
+    let (a, b) = tokio::join!(reg.close(&ret), reg.close(&ret));
+    let (a, b) = (a.ok(200), b.ok(200));
+    assert_eq!((a.state, &a), (State::Closed, &b));
+    assert_eq!(till.pending(), 2, "the sale and the return, once");
+    // What was returned is recorded: the same croissant cannot come back twice.
+    tap(
+        &till,
+        Action::Login {
+            code: CASHIER.into(),
+        },
+    )
+    .await;
+    let again = return_of("rk-ret-2", "rk-1", "2");
+    reg.open(&again).await.refused(422, "bad_return");
+    till.sync().await;
+    let operation_id = applied.result.unwrap().data.operation_id;
+    assert_eq!(rig.applied(&operation_id), 1);
+}
