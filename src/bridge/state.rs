@@ -233,7 +233,30 @@ impl Bridge {
     ) -> Result<(StatusCode, ReceiptStatus), Refusal> {
         let _one = self.inner.serial.lock().await;
         let known = self.find(&receipt.id);
-        if let Some(current) = self.lock().iter().rev().find(|e| e.is_current()) {
+        // Applied before the till restarted: the register resumes it with a close or a
+        // cancel; posting it again gets where it stands.
+        if let Some(kept) = known
+            .as_ref()
+            .filter(|k| k.on_disk && k.state == State::Applied)
+        {
+            if kept.receipt == receipt {
+                return Ok((StatusCode::OK, kept.status()));
+            }
+            return Err(Refusal::new(
+                ErrorCode::Busy,
+                format!(
+                    "receipt {:?} was applied before the till restarted: close or cancel it first",
+                    receipt.id
+                ),
+            ));
+        }
+        // Only a receipt on the panel holds it; one applied before a restart does not.
+        if let Some(current) = self
+            .lock()
+            .iter()
+            .rev()
+            .find(|e| e.is_current() && !e.on_disk)
+        {
             if current.receipt == receipt {
                 return Ok((StatusCode::OK, current.status()));
             }

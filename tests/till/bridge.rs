@@ -1088,10 +1088,16 @@ async fn an_applied_sale_survives_a_restart_and_its_close_queues_it_exactly_once
     // The new bridge answers from the till's disk: the same prices, the same operation.
     let status = reg.get("kept-1", 0).await.ok(200);
     assert_eq!(status, applied, "the GET after a restart");
-    // Another receipt waits for this one (and nobody is logged in yet anyway).
-    reg.open(&receipt("kept-2", "10.00"))
+    // Posted again, it is where it stands; posted changed, it must be settled first.
+    assert_eq!(reg.open(&r).await.ok(200), applied);
+    reg.open(&receipt("kept-1", "310.00"))
         .await
         .refused(409, "busy");
+    // It does not hold the panel: another receipt goes to the panel (where nobody is
+    // logged in since the restart).
+    reg.open(&receipt("kept-2", "10.00"))
+        .await
+        .refused(409, "no_cashier");
 
     // A bad fiscal document is refused, naming the field, and records nothing.
     let mut bad = fiscal("300.00", 4021);
