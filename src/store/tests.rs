@@ -1,5 +1,6 @@
 use super::*;
 use crate::domain::money::Bonus;
+use crate::domain::returns::Sale;
 use crate::protocol::server::{OperationBody, RejectReason};
 use chrono::TimeZone;
 
