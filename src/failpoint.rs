@@ -10,7 +10,11 @@
 //! - `before_send` — a batch is read from the outbox, not yet sent;
 //! - `after_server_commit` — the server answered (so it committed), the answer not read;
 //! - `after_answer` — the answer is read, not yet recorded;
-//! - `mid_batch` — half of a batch's answers are recorded inside the uncommitted transaction.
+//! - `mid_batch` — half of a batch's answers are recorded inside the uncommitted transaction;
+//! - `before_applied_commit` — an applied receipt is written, its transaction not committed;
+//! - `after_applied_commit` — the applied receipt is on disk, the register not yet told;
+//! - `before_close_queue` — the register's close arrived, its sale not yet queued;
+//! - `after_close_queue` — the close's sale is queued, the register not yet answered.
 
 use std::io::Write;
 use std::sync::OnceLock;
@@ -19,13 +23,17 @@ use std::sync::OnceLock;
 pub const VAR: &str = "BONUSKASSA_FAILPOINT";
 
 /// Every named point, for tests that walk them all.
-pub const ALL: [&str; 6] = [
+pub const ALL: [&str; 10] = [
     "before_local_commit",
     "after_local_commit",
     "before_send",
     "after_server_commit",
     "after_answer",
     "mid_batch",
+    "before_applied_commit",
+    "after_applied_commit",
+    "before_close_queue",
+    "after_close_queue",
 ];
 
 fn armed() -> Option<&'static str> {

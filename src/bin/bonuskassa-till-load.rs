@@ -9,6 +9,11 @@
 //! parent that kills the process knows exactly what the till promised. With `--drain` it
 //! then waits until the queue is empty and prints `DRAINED conflicts=<n>`.
 //!
+//! With `--keep` every sale goes the register's way instead: applied and kept on disk
+//! (`APPLIED <operation id>`), then closed with a fiscal document, which queues it; and
+//! first of all, like a register after a restart of the till, it closes every receipt a
+//! killed run left applied.
+//!
 //! Exit codes: 0 done, 1 anything went wrong (one line on standard error), 2 bad
 //! arguments (clap's own message).
 
@@ -59,6 +64,10 @@ struct Args {
     /// After queueing, wait until the queue is empty before exiting.
     #[arg(long)]
     drain: bool,
+    /// Sell the register's way: apply and keep, then close (and first close what a
+    /// killed run left applied).
+    #[arg(long)]
+    keep: bool,
     /// How long `--drain` waits, in seconds.
     #[arg(long, default_value_t = 60)]
     drain_timeout: u64,
@@ -138,12 +147,31 @@ async fn run(args: &Args) -> Result<(), String> {
         .map_err(|e| format!("looking up the customer: {e}"))?
         .ok_or("no customer has this phone (at the server or in the till's cache)")?
         .customer;
+    if args.keep {
+        // The register closes what it printed before the till went down.
+        let left = terminal
+            .kept_applied()
+            .map_err(|e| format!("reading the applied receipts: {e}"))?;
+        for kept in left {
+            close(&terminal, &kept.operation_id, &kept.receipt)?;
+        }
+    }
     for i in 0..args.count {
         let receipt = receipt(&format!("{}-{i}", args.prefix), &args.price)?;
         let priced = terminal
             .calculate(&customer, &receipt, Bonus::ZERO)
             .await
             .map_err(|e| format!("calculating receipt {}: {e}", receipt.id))?;
+        if args.keep {
+            let id = uuid::Uuid::now_v7();
+            let kept = terminal.kept_sale(id, &cashier, &priced, None, Utc::now());
+            terminal
+                .keep_applied(&kept)
+                .map_err(|e| format!("applying receipt {}: {e}", receipt.id))?;
+            announce(&format!("APPLIED {id}"))?;
+            close(&terminal, &kept.operation_id, &receipt)?;
+            continue;
+        }
         let op = terminal
             .sell(&cashier, &priced, None)
             .map_err(|e| format!("selling receipt {}: {e}", receipt.id))?;
@@ -155,6 +183,16 @@ async fn run(args: &Args) -> Result<(), String> {
     }
     terminal.stop_sync();
     Ok(())
+}
+
+/// The register's close of an applied receipt, with the fiscal document it printed: the
+/// sale is queued once, however often it is closed.
+fn close(terminal: &Terminal, operation_id: &str, receipt: &Receipt) -> Result<(), String> {
+    let fiscal = bonuskassa::bridge::client::simulated_fiscal(receipt, receipt.total());
+    terminal
+        .close_kept(operation_id, receipt, Some(fiscal))
+        .map_err(|e| format!("closing receipt {}: {e}", receipt.id))?;
+    announce(&format!("CONFIRMED {operation_id}"))
 }
 
 /// Waits until nothing is pending, reading the queue from the database itself: the status

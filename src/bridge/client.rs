@@ -3,9 +3,38 @@
 
 use std::time::Duration;
 
-use crate::domain::receipt::Receipt;
+use chrono::Timelike;
+
+use crate::domain::fiscal::{FiscalData, FiscalKind};
+use crate::domain::money::Money;
+use crate::domain::receipt::{Receipt, ReceiptKind};
 
 use super::wire::{BridgeError, CloseRequest, ErrorCode, ReceiptStatus};
+
+/// The fiscal document a simulated register "prints" for `receipt` paid `sum`: a demo
+/// fiscal drive, a document number from the clock, a fiscal sign made from the receipt id.
+/// Plausible, never a real register's.
+pub fn simulated_fiscal(receipt: &Receipt, sum: Money) -> FiscalData {
+    let now = chrono::Local::now();
+    // FNV-1a of the id: the same receipt gets the same sign.
+    let sign = receipt.id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    }) % 10_000_000_000;
+    FiscalData {
+        fn_number: "9960440300112233".into(),
+        fd: u32::try_from(now.timestamp().rem_euclid(1_000_000)).unwrap_or(0) + 1,
+        fp: format!("{sign:010}"),
+        at: now
+            .naive_local()
+            .with_nanosecond(0)
+            .unwrap_or(now.naive_local()),
+        sum,
+        kind: match receipt.kind {
+            ReceiptKind::Sale => FiscalKind::Sale,
+            ReceiptKind::Return => FiscalKind::SaleReturn,
+        },
+    }
+}
 
 /// Why a request to the bridge did not give a status.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +129,16 @@ impl BridgeClient {
 
     /// `POST /v1/receipts/{id}/close` with the receipt as printed.
     pub async fn close(&self, printed: &Receipt) -> Result<ReceiptStatus, ClientError> {
+        self.close_with(printed, None).await
+    }
+
+    /// `POST /v1/receipts/{id}/close` with the receipt as printed and the fiscal document
+    /// the register printed for it.
+    pub async fn close_with(
+        &self,
+        printed: &Receipt,
+        fiscal: Option<&crate::domain::fiscal::FiscalData>,
+    ) -> Result<ReceiptStatus, ClientError> {
         let url = format!(
             "{}/v1/receipts/{}/close",
             self.base,
@@ -107,6 +146,7 @@ impl BridgeClient {
         );
         let body = CloseRequest {
             receipt: printed.clone(),
+            fiscal: fiscal.cloned(),
         };
         let request = self.http.post(&url).bearer_auth(&self.key).json(&body);
         self.send(&url, request).await

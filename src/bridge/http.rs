@@ -95,7 +95,7 @@ impl Refusal {
         Refusal::new(
             ErrorCode::NotFound,
             format!(
-                "no receipt {id:?} at this till (it keeps the last {REMEMBERED} until it restarts)"
+                "no receipt {id:?} at this till (it remembers its last {REMEMBERED}, and every applied one)"
             ),
         )
     }
@@ -262,7 +262,25 @@ async fn close_receipt(
     ReceiptId(id): ReceiptId,
     Body(close): Body<CloseRequest>,
 ) -> Result<axum::Json<ReceiptStatus>, Refusal> {
-    bridge.close(&id, close.receipt).await.map(axum::Json)
+    if let Some(fiscal) = &close.fiscal {
+        use crate::domain::fiscal::FiscalError;
+        fiscal.validate().map_err(|e| {
+            let field = match e {
+                FiscalError::DriveNumber => "fiscal.fn",
+                FiscalError::DocumentNumber => "fiscal.fd",
+                FiscalError::Sign => "fiscal.fp",
+                FiscalError::Sum => "fiscal.sum",
+                FiscalError::Time => "fiscal.at",
+                FiscalError::Kind => "fiscal.kind",
+                FiscalError::Missing(_) | FiscalError::Repeated(_) => "fiscal",
+            };
+            Refusal::new(ErrorCode::BadRequest, format!("{field}: {e}"))
+        })?;
+    }
+    bridge
+        .close(&id, close.receipt, close.fiscal)
+        .await
+        .map(axum::Json)
 }
 
 async fn cancel_receipt(

@@ -1,15 +1,67 @@
 //! The loyalty result the register prints: the prices, the spend, the accrual and the
-//! lines of the slip, for an applied sale or return.
+//! lines of the slip, for an applied sale or return: from the session's [`Applied`], or
+//! from the till's store after a restart ([`KeptReceipt`]), the same either way.
 use super::wire::{LoyaltyData, LoyaltyResult, PositionImpact, PrintableData};
 use crate::checkout::{Applied, AppliedWhat};
-use crate::domain::money::Money;
+use crate::domain::calc::Calculation;
+use crate::domain::money::{Bonus, Money};
+use crate::domain::receipt::Receipt;
+use crate::domain::returns::ReturnResult;
+use crate::store::{Kept, KeptReceipt};
+
+/// What the result is made of.
+enum Figures<'a> {
+    Sale {
+        calc: &'a Calculation,
+        balance: Bonus,
+        customer_id: &'a str,
+        offline: bool,
+    },
+    Return {
+        result: &'a ReturnResult,
+    },
+}
 
 /// The answer for an applied receipt.
 pub fn loyalty_result(applied: &Applied) -> LoyaltyResult {
-    let operation_id = applied.operation_id.to_string();
-    match &applied.what {
-        AppliedWhat::Sale { priced, .. } => {
-            let calc = &priced.calculation;
+    let figures = match &applied.what {
+        AppliedWhat::Sale { priced, .. } => Figures::Sale {
+            calc: &priced.calculation,
+            balance: priced.customer.balance,
+            customer_id: &priced.customer.id,
+            offline: priced.offline,
+        },
+        AppliedWhat::Return { result } => Figures::Return { result },
+    };
+    result_of(applied.operation_id.to_string(), &applied.receipt, figures)
+}
+
+/// The answer for an applied receipt kept in the till's store.
+pub fn kept_result(kept: &KeptReceipt) -> LoyaltyResult {
+    let figures = match &kept.kept {
+        Kept::Sale {
+            calculation,
+            balance,
+            ..
+        } => Figures::Sale {
+            calc: calculation,
+            balance: *balance,
+            customer_id: kept.customer_id.as_deref().unwrap_or_default(),
+            offline: kept.offline,
+        },
+        Kept::Return { result } => Figures::Return { result },
+    };
+    result_of(kept.operation_id.clone(), &kept.receipt, figures)
+}
+
+fn result_of(operation_id: String, receipt: &Receipt, figures: Figures<'_>) -> LoyaltyResult {
+    match figures {
+        Figures::Sale {
+            calc,
+            balance,
+            customer_id,
+            offline,
+        } => {
             let impacts = calc
                 .positions
                 .iter()
@@ -21,7 +73,7 @@ pub fn loyalty_result(applied: &Applied) -> LoyaltyResult {
                     })
                 })
                 .collect();
-            let balance = priced.customer.balance - calc.spent;
+            let balance = balance - calc.spent;
             let mut lines = vec![format!("Карта: {}", calc.card)];
             if !calc.discount.is_zero() {
                 lines.push(format!("Скидка по карте: {} ₽", calc.discount));
@@ -35,7 +87,7 @@ pub fn loyalty_result(applied: &Applied) -> LoyaltyResult {
                 whole(&calc.accrued.to_string())
             ));
             lines.push(format!("Бонусов на счёте: {}", whole(&balance.to_string())));
-            if priced.offline {
+            if offline {
                 lines.push("Бонусы будут проведены при связи с сервером".into());
             }
             LoyaltyResult {
@@ -46,8 +98,8 @@ pub fn loyalty_result(applied: &Applied) -> LoyaltyResult {
                 to_pay: calc.to_pay,
                 data: LoyaltyData {
                     operation_id,
-                    customer_id: Some(priced.customer.id.clone()),
-                    offline: priced.offline,
+                    customer_id: Some(customer_id.to_string()),
+                    offline,
                 },
                 printable_data: PrintableData {
                     card: calc.card.clone(),
@@ -60,13 +112,13 @@ pub fn loyalty_result(applied: &Applied) -> LoyaltyResult {
                 },
             }
         }
-        AppliedWhat::Return { result } => {
-            let total = applied.receipt.total();
+        Figures::Return { result } => {
+            let total = receipt.total();
             LoyaltyResult {
                 impacts: Vec::new(),
                 total,
                 discount: Money::ZERO,
-                spent: crate::domain::money::Bonus::ZERO,
+                spent: Bonus::ZERO,
                 to_pay: total,
                 data: LoyaltyData {
                     operation_id,

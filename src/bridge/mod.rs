@@ -8,7 +8,9 @@
 //! the register posts `close` with the printed receipt, and only then is the operation
 //! queued (`closed`). A `cancel` from the register, or no close within
 //! `[bridge] close_timeout_s` (the register went away: `expired`), frees the panel and
-//! records nothing.
+//! records nothing; an expired receipt waits on the manager's list «Неподтверждённые чеки»
+//! to be booked or dropped. An applied receipt is on the till's disk from the apply, so
+//! after a restart of the till the bridge still answers for it ([`Panel::kept`]).
 //!
 //! Architecture Invariant: the bridge holds no loyalty state of its own. It keeps what it
 //! told the register about its last receipts (so a repeated request gets the same answer),
@@ -33,7 +35,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::checkout::{Action, Problem};
-pub use loyalty::loyalty_result;
+use crate::terminal::Terminal;
+pub use loyalty::{kept_result, loyalty_result};
 pub use state::Bridge;
 
 /// The largest request body the bridge reads: a receipt of the most positions a receipt
@@ -49,6 +52,13 @@ pub trait Panel: Send + Sync + 'static {
     /// [`Action::Close`], [`Action::Withdraw`]); a refusal comes back. Outcomes of the
     /// session go to [`Bridge::outcome`] before the call answers.
     fn call(&self, action: Action) -> PanelFuture;
+
+    /// The till whose store keeps the applied receipts, so the bridge answers for them
+    /// after a restart (`GET`, `close`, `cancel`) and sends the ones never closed to the
+    /// manager's list. `None`: the bridge remembers only what it saw.
+    fn kept(&self) -> Option<Arc<Terminal>> {
+        None
+    }
 }
 
 /// What the bridge needs to run.

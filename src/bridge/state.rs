@@ -1,6 +1,12 @@
 //! What the bridge told the register about its last receipts, and what each request does
 //! to them: open a receipt on the panel, wait for the cashier, close it once printed, take
 //! it back (at the register's word, or when it never closes in time).
+//!
+//! An applied receipt is on the till's disk from the apply on (`store::applied`): after a
+//! restart the bridge finds it there ([`Panel::kept`]) and answers `GET`, `close` and
+//! `cancel` for it without the panel, which no longer has it; the close queues its sale
+//! exactly once. One never closed in time goes to the manager's list «Неподтверждённые
+//! чеки», where it is booked or dropped.
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -8,15 +14,21 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 
-use super::Panel;
 use super::http::Refusal;
-use super::loyalty_result;
 use super::wire::{ErrorCode, LoyaltyResult, ReceiptStatus, State};
+use super::{Panel, kept_result, loyalty_result};
 use crate::checkout::{Action, Outcome, Problem, Withdrawal};
+use crate::domain::fiscal::FiscalData;
 use crate::domain::receipt::Receipt;
+use crate::store::{KeptReceipt, KeptState};
+use crate::terminal::{KeptClose, TerminalError};
 
 /// How many receipts the bridge remembers, for repeated requests and late polls.
 pub(super) const REMEMBERED: usize = 100;
+
+const CANCELLED: &str = "the register or the cashier cancelled it";
+const UNCONFIRMED: &str =
+    "the register did not close it in time: it waits on the manager's list of unconfirmed receipts";
 
 /// One receipt the register handed over, as the bridge told it.
 #[derive(Debug, Clone)]
@@ -28,9 +40,38 @@ pub(super) struct Entry {
     applied_at: Option<Instant>,
     /// Set while the bridge itself takes the receipt back: the state it ends in and why.
     withdrawing: Option<(State, String)>,
+    /// The operation id the register was told at the apply.
+    operation_id: Option<String>,
+    /// Read back from the till's store: the panel does not have it (the till restarted
+    /// since the apply), the store settles it.
+    on_disk: bool,
 }
 
 impl Entry {
+    /// A receipt as the till's store keeps it.
+    fn from_kept(kept: &KeptReceipt) -> Entry {
+        let (state, reason) = match kept.state {
+            KeptState::Applied => (State::Applied, None),
+            KeptState::Closed | KeptState::Booked => (State::Closed, None),
+            KeptState::Cancelled => (State::Cancelled, Some(CANCELLED.to_string())),
+            KeptState::Unconfirmed => (State::Expired, Some(UNCONFIRMED.to_string())),
+            KeptState::Dropped => (
+                State::Expired,
+                Some("the register never closed it and a manager dropped it".to_string()),
+            ),
+        };
+        Entry {
+            receipt: kept.receipt.clone(),
+            state,
+            result: Some(kept_result(kept)),
+            reason,
+            applied_at: None,
+            withdrawing: None,
+            operation_id: Some(kept.operation_id.clone()),
+            on_disk: true,
+        }
+    }
+
     fn status(&self) -> ReceiptStatus {
         ReceiptStatus {
             id: self.receipt.id.clone(),
@@ -104,6 +145,7 @@ impl Bridge {
                     entry.state = State::Applied;
                     entry.result = Some(loyalty_result(applied));
                     entry.applied_at = Some(Instant::now());
+                    entry.operation_id = Some(applied.operation_id.to_string());
                 }
                 Outcome::Sale { .. } | Outcome::Return { .. } if entry.state == State::Applied => {
                     entry.state = State::Closed;
@@ -131,12 +173,51 @@ impl Bridge {
         out
     }
 
+    /// The receipt as the bridge knows it; one it does not remember, or one read back
+    /// from the till's store, as the store has it now.
     fn find(&self, id: &str) -> Option<Entry> {
-        self.lock()
+        let known = self
+            .lock()
             .iter()
             .rev()
             .find(|e| e.receipt.id == id)
-            .cloned()
+            .cloned();
+        match known {
+            Some(e) if !e.on_disk => Some(e),
+            known => self.recall(id).or(known),
+        }
+    }
+
+    /// Reads a receipt back from the till's store into the book.
+    fn recall(&self, id: &str) -> Option<Entry> {
+        let terminal = self.inner.panel.kept()?;
+        let kept = match terminal.kept_receipt(id) {
+            Ok(kept) => kept?,
+            Err(e) => {
+                tracing::warn!(receipt = %id, error = %e, "cannot read a kept receipt");
+                return None;
+            }
+        };
+        let entry = Entry::from_kept(&kept);
+        let remembered = entry.clone();
+        self.update(|book| {
+            book.retain(|e| e.receipt.id != id);
+            book.push_back(remembered);
+            while book.len() > REMEMBERED {
+                book.pop_front();
+            }
+        });
+        Some(entry)
+    }
+
+    /// Settles a receipt read back from the store in the book.
+    fn set_state(&self, id: &str, state: State, reason: Option<String>) {
+        self.update(|book| {
+            if let Some(e) = book.iter_mut().rev().find(|e| e.receipt.id == id) {
+                e.state = state;
+                e.reason = reason;
+            }
+        });
     }
 
     fn status(&self, id: &str) -> Result<ReceiptStatus, Refusal> {
@@ -152,7 +233,30 @@ impl Bridge {
     ) -> Result<(StatusCode, ReceiptStatus), Refusal> {
         let _one = self.inner.serial.lock().await;
         let known = self.find(&receipt.id);
-        if let Some(current) = self.lock().iter().rev().find(|e| e.is_current()) {
+        // Applied before the till restarted: the register resumes it with a close or a
+        // cancel; posting it again gets where it stands.
+        if let Some(kept) = known
+            .as_ref()
+            .filter(|k| k.on_disk && k.state == State::Applied)
+        {
+            if kept.receipt == receipt {
+                return Ok((StatusCode::OK, kept.status()));
+            }
+            return Err(Refusal::new(
+                ErrorCode::Busy,
+                format!(
+                    "receipt {:?} was applied before the till restarted: close or cancel it first",
+                    receipt.id
+                ),
+            ));
+        }
+        // Only a receipt on the panel holds it; one applied before a restart does not.
+        if let Some(current) = self
+            .lock()
+            .iter()
+            .rev()
+            .find(|e| e.is_current() && !e.on_disk)
+        {
             if current.receipt == receipt {
                 return Ok((StatusCode::OK, current.status()));
             }
@@ -189,6 +293,8 @@ impl Bridge {
                 reason: None,
                 applied_at: None,
                 withdrawing: None,
+                operation_id: None,
+                on_disk: false,
             });
             while book.len() > REMEMBERED {
                 book.pop_front();
@@ -220,9 +326,17 @@ impl Bridge {
     }
 
     /// `POST /v1/receipts/{id}/close`.
-    pub(super) async fn close(&self, id: &str, printed: Receipt) -> Result<ReceiptStatus, Refusal> {
+    pub(super) async fn close(
+        &self,
+        id: &str,
+        printed: Receipt,
+        fiscal: Option<FiscalData>,
+    ) -> Result<ReceiptStatus, Refusal> {
         let _one = self.inner.serial.lock().await;
         let entry = self.find(id).ok_or_else(|| Refusal::unknown(id))?;
+        if entry.on_disk && entry.state == State::Applied {
+            return self.close_kept(&entry, printed, fiscal);
+        }
         match entry.state {
             // An applied receipt is compared by the panel, so that the cashier sees the
             // difference too (`Problem::ReceiptChanged` stays on the screen).
@@ -251,6 +365,7 @@ impl Bridge {
         let action = Action::Close {
             receipt_id: id.to_string(),
             printed,
+            fiscal,
         };
         match self.inner.panel.call(action).await {
             Ok(()) => {
@@ -264,6 +379,84 @@ impl Bridge {
                 Err(Refusal::cancelled(&entry))
             }
             Err(problem) => Err(Refusal::from_problem(&problem)),
+        }
+    }
+
+    /// The close of a receipt the panel no longer has: the store queues its sale, once.
+    fn close_kept(
+        &self,
+        entry: &Entry,
+        printed: Receipt,
+        fiscal: Option<FiscalData>,
+    ) -> Result<ReceiptStatus, Refusal> {
+        let id = entry.receipt.id.as_str();
+        let terminal = self
+            .inner
+            .panel
+            .kept()
+            .ok_or_else(|| Refusal::unknown(id))?;
+        let operation_id = entry.operation_id.clone().unwrap_or_default();
+        match terminal.close_kept(&operation_id, &printed, fiscal) {
+            Ok(done) => {
+                if let KeptClose::Queued(_) = done {
+                    tracing::info!(receipt = %id, "the register closed a receipt kept over a restart");
+                }
+                self.set_state(id, State::Closed, None);
+                self.status(id)
+            }
+            Err(TerminalError::KeptChanged(difference)) => Err(Refusal::new(
+                ErrorCode::ReceiptChanged,
+                format!(
+                    "the printed receipt is not the one the loyalty was applied to: {difference}"
+                ),
+            )),
+            Err(TerminalError::KeptSettled { .. }) => {
+                let entry = self.find(id).ok_or_else(|| Refusal::unknown(id))?;
+                Err(Refusal::cancelled(&entry))
+            }
+            Err(e) => Err(Refusal::from_problem(&Problem::from(e))),
+        }
+    }
+
+    /// Takes back a receipt the panel no longer has, in the store.
+    fn withdraw_kept(&self, entry: &Entry, why: Withdrawal) -> Result<ReceiptStatus, Refusal> {
+        let id = entry.receipt.id.as_str();
+        let terminal = self
+            .inner
+            .panel
+            .kept()
+            .ok_or_else(|| Refusal::unknown(id))?;
+        let operation_id = entry.operation_id.clone().unwrap_or_default();
+        let (settled, state, reason) = match why {
+            Withdrawal::Register => (
+                terminal.cancel_kept(&operation_id),
+                State::Cancelled,
+                "the register cancelled it".to_string(),
+            ),
+            Withdrawal::NoAnswer => (
+                terminal.unconfirm_kept(&operation_id),
+                State::Expired,
+                UNCONFIRMED.to_string(),
+            ),
+        };
+        match settled {
+            Ok(true) => {
+                self.set_state(id, state, Some(reason));
+                self.status(id)
+            }
+            // Closed or settled meanwhile: say where it stands now.
+            Ok(false) => {
+                let entry = self.find(id).ok_or_else(|| Refusal::unknown(id))?;
+                if entry.state == State::Closed {
+                    Err(Refusal::new(
+                        ErrorCode::AlreadyClosed,
+                        format!("receipt {id:?} is closed: its operation is recorded"),
+                    ))
+                } else {
+                    Ok(entry.status())
+                }
+            }
+            Err(e) => Err(Refusal::from_problem(&Problem::from(e))),
         }
     }
 
@@ -284,12 +477,15 @@ impl Bridge {
             State::Cancelled | State::Expired => return Ok(entry.status()),
             State::Open | State::Applied => {}
         }
+        if entry.on_disk {
+            return self.withdraw_kept(&entry, why);
+        }
         let (state, reason) = match why {
             Withdrawal::Register => (State::Cancelled, "the register cancelled it".to_string()),
             Withdrawal::NoAnswer => (
                 State::Expired,
                 format!(
-                    "the register did not close it within {} s",
+                    "the register did not close it within {} s: it waits on the manager's list of unconfirmed receipts",
                     self.inner.close_timeout.as_secs()
                 ),
             ),
@@ -337,6 +533,28 @@ impl Bridge {
             tracing::warn!(receipt = %id, "the register never closed an applied receipt");
             if let Err(e) = self.withdraw(&id, Withdrawal::NoAnswer).await {
                 tracing::warn!(receipt = %id, error = %e.message, "cannot expire a receipt");
+            }
+        }
+        // Receipts applied before the till restarted, which nobody waits for here: the
+        // manager's list once they are overdue.
+        if let Some(terminal) = self.inner.panel.kept() {
+            let _one = self.inner.serial.lock().await;
+            match terminal.unconfirm_overdue(self.inner.close_timeout) {
+                Ok(ids) => {
+                    for op in ids {
+                        tracing::warn!(operation = %op, "an applied receipt was never closed: it goes to the manager's list");
+                        self.update(|book| {
+                            if let Some(e) = book
+                                .iter_mut()
+                                .find(|e| e.on_disk && e.operation_id.as_deref() == Some(&op))
+                            {
+                                e.state = State::Expired;
+                                e.reason = Some(UNCONFIRMED.to_string());
+                            }
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot list the overdue applied receipts"),
             }
         }
     }

@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::fiscal::FiscalData;
 use crate::domain::money::{Bonus, Money, Quantity};
 use crate::domain::receipt::{Receipt, ReceiptKind};
 
@@ -117,6 +118,10 @@ pub struct PrintableData {
 #[serde(deny_unknown_fields)]
 pub struct CloseRequest {
     pub receipt: Receipt,
+    /// The fiscal document the register printed (from its fiscal QR code), when it
+    /// reports it: kept with the sale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fiscal: Option<FiscalData>,
 }
 
 /// `GET /v1/receipts/{id}?wait_s=N`: wait up to N seconds (at most

@@ -2,6 +2,7 @@
 //! and how the session dispatches each to its flow.
 use super::{Problem, Screen, Session, qr};
 use crate::domain::card::CardNumber;
+use crate::domain::fiscal::FiscalData;
 use crate::domain::money::Bonus;
 use crate::domain::phone::Phone;
 use crate::domain::receipt::Receipt;
@@ -34,6 +35,9 @@ pub enum Action {
     Close {
         receipt_id: String,
         printed: Receipt,
+        /// The fiscal document the register printed, when it reports one: kept with the
+        /// sale.
+        fiscal: Option<FiscalData>,
     },
     /// The register takes its receipt back (it cancelled it, or never confirmed the print
     /// in time): the panel closes and nothing is queued.
@@ -67,6 +71,13 @@ pub enum Action {
     },
     ShowConflicts,
     ResolveConflict(String),
+    /// «Неподтверждённые чеки»: receipts applied that the register never closed.
+    ShowUnconfirmed,
+    /// The manager books an unconfirmed receipt (by its operation id): it was printed, the
+    /// sale is queued.
+    BookUnconfirmed(String),
+    /// The manager drops an unconfirmed receipt: it was not printed, no sale.
+    DropUnconfirmed(String),
     /// The manager shows the store's self-registration QR code.
     ShowSelfRegistrationQr,
     /// Offline, on the customer card: a manager types their code and a reason to let this
@@ -149,8 +160,9 @@ impl Session {
             Action::Close {
                 receipt_id,
                 printed,
-            } => self.close(&receipt_id, &printed),
-            Action::Withdraw { receipt_id, .. } => self.withdraw(&receipt_id),
+                fiscal,
+            } => self.close(&receipt_id, &printed, fiscal),
+            Action::Withdraw { receipt_id, why } => self.withdraw(&receipt_id, why),
             Action::Cancel => {
                 self.cancel();
                 Ok(())
@@ -244,6 +256,9 @@ impl Session {
                 self.screen = Screen::Conflicts(self.terminal.conflicts()?);
                 Ok(())
             }
+            Action::ShowUnconfirmed => self.show_unconfirmed(),
+            Action::BookUnconfirmed(id) => self.settle_unconfirmed(&id, true),
+            Action::DropUnconfirmed(id) => self.settle_unconfirmed(&id, false),
         }
     }
 }

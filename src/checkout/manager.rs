@@ -1,5 +1,6 @@
-//! The manager's actions on the session: a balance changed by hand, and an offline spend
-//! allowed past the `[offline]` limits.
+//! The manager's actions on the session: a balance changed by hand, an offline spend
+//! allowed past the `[offline]` limits, and the receipts the register never closed
+//! («Неподтверждённые чеки»), booked or dropped.
 use super::{Problem, Screen, Session};
 use crate::domain::money::Bonus;
 use crate::domain::phone::Phone;
@@ -7,6 +8,41 @@ use crate::protocol::server::CustomerView;
 use crate::terminal::Lookup;
 
 impl Session {
+    pub(super) fn show_unconfirmed(&mut self) -> Result<(), Problem> {
+        let manager = self.cashier_or_login()?;
+        if !manager.is_manager() {
+            return Err(Problem::ManagerOnly);
+        }
+        if !matches!(self.screen, Screen::Manager | Screen::Unconfirmed(_)) {
+            return Err(Problem::NothingOpen);
+        }
+        self.screen = Screen::Unconfirmed(self.terminal.unconfirmed()?);
+        Ok(())
+    }
+
+    /// Books (the receipt was printed: its sale is queued) or drops (no sale) an
+    /// unconfirmed receipt; either way an audit record is queued with it.
+    pub(super) fn settle_unconfirmed(
+        &mut self,
+        operation_id: &str,
+        book: bool,
+    ) -> Result<(), Problem> {
+        let manager = self.cashier_or_login()?;
+        if !manager.is_manager() {
+            return Err(Problem::ManagerOnly);
+        }
+        if !matches!(self.screen, Screen::Unconfirmed(_)) {
+            return Err(Problem::NothingOpen);
+        }
+        if book {
+            self.terminal.book_unconfirmed(&manager, operation_id)?;
+        } else {
+            self.terminal.drop_unconfirmed(&manager, operation_id)?;
+        }
+        self.screen = Screen::Unconfirmed(self.terminal.unconfirmed()?);
+        Ok(())
+    }
+
     pub(super) async fn allow_offline_spend(
         &mut self,
         code: &str,

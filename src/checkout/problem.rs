@@ -162,6 +162,8 @@ impl From<TerminalError> for Problem {
             TerminalError::ConsentRequired => Problem::ConsentRequired,
             TerminalError::AlreadyRegistered => Problem::AlreadyRegistered,
             TerminalError::UnknownCustomer(_) => Problem::NotFound,
+            TerminalError::NoKept(_) | TerminalError::KeptSettled { .. } => Problem::NoSuchReceipt,
+            TerminalError::KeptChanged(d) => Problem::ReceiptChanged(d),
             TerminalError::WrongCashierCode => Problem::WrongCashierCode { tries_left: None },
             TerminalError::CashierLocked(seconds) => Problem::CashierLocked { seconds },
         }

@@ -7,7 +7,7 @@ use crate::domain::phone::Phone;
 use crate::domain::receipt::Receipt;
 use crate::domain::returns::ReturnResult;
 use crate::protocol::server::{Operation, Secret};
-use crate::store::Conflict;
+use crate::store::{Conflict, KeptReceipt};
 use crate::terminal::{Cashier, Found, Priced};
 
 /// A receipt the cashier applied: the register has its prices and is taking the payment
@@ -84,6 +84,8 @@ pub enum Screen {
     AtRegister(Box<Applied>),
     Manager,
     Conflicts(Vec<Conflict>),
+    /// «Неподтверждённые чеки»: applied, never closed by the register.
+    Unconfirmed(Vec<KeptReceipt>),
     /// The store's self-registration QR code, large, for a customer's phone to scan.
     SelfRegistration {
         url: String,

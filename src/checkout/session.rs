@@ -3,12 +3,16 @@
 //! customer, the spend, applying it, the register's close or withdrawal, and backing out.
 use std::sync::Arc;
 
-use super::{Action, Applied, AppliedWhat, Outcome, Problem, RegistrationStep, Screen, SpendCode};
+use super::{
+    Action, Applied, AppliedWhat, Outcome, Problem, RegistrationStep, Screen, SpendCode, Withdrawal,
+};
 use crate::clock::Clock;
 use crate::domain::card::CardFormat;
+use crate::domain::fiscal::FiscalData;
 use crate::domain::money::Bonus;
 use crate::domain::phone::Phone;
 use crate::domain::receipt::{Receipt, ReceiptKind};
+use crate::store::KeptReceipt;
 use crate::terminal::{Cashier, Found, Lookup, Priced, Terminal};
 
 /// The cashier's session at the till: what the UI shows and what its actions change.
@@ -280,13 +284,43 @@ impl Session {
             at: self.clock.now(),
             what,
         });
+        // On disk before the register hears the prices: a restart cannot lose it.
+        self.terminal.keep_applied(&self.kept(&applied))?;
         self.outcome = Some(Outcome::Applied(applied.clone()));
         self.screen = Screen::AtRegister(applied);
         Ok(())
     }
 
+    /// What the till keeps of an applied receipt until the register closes it.
+    fn kept(&self, applied: &Applied) -> KeptReceipt {
+        match &applied.what {
+            AppliedWhat::Sale {
+                priced,
+                verification,
+            } => self.terminal.kept_sale(
+                applied.operation_id,
+                &applied.cashier,
+                priced,
+                verification.clone(),
+                applied.at,
+            ),
+            AppliedWhat::Return { result } => self.terminal.kept_return(
+                applied.operation_id,
+                &applied.cashier,
+                &applied.receipt,
+                result,
+                applied.at,
+            ),
+        }
+    }
+
     /// The register printed the receipt: queue its operation under the id it was told.
-    pub(super) fn close(&mut self, receipt_id: &str, printed: &Receipt) -> Result<(), Problem> {
+    pub(super) fn close(
+        &mut self,
+        receipt_id: &str,
+        printed: &Receipt,
+        fiscal: Option<FiscalData>,
+    ) -> Result<(), Problem> {
         let applied = match &self.screen {
             Screen::AtRegister(applied) if applied.receipt.id == receipt_id => applied.clone(),
             _ => {
@@ -313,7 +347,7 @@ impl Session {
             } => {
                 let operation =
                     self.terminal
-                        .sell_as(operation_id, &cashier, &priced, verification)?;
+                        .sell_as(operation_id, &cashier, &priced, verification, fiscal)?;
                 Outcome::Sale { operation, priced }
             }
             AppliedWhat::Return { .. } => {
@@ -329,10 +363,22 @@ impl Session {
 
     /// The register took its receipt back. A registration under way goes on without the
     /// receipt, so the customer is not lost.
-    pub(super) fn withdraw(&mut self, receipt_id: &str) -> Result<(), Problem> {
+    pub(super) fn withdraw(&mut self, receipt_id: &str, why: Withdrawal) -> Result<(), Problem> {
         match self.open_receipt() {
             Some(r) if r.id == receipt_id => {}
             _ => return Err(Problem::NoSuchReceipt),
+        }
+        if let Screen::AtRegister(applied) = &self.screen {
+            // Never closed in time: it may have been printed, a manager settles it.
+            let id = applied.operation_id.to_string();
+            let kept = match why {
+                Withdrawal::NoAnswer => self.terminal.unconfirm_kept(&id),
+                Withdrawal::Register => self.terminal.cancel_kept(&id),
+            };
+            if let Err(e) = kept {
+                // Still `applied` on disk: the bridge's sweep lists it for the manager.
+                tracing::warn!(receipt = %receipt_id, error = %e, "cannot settle a kept receipt");
+            }
         }
         self.outcome = Some(Outcome::Cancelled {
             receipt_id: receipt_id.to_string(),
@@ -377,9 +423,16 @@ impl Session {
                 RegistrationStep::Consents => registration.step = RegistrationStep::Questionnaire,
                 RegistrationStep::Card => registration.step = RegistrationStep::Consents,
             },
-            Screen::Conflicts(_) | Screen::SelfRegistration { .. } => self.screen = Screen::Manager,
+            Screen::Conflicts(_) | Screen::Unconfirmed(_) | Screen::SelfRegistration { .. } => {
+                self.screen = Screen::Manager
+            }
             Screen::Manager => self.screen = Screen::Waiting,
             _ => {
+                if let Screen::AtRegister(applied) = &self.screen
+                    && let Err(e) = self.terminal.cancel_kept(&applied.operation_id.to_string())
+                {
+                    tracing::warn!(error = %e, "cannot cancel a kept receipt");
+                }
                 if let Some(r) = self.open_receipt() {
                     self.outcome = Some(Outcome::Cancelled { receipt_id: r.id });
                 }

@@ -210,7 +210,16 @@ async fn drive(
         let cancelled = client.cancel(&receipt.id).await.map_err(failed)?;
         return Ok(format!("{applied}\n{}", describe(&cancelled, None)));
     }
-    let closed = client.close(&receipt).await.map_err(failed)?;
+    // The register reports the fiscal document it printed, as a real plugin may.
+    let paid = status
+        .result
+        .as_ref()
+        .map_or_else(|| receipt.total(), |r| r.to_pay);
+    let fiscal = crate::bridge::client::simulated_fiscal(&receipt, paid);
+    let closed = client
+        .close_with(&receipt, Some(&fiscal))
+        .await
+        .map_err(failed)?;
     Ok(format!("{applied}\n{}", describe(&closed, None)))
 }
 

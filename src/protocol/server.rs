@@ -363,6 +363,11 @@ impl OperationBody {
 pub enum AuditEvent {
     /// A manager let one offline spend past the `[offline]` limits.
     OfflineSpendOverride,
+    /// A manager booked a receipt the register printed but never closed: its sale is
+    /// queued beside this record.
+    UnconfirmedReceiptBooked,
+    /// A manager dropped a receipt the register never closed: no sale.
+    UnconfirmedReceiptDropped,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

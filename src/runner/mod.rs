@@ -164,6 +164,7 @@ impl Runner {
     pub fn panel(&self) -> Arc<dyn Panel> {
         Arc::new(PanelLink {
             commands: self.commands.clone(),
+            terminal: None,
         })
     }
 
@@ -196,9 +197,15 @@ impl Drop for Runner {
 /// The register bridge's way into the worker.
 struct PanelLink {
     commands: Commands,
+    /// Where the applied receipts are kept, for the bridge's answers after a restart.
+    terminal: Option<Arc<Terminal>>,
 }
 
 impl Panel for PanelLink {
+    fn kept(&self) -> Option<Arc<Terminal>> {
+        self.terminal.clone()
+    }
+
     fn call(
         &self,
         action: Action,

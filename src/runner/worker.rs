@@ -149,7 +149,7 @@ impl Worker {
     /// Starts the register bridge with the key of `terminal` (stopping the one before),
     /// on its `[bridge]` port or a free one. A till without a key, or a port taken, runs
     /// without one; the reason is logged for the installer.
-    fn start_bridge(&mut self, terminal: &Terminal) {
+    fn start_bridge(&mut self, terminal: &Arc<Terminal>) {
         let port = match self.bridge_choice {
             BridgeChoice::Off => return,
             BridgeChoice::Configured => terminal.config().bridge.port,
@@ -169,6 +169,7 @@ impl Worker {
         };
         let panel: Arc<dyn Panel> = Arc::new(PanelLink {
             commands: self.commands.clone(),
+            terminal: Some(terminal.clone()),
         });
         match crate::bridge::spawn(config, panel) {
             Ok(handle) => {

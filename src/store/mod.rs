@@ -1,5 +1,6 @@
 //! The terminal's memory: its SQLite database in the data dir, with the operation outbox,
-//! the rules and customer caches, and the sales a return needs.
+//! the rules and customer caches, the sales a return needs, and the receipts applied and not
+//! yet closed by the register (`applied.rs`).
 //!
 //! Every operation made at the till is written together with its outbox row in one
 //! transaction before the cashier sees "done" ([`TerminalStore::enqueue`]); its JSON is
@@ -9,8 +10,11 @@
 //!
 //! Architecture Invariant: `store` never talks to the network; `sync` moves what is here.
 
+mod applied;
 mod conflicts;
+mod sales;
 
+pub use applied::{Kept, KeptReceipt, KeptState};
 pub use conflicts::Conflict;
 
 use std::path::{Path, PathBuf};
@@ -18,7 +22,6 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
-use crate::domain::returns::{Returned, Sale};
 use crate::protocol::server::{
     FeedCustomer, Operation, OperationBody, OperationResult, OperationStatus,
 };
@@ -32,6 +35,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_offline",
         include_str!("../../migrations/terminal/0002_offline.sql"),
+    ),
+    (
+        "0003_applied_receipts",
+        include_str!("../../migrations/terminal/0003_applied_receipts.sql"),
     ),
 ];
 
@@ -205,6 +212,20 @@ impl TerminalStore {
         tx.commit().map_err(StoreError::from)?;
         crate::failpoint::hit("after_local_commit");
         Ok(op)
+    }
+
+    /// Queues one more operation inside a transaction that queues another (an audit
+    /// record beside the sale it explains).
+    pub fn enqueue_in(
+        tx: &Transaction,
+        id: uuid::Uuid,
+        body: OperationBody,
+        cashier: &str,
+        cashier_id: Option<i64>,
+        offline: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Operation, StoreError> {
+        Self::insert_outbox(tx, id, body, cashier, cashier_id, offline, now)
     }
 
     /// Writes the outbox row of a new operation, numbered after the last one.
@@ -442,60 +463,6 @@ impl TerminalStore {
         Ok(find(&format!(
             "SELECT {COLS} FROM customers_cache WHERE card_hash = ?1"
         ))?)
-    }
-
-    /// Records a sale made here, inside the transaction that queues it.
-    pub fn record_sale(
-        tx: &Transaction,
-        customer_id: &str,
-        op: &Operation,
-        sale: &Sale,
-    ) -> Result<(), StoreError> {
-        tx.prepare_cached(
-            "INSERT INTO sales (receipt_id, customer_id, operation_id, at, sale) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![
-            sale.receipt_id,
-            customer_id,
-            op.id,
-            ts(op.at),
-            serde_json::to_string(sale).expect("a sale serializes")
-        ])?;
-        Ok(())
-    }
-
-    /// A sale made here and what was returned of it so far.
-    pub fn sale(&self, receipt_id: &str) -> Result<Option<(String, Sale, Returned)>, StoreError> {
-        let row: Option<(String, String, String)> = self
-            .conn
-            .query_row(
-                "SELECT customer_id, sale, returned FROM sales WHERE receipt_id = ?1",
-                [receipt_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        row.map(|(customer, sale, returned)| {
-            let sale =
-                serde_json::from_str(&sale).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let returned =
-                serde_json::from_str(&returned).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            Ok((customer, sale, returned))
-        })
-        .transpose()
-    }
-
-    /// Records what a confirmed return took back, inside the transaction that queues it.
-    pub fn record_returned(
-        tx: &Transaction,
-        receipt_id: &str,
-        returned: &Returned,
-    ) -> Result<(), StoreError> {
-        tx.prepare_cached("UPDATE sales SET returned = ?1 WHERE receipt_id = ?2")?
-            .execute(params![
-                serde_json::to_string(returned).expect("serializes"),
-                receipt_id
-            ])?;
-        Ok(())
     }
 }
 

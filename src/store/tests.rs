@@ -1,5 +1,6 @@
 use super::*;
 use crate::domain::money::Bonus;
+use crate::domain::returns::Sale;
 use crate::protocol::server::{OperationBody, RejectReason};
 use chrono::TimeZone;
 
@@ -242,4 +243,76 @@ fn a_database_that_cannot_be_opened_is_named() {
     let err = TerminalStore::open(dir.path()).err().unwrap();
     assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
     assert!(err.to_string().contains(DB_FILE), "{err}");
+}
+
+#[test]
+fn an_applied_receipt_is_kept_settled_once_and_listed_when_overdue() {
+    use super::{Kept, KeptReceipt, KeptState};
+    use crate::domain::returns::ReturnResult;
+    let mut s = TerminalStore::open_in_memory().unwrap();
+    let OperationBody::Sale { receipt, .. } = sale("c1", "0") else {
+        unreachable!()
+    };
+    let kept = |id: &str, at: DateTime<Utc>| KeptReceipt {
+        operation_id: id.into(),
+        receipt: serde_json::from_value(serde_json::json!({ "id": "ret-1", "kind": "return",
+            "original_receipt": receipt.id, "at": "2026-11-23T12:00:00+03:00",
+            "positions": [ { "id": "1", "price": "100.00", "quantity": "1" } ] }))
+        .unwrap(),
+        state: KeptState::Applied,
+        kept: Kept::Return {
+            result: ReturnResult {
+                original_receipt: receipt.id.clone(),
+                paid: "100.00".parse().unwrap(),
+                refunded: Bonus::ZERO,
+                clawed_back: Bonus::ZERO,
+                positions: vec![],
+            },
+        },
+        customer_id: None,
+        customer: None,
+        cashier: "Мария".into(),
+        cashier_id: Some(1),
+        offline: false,
+        applied_at: at,
+        fiscal: None,
+        settled_at: None,
+        settled_by: None,
+    };
+    let early = now() - chrono::Duration::minutes(20);
+    s.keep_applied(&kept("op-1", early)).unwrap();
+    assert_eq!(s.kept("op-1").unwrap(), Some(kept("op-1", early)));
+    // The same operation id twice is refused: it is the register's idempotency key.
+    assert!(s.keep_applied(&kept("op-1", early)).is_err());
+    // The latest under a receipt id is the one the bridge answers with.
+    s.keep_applied(&kept("op-2", now())).unwrap();
+    assert_eq!(
+        s.kept_by_receipt("ret-1").unwrap().unwrap().operation_id,
+        "op-2"
+    );
+
+    // Overdue ones go to the manager's list; the fresh one stays applied.
+    let before = now() - chrono::Duration::minutes(10);
+    assert_eq!(s.unconfirm_overdue(before, now()).unwrap(), ["op-1"]);
+    assert!(s.unconfirm_overdue(before, now()).unwrap().is_empty());
+    let listed = s.kept_in(KeptState::Unconfirmed).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].settled_at, Some(now()));
+
+    // Settled once: a second settle finds it moved and says so.
+    let open = [KeptState::Applied, KeptState::Unconfirmed];
+    assert!(
+        s.settle_kept_alone("op-1", &open, KeptState::Booked, now())
+            .unwrap()
+    );
+    assert!(
+        !s.settle_kept_alone("op-1", &open, KeptState::Dropped, now())
+            .unwrap()
+    );
+    assert!(
+        !s.settle_kept_alone("op-404", &open, KeptState::Closed, now())
+            .unwrap()
+    );
+    assert_eq!(s.kept("op-1").unwrap().unwrap().state, KeptState::Booked);
+    assert!(s.kept_in(KeptState::Unconfirmed).unwrap().is_empty());
 }

@@ -19,6 +19,7 @@
 //! [`Terminal`] itself: its errors, its opening, its sync worker and its cached rules.
 pub mod config;
 mod enroll;
+mod kept;
 mod login;
 mod lookup;
 pub mod offline;
@@ -41,6 +42,7 @@ use crate::sync::client::{ClientError, ServerClient};
 use crate::sync::worker::{StatusCell, SyncOptions, SyncStatus, SyncWorker, publish_queue};
 pub use config::TerminalConfig;
 pub use enroll::{Enrollment, probe_server};
+pub use kept::KeptClose;
 pub use login::Cashier;
 pub use lookup::{Found, Lookup};
 pub use offline::{Allowance, LocalOffline, OfflineLimit};
@@ -85,6 +87,15 @@ pub enum TerminalError {
     ConsentRequired,
     #[error("this phone is already registered")]
     AlreadyRegistered,
+    #[error("no applied receipt with operation id {0} is kept at this till")]
+    NoKept(String),
+    #[error("the printed receipt is not the one the loyalty was applied to: {0}")]
+    KeptChanged(String),
+    #[error("receipt {receipt} is {state}: it cannot be closed or booked")]
+    KeptSettled {
+        receipt: String,
+        state: &'static str,
+    },
     #[error("customer {0} is not known to this till")]
     UnknownCustomer(String),
     #[error("the cashier code is wrong")]

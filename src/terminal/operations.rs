@@ -4,6 +4,7 @@
 use super::{Cashier, Lookup, OfflineLimit, Priced, Terminal, TerminalError};
 use crate::domain::calc::CalcError;
 use crate::domain::card::CardNumber;
+use crate::domain::fiscal::FiscalData;
 use crate::domain::money::Bonus;
 use crate::domain::phone::Phone;
 use crate::domain::receipt::{Receipt, ReceiptKind};
@@ -13,7 +14,7 @@ use crate::protocol::server::{
     SmsSendRequest, SmsSendResponse, SmsVerifyRequest,
 };
 use crate::protocol::short_name;
-use crate::store::{CachedCustomer, Conflict, TerminalStore};
+use crate::store::{CachedCustomer, Conflict, KeptState, TerminalStore};
 use crate::sync::client::ClientError;
 use crate::sync::worker::publish_queue;
 
@@ -39,7 +40,7 @@ impl Terminal {
         priced: &Priced,
         verification: Option<Secret>,
     ) -> Result<Operation, TerminalError> {
-        self.sell_as(uuid::Uuid::now_v7(), cashier, priced, verification)
+        self.sell_as(uuid::Uuid::now_v7(), cashier, priced, verification, None)
     }
 
     /// [`Terminal::sell`] under the operation id the register was given when the receipt
@@ -50,6 +51,7 @@ impl Terminal {
         cashier: &Cashier,
         priced: &Priced,
         verification: Option<Secret>,
+        fiscal: Option<FiscalData>,
     ) -> Result<Operation, TerminalError> {
         let sale = Sale::from_calculation(&priced.receipt, &priced.calculation);
         let overridden = priced.offline && self.overridden(&priced.customer.id);
@@ -72,7 +74,7 @@ impl Terminal {
                 receipt: priced.receipt.clone(),
                 spend: priced.spend,
                 verification,
-                fiscal: None,
+                fiscal: fiscal.clone(),
             },
             &cashier.name,
             Some(cashier.id),
@@ -90,6 +92,16 @@ impl Terminal {
                         }));
                     }
                 }
+                // An applied receipt kept for the register is closed in this transaction.
+                TerminalStore::settle_kept(
+                    tx,
+                    &op.id,
+                    &[KeptState::Applied, KeptState::Unconfirmed],
+                    KeptState::Closed,
+                    fiscal.as_ref(),
+                    None,
+                    op.at,
+                )?;
                 Ok(TerminalStore::record_sale(tx, &customer_id, op, &sale)?)
             },
         )?;
@@ -109,7 +121,7 @@ impl Terminal {
         Self::compute_return_in(&store, receipt).map(|(r, _)| r)
     }
 
-    fn compute_return_in(
+    pub(super) fn compute_return_in(
         store: &TerminalStore,
         receipt: &Receipt,
     ) -> Result<(ReturnResult, crate::domain::returns::Returned), TerminalError> {
@@ -160,7 +172,18 @@ impl Terminal {
             Some(cashier.id),
             self.status.borrow().online != Some(true),
             self.now(),
-            |tx, _| Ok::<_, TerminalError>(TerminalStore::record_returned(tx, &original, &after)?),
+            |tx, op| {
+                TerminalStore::settle_kept(
+                    tx,
+                    &op.id,
+                    &[KeptState::Applied, KeptState::Unconfirmed],
+                    KeptState::Closed,
+                    None,
+                    None,
+                    op.at,
+                )?;
+                Ok::<_, TerminalError>(TerminalStore::record_returned(tx, &original, &after)?)
+            },
         )?;
         drop(store);
         self.nudge();

@@ -352,7 +352,13 @@ impl Sim {
         let Some(receipt) = self.receipt.clone() else {
             return;
         };
-        match self.client.close(&receipt).await {
+        let paid = self
+            .status
+            .as_ref()
+            .and_then(|s| s.result.as_ref())
+            .map_or_else(|| receipt.total(), |r| r.to_pay);
+        let fiscal = crate::bridge::client::simulated_fiscal(&receipt, paid);
+        match self.client.close_with(&receipt, Some(&fiscal)).await {
             Ok(status) => {
                 if status.state == State::Closed {
                     match receipt.kind {

@@ -62,7 +62,8 @@ impl Presenter for Recorder {
 
 /// The runner as a test's cashier drives it.
 pub struct RunnerPanel {
-    runner: Runner,
+    /// `None` only while the till restarts.
+    runner: Option<Runner>,
     recorder: Recorder,
 }
 
@@ -70,15 +71,19 @@ impl RunnerPanel {
     /// A tap of the cashier: the session acts, its outcome goes to the bridge, and the
     /// problem the cashier sees (if any) comes back.
     pub async fn cashier(&self, action: Action) -> Option<Problem> {
-        self.runner.tap(action).await;
+        self.runner().tap(action).await;
         self.recorder.seen().problem.clone()
+    }
+
+    fn runner(&self) -> &Runner {
+        self.runner.as_ref().expect("the till is running")
     }
 
     /// Waits until the runner has shown everything sent to it (a register's call is
     /// answered just before its view is handed over).
     async fn settled(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !self.runner.is_idle() {
+        while !self.runner().is_idle() {
             assert!(Instant::now() < deadline, "the runner never settled");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -137,7 +142,10 @@ impl Headless {
         )
         .expect("the runner starts");
         let addr = runner.bridge_addr().expect("the bridge starts");
-        let panel = RunnerPanel { runner, recorder };
+        let panel = RunnerPanel {
+            runner: Some(runner),
+            recorder,
+        };
         if let Some(code) = login {
             let problem = panel.cashier(Action::Login { code: code.into() }).await;
             assert_eq!(problem, None, "login with {code}");
@@ -151,6 +159,32 @@ impl Headless {
             terminal,
             key,
         }
+    }
+
+    /// The till restarts: its runner, session and bridge stop and start again on the same
+    /// data dir (with `close_timeout`), remembering nothing but what is on disk. Nobody is
+    /// logged in afterwards.
+    pub async fn restart(&mut self, rig: &Rig, close_timeout: Duration) {
+        let recorder = Recorder::default();
+        // The old runner stops first: its bridge and session are gone before the new one.
+        drop(self.panel.runner.take());
+        let runner = Runner::start(
+            Start::Till(self.terminal.clone()),
+            RunnerOptions {
+                clock: Arc::new(SystemClock),
+                open_secrets: rig.opener(),
+                bridge: BridgeChoice::AnyPort,
+                close_timeout: Some(close_timeout),
+            },
+            Box::new(recorder.clone()),
+        )
+        .expect("the runner starts again");
+        self.addr = runner.bridge_addr().expect("the bridge starts again");
+        self.panel = RunnerPanel {
+            runner: Some(runner),
+            recorder,
+        };
+        self.client = BridgeClient::new(&format!("http://{}", self.addr), &self.key);
     }
 
     /// `http://127.0.0.1:PORT` + `path`.

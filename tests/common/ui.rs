@@ -234,6 +234,7 @@ impl Till {
         self.handle.act(Action::Close {
             receipt_id: applied.receipt.id.clone(),
             printed: applied.receipt.clone(),
+            fiscal: None,
         });
         self.settle();
         let closed = self

@@ -4,6 +4,8 @@
 //! changed before the close, a register that vanishes, the cashier's cancel, returns, the
 //! state machine's refusals and bad input. Every answer read here is checked against the
 //! schema docs/bridge-openapi.json gives for its path, method and status.
+//!
+//! Receipts kept over a restart of the till are in `bridge/kept.rs`.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -1047,3 +1049,5 @@ async fn stopping_the_bridge_answers_a_long_poll_instead_of_waiting_for_it() {
         .expect("the long poll got no answer");
     assert_eq!(answer.state, State::Open);
 }
+
+mod kept;

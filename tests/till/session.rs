@@ -30,6 +30,7 @@ fn name(s: &Session) -> &'static str {
         Screen::Return { .. } => "return",
         Screen::Manager => "manager",
         Screen::Conflicts(_) => "conflicts",
+        Screen::Unconfirmed(_) => "unconfirmed",
         Screen::SelfRegistration { .. } => "self-registration",
         Screen::AtRegister(_) => "at register",
     }
@@ -45,6 +46,7 @@ async fn print(s: &mut Session) -> Option<Outcome> {
     s.act(Action::Close {
         receipt_id: applied.receipt.id.clone(),
         printed: applied.receipt.clone(),
+        fiscal: None,
     })
     .await;
     assert_eq!((name(s), s.problem()), ("waiting", None));

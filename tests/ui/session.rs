@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::common::ui::{AT_REGISTER, Till, on_slint_thread};
 use crate::common::{Rig, last_sms_code, quick_sync, receipt, return_of, wait_for};
-use bonuskassa::checkout::Outcome;
+use bonuskassa::checkout::{Action, Outcome, Withdrawal};
 use bonuskassa::clock::{Clock, SystemClock};
 use bonuskassa::domain::money::Bonus;
 use i_slint_backend_testing::AccessibleRole;
@@ -240,4 +240,83 @@ fn walk() {
     till.tap("Назад");
     till.tap("Назад");
     till.expect("Ожидание чека от кассы");
+
+    unconfirmed(&till, &rig, &rt, &terminal);
+}
+
+/// The register never closes a receipt it got the discount for; the bridge takes it back
+/// at the close timeout, and it waits on the manager's list «Неподтверждённые чеки»: one
+/// is booked (its sale queued once), the next dropped (no sale), each with an audit record.
+fn unconfirmed(
+    till: &Till,
+    rig: &Rig,
+    rt: &tokio::runtime::Runtime,
+    terminal: &bonuskassa::terminal::Terminal,
+) {
+    let never_closed = |id: &str| -> String {
+        till.handle.open_receipt(receipt(id, "1250.00"));
+        till.settle();
+        till.type_into("Телефон клиента", "9990000001");
+        till.tap("Найти");
+        till.tap("Применить к чеку");
+        let Some(Outcome::Applied(applied)) = till.handle.try_outcome() else {
+            panic!("{id} was not applied")
+        };
+        // What the bridge does when `close_timeout_s` passes without the register's close.
+        till.handle.act(Action::Withdraw {
+            receipt_id: id.into(),
+            why: Withdrawal::NoAnswer,
+        });
+        till.settle();
+        let _ = till.handle.try_outcome();
+        till.expect(&format!(
+            "Касса не подтвердила печать чека {id}: он ждёт менеджера в списке «Неподтверждённые чеки»"
+        ));
+        applied.operation_id.to_string()
+    };
+    let booked = never_closed("ui-unconfirmed-1");
+    till.tap("Режим менеджера");
+    till.tap("Неподтверждённые чеки");
+    till.expect_starting("Чек ui-unconfirmed-1 · ");
+    till.expect("Сумма 1\u{a0}550.00 ₽ · списано бонусов 0");
+    till.expect("Клиент: Карина С.");
+    assert!(!till.shows("Неподтверждённых чеков нет"));
+    till.pictures_in_both_languages("unconfirmed_receipts");
+    till.element("Провести: ui-unconfirmed-1", AccessibleRole::Button)
+        .invoke_accessible_default_action();
+    till.settle();
+    till.expect("Неподтверждённых чеков нет");
+    till.picture("unconfirmed_receipts_booked");
+    till.tap("Назад");
+    till.tap("Назад");
+
+    let dropped = never_closed("ui-unconfirmed-2");
+    till.tap("Режим менеджера");
+    till.tap("Неподтверждённые чеки");
+    till.expect_starting("Чек ui-unconfirmed-2 · ");
+    till.element("Отменить: ui-unconfirmed-2", AccessibleRole::Button)
+        .invoke_accessible_default_action();
+    till.settle();
+    till.expect("Неподтверждённых чеков нет");
+    till.tap("Назад");
+    till.tap("Назад");
+    till.expect("Ожидание чека от кассы");
+
+    // Booked: the sale and its audit record; dropped: the audit record alone.
+    assert!(terminal.unconfirmed().unwrap().is_empty());
+    terminal.refresh();
+    rt.block_on(wait_for(terminal, "the queue to drain", |s| {
+        s.queue.pending == 0
+    }));
+    assert_eq!(rig.applied(&booked), 1, "the booked sale");
+    assert_eq!(rig.applied(&dropped), 0, "no sale for the dropped receipt");
+    let events: Vec<String> = crate::common::server::audit_events(&rig.server_data)
+        .into_iter()
+        .map(|(event, _)| event)
+        .filter(|e| e.starts_with("unconfirmed_"))
+        .collect();
+    assert_eq!(
+        events,
+        ["unconfirmed_receipt_booked", "unconfirmed_receipt_dropped"]
+    );
 }

@@ -170,6 +170,7 @@ fn show(window: &AppWindow, view: View) {
     let manager = window.global::<ManagerAdapter>();
     manager.set_manager(view.manager);
     manager.set_conflicts(ModelRc::new(VecModel::from(view.conflicts)));
+    manager.set_unconfirmed(ModelRc::new(VecModel::from(view.unconfirmed)));
     manager.set_qr_url(view.qr_url.into());
     manager.set_qr(match view.qr {
         Some(pixels) => Image::from_rgb8(pixels),

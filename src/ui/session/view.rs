@@ -14,7 +14,7 @@ use crate::runner::{Notice as RunnerNotice, Shown};
 use crate::ui::{
     ConflictKind, ConflictLine, ConflictReason, CustomerCard, LastReceipt, Notice, Page,
     ProblemInfo, ReceiptInfo, RegStep, RegistrationInfo, ReturnInfo, ReturnLine, SpendCode,
-    TillStatus,
+    TillStatus, UnconfirmedLine,
 };
 
 /// The kind of a refused operation, from the kind it was queued as.
@@ -79,6 +79,7 @@ pub(super) struct View {
     pub(super) refund: ReturnInfo,
     pub(super) refund_lines: Vec<ReturnLine>,
     pub(super) conflicts: Vec<ConflictLine>,
+    pub(super) unconfirmed: Vec<UnconfirmedLine>,
     pub(super) last: LastReceipt,
     pub(super) status: TillStatus,
     pub(super) qr: Option<SharedPixelBuffer<Rgb8Pixel>>,
@@ -112,6 +113,7 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
         refund: ReturnInfo::default(),
         refund_lines: Vec::new(),
         conflicts: Vec::new(),
+        unconfirmed: Vec::new(),
         last: shown.last.map(last_receipt).unwrap_or_default(),
         status: till_status(&session.terminal().status(), now),
         qr: None,
@@ -249,6 +251,20 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
                     receipt: c.receipt.clone().unwrap_or_default().into(),
                     at: local_time(c.at, now).into(),
                     spend: bonus(Bonus::from_kopecks(c.spend)).into(),
+                })
+                .collect();
+        }
+        Screen::Unconfirmed(kept) => {
+            view.page = Page::Unconfirmed;
+            view.unconfirmed = kept
+                .iter()
+                .map(|k| UnconfirmedLine {
+                    id: k.operation_id.clone().into(),
+                    receipt: k.receipt.id.clone().into(),
+                    at: local_time(k.applied_at, now).into(),
+                    customer: k.customer.clone().unwrap_or_default().into(),
+                    sum: money(&k.total().to_string()).into(),
+                    spend: bonus(k.spend()).into(),
                 })
                 .collect();
         }

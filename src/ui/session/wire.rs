@@ -265,6 +265,15 @@ fn manager(window: &AppWindow, send: &Sender) {
         });
     }
     adapter.on_show_conflicts(send.tap(Action::ShowConflicts));
+    adapter.on_show_unconfirmed(send.tap(Action::ShowUnconfirmed));
+    {
+        let send = send.clone();
+        adapter.on_book_unconfirmed(move |id| send.act(Action::BookUnconfirmed(id.into())));
+    }
+    {
+        let send = send.clone();
+        adapter.on_drop_unconfirmed(move |id| send.act(Action::DropUnconfirmed(id.into())));
+    }
     adapter.on_show_self_registration(send.tap(Action::ShowSelfRegistrationQr));
     {
         let send = send.clone();
