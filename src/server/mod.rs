@@ -21,6 +21,7 @@ pub mod auth;
 pub mod crypto;
 pub mod customers;
 pub mod error;
+pub mod holds;
 pub mod jobs;
 pub mod ledger;
 pub mod openapi;

@@ -73,6 +73,7 @@ impl Terminal {
                 spend: priced.spend,
                 verification,
                 fiscal: None,
+                hold: None,
             },
             &cashier.name,
             Some(cashier.id),

@@ -95,6 +95,7 @@ impl Terminal {
             customer_id: customer.id.clone(),
             receipt: receipt.clone(),
             spend,
+            hold: None,
         };
         match self.api.calc(&req).await {
             Ok(r) => {
