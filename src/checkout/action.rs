@@ -145,14 +145,14 @@ impl Session {
                 };
                 self.set_spend(max.to_string()).await
             }
-            Action::Apply => self.apply(),
+            Action::Apply => self.apply().await,
             Action::Close {
                 receipt_id,
                 printed,
             } => self.close(&receipt_id, &printed),
-            Action::Withdraw { receipt_id, .. } => self.withdraw(&receipt_id),
+            Action::Withdraw { receipt_id, .. } => self.withdraw(&receipt_id).await,
             Action::Cancel => {
-                self.cancel();
+                self.cancel().await;
                 Ok(())
             }
             Action::StartRegistration { phone } => self.start_registration(&phone),

@@ -436,8 +436,9 @@ pub struct OperationsResponse {
 
 // --- Holds -------------------------------------------------------------------------------
 
-/// The longest a hold may live, in seconds.
-pub const MAX_HOLD_S: u64 = 3600;
+/// The longest a hold may live, in seconds: a register's longest time to close a receipt
+/// (a day) and a margin for the sale to reach the server.
+pub const MAX_HOLD_S: u64 = 90_000;
 
 /// Reserve bonuses for a sale about to close, so no other till can spend them meanwhile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -451,8 +452,8 @@ pub struct HoldRequest {
     #[schema(value_type = crate::protocol::schema::BonusInput)]
     pub amount: Bonus,
     /// Seconds until the hold stops counting by itself (the register's time to close the
-    /// receipt), 1 to 3600.
-    #[schema(minimum = 1, maximum = 3600)]
+    /// receipt, and a margin), 1 to 90000.
+    #[schema(minimum = 1, maximum = 90000)]
     pub expires_in_s: u64,
 }
 

@@ -19,6 +19,7 @@
 //! [`Terminal`] itself: its errors, its opening, its sync worker and its cached rules.
 pub mod config;
 mod enroll;
+mod holds;
 mod login;
 mod lookup;
 pub mod offline;
@@ -41,6 +42,7 @@ use crate::sync::client::{ClientError, ServerClient};
 use crate::sync::worker::{StatusCell, SyncOptions, SyncStatus, SyncWorker, publish_queue};
 pub use config::TerminalConfig;
 pub use enroll::{Enrollment, probe_server};
+pub use holds::{HOLD_MARGIN_S, Held};
 pub use login::Cashier;
 pub use lookup::{Found, Lookup};
 pub use offline::{Allowance, LocalOffline, OfflineLimit};
@@ -89,6 +91,8 @@ pub enum TerminalError {
     UnknownCustomer(String),
     #[error("the cashier code is wrong")]
     WrongCashierCode,
+    #[error("the customer's bonuses were just spent or held at another till")]
+    BonusesTaken,
     #[error("too many wrong cashier codes: try again in {0} s")]
     CashierLocked(u64),
 }

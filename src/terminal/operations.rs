@@ -39,17 +39,18 @@ impl Terminal {
         priced: &Priced,
         verification: Option<Secret>,
     ) -> Result<Operation, TerminalError> {
-        self.sell_as(uuid::Uuid::now_v7(), cashier, priced, verification)
+        self.sell_as(uuid::Uuid::now_v7(), cashier, priced, verification, false)
     }
 
     /// [`Terminal::sell`] under the operation id the register was given when the receipt
-    /// was applied.
+    /// was applied; `held`: the server holds the spend under that id (the sale names it).
     pub fn sell_as(
         &self,
         operation_id: uuid::Uuid,
         cashier: &Cashier,
         priced: &Priced,
         verification: Option<Secret>,
+        held: bool,
     ) -> Result<Operation, TerminalError> {
         let sale = Sale::from_calculation(&priced.receipt, &priced.calculation);
         let overridden = priced.offline && self.overridden(&priced.customer.id);
@@ -73,7 +74,7 @@ impl Terminal {
                 spend: priced.spend,
                 verification,
                 fiscal: None,
-                hold: None,
+                hold: held.then(|| operation_id.to_string()),
             },
             &cashier.name,
             Some(cashier.id),
