@@ -213,15 +213,17 @@ pub fn release(
     Ok(released)
 }
 
-/// Consumes the hold a sale names, inside the sale's transaction (the customer is locked).
-/// A hold of another customer is left alone: the sale did not spend its bonuses.
-pub fn consume(tx: &mut dyn Tx, id: &str, customer_id: &str) -> Result<(), StoreError> {
-    if let Some(h) = tx.hold(id)?
-        && h.customer_id == customer_id
-    {
-        tx.end_hold(id, HoldState::Consumed)?;
-    }
-    Ok(())
+/// Whether the hold a sale names is the sale's own: placed by its till for its customer.
+/// Another till's hold (or another customer's) is not, so naming it neither frees its
+/// bonuses for the sale nor consumes it.
+pub fn own(
+    r: &mut dyn ReadTx,
+    id: &str,
+    terminal_id: &str,
+    customer_id: &str,
+) -> Result<bool, StoreError> {
+    Ok(r.hold(id)?
+        .is_some_and(|h| h.terminal_id == terminal_id && h.customer_id == customer_id))
 }
 
 /// Deletes holds that ended or expired more than [`KEEP_ENDED`] ago.

@@ -15,7 +15,7 @@ use crate::server::customers::Customer;
 use crate::server::holds;
 use crate::server::ledger::{self, Grant, Source, Spend};
 use crate::server::sms;
-use crate::server::store::{CustomerKey, NewSale, StoreError};
+use crate::server::store::{CustomerKey, HoldState, NewSale, StoreError};
 
 impl Cx<'_> {
     pub(super) fn sale(
@@ -40,7 +40,11 @@ impl Cx<'_> {
         }
         let balance = self.tx.balance(&c.id, now)?;
         // Bonuses other tills hold for their sales are not this sale's to spend; its own
-        // hold is what it spends.
+        // hold (this till's, for this customer) is what it spends.
+        let hold = match hold {
+            Some(id) => holds::own(self.tx, id, &self.terminal.id, &c.id)?.then_some(id),
+            None => None,
+        };
         let held = self.tx.held(&c.id, now, hold)?;
         let spendable = holds::spendable(balance.active, held);
         if !spend.is_zero() {
@@ -158,7 +162,7 @@ impl Cx<'_> {
             );
         }
         if let Some(id) = hold {
-            holds::consume(self.tx, id, &c.id)?;
+            self.tx.end_hold(id, HoldState::Consumed)?;
         }
         self.touch(&c.id);
         Ok(

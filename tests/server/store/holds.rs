@@ -215,21 +215,31 @@ fn a_hold_is_placed_once_counts_elsewhere_and_ends_by_release_expiry_or_its_sale
             "{engine}: a consumed hold stays consumed"
         );
 
-        // A sale without a hold cannot spend what another till holds.
+        // A sale without a hold cannot spend what another till holds, nor one naming the
+        // other till's hold as its own; and such a sale does not consume that hold.
         let fifth = id();
         let h = place(store, 1, &hold(&fifth, &karina, "100"), at);
         let left = h.balance.kopecks();
         let over = format!("{}", Bonus::from_kopecks(left + 100));
-        let sale = op(
-            2,
-            json!({ "kind": "sale", "customer_id": karina, "spend": over,
-                    "receipt": sale_receipt("h-2", "5000.00") }),
-        );
-        let r = ops::apply_batch(store, &rules(), &terminal(3), vec![sale], || at).unwrap();
+        for (seq, named) in [(2, None), (3, Some(&fifth))] {
+            let mut body = json!({ "kind": "sale", "customer_id": karina, "spend": over,
+                                   "receipt": sale_receipt(&format!("h-{seq}"), "5000.00") });
+            if let Some(named) = named {
+                body["hold"] = json!(named);
+            }
+            let r = ops::apply_batch(store, &rules(), &terminal(3), vec![op(seq, body)], || at)
+                .unwrap();
+            assert_eq!(
+                r[0].reason,
+                Some(RejectReason::InsufficientBalance),
+                "{engine}: {r:?}"
+            );
+        }
+        let still = store::read(store, |r| r.hold(&fifth)).unwrap().unwrap();
         assert_eq!(
-            r[0].reason,
-            Some(RejectReason::InsufficientBalance),
-            "{engine}: {r:?}"
+            still.state,
+            bonuskassa::server::store::HoldState::Live,
+            "{engine}"
         );
 
         // Pruned a day after they ended or expired; live ones stay.
