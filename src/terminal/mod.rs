@@ -15,7 +15,8 @@
 //! The files follow the till's work: [`enroll`](Terminal::enroll) and the installer's
 //! connection test in `enroll.rs`, cashiers in `login.rs`, finding a customer in
 //! `lookup.rs`, calculating a receipt (online, or offline within the limits) in
-//! `pricing.rs`, and the queued operations in `operations.rs`. This file holds the
+//! `pricing.rs`, holding a sale's spend at the server between apply and close in
+//! `holds.rs`, and the queued operations in `operations.rs`. This file holds the
 //! [`Terminal`] itself: its errors, its opening, its sync worker and its cached rules.
 pub mod config;
 mod enroll;
