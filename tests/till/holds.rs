@@ -153,3 +153,32 @@ async fn two_tills_at_one_card_cannot_spend_the_same_bonuses() {
     first.act(Action::SpendNothing).await;
     assert_eq!(card(&first).0, Bonus::from_kopecks(ledger));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_the_server_does_not_answer_lets_the_sale_go_on_offline() {
+    let mut rig = Rig::new();
+    let mut s = till(&rig, "Касса 1").await;
+    at_the_card(&mut s, "c-1").await;
+    s.act(Action::SetSpend("100".into())).await;
+    assert_eq!(card(&s).1, b("100"));
+    // Priced online; the server goes away before the cashier applies.
+    rig.stop_server();
+    s.act(Action::Apply).await;
+    assert_eq!(s.problem(), None);
+    let Some(Outcome::Applied(applied)) = s.take_outcome() else {
+        panic!("not applied: {:?}", s.problem())
+    };
+    assert!(!applied.held);
+    let bonuskassa::checkout::AppliedWhat::Sale { priced, .. } = &applied.what else {
+        panic!("not a sale")
+    };
+    // Within the offline limits (the demo's 1000 per purchase), marked offline.
+    assert!(priced.offline && priced.spend == b("100"), "{priced:?}");
+    // Withdrawn while the server is away: nothing to release, nothing breaks.
+    s.act(Action::Withdraw {
+        receipt_id: applied.receipt.id.clone(),
+        why: bonuskassa::checkout::Withdrawal::Register,
+    })
+    .await;
+    assert_eq!(s.problem(), None);
+}
