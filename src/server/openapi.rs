@@ -40,6 +40,8 @@ use utoipa::openapi::{
 use crate::protocol::schema::{closed_object, integer, schema_ref, string};
 use crate::protocol::server::*;
 
+mod holds;
+
 /// The name of the bearer security scheme in the document.
 const BEARER: &str = "terminalToken";
 
@@ -297,6 +299,12 @@ fn query(name: &str, schema: ObjectBuilder, description: &str) -> Parameter {
 }
 
 fn routes() -> Vec<(&'static str, HttpMethod, Operation)> {
+    let mut all = core_routes();
+    all.extend(holds::routes());
+    all
+}
+
+fn core_routes() -> Vec<(&'static str, HttpMethod, Operation)> {
     use ErrorCode as E;
     let customer_not_found = || error("No customer with this id", &[E::CustomerNotFound]);
     vec![
@@ -495,78 +503,6 @@ fn routes() -> Vec<(&'static str, HttpMethod, Operation)> {
                 ok(
                     "One result per operation, in `seq` order",
                     schema_ref("OperationsResponse"),
-                ),
-            )
-            .answer(500, internal())
-            .build(),
-        ),
-        (
-            "/holds",
-            HttpMethod::Post,
-            Op::new(
-                "place_hold",
-                "Reserve a customer's bonuses for a sale about to close; idempotent by the id",
-                true,
-            )
-            .body(
-                "HoldRequest",
-                json!({ "id": "0190f1c2-0000-7000-8000-0000000000ab",
-                        "customer_id": "0190f1c2-0000-7000-8000-000000000001",
-                        "amount": "150", "expires_in_s": 300 }),
-            )
-            .answer(
-                200,
-                ok(
-                    "The hold (the same one when placed again), and what the customer may still spend",
-                    schema_ref("HoldResponse"),
-                ),
-            )
-            .answer(404, customer_not_found())
-            .answer(
-                409,
-                error(
-                    "More than is spendable now less other tills' holds, or the id names another hold",
-                    &[E::InsufficientBalance, E::HoldConflict],
-                ),
-            )
-            .answer(500, internal())
-            .build(),
-        ),
-        (
-            "/holds/{id}",
-            HttpMethod::Delete,
-            Op::new(
-                "release_hold",
-                "Release a hold (its sale was cancelled); idempotent",
-                true,
-            )
-            .param(
-                ParameterBuilder::new()
-                    .name("id")
-                    .parameter_in(ParameterIn::Path)
-                    .required(Required::True)
-                    .description(Some("The hold's id: its sale operation's id"))
-                    .schema(Some(string().min_length(Some(1))))
-                    .build(),
-            )
-            .answer(
-                200,
-                ok(
-                    "The hold as it now is (released, or consumed by its sale before)",
-                    schema_ref("HoldResponse"),
-                ),
-            )
-            .answer(
-                204,
-                Response::builder()
-                    .description("No such hold (never placed, or pruned after it ended): nothing counts")
-                    .build(),
-            )
-            .answer(
-                404,
-                error(
-                    "The hold is another till's (`NOT_FOUND` too for an empty id, which no route matches)",
-                    &[E::NotFound],
                 ),
             )
             .answer(500, internal())
