@@ -491,51 +491,7 @@ async fn a_real_exchange_matches_the_document() {
 
     // The sale's spend held first, named by its id; placed again, refused, released.
     let hold_id = sale["id"].as_str().unwrap().to_string();
-    let hold = |amount: Value| json!({ "id": hold_id, "customer_id": id, "amount": amount, "expires_in_s": 300 });
-    let (s, v) = f.post("/holds", hold(json!("100"))).await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    let (s, _) = f.post("/holds", hold(json!(100))).await;
-    assert_eq!(s, StatusCode::OK);
-    let (s, _) = f.post("/holds", hold(json!("99"))).await;
-    assert_eq!(s, StatusCode::CONFLICT);
-    let other = uuid::Uuid::now_v7().to_string();
-    let (s, _) = f
-        .post(
-            "/holds",
-            json!({ "id": other, "customer_id": id, "amount": "100000", "expires_in_s": 60 }),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CONFLICT);
-    let (s, _) = f
-        .post(
-            "/holds",
-            json!({ "id": other, "customer_id": "nobody", "amount": "1", "expires_in_s": 60 }),
-        )
-        .await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = f
-        .post(
-            "/holds",
-            json!({ "id": other, "customer_id": id, "amount": "1", "expires_in_s": 60, "x": 1 }),
-        )
-        .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (s, _) = f
-        .post(
-            "/calc",
-            json!({ "customer_id": id, "receipt": receipt("r-1", "sale", None, "1000.00", "3"), "spend": "100", "hold": hold_id }),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK);
-    let (s, _) = f
-        .post(
-            "/holds",
-            json!({ "id": other, "customer_id": id, "amount": "1", "expires_in_s": 60 }),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK);
-    let (s, v) = f.delete("/holds/{id}", &format!("/holds/{other}")).await;
-    assert_eq!((s, &v["status"]), (StatusCode::OK, &json!("released")));
+    holds::exchange(&mut f, &id, &hold_id).await;
     sale["body"]["hold"] = json!(hold_id);
     let results = f
         .ops(vec![
@@ -772,3 +728,5 @@ fn input_schemas_admit_every_spelling_the_parser_accepts() {
         assert!(!parses::<Quantity>(&v) && !quantity.is_valid(&v), "{v}");
     }
 }
+
+mod holds;
