@@ -230,3 +230,49 @@ pub fn own(
 pub fn prune(tx: &mut dyn Tx, now: DateTime<Utc>) -> Result<u64, StoreError> {
     tx.prune_holds(now - KEEP_ENDED)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holds_take_from_what_is_spendable_never_below_zero_nor_below_a_debt() {
+        for (active, held, left) in [
+            (50_000, 0, 50_000),
+            (50_000, 30_000, 20_000),
+            (50_000, 50_000, 0),
+            // Bonuses burnt under a live hold: nothing left, not a negative balance.
+            (10_000, 30_000, 0),
+            // A debt after a claw-back stays what it is.
+            (-5_000, 30_000, -5_000),
+            (0, 100, 0),
+        ] {
+            assert_eq!(spendable(active, held), left, "{active} less {held}");
+        }
+    }
+
+    #[test]
+    fn a_hold_request_is_checked_field_by_field() {
+        let ok = HoldRequest {
+            id: "0190f1c2-0000-7000-8000-0000000000ab".into(),
+            customer_id: "c".into(),
+            amount: "1".parse().unwrap(),
+            expires_in_s: MAX_HOLD_S,
+        };
+        assert!(check(&ok).is_ok());
+        let too_long = HoldRequest {
+            expires_in_s: MAX_HOLD_S + 1,
+            ..ok.clone()
+        };
+        assert!(
+            matches!(check(&too_long), Err(HoldError::BadRequest(m)) if m.starts_with("expires_in_s"))
+        );
+        let negative = HoldRequest {
+            amount: "-0.01".parse().unwrap(),
+            ..ok
+        };
+        assert!(
+            matches!(check(&negative), Err(HoldError::BadRequest(m)) if m.starts_with("amount"))
+        );
+    }
+}
