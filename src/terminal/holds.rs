@@ -49,6 +49,7 @@ impl Terminal {
         match self.api.place_hold(&req).await {
             Ok(_) => {
                 self.saw_server(true, None);
+                self.release_unreleased().await;
                 Ok(Held::Placed)
             }
             Err(ClientError::Api(body)) if body.code == ErrorCode::InsufficientBalance => {
@@ -63,16 +64,51 @@ impl Terminal {
         }
     }
 
-    /// Releases the hold of a withdrawn sale. Best effort: a hold the server does not hear
-    /// of expires by itself.
+    /// Releases the hold of a withdrawn sale. One the server does not hear of (offline) is
+    /// released when the till next reaches the server, or expires by itself.
     pub async fn release_hold(&self, operation_id: uuid::Uuid) {
-        match self.api.release_hold(&operation_id.to_string()).await {
-            Ok(_) => self.saw_server(true, None),
+        if self.try_release(operation_id).await {
+            self.release_unreleased().await;
+        }
+    }
+
+    /// Releases the holds earlier releases could not, now that the server answers.
+    pub(super) async fn release_unreleased(&self) {
+        let pending =
+            std::mem::take(&mut *self.unreleased.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut left = pending.into_iter();
+        for id in left.by_ref() {
+            if !self.try_release(id).await {
+                // The server went away again: the rest wait with the one just kept.
+                break;
+            }
+        }
+        self.unreleased
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(left);
+    }
+
+    /// `false` (and the hold kept for later) when the server did not answer.
+    async fn try_release(&self, id: uuid::Uuid) -> bool {
+        match self.api.release_hold(&id.to_string()).await {
+            Ok(_) => {
+                self.saw_server(true, None);
+                true
+            }
+            Err(e) if e.is_offline() => {
+                self.saw_server(false, Some(&e));
+                tracing::warn!(hold = %id, error = %e, "a hold was not released; released later, or it expires by itself");
+                self.unreleased
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(id);
+                false
+            }
             Err(e) => {
-                if e.is_offline() {
-                    self.saw_server(false, Some(&e));
-                }
-                tracing::warn!(hold = %operation_id, error = %e, "a hold was not released; it expires by itself");
+                // Refused for good (another till's hold, a revoked token): nothing to retry.
+                tracing::warn!(hold = %id, error = %e, "the server refused to release a hold");
+                true
             }
         }
     }

@@ -100,6 +100,7 @@ impl Terminal {
         match self.api.calc(&req).await {
             Ok(r) => {
                 self.saw_server(true, None);
+                self.release_unreleased().await;
                 Ok(Priced {
                     receipt: receipt.clone(),
                     spend,

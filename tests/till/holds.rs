@@ -182,3 +182,39 @@ async fn a_hold_the_server_does_not_answer_lets_the_sale_go_on_offline() {
     .await;
     assert_eq!(s.problem(), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_released_while_the_server_is_away_is_released_when_it_is_back() {
+    let mut rig = Rig::new();
+    let mut s = till(&rig, "Касса 1").await;
+    at_the_card(&mut s, "d-1").await;
+    s.act(Action::SetSpend("300".into())).await;
+    s.act(Action::Apply).await;
+    let Some(Outcome::Applied(applied)) = s.take_outcome() else {
+        panic!("not applied: {:?}", s.problem())
+    };
+    assert!(applied.held);
+    let hold_state = |rig: &Rig| {
+        let store = srv::open(&rig.server_data);
+        store::read(&*store, |r| r.hold(&applied.operation_id.to_string()))
+            .unwrap()
+            .unwrap()
+            .state
+    };
+    use bonuskassa::server::store::HoldState;
+
+    // The register withdraws the receipt while the server is away: the hold stays.
+    rig.stop_server();
+    s.act(Action::Withdraw {
+        receipt_id: applied.receipt.id.clone(),
+        why: bonuskassa::checkout::Withdrawal::Register,
+    })
+    .await;
+    assert_eq!(s.problem(), None);
+    rig.start_server();
+    assert_eq!(hold_state(&rig), HoldState::Live);
+    // The next calculation reaches the server, and the till releases it then.
+    at_the_card(&mut s, "d-2").await;
+    assert_eq!(hold_state(&rig), HoldState::Released);
+    assert_eq!(card(&s).0, b("500"));
+}
