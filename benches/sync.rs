@@ -104,6 +104,7 @@ fn fill(s: &mut Setup, n: usize, round: usize) {
                 spend: "0".parse().unwrap(),
                 verification: None,
                 fiscal: None,
+                hold: None,
             }
         };
         s.store

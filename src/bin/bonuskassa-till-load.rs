@@ -164,7 +164,7 @@ async fn run(args: &Args) -> Result<(), String> {
             .map_err(|e| format!("calculating receipt {}: {e}", receipt.id))?;
         if args.keep {
             let id = uuid::Uuid::now_v7();
-            let kept = terminal.kept_sale(id, &cashier, &priced, None, Utc::now());
+            let kept = terminal.kept_sale(id, &cashier, &priced, None, false, Utc::now());
             terminal
                 .keep_applied(&kept)
                 .map_err(|e| format!("applying receipt {}: {e}", receipt.id))?;

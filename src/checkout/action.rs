@@ -156,15 +156,15 @@ impl Session {
                 };
                 self.set_spend(max.to_string()).await
             }
-            Action::Apply => self.apply(),
+            Action::Apply => self.apply().await,
             Action::Close {
                 receipt_id,
                 printed,
                 fiscal,
             } => self.close(&receipt_id, &printed, fiscal),
-            Action::Withdraw { receipt_id, why } => self.withdraw(&receipt_id, why),
+            Action::Withdraw { receipt_id, why } => self.withdraw(&receipt_id, why).await,
             Action::Cancel => {
-                self.cancel();
+                self.cancel().await;
                 Ok(())
             }
             Action::StartRegistration { phone } => self.start_registration(&phone),

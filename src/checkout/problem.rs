@@ -45,6 +45,10 @@ pub enum Problem {
     BadSpend,
     #[error("the spend is more than the {max} allowed on this receipt")]
     SpendAboveMax { max: String },
+    #[error(
+        "the customer's bonuses were just spent at another till: the spend was recalculated to {spend}"
+    )]
+    BonusesTaken { spend: String },
     #[error("bonuses are spent in multiples of {step}")]
     SpendStep { step: String },
     #[error("offline: {0}")]
@@ -166,6 +170,8 @@ impl From<TerminalError> for Problem {
             TerminalError::KeptChanged(d) => Problem::ReceiptChanged(d),
             TerminalError::WrongCashierCode => Problem::WrongCashierCode { tries_left: None },
             TerminalError::CashierLocked(seconds) => Problem::CashierLocked { seconds },
+            // The session recalculates the spend and says to what; this is the fallback.
+            TerminalError::BonusesTaken => Problem::BonusesTaken { spend: "0".into() },
         }
     }
 }

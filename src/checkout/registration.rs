@@ -145,13 +145,16 @@ impl Session {
                 .verify_code(&phone, SmsPurpose::Spend, code)
                 .await
             {
-                Ok(proof) => self.hand_over(
-                    cashier,
-                    AppliedWhat::Sale {
-                        priced: Box::new(priced),
-                        verification: Some(proof),
-                    },
-                ),
+                Ok(proof) => {
+                    self.hand_over(
+                        cashier,
+                        AppliedWhat::Sale {
+                            priced: Box::new(priced),
+                            verification: Some(proof),
+                        },
+                    )
+                    .await
+                }
                 Err(e) => {
                     let p = Problem::from(e);
                     if let Screen::Customer { code: Some(c), .. } = &mut self.screen {

@@ -21,6 +21,9 @@ pub struct Applied {
     pub cashier: Cashier,
     pub at: DateTime<Utc>,
     pub what: AppliedWhat,
+    /// The server holds the sale's spend under `operation_id`: the sale names the hold
+    /// when it is queued, and a withdrawal releases it.
+    pub held: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

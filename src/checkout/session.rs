@@ -13,7 +13,7 @@ use crate::domain::money::Bonus;
 use crate::domain::phone::Phone;
 use crate::domain::receipt::{Receipt, ReceiptKind};
 use crate::store::KeptReceipt;
-use crate::terminal::{Cashier, Found, Lookup, Priced, Terminal};
+use crate::terminal::{Cashier, Found, Held, Lookup, Priced, Terminal, TerminalError};
 
 /// The cashier's session at the till: what the UI shows and what its actions change.
 pub struct Session {
@@ -238,7 +238,7 @@ impl Session {
             .is_some_and(|over| priced.spend > over)
     }
 
-    pub(super) fn apply(&mut self) -> Result<(), Problem> {
+    pub(super) async fn apply(&mut self) -> Result<(), Problem> {
         let cashier = self.cashier_or_login()?;
         match self.screen.clone() {
             Screen::Customer { priced, code, .. } => {
@@ -264,25 +264,75 @@ impl Session {
                         verification: None,
                     },
                 )
+                .await
             }
             Screen::Return { receipt, .. } => {
                 // Computed again: what the register prints is what the close will queue.
                 let result = self.terminal.preview_return(&receipt)?;
                 self.hand_over(cashier, AppliedWhat::Return { result })
+                    .await
             }
             _ => Err(Problem::NothingOpen),
         }
     }
 
     /// Gives the register the prices of the open receipt; the panel waits for the print.
-    pub(super) fn hand_over(&mut self, cashier: Cashier, what: AppliedWhat) -> Result<(), Problem> {
+    /// A sale priced online first holds its spend at the server, so no other till can
+    /// spend the same bonuses before this one closes.
+    pub(super) async fn hand_over(
+        &mut self,
+        cashier: Cashier,
+        what: AppliedWhat,
+    ) -> Result<(), Problem> {
         let receipt = self.open_receipt().ok_or(Problem::NothingOpen)?;
+        let operation_id = uuid::Uuid::now_v7();
+        let (what, held) = match what {
+            AppliedWhat::Sale {
+                priced,
+                verification,
+            } => match self.terminal.hold_spend(operation_id, &priced).await {
+                Ok(Held::Placed) => (
+                    AppliedWhat::Sale {
+                        priced,
+                        verification,
+                    },
+                    true,
+                ),
+                Ok(Held::NotNeeded) => (
+                    AppliedWhat::Sale {
+                        priced,
+                        verification,
+                    },
+                    false,
+                ),
+                Ok(Held::Offline) => {
+                    // The server stopped answering since the price: the sale goes on
+                    // offline, within the offline limits, as one priced offline would.
+                    let offline = self.terminal.calculate_offline(
+                        &priced.customer,
+                        &priced.receipt,
+                        priced.spend,
+                    )?;
+                    (
+                        AppliedWhat::Sale {
+                            priced: Box::new(offline),
+                            verification,
+                        },
+                        false,
+                    )
+                }
+                Err(TerminalError::BonusesTaken) => return Err(self.bonuses_taken().await),
+                Err(e) => return Err(e.into()),
+            },
+            other => (other, false),
+        };
         let applied = Box::new(Applied {
             receipt,
-            operation_id: uuid::Uuid::now_v7(),
+            operation_id,
             cashier,
             at: self.clock.now(),
             what,
+            held,
         });
         // On disk before the register hears the prices: a restart cannot lose it.
         self.terminal.keep_applied(&self.kept(&applied))?;
@@ -302,6 +352,7 @@ impl Session {
                 &applied.cashier,
                 priced,
                 verification.clone(),
+                applied.held,
                 applied.at,
             ),
             AppliedWhat::Return { result } => self.terminal.kept_return(
@@ -311,6 +362,68 @@ impl Session {
                 result,
                 applied.at,
             ),
+        }
+    }
+
+    /// Another till took the bonuses this spend counted on: the spend is recalculated to
+    /// what is left (at most what the cashier asked for) and shown on the card, and the
+    /// cashier is told why.
+    async fn bonuses_taken(&mut self) -> Problem {
+        let Screen::Customer {
+            receipt,
+            found,
+            priced,
+            ..
+        } = &self.screen
+        else {
+            return Problem::NothingOpen;
+        };
+        let (receipt, found, asked) = (receipt.clone(), found.clone(), priced.spend);
+        let recalculated = match self
+            .terminal
+            .calculate(&found.customer, &receipt, Bonus::ZERO)
+            .await
+        {
+            Ok(zero) => {
+                let spend = asked.min(zero.calculation.max_spend).max(Bonus::ZERO);
+                if spend.is_zero() {
+                    Ok(zero)
+                } else {
+                    self.terminal
+                        .calculate(&found.customer, &receipt, spend)
+                        .await
+                }
+            }
+            Err(e) => Err(e),
+        };
+        match recalculated {
+            Ok(p) => {
+                let spend = p.spend;
+                if let Screen::Customer {
+                    priced,
+                    spend_text,
+                    code,
+                    ..
+                } = &mut self.screen
+                {
+                    *priced = p;
+                    *spend_text = spend.to_string();
+                    *code = None;
+                }
+                Problem::BonusesTaken {
+                    spend: spend.to_string(),
+                }
+            }
+            Err(e) => e.into(),
+        }
+    }
+
+    /// Releases the hold of a sale at the register that will not close.
+    async fn release_hold(&self) {
+        if let Screen::AtRegister(applied) = &self.screen
+            && applied.held
+        {
+            self.terminal.release_hold(applied.operation_id).await;
         }
     }
 
@@ -338,6 +451,7 @@ impl Session {
             cashier,
             what,
             receipt,
+            held,
             ..
         } = *applied;
         let outcome = match what {
@@ -345,9 +459,14 @@ impl Session {
                 priced,
                 verification,
             } => {
-                let operation =
-                    self.terminal
-                        .sell_as(operation_id, &cashier, &priced, verification, fiscal)?;
+                let operation = self.terminal.sell_as(
+                    operation_id,
+                    &cashier,
+                    &priced,
+                    verification,
+                    fiscal,
+                    held,
+                )?;
                 Outcome::Sale { operation, priced }
             }
             AppliedWhat::Return { .. } => {
@@ -363,7 +482,11 @@ impl Session {
 
     /// The register took its receipt back. A registration under way goes on without the
     /// receipt, so the customer is not lost.
-    pub(super) fn withdraw(&mut self, receipt_id: &str, why: Withdrawal) -> Result<(), Problem> {
+    pub(super) async fn withdraw(
+        &mut self,
+        receipt_id: &str,
+        why: Withdrawal,
+    ) -> Result<(), Problem> {
         match self.open_receipt() {
             Some(r) if r.id == receipt_id => {}
             _ => return Err(Problem::NoSuchReceipt),
@@ -379,6 +502,11 @@ impl Session {
                 // Still `applied` on disk: the bridge's sweep lists it for the manager.
                 tracing::warn!(receipt = %receipt_id, error = %e, "cannot settle a kept receipt");
             }
+        }
+        // The register took it back: its hold goes at once. One never closed in time may
+        // have been printed and a manager may book it: its hold stays until it expires.
+        if why == Withdrawal::Register {
+            self.release_hold().await;
         }
         self.outcome = Some(Outcome::Cancelled {
             receipt_id: receipt_id.to_string(),
@@ -401,7 +529,8 @@ impl Session {
         self.screen = Screen::Waiting;
     }
 
-    pub(super) fn cancel(&mut self) {
+    pub(super) async fn cancel(&mut self) {
+        self.release_hold().await;
         match &mut self.screen {
             // Back out of the spend code to the card.
             Screen::Customer { code, .. } if code.is_some() => *code = None,

@@ -205,6 +205,7 @@ impl Till {
             customer_id: customer.id.clone(),
             receipt: receipt.clone(),
             spend: Default::default(),
+            hold: None,
         };
         let quote = self.call("calc", || client.calc(&first)).await?;
         let max = quote.calculation.max_spend.amount();

@@ -60,6 +60,10 @@ pub enum ErrorCode {
     VerificationRequired,
     SmsFailed,
     NoRules,
+    /// A hold asks for more bonuses than are spendable now, less other tills' holds.
+    InsufficientBalance,
+    /// A hold id already names a hold of another customer or amount.
+    HoldConflict,
     Internal,
 }
 
@@ -206,6 +210,11 @@ pub struct CalcRequest {
     #[serde(default)]
     #[schema(value_type = crate::protocol::schema::BonusInput)]
     pub spend: Bonus,
+    /// The hold this till placed for this sale, when it recalculates it: not counted
+    /// against the spend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub hold: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -290,6 +299,10 @@ pub enum OperationBody {
         /// The fiscal document the register printed, when it reported one at the close.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fiscal: Option<crate::domain::fiscal::FiscalData>,
+        /// The hold the till placed for this spend at apply (`/holds`), consumed when the
+        /// sale is applied; the spend is not counted against it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hold: Option<String>,
     },
     Return {
         receipt: Receipt,
@@ -424,6 +437,53 @@ pub struct OperationResult {
 #[serde(deny_unknown_fields)]
 pub struct OperationsResponse {
     pub results: Vec<OperationResult>,
+}
+
+// --- Holds -------------------------------------------------------------------------------
+
+/// The longest a hold may live, in seconds: a register's longest time to close a receipt
+/// (a day) and a margin for the sale to reach the server.
+pub const MAX_HOLD_S: u64 = 90_000;
+
+/// Reserve bonuses for a sale about to close, so no other till can spend them meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRequest {
+    /// The sale operation's id, made by the till at apply.
+    #[schema(format = "uuid")]
+    pub id: String,
+    pub customer_id: String,
+    /// Bonuses to reserve, more than zero.
+    #[schema(value_type = crate::protocol::schema::BonusInput)]
+    pub amount: Bonus,
+    /// Seconds until the hold stops counting by itself (the register's time to close the
+    /// receipt, and a margin), 1 to 90000.
+    #[schema(minimum = 1, maximum = 90000)]
+    pub expires_in_s: u64,
+}
+
+/// What became of a hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HoldStatus {
+    /// Counts against the customer's spendable balance until `expires_at`.
+    Live,
+    /// The till cancelled the sale.
+    Released,
+    /// The sale naming it was applied.
+    Consumed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldResponse {
+    pub id: String,
+    pub customer_id: String,
+    pub amount: Bonus,
+    pub expires_at: DateTime<Utc>,
+    pub status: HoldStatus,
+    /// What the customer may still spend elsewhere now, with this hold counted.
+    pub balance: Bonus,
 }
 
 // --- Feeds and history --------------------------------------------------------------------

@@ -13,14 +13,14 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::auth::{self, Terminal};
 use super::error::ApiError;
 use super::store::{self, ReadTx};
-use super::{State, customers, ops, sms};
+use super::{State, customers, holds, ops, sms};
 use crate::protocol::server::*;
 
 pub fn router(state: Arc<State>) -> Router {
@@ -35,6 +35,8 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/sms/verify", post(sms_verify))
         .route("/calc", post(calc))
         .route("/operations", post(operations))
+        .route("/holds", post(place_hold))
+        .route("/holds/{id}", delete(release_hold))
         .route("/rules", get(rules))
         .route("/feed/customers", get(feed));
     if state.config.demo_endpoints {
@@ -323,6 +325,36 @@ async fn operations(
             s.now()
         })?;
         Ok(json(OperationsResponse { results }))
+    })
+    .await
+}
+
+async fn place_hold(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+    token: Token,
+    Body(req): Body<HoldRequest>,
+) -> Result<axum::Json<HoldResponse>, ApiError> {
+    write(&state, move |s| {
+        let terminal = token.terminal(s)?;
+        Ok(json(holds::place(s.store(), &terminal, &req, s.now())?))
+    })
+    .await
+}
+
+/// Releases a hold: `200` with the hold as it now is, or `204` when there is no such hold
+/// (never placed, or pruned long after it ended): either way it counts nowhere.
+async fn release_hold(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+    token: Token,
+    StrictPath(id): StrictPath<String>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    write(&state, move |s| {
+        let terminal = token.terminal(s)?;
+        Ok(match holds::release(s.store(), &terminal, &id, s.now())? {
+            Some(h) => json(h).into_response(),
+            None => StatusCode::NO_CONTENT.into_response(),
+        })
     })
     .await
 }

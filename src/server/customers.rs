@@ -84,9 +84,11 @@ pub fn lookup(
     now: DateTime<Utc>,
 ) -> Result<CustomerView, LookupError> {
     let key = lookup_key(req, &CardFormat::default_formats())?;
-    let (customer, balance) = r
+    let (customer, mut balance) = r
         .customer_with_balance(key.key(), now)?
         .ok_or(LookupError::NotFound)?;
+    // What other tills hold for their sales is not spendable here.
+    balance.active = super::holds::spendable_now(r, &customer.id, balance.active, now, None)?;
     Ok(view(rules, &customer, balance))
 }
 
@@ -195,9 +197,12 @@ pub fn calculate(
     req: &CalcRequest,
     now: DateTime<Utc>,
 ) -> Result<CalcResponse, CalcError> {
-    let (customer, balance) = r
+    let (customer, mut balance) = r
         .customer_with_balance(CustomerKey::Id(&req.customer_id), now)?
         .ok_or(CalcError::NotFound)?;
+    // Other tills' holds are not spendable here; this sale's own hold is.
+    balance.active =
+        super::holds::spendable_now(r, &customer.id, balance.active, now, req.hold.as_deref())?;
     let view = view(&rules.rules, &customer, balance);
     let state = CustomerState {
         card: customer.card_status.clone(),

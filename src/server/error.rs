@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::auth::{AuthError, EnrollError, LoginError};
 use super::customers::{CalcError, HistoryError, LookupError};
+use super::holds::HoldError;
 use super::sms::{SendError, SmsLimit, VerifyError};
 use super::store::StoreError;
 use crate::protocol::server::{ErrorBody, ErrorCode};
@@ -147,6 +148,27 @@ impl From<CalcError> for ApiError {
             CalcError::NotFound => ApiError::not_found(ErrorCode::CustomerNotFound, e.to_string()),
             CalcError::BadRequest(m) => ApiError::bad_request(m),
             CalcError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<HoldError> for ApiError {
+    fn from(e: HoldError) -> ApiError {
+        match e {
+            HoldError::BadRequest(m) => ApiError::bad_request(m),
+            HoldError::CustomerNotFound => {
+                ApiError::not_found(ErrorCode::CustomerNotFound, e.to_string())
+            }
+            HoldError::NotFound => ApiError::not_found(ErrorCode::NotFound, e.to_string()),
+            HoldError::Insufficient { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::InsufficientBalance,
+                e.to_string(),
+            ),
+            HoldError::Conflict { .. } => {
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::HoldConflict, e.to_string())
+            }
+            HoldError::Store(e) => e.into(),
         }
     }
 }

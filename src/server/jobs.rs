@@ -82,6 +82,8 @@ pub fn run_once(
     // Codes and proofs nothing can use or count any more are deleted, so the tables hold
     // only the last few minutes of SMS traffic. Deleting twice deletes nothing twice.
     store::write(store, |tx| sms::prune(tx, sms_policy, now))?;
+    // Expired holds stopped counting by themselves; their rows go a day later.
+    store::write(store, |tx| super::holds::prune(tx, now))?;
     Ok(JobReport { burnt, birthdays })
 }
 

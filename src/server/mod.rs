@@ -5,8 +5,9 @@
 //! (`store`, the seam with its two engines); a process keeps only caches it can rebuild.
 //! The HTTP API (`/api/v1`, axum) is in `api`, which only parses, calls one service and
 //! maps its typed errors to answers; the services are engine-free code over the store:
-//! `auth` (stores, cashiers, terminals), `customers`, `sms`, `ledger` (bonus batches), `ops`
-//! (the at-most-once operations batch) and `jobs` (expiry, birthdays). Every number comes
+//! `auth` (stores, cashiers, terminals), `customers`, `sms`, `ledger` (bonus batches),
+//! `holds` (a till's spend reserved between apply and close), `ops` (the at-most-once
+//! operations batch) and `jobs` (expiry, birthdays, pruning). Every number comes
 //! from the shared engine in `crate::domain`, so the server and an offline terminal agree
 //! to the kopeck. `admin` holds the command-line jobs (demo data, enrollment codes).
 //!
@@ -21,6 +22,7 @@ pub mod auth;
 pub mod crypto;
 pub mod customers;
 pub mod error;
+pub mod holds;
 pub mod jobs;
 pub mod ledger;
 pub mod openapi;

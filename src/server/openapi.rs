@@ -40,6 +40,8 @@ use utoipa::openapi::{
 use crate::protocol::schema::{closed_object, integer, schema_ref, string};
 use crate::protocol::server::*;
 
+mod holds;
+
 /// The name of the bearer security scheme in the document.
 const BEARER: &str = "terminalToken";
 
@@ -297,6 +299,12 @@ fn query(name: &str, schema: ObjectBuilder, description: &str) -> Parameter {
 }
 
 fn routes() -> Vec<(&'static str, HttpMethod, Operation)> {
+    let mut all = core_routes();
+    all.extend(holds::routes());
+    all
+}
+
+fn core_routes() -> Vec<(&'static str, HttpMethod, Operation)> {
     use ErrorCode as E;
     let customer_not_found = || error("No customer with this id", &[E::CustomerNotFound]);
     vec![
@@ -571,6 +579,8 @@ fn schemas() -> BTreeMap<String, RefOr<Schema>> {
     add::<CalcResponse>(&mut all);
     add::<OperationsRequest>(&mut all);
     add::<OperationsResponse>(&mut all);
+    add::<HoldRequest>(&mut all);
+    add::<HoldResponse>(&mut all);
     add::<RulesResponse>(&mut all);
     add::<CustomerFeed>(&mut all);
     add::<HistoryResponse>(&mut all);

@@ -25,6 +25,7 @@ fn sale(customer: &str, spend: &str) -> OperationBody {
         spend: spend.parse().unwrap(),
         verification: None,
         fiscal: None,
+        hold: None,
     }
 }
 

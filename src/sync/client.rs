@@ -12,8 +12,9 @@ use reqwest::StatusCode;
 use super::plan::Outcome;
 use crate::protocol::server::{
     API_PREFIX, CalcRequest, CalcResponse, CustomerFeed, CustomerView, EnrollRequest,
-    EnrollResponse, ErrorBody, LoginRequest, LoginResponse, LookupRequest, OperationsResponse,
-    RulesResponse, SmsSendRequest, SmsSendResponse, SmsVerifyRequest, SmsVerifyResponse,
+    EnrollResponse, ErrorBody, HoldRequest, HoldResponse, LoginRequest, LoginResponse,
+    LookupRequest, OperationsResponse, RulesResponse, SmsSendRequest, SmsSendResponse,
+    SmsVerifyRequest, SmsVerifyResponse,
 };
 use crate::store::Pending;
 
@@ -248,6 +249,28 @@ impl ServerClient {
         req: &SmsVerifyRequest,
     ) -> Result<SmsVerifyResponse, ClientError> {
         self.post("/sms/verify", req).await
+    }
+
+    /// Reserves a customer's bonuses for a sale about to close.
+    pub async fn place_hold(&self, req: &HoldRequest) -> Result<HoldResponse, ClientError> {
+        self.post("/holds", req).await
+    }
+
+    /// Releases a hold; `None` when the server has no such hold (nothing counts).
+    pub async fn release_hold(&self, id: &str) -> Result<Option<HoldResponse>, ClientError> {
+        // A hold id is a UUID the till made: nothing in it needs escaping in a path.
+        let sent = self
+            .http
+            .delete(self.url(&format!("/holds/{id}")))
+            .bearer_auth(&self.token)
+            .send()
+            .await;
+        if let Ok(resp) = &sent
+            && resp.status() == StatusCode::NO_CONTENT
+        {
+            return Ok(None);
+        }
+        answer(sent).await.map(Some)
     }
 
     /// Asks the server whether it is up (no token needed): the installer's connection test.

@@ -29,13 +29,14 @@ const OPEN: [KeptState; 2] = [KeptState::Applied, KeptState::Unconfirmed];
 
 impl Terminal {
     /// What the till keeps of a sale applied under `operation_id` until the register
-    /// closes it.
+    /// closes it; `held`: the server holds its spend under that id.
     pub fn kept_sale(
         &self,
         operation_id: uuid::Uuid,
         cashier: &Cashier,
         priced: &Priced,
         verification: Option<Secret>,
+        held: bool,
         at: DateTime<Utc>,
     ) -> KeptReceipt {
         let c = &priced.customer;
@@ -50,6 +51,8 @@ impl Terminal {
                     spend: priced.spend,
                     verification,
                     fiscal: None,
+                    // A close after a restart, or a manager's booking, consumes the hold.
+                    hold: held.then(|| operation_id.to_string()),
                 },
                 calculation: priced.calculation.clone(),
                 balance: c.balance,

@@ -96,6 +96,9 @@ impl Terminal {
         match self.api.lookup(&req).await {
             Ok(customer) => {
                 self.saw_server(true, None);
+                // The server is back: what this till held and withdrew meanwhile goes now,
+                // before the calculation that follows a lookup.
+                self.release_unreleased().await;
                 Ok(Some(Found {
                     customer,
                     offline: false,

@@ -15,10 +15,12 @@
 //! The files follow the till's work: [`enroll`](Terminal::enroll) and the installer's
 //! connection test in `enroll.rs`, cashiers in `login.rs`, finding a customer in
 //! `lookup.rs`, calculating a receipt (online, or offline within the limits) in
-//! `pricing.rs`, and the queued operations in `operations.rs`. This file holds the
+//! `pricing.rs`, holding a sale's spend at the server between apply and close in
+//! `holds.rs`, and the queued operations in `operations.rs`. This file holds the
 //! [`Terminal`] itself: its errors, its opening, its sync worker and its cached rules.
 pub mod config;
 mod enroll;
+mod holds;
 mod kept;
 mod login;
 mod lookup;
@@ -42,6 +44,7 @@ use crate::sync::client::{ClientError, ServerClient};
 use crate::sync::worker::{StatusCell, SyncOptions, SyncStatus, SyncWorker, publish_queue};
 pub use config::TerminalConfig;
 pub use enroll::{Enrollment, probe_server};
+pub use holds::{HOLD_MARGIN_S, Held};
 pub use kept::KeptClose;
 pub use login::Cashier;
 pub use lookup::{Found, Lookup};
@@ -100,6 +103,8 @@ pub enum TerminalError {
     UnknownCustomer(String),
     #[error("the cashier code is wrong")]
     WrongCashierCode,
+    #[error("the customer's bonuses were just spent or held at another till")]
+    BonusesTaken,
     #[error("too many wrong cashier codes: try again in {0} s")]
     CashierLocked(u64),
 }
@@ -126,6 +131,9 @@ pub struct Terminal {
     /// Customers a manager let spend offline past the `[offline]` limits, for their next
     /// sale only.
     overrides: Mutex<std::collections::HashSet<String>>,
+    /// Holds of withdrawn sales the server did not hear released (it was offline): released
+    /// when the till next reaches it, else they expire by themselves.
+    unreleased: Mutex<Vec<uuid::Uuid>>,
     /// The cached rules as last parsed, by version: a lookup or a calculation must not
     /// parse the TOML again.
     parsed_rules: Mutex<Option<(i64, Arc<Rules>)>>,
@@ -196,6 +204,7 @@ impl Terminal {
             clock,
             card_formats: CardFormat::default_formats(),
             overrides: Mutex::new(Default::default()),
+            unreleased: Mutex::new(Vec::new()),
             parsed_rules: Mutex::new(None),
         })
     }

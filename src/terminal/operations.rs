@@ -40,11 +40,18 @@ impl Terminal {
         priced: &Priced,
         verification: Option<Secret>,
     ) -> Result<Operation, TerminalError> {
-        self.sell_as(uuid::Uuid::now_v7(), cashier, priced, verification, None)
+        self.sell_as(
+            uuid::Uuid::now_v7(),
+            cashier,
+            priced,
+            verification,
+            None,
+            false,
+        )
     }
 
     /// [`Terminal::sell`] under the operation id the register was given when the receipt
-    /// was applied.
+    /// was applied; `held`: the server holds the spend under that id (the sale names it).
     pub fn sell_as(
         &self,
         operation_id: uuid::Uuid,
@@ -52,6 +59,7 @@ impl Terminal {
         priced: &Priced,
         verification: Option<Secret>,
         fiscal: Option<FiscalData>,
+        held: bool,
     ) -> Result<Operation, TerminalError> {
         let sale = Sale::from_calculation(&priced.receipt, &priced.calculation);
         let overridden = priced.offline && self.overridden(&priced.customer.id);
@@ -75,6 +83,7 @@ impl Terminal {
                 spend: priced.spend,
                 verification,
                 fiscal: fiscal.clone(),
+                hold: held.then(|| operation_id.to_string()),
             },
             &cashier.name,
             Some(cashier.id),

@@ -95,10 +95,12 @@ impl Terminal {
             customer_id: customer.id.clone(),
             receipt: receipt.clone(),
             spend,
+            hold: None,
         };
         match self.api.calc(&req).await {
             Ok(r) => {
                 self.saw_server(true, None);
+                self.release_unreleased().await;
                 Ok(Priced {
                     receipt: receipt.clone(),
                     spend,

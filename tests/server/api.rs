@@ -639,3 +639,5 @@ async fn bad_query_strings_get_a_coded_json_error() {
         assert_eq!(s, StatusCode::BAD_REQUEST);
     }
 }
+
+mod holds;

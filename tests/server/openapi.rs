@@ -382,6 +382,10 @@ impl Fixture {
         self.exchange(Method::GET, route, url, None).await
     }
 
+    async fn delete(&mut self, route: &str, url: &str) -> (StatusCode, Value) {
+        self.exchange(Method::DELETE, route, url, None).await
+    }
+
     async fn ops(&mut self, ops: Vec<Value>) -> Vec<Value> {
         let (s, v) = self.post("/operations", json!({ "operations": ops })).await;
         assert_eq!(s, StatusCode::OK, "{v}");
@@ -478,12 +482,17 @@ async fn a_real_exchange_matches_the_document() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
 
     // Every kind of operation, applied, rejected and duplicated.
-    let sale = op(
+    let mut sale = op(
         1,
         1,
         json!({ "kind": "sale", "customer_id": id,
         "receipt": receipt("r-1", "sale", None, "1000.00", "3"), "spend": "100" }),
     );
+
+    // The sale's spend held first, named by its id; placed again, refused, released.
+    let hold_id = sale["id"].as_str().unwrap().to_string();
+    holds::exchange(&mut f, &id, &hold_id).await;
+    sale["body"]["hold"] = json!(hold_id);
     let results = f
         .ops(vec![
             sale.clone(),
@@ -719,3 +728,5 @@ fn input_schemas_admit_every_spelling_the_parser_accepts() {
         assert!(!parses::<Quantity>(&v) && !quantity.is_valid(&v), "{v}");
     }
 }
+
+mod holds;

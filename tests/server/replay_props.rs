@@ -141,6 +141,7 @@ fn operations(case: u64, steps: &[Step], customers: &[String]) -> (Vec<Operation
                         spend: spend.to_string().parse().unwrap(),
                         verification: None,
                         fiscal: None,
+                        hold: None,
                     }
                 }
                 Step::Return { of_sale, qty } => {

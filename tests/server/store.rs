@@ -847,3 +847,5 @@ fn jobs_run_by_several_nodes_at_once_burn_and_grant_each_item_once() {
         assert_eq!(census.unbalanced, 0, "{engine}");
     }
 }
+
+mod holds;

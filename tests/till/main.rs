@@ -8,6 +8,7 @@ mod common;
 mod bridge;
 mod bridge_props;
 mod fault_proxy;
+mod holds;
 mod scanner;
 mod scanner_props;
 mod secrets;

@@ -69,6 +69,7 @@ fn sell(
             spend: Bonus::ZERO,
             verification: None,
             fiscal: None,
+            hold: None,
         },
         "Кассир Мария",
         Some(1),

@@ -21,6 +21,7 @@ fn sale(customer: &str, receipt: &str, spend: &str) -> OperationBody {
         spend: spend.parse().unwrap(),
         verification: None,
         fiscal: None,
+        hold: None,
     }
 }
 

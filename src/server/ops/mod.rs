@@ -333,7 +333,14 @@ impl Cx<'_> {
                 verification,
                 // Kept with the sale by the next change (returns at any till).
                 fiscal: _,
-            } => self.sale(customer_id, receipt, *spend, verification.as_ref()),
+                hold,
+            } => self.sale(
+                customer_id,
+                receipt,
+                *spend,
+                verification.as_ref(),
+                hold.as_deref(),
+            ),
             OperationBody::Return { receipt } => self.return_(receipt),
             OperationBody::Registration {
                 customer_id,

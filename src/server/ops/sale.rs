@@ -12,9 +12,10 @@ use crate::domain::rules::Threshold;
 use crate::domain::status::status_after_sale_by;
 use crate::protocol::server::{RejectReason, Secret};
 use crate::server::customers::Customer;
+use crate::server::holds;
 use crate::server::ledger::{self, Grant, Source, Spend};
 use crate::server::sms;
-use crate::server::store::{CustomerKey, NewSale, StoreError};
+use crate::server::store::{CustomerKey, HoldState, NewSale, StoreError};
 
 impl Cx<'_> {
     pub(super) fn sale(
@@ -23,6 +24,7 @@ impl Cx<'_> {
         receipt: &Receipt,
         spend: Bonus,
         verification: Option<&Secret>,
+        hold: Option<&str>,
     ) -> Result<serde_json::Value, Failure> {
         let (rules, op, now) = (self.rules, self.op, self.now);
         let c = self.customer(customer_id)?;
@@ -37,6 +39,14 @@ impl Cx<'_> {
             );
         }
         let balance = self.tx.balance(&c.id, now)?;
+        // Bonuses other tills hold for their sales are not this sale's to spend; its own
+        // hold (this till's, for this customer) is what it spends.
+        let hold = match hold {
+            Some(id) => holds::own(self.tx, id, &self.terminal.id, &c.id)?.then_some(id),
+            None => None,
+        };
+        let held = self.tx.held(&c.id, now, hold)?;
+        let spendable = holds::spendable(balance.active, held);
         if !spend.is_zero() {
             if !c.phone_verified {
                 return reject(
@@ -70,7 +80,7 @@ impl Cx<'_> {
         }
         let state = CustomerState {
             card: c.card_status.clone(),
-            balance: Bonus::from_kopecks(balance.active),
+            balance: Bonus::from_kopecks(spendable),
             purchases_sum: Money::ZERO,
             purchases_count: 0,
             can_spend: c.phone_verified,
@@ -150,6 +160,9 @@ impl Cx<'_> {
                 RejectReason::Invalid,
                 "this till already sold a receipt with this number",
             );
+        }
+        if let Some(id) = hold {
+            self.tx.end_hold(id, HoldState::Consumed)?;
         }
         self.touch(&c.id);
         Ok(

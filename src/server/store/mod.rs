@@ -170,10 +170,12 @@ pub trait Store: Send + Sync {
 // --- The interface ---------------------------------------------------------------------------
 
 /// Reads, on a read view or inside a transaction.
-pub trait ReadTx: SetupRead + CustomerRead + LedgerRead + OperationRead {}
+pub trait ReadTx: SetupRead + CustomerRead + LedgerRead + OperationRead + HoldRead {}
 
 /// A read-write transaction. Dropping it without [`Tx::commit`] rolls it back.
-pub trait Tx: ReadTx + SetupTx + CustomerTx + LedgerTx + OperationTx + SmsTx + JobTx {
+pub trait Tx:
+    ReadTx + SetupTx + CustomerTx + LedgerTx + OperationTx + HoldTx + SmsTx + JobTx
+{
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
     /// Starts a savepoint; one level at a time.
     fn savepoint(&mut self) -> Result<(), StoreError>;
@@ -376,6 +378,33 @@ pub trait OperationTx {
         receipt_id: &str,
         returned: &str,
     ) -> Result<(), StoreError>;
+}
+
+/// Reads of holds: bonuses tills reserved for sales they are about to close.
+pub trait HoldRead {
+    /// The hold with this id, in whatever state.
+    fn hold(&mut self, id: &str) -> Result<Option<HoldRow>, StoreError>;
+    /// The sum of the customer's live holds unexpired at `now`, leaving out the hold
+    /// `except` (a till recalculating its own sale).
+    fn held(
+        &mut self,
+        customer_id: &str,
+        now: DateTime<Utc>,
+        except: Option<&str>,
+    ) -> Result<i64, StoreError>;
+}
+
+/// Writes of holds. Placing and consuming one happen under the customer's row lock
+/// ([`Tx::lock_customers`]), so two holds cannot both take the last bonuses.
+pub trait HoldTx {
+    /// Places a live hold; `false` (and nothing written) when the id is taken, by any
+    /// transaction of any process.
+    fn insert_hold(&mut self, h: &NewHold<'_>) -> Result<bool, StoreError>;
+    /// Moves a live hold to `state`; `false` when there is no live hold with this id.
+    fn end_hold(&mut self, id: &str, state: HoldState) -> Result<bool, StoreError>;
+    /// Deletes the holds that expired at or before `before`, and the ended ones made at or
+    /// before it; how many rows went.
+    fn prune_holds(&mut self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
 /// SMS codes, their limits, and verifications.

@@ -416,3 +416,54 @@ pub struct Census {
     /// operation, customer, kind and sign (an operation applied twice would make them).
     pub doubled_entries: i64,
 }
+
+/// What became of a hold; the stable name in the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldState {
+    /// Counts against the customer's spendable balance until it expires.
+    Live,
+    /// The sale was cancelled; counts nowhere.
+    Released,
+    /// The sale operation naming it was applied; its bonuses are spent.
+    Consumed,
+}
+
+impl HoldState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldState::Live => "live",
+            HoldState::Released => "released",
+            HoldState::Consumed => "consumed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<HoldState> {
+        [HoldState::Live, HoldState::Released, HoldState::Consumed]
+            .into_iter()
+            .find(|h| h.as_str() == s)
+    }
+}
+
+/// Bonuses a till reserved for a sale it is about to close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldRow {
+    pub id: String,
+    pub customer_id: String,
+    pub terminal_id: String,
+    /// Kopecks, positive.
+    pub amount: i64,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub state: HoldState,
+}
+
+/// A hold to place.
+#[derive(Debug, Clone, Copy)]
+pub struct NewHold<'a> {
+    pub id: &'a str,
+    pub customer_id: &'a str,
+    pub terminal_id: &'a str,
+    pub amount: i64,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}

@@ -219,6 +219,7 @@ pub(super) fn problem_info(problem: &Problem) -> ProblemInfo {
         Problem::NotFound => plain(K::NotFound),
         Problem::BadSpend => plain(K::BadSpend),
         Problem::SpendAboveMax { max } => info(K::SpendAboveMax, amount(max), ""),
+        Problem::BonusesTaken { spend } => info(K::BonusesTaken, amount(spend), ""),
         Problem::SpendStep { step } => info(K::SpendStep, amount(step), ""),
         Problem::Offline(limit) => match limit {
             OfflineLimit::NotAllowed => plain(K::OfflineNotAllowed),

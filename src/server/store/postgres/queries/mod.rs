@@ -333,6 +333,7 @@ macro_rules! impl_reads {
 }
 
 mod customers;
+mod holds;
 mod jobs;
 mod ledger;
 mod operations;

@@ -15,6 +15,7 @@ use crate::server::store::*;
 use crate::sqlite::parse_ts_column;
 
 mod customers;
+mod holds;
 mod jobs;
 mod ledger;
 mod operations;
