@@ -60,7 +60,7 @@ pub fn loyalty_result(applied: &Applied) -> LoyaltyResult {
                 },
             }
         }
-        AppliedWhat::Return { result } => {
+        AppliedWhat::Return { result, .. } => {
             let total = applied.receipt.total();
             LoyaltyResult {
                 impacts: Vec::new(),

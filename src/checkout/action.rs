@@ -107,7 +107,7 @@ impl Session {
                 self.screen = Screen::Login;
                 Ok(())
             }
-            Action::OpenReceipt(receipt) => self.receipt_arrived(receipt),
+            Action::OpenReceipt(receipt) => self.receipt_arrived(receipt).await,
             Action::FindByPhone(text) => {
                 let phone = Phone::parse(&text).map_err(|_| Problem::BadPhone)?;
                 self.find(Lookup::Phone(phone)).await
@@ -120,7 +120,19 @@ impl Session {
             Action::Scan(bytes) => {
                 let scan = ScanPayload::parse(&bytes, &self.card_formats)
                     .map_err(|e| Problem::BadScan(e.to_string()))?;
+                if let ScanPayload::Fiscal(fiscal) = &scan {
+                    return match &self.screen {
+                        Screen::Return { .. } => self.return_sale_by_fiscal(fiscal).await,
+                        _ => Err(Problem::BadScan(
+                            "a receipt's fiscal code finds a sale for a return, not a customer"
+                                .into(),
+                        )),
+                    };
+                }
                 match &self.screen {
+                    Screen::Return { .. } => Err(Problem::BadScan(
+                        "on a return, scan the fiscal QR code of the sale receipt".into(),
+                    )),
                     Screen::Register { .. } => match scan {
                         // A card scanned at the card step of a registration.
                         ScanPayload::Card(c) => {
@@ -129,11 +141,14 @@ impl Session {
                             ))))
                             .await
                         }
-                        ScanPayload::Phone(_) => {
+                        ScanPayload::Phone(_) | ScanPayload::Fiscal(_) => {
                             Err(Problem::BadScan("a phone QR code is not a card".into()))
                         }
                     },
-                    _ => self.find(scan.into()).await,
+                    _ => match Lookup::of_scan(scan) {
+                        Some(lookup) => self.find(lookup).await,
+                        None => Err(Problem::NothingOpen),
+                    },
                 }
             }
             Action::SetSpend(text) => self.set_spend(text).await,

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use super::{Action, Applied, AppliedWhat, Outcome, Problem, RegistrationStep, Screen, SpendCode};
 use crate::clock::Clock;
 use crate::domain::card::CardFormat;
+use crate::domain::fiscal::FiscalData;
 use crate::domain::money::Bonus;
 use crate::domain::phone::Phone;
 use crate::domain::receipt::{Receipt, ReceiptKind};
-use crate::terminal::{Cashier, Found, Lookup, Priced, Terminal};
+use crate::terminal::{Cashier, Found, Lookup, Priced, Terminal, TerminalError};
 
 /// The cashier's session at the till: what the UI shows and what its actions change.
 pub struct Session {
@@ -113,7 +114,7 @@ impl Session {
         Ok(())
     }
 
-    pub(super) fn receipt_arrived(&mut self, receipt: Receipt) -> Result<(), Problem> {
+    pub(super) async fn receipt_arrived(&mut self, receipt: Receipt) -> Result<(), Problem> {
         self.cashier_or_login()?;
         // Only a resting till takes a receipt: a walk-in registration or the manager's
         // screens keep what was typed, and the register hears "busy" and may retry.
@@ -126,10 +127,45 @@ impl Session {
         self.outcome = None;
         self.screen = match receipt.kind {
             ReceiptKind::Sale => Screen::Find { receipt },
-            ReceiptKind::Return => {
-                let preview = self.terminal.preview_return(&receipt)?;
-                Screen::Return { receipt, preview }
-            }
+            ReceiptKind::Return => match self.terminal.find_return_sale(&receipt).await {
+                Ok(sale) => {
+                    let preview = self.terminal.preview_return(&receipt, &sale)?;
+                    Screen::Return {
+                        receipt,
+                        sale: Some(sale),
+                        preview: Some(preview),
+                    }
+                }
+                // Online, but no single sale has this number: the cashier scans the sale
+                // receipt's fiscal QR code, or cancels (the return goes on without bonuses).
+                Err(TerminalError::SaleNotKept(_) | TerminalError::SaleAmbiguous(_)) => {
+                    Screen::Return {
+                        receipt,
+                        sale: None,
+                        preview: None,
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            },
+        };
+        Ok(())
+    }
+
+    /// On the return screen: the sale found by the fiscal QR code of its receipt.
+    pub(super) async fn return_sale_by_fiscal(
+        &mut self,
+        fiscal: &FiscalData,
+    ) -> Result<(), Problem> {
+        let Screen::Return { receipt, .. } = &self.screen else {
+            return Err(Problem::NothingOpen);
+        };
+        let receipt = receipt.clone();
+        let sale = self.terminal.find_sale_by_fiscal(fiscal).await?;
+        let preview = self.terminal.preview_return(&receipt, &sale)?;
+        self.screen = Screen::Return {
+            receipt,
+            sale: Some(sale),
+            preview: Some(preview),
         };
         Ok(())
     }
@@ -261,10 +297,11 @@ impl Session {
                     },
                 )
             }
-            Screen::Return { receipt, .. } => {
+            Screen::Return { receipt, sale, .. } => {
+                let sale = sale.ok_or(Problem::SaleNotKept)?;
                 // Computed again: what the register prints is what the close will queue.
-                let result = self.terminal.preview_return(&receipt)?;
-                self.hand_over(cashier, AppliedWhat::Return { result })
+                let result = self.terminal.preview_return(&receipt, &sale)?;
+                self.hand_over(cashier, AppliedWhat::Return { result, sale })
             }
             _ => Err(Problem::NothingOpen),
         }
@@ -316,10 +353,10 @@ impl Session {
                         .sell_as(operation_id, &cashier, &priced, verification)?;
                 Outcome::Sale { operation, priced }
             }
-            AppliedWhat::Return { .. } => {
+            AppliedWhat::Return { sale, .. } => {
                 let (result, operation) =
                     self.terminal
-                        .make_return_as(operation_id, &cashier, &receipt)?;
+                        .make_return_as(operation_id, &cashier, &receipt, &sale)?;
                 Outcome::Return { operation, result }
             }
         };

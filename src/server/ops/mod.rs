@@ -152,11 +152,14 @@ fn customers_to_lock(
                     ids.push(id);
                 }
             }
-            OperationBody::Return { receipt } => {
-                if let Some(original) = &receipt.original_receipt
-                    && let Some(sale) = tx.sale(&terminal.id, original)?
-                {
-                    ids.push(sale.customer_id);
+            OperationBody::Return { receipt, sale } => {
+                let kept = match (sale, &receipt.original_receipt) {
+                    (Some(s), _) => tx.sale(&s.terminal_id, &s.receipt_id)?,
+                    (None, Some(original)) => tx.sale(&terminal.id, original)?,
+                    (None, None) => None,
+                };
+                if let Some(kept) = kept {
+                    ids.push(kept.customer_id);
                 }
             }
             OperationBody::ManualChange { customer_id, .. }
@@ -331,10 +334,15 @@ impl Cx<'_> {
                 receipt,
                 spend,
                 verification,
-                // Kept with the sale by the next change (returns at any till).
-                fiscal: _,
-            } => self.sale(customer_id, receipt, *spend, verification.as_ref()),
-            OperationBody::Return { receipt } => self.return_(receipt),
+                fiscal,
+            } => self.sale(
+                customer_id,
+                receipt,
+                *spend,
+                verification.as_ref(),
+                fiscal.as_ref(),
+            ),
+            OperationBody::Return { receipt, sale } => self.return_(receipt, sale.as_ref()),
             OperationBody::Registration {
                 customer_id,
                 phone,

@@ -11,6 +11,7 @@ use crate::checkout::{RegistrationStep, Screen};
 use crate::domain::money::Bonus;
 use crate::protocol::server::RejectReason;
 use crate::runner::{Notice as RunnerNotice, Shown};
+use crate::terminal::ReturnSale;
 use crate::ui::{
     ConflictKind, ConflictLine, ConflictReason, CustomerCard, LastReceipt, Notice, Page,
     ProblemInfo, ReceiptInfo, RegStep, RegistrationInfo, ReturnInfo, ReturnLine, SpendCode,
@@ -196,10 +197,33 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
                 existing: r.existing.is_some(),
             };
         }
-        Screen::Return { receipt, preview } => {
+        Screen::Return {
+            receipt,
+            sale,
+            preview,
+        } => {
             view.page = Page::ReturnReceipt;
             view.receipt = receipt_info(receipt);
+            let own_till = session.terminal().enrollment().map(|e| e.terminal_id);
+            let sale_till = match sale {
+                Some(ReturnSale::Server { sale, .. })
+                    if Some(&sale.sale_ref.terminal_id) != own_till.as_ref() =>
+                {
+                    sale.terminal_name.clone()
+                }
+                _ => String::new(),
+            };
+            let Some(preview) = preview else {
+                view.refund = ReturnInfo {
+                    found: false,
+                    original: receipt.original_receipt.clone().unwrap_or_default().into(),
+                    ..ReturnInfo::default()
+                };
+                return view;
+            };
             view.refund = ReturnInfo {
+                found: true,
+                sale_till: sale_till.into(),
                 original: preview.original_receipt.clone().into(),
                 paid: money(&preview.paid.to_string()).into(),
                 refunded: bonus(preview.refunded).into(),

@@ -45,11 +45,18 @@ struct Migration {
 }
 
 /// The migrations, in order.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_init",
-    sql: include_str!("../../../../migrations/server-postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_init",
+        sql: include_str!("../../../../migrations/server-postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "0003_sale_fiscal",
+        sql: include_str!("../../../../migrations/server-postgres/0003_sale_fiscal.sql"),
+    },
+];
 
 /// The schema version this program writes: the newest migration's.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version as i64;

@@ -35,6 +35,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_running_balance",
         include_str!("../../../../migrations/server/0003_running_balance.sql"),
     ),
+    (
+        "0005_sale_fiscal",
+        include_str!("../../../../migrations/server/0005_sale_fiscal.sql"),
+    ),
 ];
 
 /// The schema version this program writes.
