@@ -18,8 +18,12 @@ pub enum Action {
     Logout,
     /// The cash register hands over a sale or a return receipt.
     OpenReceipt(Receipt),
+    /// Find a customer (or, on a return whose sale is not found, their purchases).
     FindByPhone(String),
     FindByCard(String),
+    /// On a return whose sale is not found: a manager picks one of the customer's
+    /// purchases (by its place in the list) as its sale (audited).
+    PickPurchase(usize),
     /// Raw bytes from the scanner (a card barcode or a QR code).
     Scan(Vec<u8>),
     /// The spend typed on the keypad.
@@ -110,8 +114,12 @@ impl Session {
             Action::OpenReceipt(receipt) => self.receipt_arrived(receipt).await,
             Action::FindByPhone(text) => {
                 let phone = Phone::parse(&text).map_err(|_| Problem::BadPhone)?;
+                if matches!(self.screen, Screen::Return { .. }) {
+                    return self.return_purchases(Lookup::Phone(phone)).await;
+                }
                 self.find(Lookup::Phone(phone)).await
             }
+            Action::PickPurchase(index) => self.pick_purchase(index),
             Action::FindByCard(text) => {
                 let card = CardNumber::parse(&text, &self.card_formats)
                     .map_err(|e| Problem::BadCard(e.to_string()))?;
@@ -130,9 +138,11 @@ impl Session {
                     };
                 }
                 match &self.screen {
-                    Screen::Return { .. } => Err(Problem::BadScan(
-                        "on a return, scan the fiscal QR code of the sale receipt".into(),
-                    )),
+                    // A customer's card or phone code: their purchases.
+                    Screen::Return { .. } => match Lookup::of_scan(scan) {
+                        Some(lookup) => self.return_purchases(lookup).await,
+                        None => Err(Problem::NothingOpen),
+                    },
                     Screen::Register { .. } => match scan {
                         // A card scanned at the card step of a registration.
                         ScanPayload::Card(c) => {

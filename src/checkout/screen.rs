@@ -6,6 +6,7 @@ use super::{Registration, qr};
 use crate::domain::phone::Phone;
 use crate::domain::receipt::Receipt;
 use crate::domain::returns::ReturnResult;
+use crate::protocol::sales::KeptSale;
 use crate::protocol::server::{Operation, Secret};
 use crate::store::Conflict;
 use crate::terminal::{Cashier, Found, Priced, ReturnSale};
@@ -84,6 +85,9 @@ pub enum Screen {
         receipt: Receipt,
         sale: Option<ReturnSale>,
         preview: Option<ReturnResult>,
+        /// The customer's recent purchases, when the cashier looked them up for a return
+        /// without the receipt; a manager picks one.
+        purchases: Option<Vec<KeptSale>>,
     },
     /// Applied and handed to the register, which is taking the payment and printing.
     AtRegister(Box<Applied>),

@@ -10,7 +10,7 @@ use crate::domain::fiscal::FiscalData;
 use crate::domain::money::Bonus;
 use crate::domain::phone::Phone;
 use crate::domain::receipt::{Receipt, ReceiptKind};
-use crate::terminal::{Cashier, Found, Lookup, Priced, Terminal, TerminalError};
+use crate::terminal::{Cashier, Found, Lookup, Priced, ReturnSale, Terminal, TerminalError};
 
 /// The cashier's session at the till: what the UI shows and what its actions change.
 pub struct Session {
@@ -134,6 +134,7 @@ impl Session {
                         receipt,
                         sale: Some(sale),
                         preview: Some(preview),
+                        purchases: None,
                     }
                 }
                 // Online, but no single sale has this number: the cashier scans the sale
@@ -143,6 +144,7 @@ impl Session {
                         receipt,
                         sale: None,
                         preview: None,
+                        purchases: None,
                     }
                 }
                 Err(e) => return Err(e.into()),
@@ -166,6 +168,62 @@ impl Session {
             receipt,
             sale: Some(sale),
             preview: Some(preview),
+            purchases: None,
+        };
+        Ok(())
+    }
+
+    /// On the return screen of a receipt whose sale is not found: the customer's recent
+    /// purchases at any till (online only), for a manager to pick one.
+    pub(super) async fn return_purchases(&mut self, lookup: Lookup) -> Result<(), Problem> {
+        if !matches!(self.screen, Screen::Return { sale: None, .. }) {
+            return Err(Problem::NothingOpen);
+        }
+        let found = self
+            .terminal
+            .lookup(&lookup)
+            .await?
+            .ok_or(Problem::NotFound)?;
+        if found.offline {
+            return Err(Problem::NeedsServer);
+        }
+        let sales = self.terminal.customer_sales(&found.customer.id).await?;
+        if let Screen::Return { purchases, .. } = &mut self.screen {
+            *purchases = Some(sales);
+        }
+        Ok(())
+    }
+
+    /// A manager picks one of the customer's purchases as the sale of the open return,
+    /// the customer having lost the receipt: audited.
+    pub(super) fn pick_purchase(&mut self, index: usize) -> Result<(), Problem> {
+        let cashier = self.cashier_or_login()?;
+        if !cashier.is_manager() {
+            return Err(Problem::ManagerOnly);
+        }
+        let Screen::Return {
+            receipt,
+            sale: None,
+            purchases: Some(purchases),
+            ..
+        } = &self.screen
+        else {
+            return Err(Problem::NothingOpen);
+        };
+        let picked = purchases.get(index).cloned().ok_or(Problem::NothingOpen)?;
+        let receipt = receipt.clone();
+        let sale = ReturnSale::Server {
+            sale: Box::new(picked.clone()),
+            by_reference: true,
+        };
+        let preview = self.terminal.preview_return(&receipt, &sale)?;
+        self.terminal
+            .audit_return_without_receipt(&cashier, &picked)?;
+        self.screen = Screen::Return {
+            receipt,
+            sale: Some(sale),
+            preview: Some(preview),
+            purchases: None,
         };
         Ok(())
     }

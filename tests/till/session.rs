@@ -143,8 +143,18 @@ async fn a_sale_with_spend_then_its_return() {
     assert!(matches!(s.screen(), Screen::Return { sale: None, .. }));
     s.act(Action::Apply).await;
     assert_eq!(s.problem(), Some(&Problem::SaleNotKept));
-    s.act(Action::Scan(b"2000000000022".to_vec())).await;
-    assert!(matches!(s.problem(), Some(Problem::BadScan(_))));
+    // The customer's purchases, for a return without the receipt: only a manager picks.
+    s.act(Action::FindByPhone("+7 999 000-00-01".into())).await;
+    let Screen::Return {
+        purchases: Some(purchases),
+        ..
+    } = s.screen()
+    else {
+        panic!("{:?}", s.problem())
+    };
+    assert!(purchases.iter().any(|p| p.sale_ref.receipt_id == "s-7"));
+    s.act(Action::PickPurchase(0)).await;
+    assert_eq!(s.problem(), Some(&Problem::ManagerOnly));
     s.act(Action::Scan(
         b"t=20261123T1200&s=1.00&fn=1&i=1&fp=1&n=1".to_vec(),
     ))

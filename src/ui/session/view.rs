@@ -14,8 +14,8 @@ use crate::runner::{Notice as RunnerNotice, Shown};
 use crate::terminal::ReturnSale;
 use crate::ui::{
     ConflictKind, ConflictLine, ConflictReason, CustomerCard, LastReceipt, Notice, Page,
-    ProblemInfo, ReceiptInfo, RegStep, RegistrationInfo, ReturnInfo, ReturnLine, SpendCode,
-    TillStatus,
+    ProblemInfo, PurchaseRow, ReceiptInfo, RegStep, RegistrationInfo, ReturnInfo, ReturnLine,
+    SpendCode, TillStatus,
 };
 
 /// The kind of a refused operation, from the kind it was queued as.
@@ -79,6 +79,9 @@ pub(super) struct View {
     pub(super) registration: RegistrationInfo,
     pub(super) refund: ReturnInfo,
     pub(super) refund_lines: Vec<ReturnLine>,
+    /// A customer's purchases on a return without its receipt.
+    pub(super) purchases: Vec<PurchaseRow>,
+    pub(super) purchases_shown: bool,
     pub(super) conflicts: Vec<ConflictLine>,
     pub(super) last: LastReceipt,
     pub(super) status: TillStatus,
@@ -112,6 +115,8 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
         },
         refund: ReturnInfo::default(),
         refund_lines: Vec::new(),
+        purchases: Vec::new(),
+        purchases_shown: false,
         conflicts: Vec::new(),
         last: shown.last.map(last_receipt).unwrap_or_default(),
         status: till_status(&session.terminal().status(), now),
@@ -201,6 +206,7 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
             receipt,
             sale,
             preview,
+            purchases,
         } => {
             view.page = Page::ReturnReceipt;
             view.receipt = receipt_info(receipt);
@@ -219,6 +225,22 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
                     original: receipt.original_receipt.clone().unwrap_or_default().into(),
                     ..ReturnInfo::default()
                 };
+                view.purchases = purchases
+                    .iter()
+                    .flatten()
+                    .map(|p| PurchaseRow {
+                        receipt: p.sale_ref.receipt_id.clone().into(),
+                        till: p.terminal_name.clone().into(),
+                        at: p
+                            .at
+                            .with_timezone(&chrono::Local)
+                            .format("%d.%m.%Y %H:%M")
+                            .to_string()
+                            .into(),
+                        paid: money(&p.paid().to_string()).into(),
+                    })
+                    .collect();
+                view.purchases_shown = purchases.is_some();
                 return view;
             };
             view.refund = ReturnInfo {

@@ -8,7 +8,7 @@ use crate::server::store::*;
 
 /// The columns of a kept sale, with its till's name.
 const SALE_COLUMNS: &str =
-    "SELECT s.terminal_id, COALESCE(t.name, ''), s.receipt_id, s.customer_id,
+    "SELECT s.terminal_id, COALESCE(t.name, s.terminal_id), s.receipt_id, s.customer_id,
         s.at, s.sale, s.returned, s.fiscal
      FROM sales s LEFT JOIN terminals t ON t.id = s.terminal_id";
 
