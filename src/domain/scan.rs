@@ -530,4 +530,24 @@ mod tests {
         assert_eq!(percent_decode("ж%31ж", digits), "ж1ж");
         assert_eq!(percent_decode("%ж1", digits), "%ж1");
     }
+
+    #[test]
+    fn a_receipts_fiscal_qr_code_names_a_sale_and_a_bad_one_is_refused_unquoted() {
+        let qr = b"t=20261203T1015&s=2300.00&fn=9960440300112233&i=4021&fp=2837461902&n=1\r\n";
+        let Ok(ScanPayload::Fiscal(f)) = ScanPayload::parse(qr, &CardFormat::default_formats())
+        else {
+            panic!("a fiscal QR code")
+        };
+        assert_eq!((f.fn_number.as_str(), f.fd), ("9960440300112233", 4021));
+        let scan = ScanPayload::Fiscal(f);
+        assert_eq!((scan.as_card(), scan.as_phone()), (None, None));
+        assert_eq!(
+            scan.to_string(),
+            "fiscal document 4021 of drive 9960440300112233"
+        );
+        let bad = b"t=20261203T1015&s=2300.00&fn=12345&i=4021&fp=2837461902&n=1";
+        let e = ScanPayload::parse(bad, &CardFormat::default_formats()).unwrap_err();
+        assert!(matches!(e, ScanError::Fiscal(_)), "{e:?}");
+        assert!(!e.to_string().contains("12345"), "{e}");
+    }
 }
