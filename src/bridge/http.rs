@@ -122,7 +122,7 @@ impl Refusal {
             Problem::NotLoggedIn => ErrorCode::NoCashier,
             Problem::SetupOpen => ErrorCode::SetupOpen,
             Problem::BadReceipt(_) => ErrorCode::BadRequest,
-            Problem::SaleNotKept => ErrorCode::UnknownSale,
+            Problem::SaleNotKept | Problem::SaleElsewhereOffline => ErrorCode::UnknownSale,
             Problem::BadReturn(_) => ErrorCode::BadReturn,
             Problem::ReceiptChanged(_) => ErrorCode::ReceiptChanged,
             Problem::NotApplied => ErrorCode::NotApplied,
@@ -132,6 +132,7 @@ impl Refusal {
         let message = match code {
             ErrorCode::NoCashier => "nobody is logged in at the till: the cashier logs in first".into(),
             ErrorCode::SetupOpen => "the installer's setup is open at the till: try when it is closed".into(),
+            ErrorCode::UnknownSale if *problem == Problem::SaleElsewhereOffline => "this return's sale was made at another till and the server does not answer: check the network, or the return goes on without loyalty".into(),
             ErrorCode::UnknownSale => "this return's sale was not made at this till: it goes on without loyalty, a manager handles the bonuses".into(),
             _ => problem.to_string(),
         };

@@ -31,7 +31,7 @@ pub fn loyalty_result(applied: &Applied) -> LoyaltyResult {
             customer_id: &priced.customer.id,
             offline: priced.offline,
         },
-        AppliedWhat::Return { result } => Figures::Return { result },
+        AppliedWhat::Return { result, .. } => Figures::Return { result },
     };
     result_of(applied.operation_id.to_string(), &applied.receipt, figures)
 }
@@ -49,7 +49,7 @@ pub fn kept_result(kept: &KeptReceipt) -> LoyaltyResult {
             customer_id: kept.customer_id.as_deref().unwrap_or_default(),
             offline: kept.offline,
         },
-        Kept::Return { result } => Figures::Return { result },
+        Kept::Return { result, .. } => Figures::Return { result },
     };
     result_of(kept.operation_id.clone(), &kept.receipt, figures)
 }

@@ -19,8 +19,12 @@ pub enum Action {
     Logout,
     /// The cash register hands over a sale or a return receipt.
     OpenReceipt(Receipt),
+    /// Find a customer (or, on a return whose sale is not found, their purchases).
     FindByPhone(String),
     FindByCard(String),
+    /// On a return whose sale is not found: a manager picks one of the customer's
+    /// purchases (by its place in the list) as its sale (audited).
+    PickPurchase(usize),
     /// Raw bytes from the scanner (a card barcode or a QR code).
     Scan(Vec<u8>),
     /// The spend typed on the keypad.
@@ -118,11 +122,15 @@ impl Session {
                 self.screen = Screen::Login;
                 Ok(())
             }
-            Action::OpenReceipt(receipt) => self.receipt_arrived(receipt),
+            Action::OpenReceipt(receipt) => self.receipt_arrived(receipt).await,
             Action::FindByPhone(text) => {
                 let phone = Phone::parse(&text).map_err(|_| Problem::BadPhone)?;
+                if matches!(self.screen, Screen::Return { .. }) {
+                    return self.return_purchases(Lookup::Phone(phone)).await;
+                }
                 self.find(Lookup::Phone(phone)).await
             }
+            Action::PickPurchase(index) => self.pick_purchase(index),
             Action::FindByCard(text) => {
                 let card = CardNumber::parse(&text, &self.card_formats)
                     .map_err(|e| Problem::BadCard(e.to_string()))?;
@@ -131,7 +139,21 @@ impl Session {
             Action::Scan(bytes) => {
                 let scan = ScanPayload::parse(&bytes, &self.card_formats)
                     .map_err(|e| Problem::BadScan(e.to_string()))?;
+                if let ScanPayload::Fiscal(fiscal) = &scan {
+                    return match &self.screen {
+                        Screen::Return { .. } => self.return_sale_by_fiscal(fiscal).await,
+                        _ => Err(Problem::BadScan(
+                            "a receipt's fiscal code finds a sale for a return, not a customer"
+                                .into(),
+                        )),
+                    };
+                }
                 match &self.screen {
+                    // A customer's card or phone code: their purchases.
+                    Screen::Return { .. } => match Lookup::of_scan(scan) {
+                        Some(lookup) => self.return_purchases(lookup).await,
+                        None => Err(Problem::NothingOpen),
+                    },
                     Screen::Register { .. } => match scan {
                         // A card scanned at the card step of a registration.
                         ScanPayload::Card(c) => {
@@ -140,11 +162,14 @@ impl Session {
                             ))))
                             .await
                         }
-                        ScanPayload::Phone(_) => {
+                        ScanPayload::Phone(_) | ScanPayload::Fiscal(_) => {
                             Err(Problem::BadScan("a phone QR code is not a card".into()))
                         }
                     },
-                    _ => self.find(scan.into()).await,
+                    _ => match Lookup::of_scan(scan) {
+                        Some(lookup) => self.find(lookup).await,
+                        None => Err(Problem::NothingOpen),
+                    },
                 }
             }
             Action::SetSpend(text) => self.set_spend(text).await,

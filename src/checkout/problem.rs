@@ -83,6 +83,14 @@ pub enum Problem {
     AlreadyRegistered,
     #[error("this return's sale was not made at this till: a manager handles it")]
     SaleNotKept,
+    #[error(
+        "the sale was made at another till and the server does not answer: check the network, or return without bonuses"
+    )]
+    SaleElsewhereOffline,
+    #[error(
+        "the server has no sale with this fiscal code: check the receipt, or return without bonuses"
+    )]
+    FiscalSaleNotFound,
     #[error("the return is not possible: {0}")]
     BadReturn(String),
     #[error("only a manager may do this")]
@@ -160,7 +168,9 @@ impl From<TerminalError> for Problem {
             TerminalError::Calc(e) => Problem::BadReceipt(e.to_string()),
             TerminalError::Offline(limit) => Problem::Offline(limit),
             TerminalError::NotPermitted(_) => Problem::ManagerOnly,
-            TerminalError::SaleNotKept(_) => Problem::SaleNotKept,
+            TerminalError::SaleNotKept(_) | TerminalError::SaleAmbiguous(_) => Problem::SaleNotKept,
+            TerminalError::SaleElsewhereOffline => Problem::SaleElsewhereOffline,
+            TerminalError::FiscalSaleNotFound => Problem::FiscalSaleNotFound,
             TerminalError::Return(e) => Problem::BadReturn(e.to_string()),
             TerminalError::CodeRequired => Problem::CodeRequired,
             TerminalError::ConsentRequired => Problem::ConsentRequired,

@@ -6,9 +6,10 @@ use super::{Registration, qr};
 use crate::domain::phone::Phone;
 use crate::domain::receipt::Receipt;
 use crate::domain::returns::ReturnResult;
+use crate::protocol::sales::KeptSale;
 use crate::protocol::server::{Operation, Secret};
 use crate::store::{Conflict, KeptReceipt};
-use crate::terminal::{Cashier, Found, Priced};
+use crate::terminal::{Cashier, Found, Priced, ReturnSale};
 
 /// A receipt the cashier applied: the register has its prices and is taking the payment
 /// and printing. Nothing is queued until it closes the receipt with the printed one.
@@ -35,6 +36,7 @@ pub enum AppliedWhat {
     },
     Return {
         result: ReturnResult,
+        sale: ReturnSale,
     },
 }
 
@@ -78,10 +80,17 @@ pub enum Screen {
         receipt: Option<Receipt>,
         registration: Box<Registration>,
     },
-    /// A return receipt: what is refunded and clawed back.
+    /// A return receipt: what is refunded and clawed back from its sale. `sale` and
+    /// `preview` are `None` while the sale is not found (the server has no sale with the
+    /// receipt's number, or several tills printed one): the cashier scans the fiscal QR
+    /// code of the sale receipt.
     Return {
         receipt: Receipt,
-        preview: ReturnResult,
+        sale: Option<ReturnSale>,
+        preview: Option<ReturnResult>,
+        /// The customer's recent purchases, when the cashier looked them up for a return
+        /// without the receipt; a manager picks one.
+        purchases: Option<Vec<KeptSale>>,
     },
     /// Applied and handed to the register, which is taking the payment and printing.
     AtRegister(Box<Applied>),

@@ -13,7 +13,7 @@ use crate::domain::money::Bonus;
 use crate::domain::phone::Phone;
 use crate::domain::receipt::{Receipt, ReceiptKind};
 use crate::store::KeptReceipt;
-use crate::terminal::{Cashier, Found, Held, Lookup, Priced, Terminal, TerminalError};
+use crate::terminal::{Cashier, Found, Held, Lookup, Priced, ReturnSale, Terminal, TerminalError};
 
 /// The cashier's session at the till: what the UI shows and what its actions change.
 pub struct Session {
@@ -117,7 +117,7 @@ impl Session {
         Ok(())
     }
 
-    pub(super) fn receipt_arrived(&mut self, receipt: Receipt) -> Result<(), Problem> {
+    pub(super) async fn receipt_arrived(&mut self, receipt: Receipt) -> Result<(), Problem> {
         self.cashier_or_login()?;
         // Only a resting till takes a receipt: a walk-in registration or the manager's
         // screens keep what was typed, and the register hears "busy" and may retry.
@@ -130,10 +130,103 @@ impl Session {
         self.outcome = None;
         self.screen = match receipt.kind {
             ReceiptKind::Sale => Screen::Find { receipt },
-            ReceiptKind::Return => {
-                let preview = self.terminal.preview_return(&receipt)?;
-                Screen::Return { receipt, preview }
-            }
+            ReceiptKind::Return => match self.terminal.find_return_sale(&receipt).await {
+                Ok(sale) => {
+                    let preview = self.terminal.preview_return(&receipt, &sale)?;
+                    Screen::Return {
+                        receipt,
+                        sale: Some(sale),
+                        preview: Some(preview),
+                        purchases: None,
+                    }
+                }
+                // Online, but no single sale has this number: the cashier scans the sale
+                // receipt's fiscal QR code, or cancels (the return goes on without bonuses).
+                Err(TerminalError::SaleNotKept(_) | TerminalError::SaleAmbiguous(_)) => {
+                    Screen::Return {
+                        receipt,
+                        sale: None,
+                        preview: None,
+                        purchases: None,
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            },
+        };
+        Ok(())
+    }
+
+    /// On the return screen: the sale found by the fiscal QR code of its receipt.
+    pub(super) async fn return_sale_by_fiscal(
+        &mut self,
+        fiscal: &FiscalData,
+    ) -> Result<(), Problem> {
+        let Screen::Return { receipt, .. } = &self.screen else {
+            return Err(Problem::NothingOpen);
+        };
+        let receipt = receipt.clone();
+        let sale = self.terminal.find_sale_by_fiscal(fiscal).await?;
+        let preview = self.terminal.preview_return(&receipt, &sale)?;
+        self.screen = Screen::Return {
+            receipt,
+            sale: Some(sale),
+            preview: Some(preview),
+            purchases: None,
+        };
+        Ok(())
+    }
+
+    /// On the return screen of a receipt whose sale is not found: the customer's recent
+    /// purchases at any till (online only), for a manager to pick one.
+    pub(super) async fn return_purchases(&mut self, lookup: Lookup) -> Result<(), Problem> {
+        if !matches!(self.screen, Screen::Return { sale: None, .. }) {
+            return Err(Problem::NothingOpen);
+        }
+        let found = self
+            .terminal
+            .lookup(&lookup)
+            .await?
+            .ok_or(Problem::NotFound)?;
+        if found.offline {
+            return Err(Problem::NeedsServer);
+        }
+        let sales = self.terminal.customer_sales(&found.customer.id).await?;
+        if let Screen::Return { purchases, .. } = &mut self.screen {
+            *purchases = Some(sales);
+        }
+        Ok(())
+    }
+
+    /// A manager picks one of the customer's purchases as the sale of the open return,
+    /// the customer having lost the receipt: audited.
+    pub(super) fn pick_purchase(&mut self, index: usize) -> Result<(), Problem> {
+        let cashier = self.cashier_or_login()?;
+        if !cashier.is_manager() {
+            return Err(Problem::ManagerOnly);
+        }
+        let Screen::Return {
+            receipt,
+            sale: None,
+            purchases: Some(purchases),
+            ..
+        } = &self.screen
+        else {
+            return Err(Problem::NothingOpen);
+        };
+        let picked = purchases.get(index).cloned().ok_or(Problem::NothingOpen)?;
+        let receipt = receipt.clone();
+        let sale = ReturnSale::Server {
+            sale: Box::new(picked.clone()),
+            by_reference: true,
+        };
+        let preview = self.terminal.preview_return(&receipt, &sale)?;
+        self.terminal
+            .audit_return_without_receipt(&cashier, &picked)?;
+        self.screen = Screen::Return {
+            receipt,
+            sale: Some(sale),
+            preview: Some(preview),
+            purchases: None,
         };
         Ok(())
     }
@@ -266,10 +359,11 @@ impl Session {
                 )
                 .await
             }
-            Screen::Return { receipt, .. } => {
+            Screen::Return { receipt, sale, .. } => {
+                let sale = sale.ok_or(Problem::SaleNotKept)?;
                 // Computed again: what the register prints is what the close will queue.
-                let result = self.terminal.preview_return(&receipt)?;
-                self.hand_over(cashier, AppliedWhat::Return { result })
+                let result = self.terminal.preview_return(&receipt, &sale)?;
+                self.hand_over(cashier, AppliedWhat::Return { result, sale })
                     .await
             }
             _ => Err(Problem::NothingOpen),
@@ -355,11 +449,12 @@ impl Session {
                 applied.held,
                 applied.at,
             ),
-            AppliedWhat::Return { result } => self.terminal.kept_return(
+            AppliedWhat::Return { result, sale } => self.terminal.kept_return(
                 applied.operation_id,
                 &applied.cashier,
                 &applied.receipt,
                 result,
+                sale,
                 applied.at,
             ),
         }
@@ -469,10 +564,10 @@ impl Session {
                 )?;
                 Outcome::Sale { operation, priced }
             }
-            AppliedWhat::Return { .. } => {
+            AppliedWhat::Return { sale, .. } => {
                 let (result, operation) =
                     self.terminal
-                        .make_return_as(operation_id, &cashier, &receipt)?;
+                        .make_return_as(operation_id, &cashier, &receipt, &sale)?;
                 Outcome::Return { operation, result }
             }
         };

@@ -15,7 +15,7 @@ use crate::domain::money::Money;
 
 /// What kind of settlement the document records (the QR's `n`): 1 a sale («приход»),
 /// 2 its return («возврат прихода»), 3 and 4 an expense and its return.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FiscalKind {
     Sale,
@@ -39,7 +39,7 @@ impl FiscalKind {
 /// One fiscal document: the fiscal drive (ФН), the document's number in it (ФД), its
 /// fiscal sign (ФП), when it was printed (the register's local time, as the QR holds it)
 /// and its sum.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FiscalData {
     /// The fiscal drive's number: 16 digits.

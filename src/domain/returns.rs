@@ -126,6 +126,16 @@ impl Sale {
                 sale: self.receipt_id.clone(),
             });
         }
+        self.lines_of_found(receipt)
+    }
+
+    /// The lines of a return receipt of this sale when the sale was found otherwise than by
+    /// the receipt's `original_receipt` (by its fiscal document, or picked from the
+    /// customer's purchases): the register's number for the original may differ.
+    pub fn lines_of_found(&self, receipt: &Receipt) -> Result<Vec<ReturnLine>, ReturnError> {
+        if receipt.kind != ReceiptKind::Return {
+            return Err(ReturnError::NotAReturn);
+        }
         Ok(receipt
             .positions
             .iter()

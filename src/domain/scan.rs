@@ -1,5 +1,6 @@
 //! What a barcode scanner, a QR reader or a POS keyboard's card reader hands the till, turned
-//! into a card number or a phone number to look the customer up by.
+//! into a card number or a phone number to look the customer up by, or the fiscal document
+//! of a sale receipt to find the sale by.
 //!
 //! The payload is untrusted bytes (SPEC §7: QR up to 512 bytes, a clear error, never a
 //! panic). Errors name the problem and never quote the payload; `Debug` of the result is
@@ -10,6 +11,7 @@ use std::fmt;
 use thiserror::Error;
 
 use super::card::{CardError, CardFormat, CardNumber};
+use super::fiscal::{FiscalData, FiscalError};
 use super::phone::{Phone, PhoneError, is_phone_separator};
 
 /// SPEC §7: longer payloads are refused unread.
@@ -24,6 +26,9 @@ const CARD_QUERY_KEYS: [&str; 4] = ["card", "ean", "c", "code"];
 pub enum ScanPayload {
     Card(CardNumber),
     Phone(Phone),
+    /// A sale receipt's fiscal QR code (`t=…&s=…&fn=…&i=…&fp=…&n=1`): it names a sale, not
+    /// a customer, and finds the sale for a return.
+    Fiscal(Box<FiscalData>),
 }
 
 /// Why a scanned code identifies no customer. Messages never quote the payload.
@@ -43,6 +48,8 @@ pub enum ScanError {
     Card(#[from] CardError),
     #[error(transparent)]
     Phone(#[from] PhoneError),
+    #[error(transparent)]
+    Fiscal(#[from] FiscalError),
 }
 
 impl ScanPayload {
@@ -76,6 +83,9 @@ impl ScanPayload {
         if let Some(rest) = strip_prefix_ignore_case(text, "tel:") {
             return parse_tel(rest);
         }
+        if looks_fiscal(text) {
+            return Ok(ScanPayload::Fiscal(Box::new(FiscalData::from_qr(text)?)));
+        }
         if strip_prefix_ignore_case(text, "http://").is_some()
             || strip_prefix_ignore_case(text, "https://").is_some()
         {
@@ -90,14 +100,14 @@ impl ScanPayload {
     pub fn as_card(&self) -> Option<&CardNumber> {
         match self {
             ScanPayload::Card(card) => Some(card),
-            ScanPayload::Phone(_) => None,
+            ScanPayload::Phone(_) | ScanPayload::Fiscal(_) => None,
         }
     }
 
     pub fn as_phone(&self) -> Option<&Phone> {
         match self {
             ScanPayload::Phone(phone) => Some(phone),
-            ScanPayload::Card(_) => None,
+            ScanPayload::Card(_) | ScanPayload::Fiscal(_) => None,
         }
     }
 }
@@ -107,8 +117,20 @@ impl fmt::Display for ScanPayload {
         match self {
             ScanPayload::Card(card) => write!(f, "card {card}"),
             ScanPayload::Phone(phone) => write!(f, "phone {phone}"),
+            ScanPayload::Fiscal(fiscal) => {
+                write!(
+                    f,
+                    "fiscal document {} of drive {}",
+                    fiscal.fd, fiscal.fn_number
+                )
+            }
         }
     }
+}
+
+/// A fiscal QR code: `key=value` pairs joined by `&`, with the drive number among them.
+fn looks_fiscal(text: &str) -> bool {
+    text.contains('&') && text.split('&').any(|pair| pair.starts_with("fn="))
 }
 
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
@@ -507,5 +529,25 @@ mod tests {
         assert_eq!(percent_decode("%zz9", digits), "%zz9");
         assert_eq!(percent_decode("ж%31ж", digits), "ж1ж");
         assert_eq!(percent_decode("%ж1", digits), "%ж1");
+    }
+
+    #[test]
+    fn a_receipts_fiscal_qr_code_names_a_sale_and_a_bad_one_is_refused_unquoted() {
+        let qr = b"t=20261203T1015&s=2300.00&fn=9960440300112233&i=4021&fp=2837461902&n=1\r\n";
+        let Ok(ScanPayload::Fiscal(f)) = ScanPayload::parse(qr, &CardFormat::default_formats())
+        else {
+            panic!("a fiscal QR code")
+        };
+        assert_eq!((f.fn_number.as_str(), f.fd), ("9960440300112233", 4021));
+        let scan = ScanPayload::Fiscal(f);
+        assert_eq!((scan.as_card(), scan.as_phone()), (None, None));
+        assert_eq!(
+            scan.to_string(),
+            "fiscal document 4021 of drive 9960440300112233"
+        );
+        let bad = b"t=20261203T1015&s=2300.00&fn=12345&i=4021&fp=2837461902&n=1";
+        let e = ScanPayload::parse(bad, &CardFormat::default_formats()).unwrap_err();
+        assert!(matches!(e, ScanError::Fiscal(_)), "{e:?}");
+        assert!(!e.to_string().contains("12345"), "{e}");
     }
 }

@@ -306,6 +306,11 @@ pub enum OperationBody {
     },
     Return {
         receipt: Receipt,
+        /// The sale the server keeps that this return takes back, when the till found it
+        /// at the server (made at another till, or found by its fiscal document); absent:
+        /// this till's sale with the receipt's `original_receipt`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sale: Option<crate::protocol::sales::SaleRef>,
     },
     Registration {
         #[schema(format = "uuid")]
@@ -381,6 +386,9 @@ pub enum AuditEvent {
     UnconfirmedReceiptBooked,
     /// A manager dropped a receipt the register never closed: no sale.
     UnconfirmedReceiptDropped,
+    /// A manager picked a sale from the customer's purchases for a return, the customer
+    /// having lost the receipt.
+    ReturnWithoutReceipt,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -20,7 +20,8 @@ use serde::de::DeserializeOwned;
 use super::auth::{self, Terminal};
 use super::error::ApiError;
 use super::store::{self, ReadTx};
-use super::{State, customers, holds, ops, sms};
+use super::{State, customers, holds, ops, sales, sms};
+use crate::protocol::sales::{FindSaleRequest, SalesResponse};
 use crate::protocol::server::*;
 
 pub fn router(state: Arc<State>) -> Router {
@@ -31,6 +32,8 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/cashiers/login", post(login))
         .route("/customers/lookup", post(lookup))
         .route("/customers/{id}/history", get(history))
+        .route("/customers/{id}/sales", get(customer_sales))
+        .route("/sales/find", post(find_sale))
         .route("/sms/send", post(sms_send))
         .route("/sms/verify", post(sms_verify))
         .route("/calc", post(calc))
@@ -244,6 +247,30 @@ async fn history(
         token.read(s, |r, _| {
             Ok(json(customers::history(r, &id, limit, s.now())?))
         })
+    })
+    .await
+}
+
+async fn customer_sales(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+    token: Token,
+    StrictPath(id): StrictPath<String>,
+    StrictQuery(q): StrictQuery<HistoryQuery>,
+) -> Result<axum::Json<SalesResponse>, ApiError> {
+    read(&state, move |s| {
+        let limit = q.limit.unwrap_or(20).min(100);
+        token.read(s, |r, _| Ok(json(sales::customer_sales(r, &id, limit)?)))
+    })
+    .await
+}
+
+async fn find_sale(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+    token: Token,
+    Body(req): Body<FindSaleRequest>,
+) -> Result<axum::Json<SalesResponse>, ApiError> {
+    read(&state, move |s| {
+        token.read(s, |r, _| Ok(json(sales::find(r, &req)?)))
     })
     .await
 }

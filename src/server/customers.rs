@@ -57,6 +57,9 @@ pub fn lookup_key(req: &LookupRequest, formats: &[CardFormat]) -> Result<Owned, 
     {
         ScanPayload::Phone(p) => Ok(Owned::Phone(p.as_e164().to_string())),
         ScanPayload::Card(c) => Ok(Owned::Card(c.as_str().to_string())),
+        ScanPayload::Fiscal(_) => Err(LookupError::BadRequest(
+            "scan: a receipt's fiscal code names a sale, not a customer".into(),
+        )),
     }
 }
 

@@ -142,6 +142,15 @@ impl From<HistoryError> for ApiError {
     }
 }
 
+impl From<super::sales::FindError> for ApiError {
+    fn from(e: super::sales::FindError) -> ApiError {
+        match e {
+            super::sales::FindError::BadRequest(m) => ApiError::bad_request(m),
+            super::sales::FindError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<CalcError> for ApiError {
     fn from(e: CalcError) -> ApiError {
         match e {

@@ -410,6 +410,60 @@ fn core_routes() -> Vec<(&'static str, HttpMethod, Operation)> {
                 .build(),
         ),
         (
+            "/customers/{id}/sales",
+            HttpMethod::Get,
+            Op::new(
+                "customer_sales",
+                "A customer's recent purchases at any till of the chain, newest first, for a return without the receipt",
+                true,
+            )
+            .param(
+                ParameterBuilder::new()
+                    .name("id")
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .description(Some("The customer's id"))
+                    .schema(Some(string().min_length(Some(1))))
+                    .build(),
+            )
+            .param(query(
+                "limit",
+                integer()
+                    .format(Some(SchemaFormat::Custom("uint64".into())))
+                    .maximum(Some(usize::MAX))
+                    .minimum(Some(0)),
+                "At most this many sales (default 20, capped at 100)",
+            ))
+            .answer(200, ok("The purchases", schema_ref("SalesResponse")))
+            .answer(400, bad_query())
+            .answer(
+                404,
+                error(
+                    "No customer with this id (`NOT_FOUND` for an empty id, which no route matches)",
+                    &[E::CustomerNotFound, E::NotFound],
+                ),
+            )
+            .answer(500, internal())
+            .build(),
+        ),
+        (
+            "/sales/find",
+            HttpMethod::Post,
+            Op::new(
+                "find_sale",
+                "Find a sale for a return at any till of the chain: by its receipt number (at the named till, or at any till), or by the fiscal document of its receipt. None, one, or several tills' sales",
+                true,
+            )
+            .body(
+                "FindSaleRequest",
+                json!({ "fiscal": { "fn": "9960440300112233", "fd": 4021, "fp": "2837461902",
+                                    "at": "2026-12-03T10:15", "sum": "2300.00", "kind": "sale" } }),
+            )
+            .answer(200, ok("The sales found", schema_ref("SalesResponse")))
+            .answer(500, internal())
+            .build(),
+        ),
+        (
             "/sms/send",
             HttpMethod::Post,
             Op::new("sms_send", "Send an SMS code to a phone", true)
@@ -584,6 +638,8 @@ fn schemas() -> BTreeMap<String, RefOr<Schema>> {
     add::<RulesResponse>(&mut all);
     add::<CustomerFeed>(&mut all);
     add::<HistoryResponse>(&mut all);
+    add::<crate::protocol::sales::FindSaleRequest>(&mut all);
+    add::<crate::protocol::sales::SalesResponse>(&mut all);
     for (name, schema) in &mut all {
         if name == "OperationBody" || name == "CardIssue" {
             close_variants(schema);

@@ -82,7 +82,19 @@ pub enum Kept {
     },
     Return {
         result: ReturnResult,
+        /// The server's sale it takes back when it was found there (made at any till);
+        /// none: the sale kept here.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        server_sale: Option<KeptServerSale>,
     },
+}
+
+/// The server's sale a kept return takes back, as it was found at the apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptServerSale {
+    pub sale: crate::protocol::sales::KeptSale,
+    /// Found by its fiscal document or picked from the customer's purchases.
+    pub by_reference: bool,
 }
 
 /// One applied receipt as the till keeps it.

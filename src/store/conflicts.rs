@@ -39,7 +39,9 @@ impl Conflict {
 fn receipt_of(payload: &str) -> Option<String> {
     use crate::protocol::server::{Operation, OperationBody};
     match serde_json::from_str::<Operation>(payload).ok()?.body {
-        OperationBody::Sale { receipt, .. } | OperationBody::Return { receipt } => Some(receipt.id),
+        OperationBody::Sale { receipt, .. } | OperationBody::Return { receipt, .. } => {
+            Some(receipt.id)
+        }
         _ => None,
     }
 }

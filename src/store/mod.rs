@@ -14,7 +14,7 @@ mod applied;
 mod conflicts;
 mod sales;
 
-pub use applied::{Kept, KeptReceipt, KeptState};
+pub use applied::{Kept, KeptReceipt, KeptServerSale, KeptState};
 pub use conflicts::Conflict;
 
 use std::path::{Path, PathBuf};

@@ -269,6 +269,7 @@ fn an_applied_receipt_is_kept_settled_once_and_listed_when_overdue() {
                 clawed_back: Bonus::ZERO,
                 positions: vec![],
             },
+            server_sale: None,
         },
         customer_id: None,
         customer: None,

@@ -232,6 +232,25 @@ impl ServerClient {
         self.post("/cashiers/login", req).await
     }
 
+    /// The chain's sales a return may take back (by till and receipt, or fiscal document).
+    pub async fn find_sale(
+        &self,
+        req: &crate::protocol::sales::FindSaleRequest,
+    ) -> Result<crate::protocol::sales::SalesResponse, ClientError> {
+        self.post("/sales/find", req).await
+    }
+
+    /// A customer's recent purchases, newest first.
+    pub async fn customer_sales(
+        &self,
+        customer_id: &str,
+        limit: u32,
+    ) -> Result<crate::protocol::sales::SalesResponse, ClientError> {
+        let id = url_segment(customer_id);
+        self.get(&format!("/customers/{id}/sales?limit={limit}"))
+            .await
+    }
+
     pub async fn lookup(&self, req: &LookupRequest) -> Result<CustomerView, ClientError> {
         self.post("/customers/lookup", req).await
     }
@@ -318,6 +337,18 @@ async fn answer<T: serde::de::DeserializeOwned>(
         });
     }
     serde_json::from_slice(&bytes).map_err(|e| ClientError::Unreadable(e.to_string()))
+}
+
+/// A path segment with everything but unreserved characters percent-encoded.
+fn url_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -5,12 +5,12 @@
 //! with an audit record either way.
 use chrono::{DateTime, Utc};
 
-use super::{Cashier, Priced, Terminal, TerminalError};
+use super::{Cashier, Priced, ReturnSale, Terminal, TerminalError};
 use crate::domain::fiscal::FiscalData;
 use crate::domain::receipt::Receipt;
 use crate::domain::returns::{ReturnResult, Sale};
 use crate::protocol::server::{AuditEvent, Operation, OperationBody, Secret};
-use crate::store::{Kept, KeptReceipt, KeptState, TerminalStore};
+use crate::store::{Kept, KeptReceipt, KeptServerSale, KeptState, TerminalStore};
 
 /// What a close of a kept receipt did.
 // Returned once per close: the size of the larger variant costs nothing.
@@ -81,6 +81,7 @@ impl Terminal {
         cashier: &Cashier,
         receipt: &Receipt,
         result: &ReturnResult,
+        source: &ReturnSale,
         at: DateTime<Utc>,
     ) -> KeptReceipt {
         KeptReceipt {
@@ -89,6 +90,13 @@ impl Terminal {
             state: KeptState::Applied,
             kept: Kept::Return {
                 result: result.clone(),
+                server_sale: match source {
+                    ReturnSale::Kept => None,
+                    ReturnSale::Server { sale, by_reference } => Some(KeptServerSale {
+                        sale: (**sale).clone(),
+                        by_reference: *by_reference,
+                    }),
+                },
             },
             customer_id: None,
             customer: None,
@@ -283,6 +291,7 @@ impl Terminal {
         let id = uuid::Uuid::parse_str(&kept.operation_id)
             .map_err(|e| TerminalError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
         let by_name = by.map(|m| m.name.clone());
+        let own = self.own_id();
         let mut store = self.store();
         let result = match &kept.kept {
             Kept::Sale { body, sale, .. } => {
@@ -329,13 +338,22 @@ impl Terminal {
                     },
                 )
             }
-            Kept::Return { .. } => {
-                let (_, after) = Self::compute_return_in(&store, &kept.receipt)?;
-                let original = kept.receipt.original_receipt.clone().unwrap_or_default();
+            Kept::Return { server_sale, .. } => {
+                let source = match server_sale {
+                    None => ReturnSale::Kept,
+                    Some(s) => ReturnSale::Server {
+                        sale: Box::new(s.sale.clone()),
+                        by_reference: s.by_reference,
+                    },
+                };
+                let (result, after) =
+                    Self::compute_return_in(&store, own.as_ref(), &kept.receipt, &source)?;
+                let (sale_ref, kept_here) = Self::return_target(own.as_ref(), &result, &source);
                 store.enqueue_as(
                     id,
                     OperationBody::Return {
                         receipt: kept.receipt.clone(),
+                        sale: sale_ref,
                     },
                     &kept.cashier,
                     kept.cashier_id,
@@ -356,7 +374,9 @@ impl Terminal {
                                 state: "settled",
                             });
                         }
-                        TerminalStore::record_returned(tx, &original, &after)?;
+                        if let Some(original) = &kept_here {
+                            TerminalStore::record_returned(tx, original, &after)?;
+                        }
                         if let (Some(audit), Some(manager)) = (also.clone(), by) {
                             TerminalStore::enqueue_in(
                                 tx,

@@ -17,11 +17,13 @@ pub enum Lookup {
     Card(CardNumber),
 }
 
-impl From<ScanPayload> for Lookup {
-    fn from(s: ScanPayload) -> Lookup {
+impl Lookup {
+    /// The customer a scan names; `None` for a receipt's fiscal code, which names a sale.
+    pub fn of_scan(s: ScanPayload) -> Option<Lookup> {
         match s {
-            ScanPayload::Phone(p) => Lookup::Phone(p),
-            ScanPayload::Card(c) => Lookup::Card(c),
+            ScanPayload::Phone(p) => Some(Lookup::Phone(p)),
+            ScanPayload::Card(c) => Some(Lookup::Card(c)),
+            ScanPayload::Fiscal(_) => None,
         }
     }
 }

@@ -27,6 +27,7 @@ mod lookup;
 pub mod offline;
 mod operations;
 mod pricing;
+mod returns;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -51,6 +52,7 @@ pub use lookup::{Found, Lookup};
 pub use offline::{Allowance, LocalOffline, OfflineLimit};
 pub use operations::NewCustomer;
 pub use pricing::Priced;
+pub use returns::{PURCHASES_SHOWN, ReturnSale};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TerminalError {
@@ -82,6 +84,16 @@ pub enum TerminalError {
         "the sale {0} was not made at this till: a return needs the sale (or a manager on the server)"
     )]
     SaleNotKept(String),
+    #[error(
+        "the sale was made at another till and the server cannot be reached: a return of it needs the server"
+    )]
+    SaleElsewhereOffline,
+    #[error(
+        "{0} tills of the chain printed a sale with this receipt number: scan the sale receipt's fiscal QR code"
+    )]
+    SaleAmbiguous(usize),
+    #[error("the server has no sale with this fiscal document")]
+    FiscalSaleNotFound,
     #[error(transparent)]
     Return(#[from] ReturnError),
     #[error("the rules require an SMS code to register; «Без кода» is off")]

@@ -1,14 +1,12 @@
-//! The till's operations: sales, returns, registrations, phone verifications, consents,
+//! The till's operations: sales, registrations, phone verifications, consents,
 //! manual changes and the conflicts list. None waits for the server: each is written with
 //! its outbox row in one transaction, and the sync worker sends it.
 use super::{Cashier, Lookup, OfflineLimit, Priced, Terminal, TerminalError};
-use crate::domain::calc::CalcError;
 use crate::domain::card::CardNumber;
 use crate::domain::fiscal::FiscalData;
 use crate::domain::money::Bonus;
 use crate::domain::phone::Phone;
-use crate::domain::receipt::{Receipt, ReceiptKind};
-use crate::domain::returns::{ReturnError, ReturnResult, Sale, compute_return, record_return};
+use crate::domain::returns::Sale;
 use crate::protocol::server::{
     CardIssue, CustomerView, Operation, OperationBody, Questionnaire, Secret, SmsPurpose,
     SmsSendRequest, SmsSendResponse, SmsVerifyRequest,
@@ -124,81 +122,6 @@ impl Terminal {
         Ok(op)
     }
 
-    /// What a return receipt would refund and claw back, from the sale kept here.
-    pub fn preview_return(&self, receipt: &Receipt) -> Result<ReturnResult, TerminalError> {
-        let store = self.store();
-        Self::compute_return_in(&store, receipt).map(|(r, _)| r)
-    }
-
-    pub(super) fn compute_return_in(
-        store: &TerminalStore,
-        receipt: &Receipt,
-    ) -> Result<(ReturnResult, crate::domain::returns::Returned), TerminalError> {
-        receipt
-            .validate()
-            .map_err(|e| TerminalError::Calc(CalcError::Receipt(e)))?;
-        if receipt.kind != ReceiptKind::Return {
-            return Err(ReturnError::NotAReturn.into());
-        }
-        let original = receipt.original_receipt.clone().unwrap_or_default();
-        let (_, sale, returned) = store
-            .sale(&original)?
-            .ok_or_else(|| TerminalError::SaleNotKept(original.clone()))?;
-        let lines = sale.lines_of(receipt)?;
-        let result = compute_return(&sale, &returned, &lines)?;
-        let mut after = returned;
-        record_return(&mut after, &result);
-        Ok((result, after))
-    }
-
-    /// Confirms a return of a sale made here: queues it and records what was returned, in
-    /// one transaction, so a second return can never take back more than was sold.
-    pub fn make_return(
-        &self,
-        cashier: &Cashier,
-        receipt: &Receipt,
-    ) -> Result<(ReturnResult, Operation), TerminalError> {
-        self.make_return_as(uuid::Uuid::now_v7(), cashier, receipt)
-    }
-
-    /// [`Terminal::make_return`] under the operation id the register was given when the
-    /// return was applied.
-    pub fn make_return_as(
-        &self,
-        operation_id: uuid::Uuid,
-        cashier: &Cashier,
-        receipt: &Receipt,
-    ) -> Result<(ReturnResult, Operation), TerminalError> {
-        let mut store = self.store();
-        let (result, after) = Self::compute_return_in(&store, receipt)?;
-        let original = result.original_receipt.clone();
-        let op = store.enqueue_as(
-            operation_id,
-            OperationBody::Return {
-                receipt: receipt.clone(),
-            },
-            &cashier.name,
-            Some(cashier.id),
-            self.status.borrow().online != Some(true),
-            self.now(),
-            |tx, op| {
-                TerminalStore::settle_kept(
-                    tx,
-                    &op.id,
-                    &[KeptState::Applied, KeptState::Unconfirmed],
-                    KeptState::Closed,
-                    None,
-                    None,
-                    op.at,
-                )?;
-                Ok::<_, TerminalError>(TerminalStore::record_returned(tx, &original, &after)?)
-            },
-        )?;
-        drop(store);
-        self.nudge();
-        Ok((result, op))
-    }
-
     /// Sends an SMS code to a phone (registration, or a spend above the code threshold).
     pub async fn send_code(
         &self,
@@ -229,7 +152,7 @@ impl Terminal {
             .map(|r| r.verification)
     }
 
-    fn online_only<T>(
+    pub(super) fn online_only<T>(
         &self,
         answer: Result<T, ClientError>,
         what: &'static str,

@@ -61,6 +61,21 @@ impl Rig {
         }
     }
 
+    /// Another till of the chain against the same server: its own data dir and secret
+    /// store. The server stays with `self`.
+    pub fn another_till(&self) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        Rig {
+            till_data: dir.path().join("till"),
+            addr: self.addr,
+            server: None,
+            server_data: self.server_data.clone(),
+            keyring: keyring_core::mock::Store::new().unwrap(),
+            server_clock: self.server_clock.clone(),
+            _dir: dir,
+        }
+    }
+
     pub fn secrets(&self) -> Arc<dyn SecretStore> {
         Arc::new(KeyringStore::with_store(self.keyring.clone()))
     }
@@ -129,6 +144,40 @@ impl Rig {
         })
         .unwrap()
         .unwrap();
+    }
+
+    /// A sale of `receipt` to the customer with this phone at another till of the chain
+    /// ("Касса 7"), with the fiscal document of the receipt's fiscal QR code `qr`, applied
+    /// at the server as that till's sync would.
+    pub fn sell_at_another_till(&self, phone: &str, receipt: &serde_json::Value, qr: &str) {
+        use bonuskassa::server::auth::Terminal as ServerTill;
+        use bonuskassa::server::store::{self, CustomerKey};
+        use bonuskassa::server::{admin, ops};
+        let store = server::open(&self.server_data);
+        let customer = store::read(&*store, |r| r.customer(CustomerKey::Phone(phone)))
+            .unwrap()
+            .unwrap();
+        let fiscal = bonuskassa::domain::fiscal::FiscalData::from_qr(qr).unwrap();
+        let op: bonuskassa::protocol::server::Operation =
+            serde_json::from_value(serde_json::json!({
+            "id": uuid::Uuid::now_v7().to_string(), "seq": 1, "at": Utc::now(),
+            "cashier": "Кассир Анна", "body": { "kind": "sale", "customer_id": customer.id,
+            "spend": "0", "receipt": receipt, "fiscal": fiscal } }))
+            .unwrap();
+        let rules = bonuskassa::domain::rules::Rules::from_toml_str(admin::DEMO_RULES).unwrap();
+        let till = ServerTill {
+            id: "till-elsewhere".into(),
+            store_id: admin::DEMO_STORE.into(),
+        };
+        let now = self.server_clock.now();
+        let result = ops::apply_batch(&*store, &rules, &till, vec![op], || now)
+            .unwrap()
+            .remove(0);
+        assert_eq!(
+            result.status,
+            bonuskassa::protocol::server::OperationStatus::Applied,
+            "{result:?}"
+        );
     }
 
     /// How many times the server applied an operation id (0 or 1, never more).

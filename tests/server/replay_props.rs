@@ -149,7 +149,7 @@ fn operations(case: u64, steps: &[Step], customers: &[String]) -> (Vec<Operation
                     let receipt = serde_json::json!({ "id": format!("return-{i}"), "kind": "return", "at": "2026-11-23T13:00:00+03:00",
                         "original_receipt": original,
                         "positions": [ { "id": "1", "price": "1.00", "quantity": qty.to_string() } ] });
-                    OperationBody::Return { receipt: serde_json::from_value(receipt).unwrap() }
+                    OperationBody::Return { receipt: serde_json::from_value(receipt).unwrap(), sale: None }
                 }
                 Step::Manual { customer, amount } => OperationBody::ManualChange {
                     customer_id: customers[*customer].clone(),

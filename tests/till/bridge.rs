@@ -15,6 +15,7 @@ use crate::common::{Rig, receipt, return_of};
 use bonuskassa::bridge::wire::{ReceiptStatus, State};
 use bonuskassa::checkout::{Action, AppliedWhat, Problem, Screen};
 use bonuskassa::domain::receipt::Receipt;
+use bonuskassa::terminal::ReturnSale;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -739,17 +740,26 @@ async fn a_return_of_part_of_a_closed_sale_and_returns_the_till_cannot_make() {
     till.sync().await;
     assert_eq!(rig.applied(&result.data.operation_id), 1);
 
-    // A sale this till never made.
+    // A sale no till of the chain made: the till waits for the sale receipt's fiscal QR
+    // code, and cannot apply the return without it; the cashier cancels.
     let elsewhere = return_of("rs-ret-2", "made-elsewhere", "1");
-    let m = reg.open(&elsewhere).await.refused(422, "unknown_sale");
-    assert!(m.contains("not made at this till"), "{m}");
+    assert_eq!(reg.open(&elsewhere).await.ok(201).state, State::Open);
+    assert!(matches!(
+        till.panel.screen().await,
+        Screen::Return { sale: None, .. }
+    ));
+    assert_eq!(
+        till.panel.cashier(Action::Apply).await,
+        Some(Problem::SaleNotKept)
+    );
+    tap(&till, Action::Cancel).await;
+    assert_eq!(reg.get("rs-ret-2", 0).await.ok(200).state, State::Cancelled);
     // More than was sold.
     let too_many = return_of("rs-ret-3", "rs-1", "5");
     let m = reg.open(&too_many).await.refused(422, "bad_return");
     assert!(!m.is_empty());
     // Neither stays open.
     assert_eq!(till.panel.screen().await, Screen::Waiting);
-    reg.get("rs-ret-2", 0).await.refused(404, "not_found");
     reg.get("rs-ret-3", 0).await.refused(404, "not_found");
     assert_eq!(
         reg.open(&receipt("rs-2", "10.00")).await.ok(201).state,
@@ -757,6 +767,75 @@ async fn a_return_of_part_of_a_closed_sale_and_returns_the_till_cannot_make() {
     );
     reg.cancel("rs-2").await.ok(200);
     assert_eq!(till.pending(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sale_at_one_till_is_returned_at_another_exactly_and_not_offline() {
+    let mut rig = Rig::new();
+    let till_a = Headless::start(&rig, Some(CASHIER), LONG).await;
+    let rig_b = rig.another_till();
+    let till_b = Headless::start(&rig_b, Some(CASHIER), LONG).await;
+    let (reg_a, reg_b) = (Register::new(&till_a), Register::new(&till_b));
+    // Till A sells a coffee and two croissants, spending bonuses; the sale reaches the
+    // server.
+    let sale = receipt("ra-1", "2000.00");
+    applied_sale(&till_a, &reg_a, &sale, true).await;
+    assert_eq!(reg_a.close(&sale).await.ok(200).state, State::Closed);
+    till_a.sync().await;
+
+    // Till B takes one croissant back: it finds the sale at the server.
+    let ret = return_of("ra-ret-1", "ra-1", "1");
+    assert_eq!(reg_b.open(&ret).await.ok(201).state, State::Open);
+    let Screen::Return {
+        sale: Some(ReturnSale::Server { sale: found, .. }),
+        preview: Some(preview),
+        ..
+    } = till_b.panel.screen().await
+    else {
+        panic!("till B shows the server's sale");
+    };
+    assert_eq!(found.sale_ref.receipt_id, "ra-1");
+    assert!(
+        preview.refunded.amount() > Decimal::ZERO,
+        "spent bonuses come back"
+    );
+    tap(&till_b, Action::Apply).await;
+    let applied = reg_b.get("ra-ret-1", 5).await.ok(200);
+    assert_eq!(applied.state, State::Applied);
+    let operation_id = applied.result.unwrap().data.operation_id;
+    assert_eq!(reg_b.close(&ret).await.ok(200).state, State::Closed);
+    till_b.sync().await;
+    assert_eq!(
+        rig.applied(&operation_id),
+        1,
+        "the server applied it to A's sale"
+    );
+
+    // Till A, which made the sale, takes the other croissant back: it counts B's return.
+    let ret_a = return_of("ra-ret-2", "ra-1", "1");
+    assert_eq!(reg_a.open(&ret_a).await.ok(201).state, State::Open);
+    tap(&till_a, Action::Apply).await;
+    assert_eq!(reg_a.get("ra-ret-2", 5).await.ok(200).state, State::Applied);
+    assert_eq!(reg_a.close(&ret_a).await.ok(200).state, State::Closed);
+    till_a.sync().await;
+    // No croissant is left to return, at either till.
+    let third = return_of("ra-ret-3", "ra-1", "1");
+    reg_b.open(&third).await.refused(422, "bad_return");
+    reg_a.open(&third).await.refused(422, "bad_return");
+
+    // Offline, till B cannot return a sale it did not make; nothing is queued.
+    rig.stop_server();
+    let coffee_back = crate::common::receipts::ReceiptJson::return_of("ra-ret-4", "ra-1")
+        .with("at", "2026-11-23T13:00:00+03:00")
+        .line(
+            json!({ "id": "1", "name": "Кофе", "category": "coffee", "price": "2000.00",
+                      "quantity": "1" }),
+        )
+        .receipt();
+    let m = reg_b.open(&coffee_back).await.refused(422, "unknown_sale");
+    assert!(m.contains("another till"), "{m}");
+    assert_eq!(till_b.pending(), 0);
+    assert_eq!(till_b.panel.screen().await, Screen::Waiting);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -128,15 +128,71 @@ async fn a_sale_with_spend_then_its_return() {
     let Screen::Return { preview, .. } = s.screen() else {
         panic!("{:?}", s.problem())
     };
-    assert!(preview.refunded > Bonus::ZERO);
+    assert!(preview.as_ref().expect("the sale is found").refunded > Bonus::ZERO);
     s.act(Action::Apply).await;
     assert!(matches!(print(&mut s).await, Some(Outcome::Return { .. })));
-    // A return of a sale this till never saw.
+    // A return of a sale no till has under this number: the till waits for the sale
+    // receipt's fiscal QR code. A customer's card scanned instead is refused; the fiscal
+    // code of another till's sale finds it, and the return goes through.
+    rig.sell_at_another_till(
+        "+79990000001",
+        &serde_json::to_value(receipt("s-7", "700.00")).unwrap(),
+        FISCAL_QR,
+    );
     s.act(Action::OpenReceipt(return_of("ret-2", "elsewhere", "1")))
         .await;
+    assert_eq!(s.problem(), None);
+    assert!(matches!(s.screen(), Screen::Return { sale: None, .. }));
+    s.act(Action::Apply).await;
     assert_eq!(s.problem(), Some(&Problem::SaleNotKept));
-    assert_eq!(name(&s), "waiting");
+    // The customer's purchases, for a return without the receipt: only a manager picks.
+    s.act(Action::FindByPhone("+7 999 000-00-01".into())).await;
+    let Screen::Return {
+        purchases: Some(purchases),
+        ..
+    } = s.screen()
+    else {
+        panic!("{:?}", s.problem())
+    };
+    assert!(purchases.iter().any(|p| p.sale_ref.receipt_id == "s-7"));
+    s.act(Action::PickPurchase(0)).await;
+    assert_eq!(s.problem(), Some(&Problem::ManagerOnly));
+    s.act(Action::Scan(
+        b"t=20261123T1200&s=1.00&fn=1&i=1&fp=1&n=1".to_vec(),
+    ))
+    .await;
+    assert!(
+        matches!(s.problem(), Some(Problem::BadScan(_))),
+        "a bad fiscal code"
+    );
+    s.act(Action::Scan(
+        b"t=20261123T1200&s=1.00&fn=9960440300000001&i=99&fp=1&n=1".to_vec(),
+    ))
+    .await;
+    assert_eq!(s.problem(), Some(&Problem::FiscalSaleNotFound));
+    s.act(Action::Scan(FISCAL_QR.as_bytes().to_vec())).await;
+    let Screen::Return {
+        sale: Some(_),
+        preview: Some(preview),
+        ..
+    } = s.screen()
+    else {
+        panic!("{:?}", s.problem())
+    };
+    assert_eq!(preview.original_receipt, "s-7");
+    s.act(Action::Apply).await;
+    let Some(Outcome::Return { operation, .. }) = print(&mut s).await else {
+        panic!("{:?}", s.problem())
+    };
+    wait_for(s.terminal(), "the return to sync", |st| {
+        st.queue.pending == 0
+    })
+    .await;
+    assert_eq!(rig.applied(&operation.id), 1);
 }
+
+/// The fiscal QR code of a sale receipt printed at another till.
+const FISCAL_QR: &str = "t=20261123T1200&s=1000.00&fn=9960440300112233&i=4021&fp=2837461902&n=1";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registration_with_a_code_a_wrong_code_and_an_expired_one() {

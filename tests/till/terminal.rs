@@ -15,7 +15,7 @@ use bonuskassa::server::admin;
 use bonuskassa::store::TerminalStore;
 use bonuskassa::sync::plan::PauseReason;
 use bonuskassa::terminal::{
-    Lookup, NewCustomer, OfflineLimit, Terminal, TerminalConfig, TerminalError,
+    Lookup, NewCustomer, OfflineLimit, ReturnSale, Terminal, TerminalConfig, TerminalError,
 };
 use chrono::Utc;
 
@@ -187,15 +187,20 @@ async fn online_first_then_offline_from_the_cache_then_the_queue_drains() {
     let walk_in_sale = terminal.sell(&cashier, &accrual, None).unwrap();
 
     // A partial return of the offline sale, computed from the kept sale.
+    let kept = terminal
+        .find_return_sale(&return_of("ret-1", "r-offline", "1"))
+        .await
+        .unwrap();
+    assert_eq!(kept, ReturnSale::Kept, "offline, the sale kept here");
     let preview = terminal
-        .preview_return(&return_of("ret-1", "r-offline", "1"))
+        .preview_return(&return_of("ret-1", "r-offline", "1"), &kept)
         .unwrap();
     let (result, ret) = terminal
-        .make_return(&cashier, &return_of("ret-1", "r-offline", "1"))
+        .make_return(&cashier, &return_of("ret-1", "r-offline", "1"), &kept)
         .unwrap();
     assert_eq!(preview, result);
     let err = terminal
-        .make_return(&cashier, &return_of("ret-2", "r-offline", "2"))
+        .make_return(&cashier, &return_of("ret-2", "r-offline", "2"), &kept)
         .unwrap_err();
     assert!(matches!(err, TerminalError::Return(_)), "{err}");
 

@@ -20,6 +20,9 @@ use bonuskassa::clock::{Clock, SystemClock};
 use bonuskassa::domain::money::Bonus;
 use i_slint_backend_testing::AccessibleRole;
 
+/// The fiscal QR code of a sale receipt printed at another till.
+const FISCAL_QR: &str = "t=20261123T1200&s=800.00&fn=9960440300112233&i=4021&fp=2837461902&n=1";
+
 #[test]
 fn the_touch_screens_walk_a_sale_a_registration_a_return_and_the_manager_menu() {
     on_slint_thread(walk);
@@ -154,6 +157,25 @@ fn walk() {
     };
     assert!(result.refunded > Bonus::ZERO);
 
+    // A return whose sale no till has under this number: the till asks for the fiscal QR
+    // code of the sale receipt, and the scanned code finds another till's sale.
+    rig.sell_at_another_till(
+        "+79990000001",
+        &serde_json::to_value(receipt("ui-elsewhere", "500.00")).unwrap(),
+        FISCAL_QR,
+    );
+    till.handle.open_receipt(return_of("ui-ret-2", "4021", "1"));
+    till.settle();
+    till.expect_starting("Продажа не найдена по номеру чека");
+    till.picture("return_needs_fiscal_qr");
+    till.handle.scan(FISCAL_QR.as_bytes().to_vec());
+    till.settle();
+    till.expect("Продажа сделана на кассе «till-elsewhere»");
+    till.expect("Круассан");
+    till.picture("return_found_by_fiscal_qr");
+    till.tap("Подтвердить возврат");
+    assert!(matches!(till.outcome(), Outcome::Return { .. }));
+
     // A receipt cancelled from the find screen goes back without loyalty.
     till.handle.open_receipt(receipt("ui-3", "100.00"));
     till.settle();
@@ -195,6 +217,26 @@ fn walk() {
     till.tap("Назад");
     till.tap("Назад");
     till.expect("Ожидание чека от кассы");
+
+    // The customer lost the receipt: the manager finds their purchases by phone and picks
+    // the sale (audited).
+    till.handle.open_receipt(return_of("ui-ret-3", "lost", "1"));
+    till.settle();
+    till.expect_starting("Продажа не найдена по номеру чека");
+    till.field("Телефон клиента")
+        .set_accessible_value("+79990000001");
+    till.tap("Покупки клиента");
+    till.settle();
+    till.expect("Чек потерян: менеджер выбирает покупку клиента");
+    till.expect("Чек ui-elsewhere");
+    till.picture("return_customer_purchases");
+    till.tap("Вернуть по чеку ui-elsewhere");
+    till.settle();
+    till.expect("Продажа сделана на кассе «till-elsewhere»");
+    till.expect("Круассан");
+    till.picture("return_picked_purchase");
+    till.tap("Подтвердить возврат");
+    assert!(matches!(till.outcome(), Outcome::Return { .. }));
 
     // A conflict: a spend confirmed offline at this till, while Илья spent his bonuses at
     // another; the server refuses it once it is back. The manager's list words the reason

@@ -152,11 +152,14 @@ fn customers_to_lock(
                     ids.push(id);
                 }
             }
-            OperationBody::Return { receipt } => {
-                if let Some(original) = &receipt.original_receipt
-                    && let Some(sale) = tx.sale(&terminal.id, original)?
-                {
-                    ids.push(sale.customer_id);
+            OperationBody::Return { receipt, sale } => {
+                let kept = match (sale, &receipt.original_receipt) {
+                    (Some(s), _) => tx.sale(&s.terminal_id, &s.receipt_id)?,
+                    (None, Some(original)) => tx.sale(&terminal.id, original)?,
+                    (None, None) => None,
+                };
+                if let Some(kept) = kept {
+                    ids.push(kept.customer_id);
                 }
             }
             OperationBody::ManualChange { customer_id, .. }
@@ -331,8 +334,7 @@ impl Cx<'_> {
                 receipt,
                 spend,
                 verification,
-                // Kept with the sale by the next change (returns at any till).
-                fiscal: _,
+                fiscal,
                 hold,
             } => self.sale(
                 customer_id,
@@ -340,8 +342,9 @@ impl Cx<'_> {
                 *spend,
                 verification.as_ref(),
                 hold.as_deref(),
+                fiscal.as_ref(),
             ),
-            OperationBody::Return { receipt } => self.return_(receipt),
+            OperationBody::Return { receipt, sale } => self.return_(receipt, sale.as_ref()),
             OperationBody::Registration {
                 customer_id,
                 phone,

@@ -3,29 +3,51 @@
 use super::{Cx, Failure, Reject, burn_date, reject, short_id};
 use crate::domain::receipt::Receipt;
 use crate::domain::returns::{ReturnError, Returned, Sale, compute_return};
+use crate::protocol::sales::SaleRef;
 use crate::protocol::server::RejectReason;
 use crate::server::ledger::{self, Grant, Source};
 use crate::server::store::StoreError;
 
 impl Cx<'_> {
-    pub(super) fn return_(&mut self, receipt: &Receipt) -> Result<serde_json::Value, Failure> {
+    /// A return of the sale `sale` names (made at any till of the chain), or else of this
+    /// till's sale with the receipt's `original_receipt`.
+    pub(super) fn return_(
+        &mut self,
+        receipt: &Receipt,
+        sale_ref: Option<&SaleRef>,
+    ) -> Result<serde_json::Value, Failure> {
         let (rules, op, now) = (self.rules, self.op, self.now);
         receipt
             .validate()
             .map_err(|e| Reject(RejectReason::Invalid, format!("receipt.{e}")))?;
-        let original = receipt.original_receipt.clone().unwrap_or_default();
-        let Some(row) = self.tx.sale(&self.terminal.id, &original)? else {
+        let (terminal_id, original) = match sale_ref {
+            Some(s) => (s.terminal_id.clone(), s.receipt_id.clone()),
+            None => (
+                self.terminal.id.clone(),
+                receipt.original_receipt.clone().unwrap_or_default(),
+            ),
+        };
+        let Some(row) = self.tx.sale(&terminal_id, &original)? else {
             return reject(
                 RejectReason::SaleNotFound,
-                "the server has no sale of this till with this receipt number",
+                if sale_ref.is_some() {
+                    "the server has no sale of that till with that receipt number"
+                } else {
+                    "the server has no sale of this till with this receipt number"
+                },
             );
         };
         let sale: Sale = serde_json::from_str(&row.sale)
             .map_err(|e| Reject(RejectReason::Invalid, format!("stored sale: {e}")))?;
         let mut so_far: Returned = serde_json::from_str(&row.returned).unwrap_or_default();
-        let lines = sale
-            .lines_of(receipt)
-            .map_err(|e| Reject(RejectReason::Invalid, e.to_string()))?;
+        // A sale named by reference was found by the till, perhaps by its fiscal document:
+        // the register's `original_receipt` need not be the server's receipt number.
+        let lines = if sale_ref.is_some() {
+            sale.lines_of_found(receipt)
+        } else {
+            sale.lines_of(receipt)
+        };
+        let lines = lines.map_err(|e| Reject(RejectReason::Invalid, e.to_string()))?;
         let result = compute_return(&sale, &so_far, &lines).map_err(|e| match e {
             ReturnError::TooMuch { .. } => Reject(RejectReason::ReturnExceedsSale, e.to_string()),
             other => Reject(RejectReason::Invalid, other.to_string()),
@@ -67,7 +89,7 @@ impl Cx<'_> {
         let returned = serde_json::to_string(&so_far)
             .map_err(|e| StoreError::Other(format!("a return does not serialize: {e}")))?;
         self.tx
-            .set_sale_returned(&self.terminal.id, &original, &returned)?;
+            .set_sale_returned(&terminal_id, &original, &returned)?;
         self.touch(&c.id);
         serde_json::to_value(&result)
             .map_err(|e| StoreError::Other(format!("a return does not serialize: {e}")).into())

@@ -5,6 +5,7 @@ use chrono::Duration;
 
 use super::{Cx, Failure, Reject, burn_date, reject, short_id};
 use crate::domain::calc::{CalcError, CustomerState, calculate};
+use crate::domain::fiscal::{FiscalData, FiscalKind};
 use crate::domain::money::{Bonus, Money, round_half_up};
 use crate::domain::receipt::{Receipt, ReceiptKind};
 use crate::domain::returns::Sale;
@@ -15,9 +16,38 @@ use crate::server::customers::Customer;
 use crate::server::holds;
 use crate::server::ledger::{self, Grant, Source, Spend};
 use crate::server::sms;
-use crate::server::store::{CustomerKey, HoldState, NewSale, StoreError};
+use crate::server::store::{CustomerKey, HoldState, NewSale, SaleFiscal, StoreError};
 
 impl Cx<'_> {
+    /// The fiscal document to keep with a sale, as JSON. A sale is never refused for its
+    /// fiscal data (the customer paid, the receipt is printed): a document that is not a
+    /// sale's, does not validate, or is another sale's already is left out, and logged.
+    fn fiscal_to_keep(
+        &mut self,
+        fiscal: Option<&FiscalData>,
+    ) -> Result<Option<(FiscalData, String)>, Failure> {
+        let Some(f) = fiscal else { return Ok(None) };
+        if let Err(e) = f.validate() {
+            tracing::warn!(operation = %self.op.id, error = %e, "a sale's fiscal data is not kept");
+            return Ok(None);
+        }
+        if f.kind != FiscalKind::Sale {
+            tracing::warn!(operation = %self.op.id, fiscal = ?f, "a sale's fiscal document is not a sale's");
+            return Ok(None);
+        }
+        if self
+            .tx
+            .sale_by_fiscal(&f.fn_number, i64::from(f.fd))?
+            .is_some()
+        {
+            tracing::warn!(operation = %self.op.id, fiscal = ?f, "another sale has this fiscal document");
+            return Ok(None);
+        }
+        let json = serde_json::to_string(f)
+            .map_err(|e| StoreError::Other(format!("fiscal data does not serialize: {e}")))?;
+        Ok(Some((f.clone(), json)))
+    }
+
     pub(super) fn sale(
         &mut self,
         customer_id: &str,
@@ -25,6 +55,7 @@ impl Cx<'_> {
         spend: Bonus,
         verification: Option<&Secret>,
         hold: Option<&str>,
+        fiscal: Option<&FiscalData>,
     ) -> Result<serde_json::Value, Failure> {
         let (rules, op, now) = (self.rules, self.op, self.now);
         let c = self.customer(customer_id)?;
@@ -147,6 +178,7 @@ impl Cx<'_> {
         let sale = Sale::from_calculation(receipt, &calc);
         let sale = serde_json::to_string(&sale)
             .map_err(|e| StoreError::Other(format!("a sale does not serialize: {e}")))?;
+        let fiscal = self.fiscal_to_keep(fiscal)?;
         let kept = self.tx.insert_sale(&NewSale {
             terminal_id: &self.terminal.id,
             receipt_id: &receipt.id,
@@ -154,6 +186,11 @@ impl Cx<'_> {
             customer_id: &c.id,
             at,
             sale: &sale,
+            fiscal: fiscal.as_ref().map(|(f, json)| SaleFiscal {
+                fn_number: &f.fn_number,
+                fd: i64::from(f.fd),
+                json,
+            }),
         })?;
         if !kept {
             return reject(

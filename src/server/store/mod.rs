@@ -341,6 +341,13 @@ pub trait OperationRead {
     fn sequence_used(&mut self, terminal_id: &str, seq: i64) -> Result<bool, StoreError>;
     /// A kept sale by the till that made it and its receipt number.
     fn sale(&mut self, terminal_id: &str, receipt_id: &str) -> Result<Option<SaleRow>, StoreError>;
+    /// The kept sales with this receipt number, at any till of the chain (a few at most).
+    fn sales_by_receipt(&mut self, receipt_id: &str) -> Result<Vec<SaleRow>, StoreError>;
+    /// The kept sale of a fiscal document: its drive (ФН) and number (ФД).
+    fn sale_by_fiscal(&mut self, fn_number: &str, fd: i64) -> Result<Option<SaleRow>, StoreError>;
+    /// A customer's kept sales, newest first.
+    fn customer_sales(&mut self, customer_id: &str, limit: i64)
+    -> Result<Vec<SaleRow>, StoreError>;
     fn has_purchases(&mut self, customer_id: &str) -> Result<bool, StoreError>;
     /// Purchases in `(since, until]` (`since = None`: from the start).
     fn purchase_totals(

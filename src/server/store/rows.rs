@@ -299,9 +299,16 @@ pub struct NewOperation<'a> {
 /// reads and writes (`domain::returns::Sale`, `Returned`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SaleRow {
+    pub terminal_id: String,
+    /// The till's name, for the cashier choosing between sales.
+    pub terminal_name: String,
+    pub receipt_id: String,
     pub customer_id: String,
+    pub at: DateTime<Utc>,
     pub sale: String,
     pub returned: String,
+    /// JSON of `domain::fiscal::FiscalData`, when the register reported it.
+    pub fiscal: Option<String>,
 }
 
 /// A sale to keep.
@@ -313,6 +320,17 @@ pub struct NewSale<'a> {
     pub customer_id: &'a str,
     pub at: DateTime<Utc>,
     pub sale: &'a str,
+    /// The fiscal document the register printed: its drive (ФН), its number (ФД), and the
+    /// whole of it as JSON.
+    pub fiscal: Option<SaleFiscal<'a>>,
+}
+
+/// A sale's fiscal document, as kept: the unique key and the JSON.
+#[derive(Debug, Clone, Copy)]
+pub struct SaleFiscal<'a> {
+    pub fn_number: &'a str,
+    pub fd: i64,
+    pub json: &'a str,
 }
 
 /// A consent given or withdrawn.

@@ -73,7 +73,7 @@ pub(super) fn sale_summary(priced: &Priced) -> LastReceipt {
 pub(super) fn applied_summary(applied: &Applied) -> LastReceipt {
     match &applied.what {
         AppliedWhat::Sale { priced, .. } => sale_summary(priced),
-        AppliedWhat::Return { result } => LastReceipt {
+        AppliedWhat::Return { result, .. } => LastReceipt {
             kind: OutcomeKind::Refund,
             receipt: applied.receipt.id.clone().into(),
             refunded: bonus(result.refunded).into(),
@@ -247,6 +247,8 @@ pub(super) fn problem_info(problem: &Problem) -> ProblemInfo {
         Problem::BadBirthDate => plain(K::BadBirthDate),
         Problem::AlreadyRegistered => plain(K::AlreadyRegistered),
         Problem::SaleNotKept => plain(K::SaleNotKept),
+        Problem::SaleElsewhereOffline => plain(K::SaleElsewhereOffline),
+        Problem::FiscalSaleNotFound => plain(K::FiscalSaleNotFound),
         Problem::BadReturn(d) => info(K::BadReturn, "", d),
         Problem::ManagerOnly => plain(K::ManagerOnly),
         Problem::BadAmount => plain(K::BadAmount),

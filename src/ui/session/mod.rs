@@ -166,6 +166,8 @@ fn show(window: &AppWindow, view: View) {
     let refund = window.global::<ReturnAdapter>();
     refund.set_refund(view.refund);
     refund.set_lines(ModelRc::new(VecModel::from(view.refund_lines)));
+    refund.set_purchases(ModelRc::new(VecModel::from(view.purchases)));
+    refund.set_purchases_shown(view.purchases_shown);
 
     let manager = window.global::<ManagerAdapter>();
     manager.set_manager(view.manager);

@@ -11,10 +11,11 @@ use crate::checkout::{RegistrationStep, Screen};
 use crate::domain::money::Bonus;
 use crate::protocol::server::RejectReason;
 use crate::runner::{Notice as RunnerNotice, Shown};
+use crate::terminal::ReturnSale;
 use crate::ui::{
     ConflictKind, ConflictLine, ConflictReason, CustomerCard, LastReceipt, Notice, Page,
-    ProblemInfo, ReceiptInfo, RegStep, RegistrationInfo, ReturnInfo, ReturnLine, SpendCode,
-    TillStatus, UnconfirmedLine,
+    ProblemInfo, PurchaseRow, ReceiptInfo, RegStep, RegistrationInfo, ReturnInfo, ReturnLine,
+    SpendCode, TillStatus, UnconfirmedLine,
 };
 
 /// The kind of a refused operation, from the kind it was queued as.
@@ -78,6 +79,9 @@ pub(super) struct View {
     pub(super) registration: RegistrationInfo,
     pub(super) refund: ReturnInfo,
     pub(super) refund_lines: Vec<ReturnLine>,
+    /// A customer's purchases on a return without its receipt.
+    pub(super) purchases: Vec<PurchaseRow>,
+    pub(super) purchases_shown: bool,
     pub(super) conflicts: Vec<ConflictLine>,
     pub(super) unconfirmed: Vec<UnconfirmedLine>,
     pub(super) last: LastReceipt,
@@ -112,6 +116,8 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
         },
         refund: ReturnInfo::default(),
         refund_lines: Vec::new(),
+        purchases: Vec::new(),
+        purchases_shown: false,
         conflicts: Vec::new(),
         unconfirmed: Vec::new(),
         last: shown.last.map(last_receipt).unwrap_or_default(),
@@ -198,10 +204,50 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
                 existing: r.existing.is_some(),
             };
         }
-        Screen::Return { receipt, preview } => {
+        Screen::Return {
+            receipt,
+            sale,
+            preview,
+            purchases,
+        } => {
             view.page = Page::ReturnReceipt;
             view.receipt = receipt_info(receipt);
+            let own_till = session.terminal().enrollment().map(|e| e.terminal_id);
+            let sale_till = match sale {
+                Some(ReturnSale::Server { sale, .. })
+                    if Some(&sale.sale_ref.terminal_id) != own_till.as_ref() =>
+                {
+                    sale.terminal_name.clone()
+                }
+                _ => String::new(),
+            };
+            let Some(preview) = preview else {
+                view.refund = ReturnInfo {
+                    found: false,
+                    original: receipt.original_receipt.clone().unwrap_or_default().into(),
+                    ..ReturnInfo::default()
+                };
+                view.purchases = purchases
+                    .iter()
+                    .flatten()
+                    .map(|p| PurchaseRow {
+                        receipt: p.sale_ref.receipt_id.clone().into(),
+                        till: p.terminal_name.clone().into(),
+                        at: p
+                            .at
+                            .with_timezone(&chrono::Local)
+                            .format("%d.%m.%Y %H:%M")
+                            .to_string()
+                            .into(),
+                        paid: money(&p.paid().to_string()).into(),
+                    })
+                    .collect();
+                view.purchases_shown = purchases.is_some();
+                return view;
+            };
             view.refund = ReturnInfo {
+                found: true,
+                sale_till: sale_till.into(),
                 original: preview.original_receipt.clone().into(),
                 paid: money(&preview.paid.to_string()).into(),
                 refunded: bonus(preview.refunded).into(),

@@ -244,9 +244,20 @@ fn registration(window: &AppWindow, send: &Sender, typing: &Rc<RefCell<Typing>>)
 
 /// `ReturnAdapter`: confirm the return.
 fn refund(window: &AppWindow, send: &Sender) {
-    window
-        .global::<ReturnAdapter>()
-        .on_apply(send.tap(Action::Apply));
+    let adapter = window.global::<ReturnAdapter>();
+    adapter.on_apply(send.tap(Action::Apply));
+    {
+        let send = send.clone();
+        adapter.on_find_purchases(move |phone| send.act(Action::FindByPhone(phone.to_string())));
+    }
+    {
+        let send = send.clone();
+        adapter.on_pick(move |index| {
+            if let Ok(index) = usize::try_from(index) {
+                send.act(Action::PickPurchase(index));
+            }
+        });
+    }
 }
 
 /// `ManagerAdapter`: the manager's menu and what it opens.

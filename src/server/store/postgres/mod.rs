@@ -56,6 +56,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0002_holds",
         sql: include_str!("../../../../migrations/server-postgres/0002_holds.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_sale_fiscal",
+        sql: include_str!("../../../../migrations/server-postgres/0003_sale_fiscal.sql"),
+    },
 ];
 
 /// The schema version this program writes: the newest migration's.

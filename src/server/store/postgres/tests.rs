@@ -957,6 +957,7 @@ fn scenario(store: &dyn Store) -> Vec<String> {
             ),
         );
         let sale = |receipt: &'static str, op: &'static str| NewSale {
+            fiscal: None,
             terminal_id: "term2",
             receipt_id: receipt,
             operation_id: op,

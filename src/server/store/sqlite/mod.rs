@@ -39,6 +39,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_holds",
         include_str!("../../../../migrations/server/0004_holds.sql"),
     ),
+    (
+        "0005_sale_fiscal",
+        include_str!("../../../../migrations/server/0005_sale_fiscal.sql"),
+    ),
 ];
 
 /// The schema version this program writes.

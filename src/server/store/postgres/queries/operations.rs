@@ -6,6 +6,25 @@ use chrono::{DateTime, Utc};
 use super::{Conn, PgRead, PgTx, col, no_customer};
 use crate::server::store::*;
 
+/// The columns of a kept sale, with its till's name.
+const SALE_COLUMNS: &str =
+    "SELECT s.terminal_id, COALESCE(t.name, s.terminal_id), s.receipt_id, s.customer_id,
+        s.at, s.sale, s.returned, s.fiscal
+     FROM sales s LEFT JOIN terminals t ON t.id = s.terminal_id";
+
+fn sale_row(r: &tokio_postgres::Row) -> Result<SaleRow, StoreError> {
+    Ok(SaleRow {
+        terminal_id: col(r, 0)?,
+        terminal_name: col(r, 1)?,
+        receipt_id: col(r, 2)?,
+        customer_id: col(r, 3)?,
+        at: col(r, 4)?,
+        sale: col(r, 5)?,
+        returned: col(r, 6)?,
+        fiscal: col(r, 7)?,
+    })
+}
+
 impl_reads! {
 impl OperationRead {
     fn operation_answer(&mut self, id: &str) -> Result<Option<String>, StoreError> {
@@ -28,18 +47,50 @@ impl OperationRead {
     fn sale(&mut self, terminal_id: &str, receipt_id: &str) -> Result<Option<SaleRow>, StoreError> {
         self.session()
             .query_opt(
-                "SELECT customer_id, sale, returned FROM sales
-                 WHERE terminal_id = $1 AND receipt_id = $2",
+                &format!("{SALE_COLUMNS} WHERE s.terminal_id = $1 AND s.receipt_id = $2"),
                 &[&terminal_id, &receipt_id],
             )?
-            .map(|r| {
-                Ok(SaleRow {
-                    customer_id: col(&r, 0)?,
-                    sale: col(&r, 1)?,
-                    returned: col(&r, 2)?,
-                })
-            })
+            .map(|r| sale_row(&r))
             .transpose()
+    }
+
+    fn sales_by_receipt(&mut self, receipt_id: &str) -> Result<Vec<SaleRow>, StoreError> {
+        self.session()
+            .query(
+                &format!("{SALE_COLUMNS} WHERE s.receipt_id = $1 ORDER BY s.at DESC LIMIT 20"),
+                &[&receipt_id],
+            )?
+            .iter()
+            .map(sale_row)
+            .collect()
+    }
+
+    fn sale_by_fiscal(&mut self, fn_number: &str, fd: i64) -> Result<Option<SaleRow>, StoreError> {
+        self.session()
+            .query_opt(
+                &format!("{SALE_COLUMNS} WHERE s.fiscal_fn = $1 AND s.fiscal_fd = $2"),
+                &[&fn_number, &fd],
+            )?
+            .map(|r| sale_row(&r))
+            .transpose()
+    }
+
+    fn customer_sales(
+        &mut self,
+        customer_id: &str,
+        limit: i64,
+    ) -> Result<Vec<SaleRow>, StoreError> {
+        self.session()
+            .query(
+                &format!(
+                    "{SALE_COLUMNS} WHERE s.customer_id = $1
+                     ORDER BY s.at DESC, s.operation_id DESC LIMIT $2"
+                ),
+                &[&customer_id, &limit],
+            )?
+            .iter()
+            .map(sale_row)
+            .collect()
     }
 
     fn has_purchases(&mut self, customer_id: &str) -> Result<bool, StoreError> {
@@ -159,8 +210,9 @@ impl OperationTx for PgTx<'_> {
 
     fn insert_sale(&mut self, s: &NewSale<'_>) -> Result<bool, StoreError> {
         let n = self.s.execute(
-            "INSERT INTO sales (terminal_id, receipt_id, operation_id, customer_id, at, sale)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            "INSERT INTO sales (terminal_id, receipt_id, operation_id, customer_id, at, sale,
+                                fiscal_fn, fiscal_fd, fiscal)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
             &[
                 &s.terminal_id,
                 &s.receipt_id,
@@ -168,6 +220,9 @@ impl OperationTx for PgTx<'_> {
                 &s.customer_id,
                 &s.at,
                 &s.sale,
+                &s.fiscal.map(|f| f.fn_number),
+                &s.fiscal.map(|f| f.fd),
+                &s.fiscal.map(|f| f.json),
             ],
         )?;
         Ok(n == 1)

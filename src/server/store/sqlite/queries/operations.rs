@@ -6,7 +6,26 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{Conn, SqliteTx};
 use crate::server::store::*;
-use crate::sqlite::ts;
+use crate::sqlite::{parse_ts_column, ts};
+
+/// The columns of a kept sale, with its till's name.
+const SALE_COLUMNS: &str =
+    "SELECT s.terminal_id, COALESCE(t.name, s.terminal_id), s.receipt_id, s.customer_id,
+        s.at, s.sale, s.returned, s.fiscal
+     FROM sales s LEFT JOIN terminals t ON t.id = s.terminal_id";
+
+fn sale_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SaleRow> {
+    Ok(SaleRow {
+        terminal_id: r.get(0)?,
+        terminal_name: r.get(1)?,
+        receipt_id: r.get(2)?,
+        customer_id: r.get(3)?,
+        at: parse_ts_column(&r.get::<_, String>(4)?, 4)?,
+        sale: r.get(5)?,
+        returned: r.get(6)?,
+        fiscal: r.get(7)?,
+    })
+}
 
 impl<T: Conn> OperationRead for T {
     fn operation_answer(&mut self, id: &str) -> Result<Option<String>, StoreError> {
@@ -29,18 +48,45 @@ impl<T: Conn> OperationRead for T {
     fn sale(&mut self, terminal_id: &str, receipt_id: &str) -> Result<Option<SaleRow>, StoreError> {
         Ok(self
             .conn()
-            .prepare_cached(
-                "SELECT customer_id, sale, returned FROM sales
-                 WHERE receipt_id = ?1 AND terminal_id = ?2",
-            )?
-            .query_row(params![receipt_id, terminal_id], |r| {
-                Ok(SaleRow {
-                    customer_id: r.get(0)?,
-                    sale: r.get(1)?,
-                    returned: r.get(2)?,
-                })
-            })
+            .prepare_cached(&format!(
+                "{SALE_COLUMNS} WHERE s.receipt_id = ?1 AND s.terminal_id = ?2"
+            ))?
+            .query_row(params![receipt_id, terminal_id], sale_row)
             .optional()?)
+    }
+
+    fn sales_by_receipt(&mut self, receipt_id: &str) -> Result<Vec<SaleRow>, StoreError> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "{SALE_COLUMNS} WHERE s.receipt_id = ?1 ORDER BY s.at DESC LIMIT 20"
+            ))?
+            .query_map([receipt_id], sale_row)?
+            .collect::<Result<_, _>>()?)
+    }
+
+    fn sale_by_fiscal(&mut self, fn_number: &str, fd: i64) -> Result<Option<SaleRow>, StoreError> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "{SALE_COLUMNS} WHERE s.fiscal_fn = ?1 AND s.fiscal_fd = ?2"
+            ))?
+            .query_row(params![fn_number, fd], sale_row)
+            .optional()?)
+    }
+
+    fn customer_sales(
+        &mut self,
+        customer_id: &str,
+        limit: i64,
+    ) -> Result<Vec<SaleRow>, StoreError> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "{SALE_COLUMNS} WHERE s.customer_id = ?1 ORDER BY s.at DESC, s.rowid DESC LIMIT ?2"
+            ))?
+            .query_map(params![customer_id, limit], sale_row)?
+            .collect::<Result<_, _>>()?)
     }
 
     fn has_purchases(&mut self, customer_id: &str) -> Result<bool, StoreError> {
@@ -152,8 +198,9 @@ impl OperationTx for SqliteTx<'_> {
         let n = self
             .conn
             .prepare_cached(
-                "INSERT INTO sales (receipt_id, terminal_id, operation_id, customer_id, at, sale)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                "INSERT INTO sales (receipt_id, terminal_id, operation_id, customer_id, at, sale,
+                                    fiscal_fn, fiscal_fd, fiscal)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
             )?
             .execute(params![
                 s.receipt_id,
@@ -161,7 +208,10 @@ impl OperationTx for SqliteTx<'_> {
                 s.operation_id,
                 s.customer_id,
                 ts(s.at),
-                s.sale
+                s.sale,
+                s.fiscal.map(|f| f.fn_number),
+                s.fiscal.map(|f| f.fd),
+                s.fiscal.map(|f| f.json),
             ])?;
         Ok(n == 1)
     }
