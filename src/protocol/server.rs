@@ -158,8 +158,16 @@ pub struct CustomerView {
     pub balance: Bonus,
     /// Accrued but not yet active.
     pub pending: Bonus,
+    /// Reserved now for sales at other tills (their holds), and so not in `balance`;
+    /// absent when nothing is.
+    #[serde(default, skip_serializing_if = "nothing_held")]
+    pub held: Bonus,
     #[schema(pattern = r"^\d+(\.\d{1,2})?$")]
     pub discount_percent: String,
+}
+
+fn nothing_held(held: &Bonus) -> bool {
+    held.is_zero()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -90,9 +90,12 @@ pub fn lookup(
     let (customer, mut balance) = r
         .customer_with_balance(key.key(), now)?
         .ok_or(LookupError::NotFound)?;
-    // What other tills hold for their sales is not spendable here.
+    // What other tills hold for their sales is not spendable here: the till says so.
+    let before = balance.active;
     balance.active = super::holds::spendable_now(r, &customer.id, balance.active, now, None)?;
-    Ok(view(rules, &customer, balance))
+    let mut shown = view(rules, &customer, balance);
+    shown.held = Bonus::from_kopecks((before - balance.active).max(0));
+    Ok(shown)
 }
 
 /// A phone or a card number typed or scanned as a referrer.
@@ -137,6 +140,7 @@ pub fn view(rules: &Rules, c: &Customer, balance: Balance) -> CustomerView {
         phone_verified: c.phone_verified,
         balance: Bonus::from_kopecks(balance.active),
         pending: Bonus::from_kopecks(balance.pending),
+        held: Bonus::ZERO,
         discount_percent: rules
             .card(&c.card_status)
             .map(|r| r.discount_percent.to_string())

@@ -69,6 +69,8 @@ impl Terminal {
             phone_verified: c.phone_verified,
             balance: Bonus::from_kopecks(c.balance - spent),
             pending: Bonus::from_kopecks(c.pending),
+            // Other tills' holds are known only to the server.
+            held: Bonus::ZERO,
             discount_percent: discount,
         })
     }

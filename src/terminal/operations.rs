@@ -245,6 +245,7 @@ impl Terminal {
             phone_verified: cached.phone_verified,
             balance: Bonus::ZERO,
             pending: Bonus::ZERO,
+            held: Bonus::ZERO,
             discount_percent: status.discount_percent.to_string(),
         };
         Ok((view, op))

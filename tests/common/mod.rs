@@ -110,6 +110,37 @@ impl Rig {
             .unwrap()
     }
 
+    /// Another till (its own data dir, secrets and `name`) enrolled at the rig's server,
+    /// its cache loaded, a cashier logged in: a checkout session without a window.
+    pub async fn other_till(&self, name: &str) -> bonuskassa::checkout::Session {
+        use bonuskassa::checkout::{Action, Session};
+        let clock: Arc<dyn bonuskassa::clock::Clock> = Arc::new(SystemClock);
+        let code = server::enroll_code(&self.server_data, Utc::now());
+        let secrets = Arc::new(KeyringStore::with_store(
+            keyring_core::mock::Store::new().unwrap(),
+        ));
+        let mut config = self.config();
+        config.name = name.into();
+        let dir = self._dir.path().join(name);
+        let terminal = Terminal::enroll(&dir, config, secrets, &code, clock.clone())
+            .await
+            .unwrap();
+        let terminal = Arc::new(terminal);
+        terminal.start_sync(quick_sync()).unwrap();
+        // The demo's four customers, and any a test registered before.
+        wait_for(&terminal, "the cache", |s| {
+            s.cached_customers >= 4 && !s.cache.loading
+        })
+        .await;
+        let mut s = Session::new(terminal, clock);
+        s.act(Action::Login {
+            code: "1111".into(),
+        })
+        .await;
+        assert_eq!(s.problem(), None);
+        s
+    }
+
     pub fn stop_server(&mut self) {
         self.server.take().unwrap().stop().unwrap();
     }
@@ -164,6 +195,21 @@ impl Rig {
             "cashier": "Кассир Анна", "body": { "kind": "sale", "customer_id": customer.id,
             "spend": "0", "receipt": receipt, "fiscal": fiscal } }))
             .unwrap();
+        // That till is enrolled at the server, so the tills show its name.
+        let token: &[u8] = b"till-elsewhere's token hash";
+        store::write(&*store, |tx| {
+            if tx.terminal_by_token(token)?.is_none() {
+                tx.insert_terminal(&store::NewTerminal {
+                    id: "till-elsewhere",
+                    store_id: admin::DEMO_STORE,
+                    name: "Касса 7",
+                    token_hash: token,
+                    enrolled_at: Utc::now(),
+                })?;
+            }
+            Ok(())
+        })
+        .unwrap();
         let rules = bonuskassa::domain::rules::Rules::from_toml_str(admin::DEMO_RULES).unwrap();
         let till = ServerTill {
             id: "till-elsewhere".into(),

@@ -4,42 +4,17 @@
 //! the second sees it all again; and a sale that consumes its hold leaves the balance
 //! right, its bonuses counted once.
 
-use std::sync::Arc;
-
-use crate::common::{Rig, b, quick_sync, receipt, server as srv, wait_for};
+use crate::common::{Rig, b, receipt, server as srv, wait_for};
 use bonuskassa::checkout::{Action, Outcome, Problem, Screen, Session};
-use bonuskassa::clock::{Clock, SystemClock};
 use bonuskassa::domain::money::Bonus;
-use bonuskassa::secrets::KeyringStore;
 use bonuskassa::server::store::{self, CustomerKey};
-use bonuskassa::terminal::Terminal;
 use chrono::Utc;
 
 const KARINA: &str = "+79990000001"; // 500 bonuses, phone verified
 
-/// A till of its own (data dir, secrets, name) enrolled at the rig's server, logged in.
+/// A till of its own enrolled at the rig's server, logged in.
 async fn till(rig: &Rig, name: &str) -> Session {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let code = srv::enroll_code(&rig.server_data, Utc::now());
-    let secrets = Arc::new(KeyringStore::with_store(
-        keyring_core::mock::Store::new().unwrap(),
-    ));
-    let mut config = rig.config();
-    config.name = name.into();
-    let dir = rig._dir.path().join(name);
-    let terminal = Terminal::enroll(&dir, config, secrets, &code, clock.clone())
-        .await
-        .unwrap();
-    let terminal = Arc::new(terminal);
-    terminal.start_sync(quick_sync()).unwrap();
-    wait_for(&terminal, "the cache", |s| s.cached_customers == 4).await;
-    let mut s = Session::new(terminal, clock);
-    s.act(Action::Login {
-        code: "1111".into(),
-    })
-    .await;
-    assert_eq!(s.problem(), None);
-    s
+    rig.other_till(name).await
 }
 
 /// Opens a receipt and finds Karina: the customer card.

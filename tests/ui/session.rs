@@ -170,7 +170,7 @@ fn walk() {
     till.picture("return_needs_fiscal_qr");
     till.handle.scan(FISCAL_QR.as_bytes().to_vec());
     till.settle();
-    till.expect("Продажа сделана на кассе «till-elsewhere»");
+    till.expect("Продажа сделана на кассе «Касса 7»");
     till.expect("Круассан");
     till.picture("return_found_by_fiscal_qr");
     till.tap("Подтвердить возврат");
@@ -232,7 +232,7 @@ fn walk() {
     till.picture("return_customer_purchases");
     till.tap("Вернуть по чеку ui-elsewhere");
     till.settle();
-    till.expect("Продажа сделана на кассе «till-elsewhere»");
+    till.expect("Продажа сделана на кассе «Касса 7»");
     till.expect("Круассан");
     till.picture("return_picked_purchase");
     till.tap("Подтвердить возврат");
@@ -284,6 +284,48 @@ fn walk() {
     till.expect("Ожидание чека от кассы");
 
     unconfirmed(&till, &rig, &rt, &terminal);
+    held_at_another_till(&till, &rig, &rt);
+}
+
+/// Two tills, one customer: while another till's register prints a spend of Анна's
+/// bonuses, the server holds them, and this till's card shows them reserved and not
+/// spendable; once the other till cancels, the whole balance is back.
+fn held_at_another_till(till: &Till, rig: &Rig, rt: &tokio::runtime::Runtime) {
+    let mut other = rt.block_on(rig.other_till("Касса 2"));
+    rt.block_on(async {
+        other
+            .act(Action::OpenReceipt(receipt("other-1", "5000.00")))
+            .await;
+        other.act(Action::FindByPhone("+79990000003".into())).await;
+        other.act(Action::SetSpend("1000".into())).await;
+        other.act(Action::Apply).await;
+    });
+    let Some(Outcome::Applied(applied)) = other.take_outcome() else {
+        panic!("not applied at the other till: {:?}", other.problem())
+    };
+    assert!(applied.held, "an online spend is held");
+
+    let at_the_card = |id: &str| {
+        till.handle.open_receipt(receipt(id, "5000.00"));
+        till.settle();
+        till.type_into("Телефон клиента", "9990000003");
+        till.tap("Найти");
+        till.expect("Баланс");
+    };
+    at_the_card("ui-held");
+    till.expect("В резерве на другой кассе");
+    till.expect("1\u{a0}000");
+    till.expect("2\u{a0}500");
+    till.pictures_in_both_languages("customer_held_at_another_till");
+    till.tap("Отмена");
+    assert!(matches!(till.outcome(), Outcome::Cancelled { .. }));
+
+    rt.block_on(other.act(Action::Cancel));
+    at_the_card("ui-held-2");
+    assert!(!till.shows("В резерве на другой кассе"));
+    till.expect("3\u{a0}500");
+    till.tap("Отмена");
+    assert!(matches!(till.outcome(), Outcome::Cancelled { .. }));
 }
 
 /// The register never closes a receipt it got the discount for; the bridge takes it back

@@ -162,6 +162,11 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
                 card_status: c.card_status.clone().into(),
                 balance: bonus(c.balance).into(),
                 pending: bonus(c.pending).into(),
+                held: if c.held > Bonus::ZERO {
+                    bonus(c.held).into()
+                } else {
+                    Default::default()
+                },
                 discount_percent: c.discount_percent.clone().into(),
                 max_spend: bonus(calc.max_spend).into(),
                 offline: found.offline || priced.offline,
