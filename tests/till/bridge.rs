@@ -1129,4 +1129,5 @@ async fn stopping_the_bridge_answers_a_long_poll_instead_of_waiting_for_it() {
     assert_eq!(answer.state, State::Open);
 }
 
+mod holds;
 mod kept;
