@@ -288,6 +288,37 @@ fn internal() -> Response {
     )
 }
 
+/// The customer's `{id}` in a path.
+fn customer_id() -> Parameter {
+    ParameterBuilder::new()
+        .name("id")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some("The customer's id"))
+        .schema(Some(string().min_length(Some(1))))
+        .build()
+}
+
+/// The `limit` query parameter of a list.
+fn limit(description: &str) -> Parameter {
+    query(
+        "limit",
+        integer()
+            .format(Some(SchemaFormat::Custom("uint64".into())))
+            .maximum(Some(usize::MAX))
+            .minimum(Some(0)),
+        description,
+    )
+}
+
+/// A path's customer id that names nobody.
+fn no_customer_with_this_id() -> Response {
+    error(
+        "No customer with this id (`NOT_FOUND` for an empty id, which no route matches)",
+        &[ErrorCode::CustomerNotFound, ErrorCode::NotFound],
+    )
+}
+
 fn query(name: &str, schema: ObjectBuilder, description: &str) -> Parameter {
     ParameterBuilder::new()
         .name(name)
@@ -380,32 +411,11 @@ fn core_routes() -> Vec<(&'static str, HttpMethod, Operation)> {
             "/customers/{id}/history",
             HttpMethod::Get,
             Op::new("history", "A customer's balance and bonus history, newest first", true)
-                .param(
-                    ParameterBuilder::new()
-                        .name("id")
-                        .parameter_in(ParameterIn::Path)
-                        .required(Required::True)
-                        .description(Some("The customer's id"))
-                        .schema(Some(string().min_length(Some(1))))
-                        .build(),
-                )
-                .param(query(
-                    "limit",
-                    integer()
-                        .format(Some(SchemaFormat::Custom("uint64".into())))
-                        .maximum(Some(usize::MAX))
-                        .minimum(Some(0)),
-                    "At most this many entries (default 100, capped at 1000)",
-                ))
+                .param(customer_id())
+                .param(limit("At most this many entries (default 100, capped at 1000)"))
                 .answer(200, ok("The history", schema_ref("HistoryResponse")))
                 .answer(400, bad_query())
-                .answer(
-                    404,
-                    error(
-                        "No customer with this id (`NOT_FOUND` for an empty id, which no route matches)",
-                        &[E::CustomerNotFound, E::NotFound],
-                    ),
-                )
+                .answer(404, no_customer_with_this_id())
                 .answer(500, internal())
                 .build(),
         ),
@@ -417,32 +427,11 @@ fn core_routes() -> Vec<(&'static str, HttpMethod, Operation)> {
                 "A customer's recent purchases at any till of the chain, newest first, for a return without the receipt",
                 true,
             )
-            .param(
-                ParameterBuilder::new()
-                    .name("id")
-                    .parameter_in(ParameterIn::Path)
-                    .required(Required::True)
-                    .description(Some("The customer's id"))
-                    .schema(Some(string().min_length(Some(1))))
-                    .build(),
-            )
-            .param(query(
-                "limit",
-                integer()
-                    .format(Some(SchemaFormat::Custom("uint64".into())))
-                    .maximum(Some(usize::MAX))
-                    .minimum(Some(0)),
-                "At most this many sales (default 20, capped at 100)",
-            ))
+            .param(customer_id())
+            .param(limit("At most this many sales (default 20, capped at 100)"))
             .answer(200, ok("The purchases", schema_ref("SalesResponse")))
             .answer(400, bad_query())
-            .answer(
-                404,
-                error(
-                    "No customer with this id (`NOT_FOUND` for an empty id, which no route matches)",
-                    &[E::CustomerNotFound, E::NotFound],
-                ),
-            )
+            .answer(404, no_customer_with_this_id())
             .answer(500, internal())
             .build(),
         ),

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::{Cashier, Priced, ReturnSale, Terminal, TerminalError};
 use crate::domain::fiscal::FiscalData;
 use crate::domain::receipt::Receipt;
-use crate::domain::returns::{ReturnResult, Sale};
+use crate::domain::returns::{ReturnResult, Returned, Sale};
 use crate::protocol::server::{AuditEvent, Operation, OperationBody, Secret};
 use crate::store::{Kept, KeptReceipt, KeptServerSale, KeptState, TerminalStore};
 
@@ -293,50 +293,15 @@ impl Terminal {
         let by_name = by.map(|m| m.name.clone());
         let own = self.own_id();
         let mut store = self.store();
-        let result = match &kept.kept {
+        // What the close queues, and what it records beside it in the same transaction.
+        let (body, record) = match &kept.kept {
             Kept::Sale { body, sale, .. } => {
                 let mut body = body.clone();
                 if let OperationBody::Sale { fiscal: f, .. } = &mut body {
                     *f = fiscal.clone();
                 }
                 let customer_id = kept.customer_id.clone().unwrap_or_default();
-                store.enqueue_as(
-                    id,
-                    body,
-                    &kept.cashier,
-                    kept.cashier_id,
-                    kept.offline,
-                    now,
-                    |tx, op| {
-                        if !TerminalStore::settle_kept(
-                            tx,
-                            &kept.operation_id,
-                            &OPEN,
-                            to,
-                            fiscal.as_ref(),
-                            by_name.as_deref(),
-                            now,
-                        )? {
-                            return Err(TerminalError::KeptSettled {
-                                receipt: kept.receipt.id.clone(),
-                                state: "settled",
-                            });
-                        }
-                        TerminalStore::record_sale(tx, &customer_id, op, sale)?;
-                        if let (Some(audit), Some(manager)) = (also.clone(), by) {
-                            TerminalStore::enqueue_in(
-                                tx,
-                                uuid::Uuid::now_v7(),
-                                audit,
-                                &manager.name,
-                                Some(manager.id),
-                                kept.offline,
-                                now,
-                            )?;
-                        }
-                        Ok(())
-                    },
-                )
+                (body, Record::Sale { customer_id, sale })
             }
             Kept::Return { server_sale, .. } => {
                 let source = match server_sale {
@@ -349,50 +314,59 @@ impl Terminal {
                 let (result, after) =
                     Self::compute_return_in(&store, own.as_ref(), &kept.receipt, &source)?;
                 let (sale_ref, kept_here) = Self::return_target(own.as_ref(), &result, &source);
-                store.enqueue_as(
-                    id,
-                    OperationBody::Return {
-                        receipt: kept.receipt.clone(),
-                        sale: sale_ref,
-                    },
-                    &kept.cashier,
-                    kept.cashier_id,
-                    kept.offline,
-                    now,
-                    |tx, _| {
-                        if !TerminalStore::settle_kept(
-                            tx,
-                            &kept.operation_id,
-                            &OPEN,
-                            to,
-                            fiscal.as_ref(),
-                            by_name.as_deref(),
-                            now,
-                        )? {
-                            return Err(TerminalError::KeptSettled {
-                                receipt: kept.receipt.id.clone(),
-                                state: "settled",
-                            });
-                        }
-                        if let Some(original) = &kept_here {
-                            TerminalStore::record_returned(tx, original, &after)?;
-                        }
-                        if let (Some(audit), Some(manager)) = (also.clone(), by) {
-                            TerminalStore::enqueue_in(
-                                tx,
-                                uuid::Uuid::now_v7(),
-                                audit,
-                                &manager.name,
-                                Some(manager.id),
-                                kept.offline,
-                                now,
-                            )?;
-                        }
-                        Ok(())
-                    },
-                )
+                let body = OperationBody::Return {
+                    receipt: kept.receipt.clone(),
+                    sale: sale_ref,
+                };
+                (body, Record::Return { kept_here, after })
             }
         };
+        let result = store.enqueue_as(
+            id,
+            body,
+            &kept.cashier,
+            kept.cashier_id,
+            kept.offline,
+            now,
+            |tx, op| {
+                if !TerminalStore::settle_kept(
+                    tx,
+                    &kept.operation_id,
+                    &OPEN,
+                    to,
+                    fiscal.as_ref(),
+                    by_name.as_deref(),
+                    now,
+                )? {
+                    return Err(TerminalError::KeptSettled {
+                        receipt: kept.receipt.id.clone(),
+                        state: "settled",
+                    });
+                }
+                match &record {
+                    Record::Sale { customer_id, sale } => {
+                        TerminalStore::record_sale(tx, customer_id, op, sale)?
+                    }
+                    Record::Return {
+                        kept_here: Some(original),
+                        after,
+                    } => TerminalStore::record_returned(tx, original, after)?,
+                    Record::Return { .. } => {}
+                }
+                if let (Some(audit), Some(manager)) = (also.clone(), by) {
+                    TerminalStore::enqueue_in(
+                        tx,
+                        uuid::Uuid::now_v7(),
+                        audit,
+                        &manager.name,
+                        Some(manager.id),
+                        kept.offline,
+                        now,
+                    )?;
+                }
+                Ok(())
+            },
+        );
         let op = match result {
             Ok(op) => op,
             Err(TerminalError::KeptSettled { .. }) => {
@@ -417,4 +391,15 @@ impl Terminal {
         self.nudge();
         Ok(KeptClose::Queued(op))
     }
+}
+
+/// What the close of a kept receipt records beside its operation.
+enum Record<'a> {
+    /// The sale, for a later return at this till.
+    Sale { customer_id: String, sale: &'a Sale },
+    /// What is returned now of the sale kept here (none: made at another till).
+    Return {
+        kept_here: Option<String>,
+        after: Returned,
+    },
 }
