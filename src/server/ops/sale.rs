@@ -179,7 +179,7 @@ impl Cx<'_> {
         let sale = serde_json::to_string(&sale)
             .map_err(|e| StoreError::Other(format!("a sale does not serialize: {e}")))?;
         let fiscal = self.fiscal_to_keep(fiscal)?;
-        let kept = self.tx.insert_sale(&NewSale {
+        let mut new_sale = NewSale {
             terminal_id: &self.terminal.id,
             receipt_id: &receipt.id,
             operation_id: &op.id,
@@ -191,7 +191,16 @@ impl Cx<'_> {
                 fd: i64::from(f.fd),
                 json,
             }),
-        })?;
+        };
+        let mut kept = self.tx.insert_sale(&new_sale)?;
+        if !kept && new_sale.fiscal.is_some() {
+            // Another sale with this fiscal document committed after `fiscal_to_keep`
+            // looked (two tills reporting one document at once): this sale is kept
+            // without it, as when the document was taken before.
+            tracing::warn!(operation = %op.id, "another sale took this fiscal document meanwhile");
+            new_sale.fiscal = None;
+            kept = self.tx.insert_sale(&new_sale)?;
+        }
         if !kept {
             return reject(
                 RejectReason::Invalid,

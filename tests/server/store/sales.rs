@@ -220,3 +220,53 @@ fn a_sale_of_one_till_is_found_and_returned_exactly_at_another() {
         );
     }
 }
+
+#[test]
+fn tills_reporting_one_fiscal_document_at_once_each_keep_their_sale_and_one_the_document() {
+    for engine in engines() {
+        let (_db, store) = demo(engine);
+        // Different customers, so that no customer's lock puts the sales in a row.
+        let customers: Vec<String> = (1..=4)
+            .map(|n| customer_id(&*store, &format!("+7999000000{n}")))
+            .collect();
+        // Eight tills report the same fiscal document for their sales at the same moment
+        // (a misconfigured register): every sale is kept, the document with exactly one.
+        let results = super::at_once(8, |i| {
+            let mut body = json!({ "kind": "sale", "customer_id": customers[i % 4], "spend": "0",
+                "receipt": ReceiptJson::sale(&format!("race-{i}")).line(croissants("1")).json() });
+            body["fiscal"] = serde_json::to_value(fiscal()).unwrap();
+            apply(&*store, 40 + i, 1, body)
+        });
+        assert!(
+            results.iter().all(|r| r.status == OperationStatus::Applied),
+            "{engine}: {results:?}"
+        );
+        let kept: Vec<_> = (0..8)
+            .flat_map(|i| {
+                find(
+                    &*store,
+                    FindSaleRequest {
+                        terminal_id: Some(format!("terminal-{}", 40 + i)),
+                        receipt_id: Some(format!("race-{i}")),
+                        fiscal: None,
+                    },
+                )
+            })
+            .collect();
+        assert_eq!(kept.len(), 8, "{engine}: every sale is kept");
+        assert_eq!(
+            kept.iter().filter(|s| s.fiscal.is_some()).count(),
+            1,
+            "{engine}: one sale has the document"
+        );
+        let by_fiscal = find(
+            &*store,
+            FindSaleRequest {
+                terminal_id: None,
+                receipt_id: None,
+                fiscal: Some(fiscal()),
+            },
+        );
+        assert_eq!(by_fiscal.len(), 1, "{engine}");
+    }
+}
