@@ -6,7 +6,7 @@
 //! restart the bridge finds it there ([`Panel::kept`]) and answers `GET`, `close` and
 //! `cancel` for it without the panel, which no longer has it; the close queues its sale
 //! exactly once. One never closed in time goes to the manager's list «Неподтверждённые
-//! чеки», where it is booked or dropped.
+//! чеки», where it is booked or dropped; a close that comes late books it.
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,8 +27,7 @@ use crate::terminal::{KeptClose, TerminalError};
 pub(super) const REMEMBERED: usize = 100;
 
 const CANCELLED: &str = "the register or the cashier cancelled it";
-const UNCONFIRMED: &str =
-    "the register did not close it in time: it waits on the manager's list of unconfirmed receipts";
+const UNCONFIRMED: &str = "the register did not close it in time: it waits on the manager's list of unconfirmed receipts, or a late close books it";
 
 /// One receipt the register handed over, as the bridge told it.
 #[derive(Debug, Clone)]
@@ -357,7 +356,13 @@ impl Bridge {
                     format!("the cashier has not applied receipt {id:?} yet"),
                 ));
             }
-            State::Cancelled | State::Expired => return Err(Refusal::cancelled(&entry)),
+            State::Cancelled => return Err(Refusal::cancelled(&entry)),
+            // Taken back for want of a close, so on the manager's list: the register
+            // printed it after all, and its close books it (unless a manager dropped it).
+            State::Expired if entry.operation_id.is_some() => {
+                return self.close_kept(&entry, printed, fiscal);
+            }
+            State::Expired => return Err(Refusal::cancelled(&entry)),
         }
         if entry.state == State::Closed {
             return Ok(entry.status());
@@ -382,7 +387,9 @@ impl Bridge {
         }
     }
 
-    /// The close of a receipt the panel no longer has: the store queues its sale, once.
+    /// The close of a receipt the panel no longer has (the till restarted since the apply,
+    /// or the register closes it late, from the manager's list): the store queues its sale,
+    /// once.
     fn close_kept(
         &self,
         entry: &Entry,
@@ -399,7 +406,7 @@ impl Bridge {
         match terminal.close_kept(&operation_id, &printed, fiscal) {
             Ok(done) => {
                 if let KeptClose::Queued(_) = done {
-                    tracing::info!(receipt = %id, "the register closed a receipt kept over a restart");
+                    tracing::info!(receipt = %id, late = entry.state == State::Expired, "the register closed a kept receipt");
                 }
                 self.set_state(id, State::Closed, None);
                 self.status(id)
@@ -411,7 +418,8 @@ impl Bridge {
                 ),
             )),
             Err(TerminalError::KeptSettled { .. }) => {
-                let entry = self.find(id).ok_or_else(|| Refusal::unknown(id))?;
+                // Settled on disk (cancelled, or dropped by a manager): as the store has it.
+                let entry = self.recall(id).ok_or_else(|| Refusal::unknown(id))?;
                 Err(Refusal::cancelled(&entry))
             }
             Err(e) => Err(Refusal::from_problem(&Problem::from(e))),
@@ -485,7 +493,7 @@ impl Bridge {
             Withdrawal::NoAnswer => (
                 State::Expired,
                 format!(
-                    "the register did not close it within {} s: it waits on the manager's list of unconfirmed receipts",
+                    "the register did not close it within {} s: it waits on the manager's list of unconfirmed receipts, or a late close books it",
                     self.inner.close_timeout.as_secs()
                 ),
             ),

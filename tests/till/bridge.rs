@@ -616,7 +616,8 @@ async fn a_receipt_changed_between_the_calculation_and_the_close_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_register_that_vanishes_after_the_apply_lets_the_receipt_expire() {
+async fn a_register_that_vanishes_after_the_apply_lets_the_receipt_expire_and_a_late_close_books_it()
+ {
     let rig = Rig::new();
     let till = Headless::start(&rig, Some(CASHIER), Duration::from_secs(1)).await;
     let reg = Register::new(&till);
@@ -647,20 +648,29 @@ async fn a_register_that_vanishes_after_the_apply_lets_the_receipt_expire() {
     );
     let reason = status.reason.expect("an expired receipt says why");
     assert!(reason.contains("did not close"), "{reason}");
-    // The panel is free; the late close is refused and records nothing.
+    // The panel is free; nothing is recorded, the receipt waits on the manager's list.
     assert_eq!(till.panel.screen().await, Screen::Waiting);
-    let m = reg.close(&r).await.refused(409, "cancelled");
-    assert!(m.contains("expired"), "{m}");
-    // A cancel now is a no-op that keeps it expired.
-    assert_eq!(reg.cancel("gone-1").await.ok(200).state, State::Expired);
     assert_eq!(till.pending(), 0);
+    assert_eq!(till.terminal.unconfirmed().unwrap().len(), 1);
+    // A cancel now is a no-op that keeps it expired, and listed.
+    assert_eq!(reg.cancel("gone-1").await.ok(200).state, State::Expired);
+    assert_eq!(till.terminal.unconfirmed().unwrap().len(), 1);
     assert_eq!(
         reg.open(&receipt("gone-2", "10.00")).await.ok(201).state,
         State::Open
     );
     reg.cancel("gone-2").await.ok(200);
+    // The register comes back and closes it: it was printed, so the close books it;
+    // repeated, it queues nothing more.
+    let closed = reg.close(&r).await.ok(200);
+    assert_eq!(closed.state, State::Closed, "{closed:?}");
+    assert_eq!(till.pending(), 1);
+    assert_eq!(reg.close(&r).await.ok(200).state, State::Closed);
+    assert_eq!(reg.get("gone-1", 0).await.ok(200).state, State::Closed);
+    assert_eq!(till.pending(), 1);
+    assert!(till.terminal.unconfirmed().unwrap().is_empty());
     till.sync().await;
-    assert_eq!(rig.applied(&operation_id), 0);
+    assert_eq!(rig.applied(&operation_id), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

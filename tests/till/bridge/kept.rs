@@ -224,6 +224,43 @@ async fn receipts_never_closed_go_to_the_manager_who_books_or_drops_them_with_an
     );
     assert_eq!(till.pending(), 3);
     assert!(till.terminal.unconfirmed().unwrap().is_empty());
+    // The register closes the dropped one after all: refused, nothing recorded.
+    let m = reg.close(&dropped).await.refused(409, "cancelled");
+    assert!(m.contains("dropped"), "{m}");
+    assert_eq!(till.pending(), 3);
+
+    // A third expires, and the register closes it late with its fiscal document: it was
+    // printed, so the close books it, once, without the manager.
+    let late = receipt("never-3", "120.00");
+    let late_id = applied_sale(&till, &reg, &late, false)
+        .await
+        .result
+        .unwrap()
+        .data
+        .operation_id;
+    let since = Instant::now();
+    while till.terminal.unconfirmed().unwrap().is_empty() {
+        assert!(since.elapsed() < Duration::from_secs(10), "never listed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(reg.get("never-3", 0).await.ok(200).state, State::Expired);
+    let closed = reg
+        .close_fiscal(&late, &fiscal("120.00", 4023))
+        .await
+        .ok(200);
+    assert_eq!(closed.state, State::Closed, "{closed:?}");
+    assert_eq!(till.pending(), 4);
+    assert_eq!(reg.close(&late).await.ok(200).state, State::Closed);
+    assert_eq!(till.pending(), 4, "closed once");
+    assert!(till.terminal.unconfirmed().unwrap().is_empty());
+    let kept = till.terminal.kept_receipt("never-3").unwrap().unwrap();
+    assert_eq!(kept.fiscal.map(|f| f.fd), Some(4023));
+    // The manager's booking of it now is an answer, not a second sale.
+    assert!(matches!(
+        till.terminal.book_unconfirmed(&manager, &late_id).unwrap(),
+        bonuskassa::terminal::KeptClose::Already(_)
+    ));
+    assert_eq!(till.pending(), 4);
 
     till.sync().await;
     assert_eq!(
@@ -233,6 +270,7 @@ async fn receipts_never_closed_go_to_the_manager_who_books_or_drops_them_with_an
     );
     assert_eq!(rig.applied(&booked_id), 1);
     assert_eq!(rig.applied(&dropped_id), 0);
+    assert_eq!(rig.applied(&late_id), 1);
     let events: Vec<String> = crate::common::server::audit_events(&rig.server_data)
         .into_iter()
         .map(|(event, _)| event)
