@@ -129,6 +129,17 @@ impl KeptReceipt {
             Kept::Return { .. } => Bonus::ZERO,
         }
     }
+
+    /// The server hold the sale's close consumes, if one was placed at the apply.
+    pub fn hold(&self) -> Option<&str> {
+        match &self.kept {
+            Kept::Sale {
+                body: OperationBody::Sale { hold, .. },
+                ..
+            } => hold.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 const COLUMNS: &str = "operation_id, receipt, state, kept, customer_id, customer, cashier, \

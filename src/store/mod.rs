@@ -1,6 +1,7 @@
 //! The terminal's memory: its SQLite database in the data dir, with the operation outbox,
 //! the rules and customer caches, the sales a return needs, and the receipts applied and not
-//! yet closed by the register (`applied.rs`).
+//! yet closed by the register (`applied.rs`), and the server holds it must still release
+//! (`releases.rs`).
 //!
 //! Every operation made at the till is written together with its outbox row in one
 //! transaction before the cashier sees "done" ([`TerminalStore::enqueue`]); its JSON is
@@ -12,6 +13,7 @@
 
 mod applied;
 mod conflicts;
+mod releases;
 mod sales;
 
 pub use applied::{Kept, KeptReceipt, KeptServerSale, KeptState};
@@ -39,6 +41,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0003_applied_receipts",
         include_str!("../../migrations/terminal/0003_applied_receipts.sql"),
+    ),
+    (
+        "0004_hold_releases",
+        include_str!("../../migrations/terminal/0004_hold_releases.sql"),
     ),
 ];
 

@@ -78,6 +78,30 @@ pub async fn drain(
     }
 }
 
+/// Releases the server holds the till could not release when it wanted to (the server
+/// did not answer, or a manager dropped the receipt), oldest first, until the server stops
+/// answering. How many were settled.
+pub async fn release_holds(
+    store: &TerminalStore,
+    client: &ServerClient,
+) -> Result<usize, StoreError> {
+    let mut settled = 0;
+    for id in store.releases(100)? {
+        match client.release_hold(&id).await {
+            Ok(_) => {}
+            Err(e) if e.is_offline() => break,
+            // Refused for good (a revoked token, another till's hold): nothing to retry;
+            // it expires by itself.
+            Err(e) => {
+                tracing::warn!(hold = %id, error = %e, "the server refused to release a hold")
+            }
+        }
+        store.released(&id)?;
+        settled += 1;
+    }
+    Ok(settled)
+}
+
 // ---------------------------------------------------------------------------------------
 // The long-lived worker
 
@@ -259,6 +283,9 @@ async fn run(
                     mark_answered(&mut store, &status);
                 }
                 status.send_modify(|s| s.paused = None);
+                if let Err(e) = release_holds(&store, &client).await {
+                    tracing::error!(error = %e, "the sync worker cannot read the holds to release");
+                }
             }
             Ok(Drained::RetryAfter { sent, after }) => {
                 attempt = attempt.saturating_add(1);

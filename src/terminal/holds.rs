@@ -1,8 +1,10 @@
 //! Holds at the till: the spend of a sale priced online is reserved at the server when the
 //! cashier applies it, under the operation id the register is given, so a second till
 //! computing the same customer sees only what is left. The sale names its hold when it is
-//! queued (the server consumes it); a withdrawn receipt releases it; one the till cannot
-//! release (offline) expires by itself after the register's time to close the receipt.
+//! queued (the server consumes it); a withdrawn receipt releases it, and so does a manager's
+//! drop of an unconfirmed one. One the till cannot release now (offline) is kept on disk
+//! (`store::releases`) and released when the server answers, or expires by itself after the
+//! register's time to close the receipt.
 use super::{Priced, Terminal, TerminalError};
 use crate::domain::money::Bonus;
 use crate::protocol::server::{ErrorCode, HoldRequest, MAX_HOLD_S};
@@ -11,6 +13,9 @@ use crate::sync::client::ClientError;
 /// What the hold outlives the register's `close_timeout_s` by: the time a closed sale takes
 /// to reach the server through the queue.
 pub const HOLD_MARGIN_S: u64 = 300;
+
+/// How many holds waiting to be released one pass sends.
+const RELEASES_AT_ONCE: usize = 50;
 
 /// What became of the hold of an applied sale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,33 +70,40 @@ impl Terminal {
     }
 
     /// Releases the hold of a withdrawn sale. One the server does not hear of (offline) is
-    /// released when the till next reaches the server, or expires by itself.
+    /// kept on disk and released when the till next reaches the server (by the next
+    /// lookup, calculation or hold here, or by the sync worker), or expires by itself.
     pub async fn release_hold(&self, operation_id: uuid::Uuid) {
-        if self.try_release(operation_id).await {
+        let id = operation_id.to_string();
+        if self.try_release(&id).await {
             self.release_unreleased().await;
+        } else if let Err(e) = self.store().release_later(&id, self.now()) {
+            tracing::warn!(hold = %id, error = %e, "a hold to release is not kept; it expires by itself");
         }
     }
 
     /// Releases the holds earlier releases could not, now that the server answers.
     pub(super) async fn release_unreleased(&self) {
-        let pending =
-            std::mem::take(&mut *self.unreleased.lock().unwrap_or_else(|p| p.into_inner()));
-        let mut left = pending.into_iter();
-        for id in left.by_ref() {
-            if !self.try_release(id).await {
-                // The server went away again: the rest wait with the one just kept.
+        let pending = match self.store().releases(RELEASES_AT_ONCE) {
+            Ok(pending) => pending,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the holds to release");
+                return;
+            }
+        };
+        for id in pending {
+            if !self.try_release(&id).await {
+                // The server went away again: the rest wait on disk.
                 break;
             }
+            if let Err(e) = self.store().released(&id) {
+                tracing::warn!(hold = %id, error = %e, "a released hold is still listed; released again later");
+            }
         }
-        self.unreleased
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend(left);
     }
 
-    /// `false` (and the hold kept for later) when the server did not answer.
-    async fn try_release(&self, id: uuid::Uuid) -> bool {
-        match self.api.release_hold(&id.to_string()).await {
+    /// `false` when the server did not answer (the hold is to be released later).
+    async fn try_release(&self, id: &str) -> bool {
+        match self.api.release_hold(id).await {
             Ok(_) => {
                 self.saw_server(true, None);
                 true
@@ -99,10 +111,6 @@ impl Terminal {
             Err(e) if e.is_offline() => {
                 self.saw_server(false, Some(&e));
                 tracing::warn!(hold = %id, error = %e, "a hold was not released; released later, or it expires by itself");
-                self.unreleased
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(id);
                 false
             }
             Err(e) => {

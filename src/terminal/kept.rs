@@ -211,7 +211,8 @@ impl Terminal {
     }
 
     /// A manager drops an unconfirmed receipt (it was not printed): no sale; an audit
-    /// record is queued. False when it was not on the list any more.
+    /// record is queued, and its hold, if any, is released. False when it was not on the
+    /// list any more.
     pub fn drop_unconfirmed(
         &self,
         manager: &Cashier,
@@ -252,13 +253,16 @@ impl Terminal {
                     Some(&manager.name),
                     now,
                 )?;
-                if dropped {
-                    Ok(())
-                } else {
-                    Err(crate::store::StoreError::Corrupt(
+                if !dropped {
+                    return Err(crate::store::StoreError::Corrupt(
                         "the receipt was settled meanwhile".into(),
-                    ))
+                    ));
                 }
+                // No sale will consume its hold: the sync worker releases it.
+                if let Some(hold) = kept.hold() {
+                    TerminalStore::release_later_in(tx, hold, now)?;
+                }
+                Ok(())
             },
         )?;
         drop(store);

@@ -143,9 +143,6 @@ pub struct Terminal {
     /// Customers a manager let spend offline past the `[offline]` limits, for their next
     /// sale only.
     overrides: Mutex<std::collections::HashSet<String>>,
-    /// Holds of withdrawn sales the server did not hear released (it was offline): released
-    /// when the till next reaches it, else they expire by themselves.
-    unreleased: Mutex<Vec<uuid::Uuid>>,
     /// The cached rules as last parsed, by version: a lookup or a calculation must not
     /// parse the TOML again.
     parsed_rules: Mutex<Option<(i64, Arc<Rules>)>>,
@@ -216,7 +213,6 @@ impl Terminal {
             clock,
             card_formats: CardFormat::default_formats(),
             overrides: Mutex::new(Default::default()),
-            unreleased: Mutex::new(Vec::new()),
             parsed_rules: Mutex::new(None),
         })
     }

@@ -123,3 +123,96 @@ async fn two_registers_cannot_print_the_same_bonuses() {
     let left = Bonus::from_kopecks(active);
     assert_eq!(card(&till_a).await, (left, Bonus::ZERO, left));
 }
+
+/// The server's hold of an applied sale, as the server keeps it.
+fn hold_state(rig: &Rig, id: &str) -> bonuskassa::server::store::HoldState {
+    use bonuskassa::server::store;
+    let st = crate::common::server::open(&rig.server_data);
+    store::read(&*st, |r| r.hold(id)).unwrap().unwrap().state
+}
+
+/// Waits (a few seconds at most) for the server to see the hold released.
+async fn released_at_the_server(rig: &Rig, id: &str) {
+    let since = Instant::now();
+    while hold_state(rig, id) != bonuskassa::server::store::HoldState::Released {
+        assert!(
+            since.elapsed() < Duration::from_secs(10),
+            "the hold was never released"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holds_of_receipts_without_a_sale_are_released_even_when_the_server_was_away() {
+    use bonuskassa::server::store::HoldState;
+    let mut rig = Rig::new();
+    let mut till = Headless::start(&rig, Some(CASHIER), LONG).await;
+
+    // A receipt with a spend is applied; the register never closes it, the till restarts
+    // and lists it for the manager. Its hold stays: the manager may still book it.
+    let never = receipt("hold-never", "3000.00");
+    let never_id = {
+        let reg = Register::new(&till);
+        let status = applied_sale(&till, &reg, &never, true).await;
+        status.result.unwrap().data.operation_id
+    };
+    till.restart(&rig, Duration::from_millis(300)).await;
+    let since = Instant::now();
+    while till.terminal.unconfirmed().unwrap().is_empty() {
+        assert!(since.elapsed() < Duration::from_secs(10), "never listed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(hold_state(&rig, &never_id), HoldState::Live);
+    // The manager drops it (it was not printed): no sale will consume the hold, so the
+    // till releases it.
+    let manager = till.terminal.login("9999").await.unwrap();
+    assert!(till.terminal.drop_unconfirmed(&manager, &never_id).unwrap());
+    till.sync().await;
+    released_at_the_server(&rig, &never_id).await;
+
+    // The register cancels an applied receipt while the server is away: the release
+    // cannot go now, so it waits on the till's disk (a restart forgets nothing), and the
+    // sync worker sends it when the server is back.
+    till.restart(&rig, LONG).await;
+    tap(
+        &till,
+        Action::Login {
+            code: CASHIER.into(),
+        },
+    )
+    .await;
+    let reg = Register::new(&till);
+    let away = receipt("hold-away", "3000.00");
+    let away_id = applied_sale(&till, &reg, &away, true)
+        .await
+        .result
+        .unwrap()
+        .data
+        .operation_id;
+    assert_eq!(hold_state(&rig, &away_id), HoldState::Live);
+    rig.stop_server();
+    assert_eq!(
+        reg.cancel("hold-away").await.ok(200).state,
+        State::Cancelled
+    );
+    let on_disk = bonuskassa::store::TerminalStore::open(&rig.till_data)
+        .unwrap()
+        .releases(10)
+        .unwrap();
+    assert_eq!(on_disk, std::slice::from_ref(&away_id));
+    rig.start_server();
+    assert_eq!(hold_state(&rig, &away_id), HoldState::Live);
+    till.sync().await;
+    released_at_the_server(&rig, &away_id).await;
+    let since = Instant::now();
+    while !bonuskassa::store::TerminalStore::open(&rig.till_data)
+        .unwrap()
+        .releases(10)
+        .unwrap()
+        .is_empty()
+    {
+        assert!(since.elapsed() < Duration::from_secs(10), "still listed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
