@@ -169,6 +169,12 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> 
                 Refusal::new(ErrorCode::BadRequest, format!("cannot read the body: {e}"))
             }
         })?;
+        // The amounts as the register wrote them first (a body that is not JSON at all is
+        // named by the parse that follows).
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+            super::wire::check_amounts(&value)
+                .map_err(|m| Refusal::new(ErrorCode::BadRequest, m))?;
+        }
         crate::protocol::parse_json(&bytes)
             .map(Body)
             .map_err(|m| Refusal::new(ErrorCode::BadRequest, m))

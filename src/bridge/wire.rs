@@ -200,3 +200,138 @@ impl ErrorCode {
         }
     }
 }
+
+/// The register writes its amounts as the contract shows them (`docs/bridge-openapi.json`):
+/// a price or a sum as a decimal string with at most two decimals, a quantity with none
+/// for piece goods and at most three for weighed ones, no sign, no leading zeros, no
+/// spaces, no JSON numbers. The amounts' own parse, shared with the rules and the server,
+/// is more lenient; the bridge takes exactly what its contract says, so a register's
+/// mistake is named here instead of being read some other way.
+pub fn check_amounts(body: &serde_json::Value) -> Result<(), String> {
+    let receipt = body.get("receipt").unwrap_or(body);
+    let prefix = if body.get("receipt").is_some() {
+        "receipt."
+    } else {
+        ""
+    };
+    if let Some(positions) = receipt.get("positions").and_then(|p| p.as_array()) {
+        for (i, p) in positions.iter().enumerate() {
+            let weighed = p.get("measure").and_then(|m| m.as_str()) == Some("weight");
+            let checks = [
+                ("price", 2, "\"234.00\""),
+                (
+                    "quantity",
+                    if weighed { 3 } else { 0 },
+                    if weighed { "\"0.350\"" } else { "\"2\"" },
+                ),
+            ];
+            for (field, decimals, example) in checks {
+                if let Some(v) = p.get(field) {
+                    amount_as_written(v, decimals).map_err(|why| {
+                        format!("{prefix}positions[{i}].{field}: {why}, like {example}")
+                    })?;
+                }
+            }
+        }
+    }
+    if let Some(sum) = body.get("fiscal").and_then(|f| f.get("sum")) {
+        amount_as_written(sum, 2).map_err(|why| format!("fiscal.sum: {why}, like \"300.00\""))?;
+    }
+    Ok(())
+}
+
+/// `Ok` when `v` is a decimal string in the contract's form with at most `decimals`
+/// decimals; otherwise what is wrong with it.
+fn amount_as_written(v: &serde_json::Value, decimals: usize) -> Result<(), &'static str> {
+    let Some(s) = v.as_str() else {
+        return Err("write it as a decimal string");
+    };
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let (whole, fraction) = match s.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (s, None),
+    };
+    if !digits(whole) || (whole.len() > 1 && whole.starts_with('0')) {
+        return Err("digits, without a sign, spaces or leading zeros");
+    }
+    match fraction {
+        None => Ok(()),
+        Some(_) if decimals == 0 => Err("piece goods take a whole quantity"),
+        Some(f) if digits(f) && f.len() <= decimals => Ok(()),
+        Some(_) => Err(if decimals == 2 {
+            "at most two decimals"
+        } else {
+            "at most three decimals"
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_amounts;
+    use serde_json::json;
+
+    fn position(
+        price: serde_json::Value,
+        quantity: serde_json::Value,
+        measure: &str,
+    ) -> serde_json::Value {
+        json!({ "positions": [ { "id": "1", "price": "1.00", "quantity": "1" },
+            { "id": "2", "price": price, "quantity": quantity, "measure": measure } ] })
+    }
+
+    #[test]
+    fn amounts_are_taken_only_as_the_contract_writes_them() {
+        for (price, quantity, measure) in [
+            ("234.00", "2", "piece"),
+            ("0", "1", "piece"),
+            ("0.5", "1000000", "piece"),
+            ("1000000000.00", "0.350", "weight"),
+            ("12.3", "7", "weight"),
+        ] {
+            assert_eq!(
+                check_amounts(&position(json!(price), json!(quantity), measure)),
+                Ok(())
+            );
+        }
+        for (price, quantity, measure, says) in [
+            (
+                json!(234),
+                json!("1"),
+                "piece",
+                "positions[1].price: write it as a decimal string",
+            ),
+            (json!("007"), json!("1"), "piece", "leading zeros"),
+            (json!(" 1.00"), json!("1"), "piece", "spaces"),
+            (json!("-1.00"), json!("1"), "piece", "sign"),
+            (json!("1.000"), json!("1"), "piece", "at most two decimals"),
+            (json!("1."), json!("1"), "piece", "positions[1].price"),
+            (
+                json!("1.00"),
+                json!("2.0"),
+                "piece",
+                "whole quantity, like \"2\"",
+            ),
+            (
+                json!("1.00"),
+                json!("0.3500"),
+                "weight",
+                "at most three decimals",
+            ),
+            (json!("1.00"), json!(2.5), "weight", "positions[1].quantity"),
+        ] {
+            let e = check_amounts(&position(price.clone(), quantity.clone(), measure)).unwrap_err();
+            assert!(e.contains(says), "{price} {quantity}: {e}");
+        }
+        // In a close, the receipt's path and the fiscal sum.
+        let close = json!({ "receipt": position(json!("1e3"), json!("1"), "piece"), "fiscal": {} });
+        assert!(
+            check_amounts(&close)
+                .unwrap_err()
+                .starts_with("receipt.positions[1].price")
+        );
+        let close = json!({ "receipt": position(json!("1"), json!("1"), "piece"),
+            "fiscal": { "sum": 300 } });
+        assert!(check_amounts(&close).unwrap_err().starts_with("fiscal.sum"));
+    }
+}

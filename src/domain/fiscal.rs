@@ -45,11 +45,15 @@ pub struct FiscalData {
     /// The fiscal drive's number: 16 digits.
     #[serde(rename = "fn")]
     pub fn_number: String,
-    /// The document's number in that drive (ФД).
+    /// The document's number in that drive (ФД). JSON has one kind of number: a whole one
+    /// written with a fraction (`4021.0`) is the same number.
+    #[serde(deserialize_with = "whole_u32")]
     pub fd: u32,
     /// The fiscal sign (ФП): up to 10 digits, kept as printed.
     pub fp: String,
-    /// When the document was printed, in the register's local time.
+    /// When the document was printed, in the register's local time, to the second:
+    /// `2026-12-03T10:15:00`.
+    #[serde(with = "local_time")]
     pub at: NaiveDateTime,
     pub sum: Money,
     pub kind: FiscalKind,
@@ -147,6 +151,62 @@ impl FiscalData {
     }
 }
 
+/// A document number: a JSON number that is a whole `u32`, however it is written.
+fn whole_u32<'de, D: serde::Deserializer<'de>>(de: D) -> Result<u32, D::Error> {
+    struct Whole;
+    impl serde::de::Visitor<'_> for Whole {
+        type Value = u32;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a whole number from 1 to 4294967295")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u32, E> {
+            u32::try_from(v).map_err(|_| E::custom("more than 4294967295"))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u32, E> {
+            u32::try_from(v).map_err(|_| E::custom("not a whole number from 1 to 4294967295"))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u32, E> {
+            if v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) {
+                // Whole and in range: exact.
+                Ok(v as u32)
+            } else {
+                Err(E::custom("not a whole number from 1 to 4294967295"))
+            }
+        }
+    }
+    de.deserialize_any(Whole)
+}
+
+/// The printing time as the register's clock had it: `YYYY-MM-DDTHH:MM:SS`, nothing else
+/// (no fraction, no offset), so one time is written one way.
+mod local_time {
+    use chrono::NaiveDateTime;
+
+    const FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
+    const SHAPE: &str = "dddd-dd-ddTdd:dd:dd";
+
+    pub fn serialize<S: serde::Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&t.format(FORMAT))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(de: D) -> Result<NaiveDateTime, D::Error> {
+        let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(de)?;
+        // chrono's own format is more lenient (a sign, a fraction of a second): the shape
+        // first, digit by digit.
+        let shaped = text.len() == 19
+            && text.bytes().zip(SHAPE.bytes()).all(|(c, want)| match want {
+                b'd' => c.is_ascii_digit(),
+                _ => c == want,
+            });
+        shaped
+            .then(|| NaiveDateTime::parse_from_str(&text, FORMAT).ok())
+            .flatten()
+            .ok_or_else(|| {
+                serde::de::Error::custom("a local date and time like 2026-12-03T10:15:00")
+            })
+    }
+}
+
 fn parse_time(t: &str) -> Result<NaiveDateTime, FiscalError> {
     ["%Y%m%dT%H%M%S", "%Y%m%dT%H%M"]
         .iter()
@@ -159,6 +219,42 @@ mod tests {
     use super::*;
 
     const QR: &str = "t=20261203T1015&s=2300.00&fn=9960440300112233&i=4021&fp=2837461902&n=1";
+
+    #[test]
+    fn a_reported_document_is_read_strictly_but_any_way_json_writes_a_whole_number() {
+        let read = |fd: &str, at: &str| {
+            serde_json::from_str::<FiscalData>(&format!(
+                r#"{{"fn": "9960440300112233", "fd": {fd}, "fp": "2837461902",
+                    "at": "{at}", "sum": "300.00", "kind": "sale"}}"#
+            ))
+        };
+        assert_eq!(read("4021", "2026-12-03T10:15:00").unwrap().fd, 4021);
+        assert_eq!(read("4021.0", "2026-12-03T10:15:00").unwrap().fd, 4021);
+        assert_eq!(read("4.021e3", "2026-12-03T10:15:00").unwrap().fd, 4021);
+        for fd in ["4021.5", "-1", "4294967296", "\"4021\""] {
+            assert!(read(fd, "2026-12-03T10:15:00").is_err(), "{fd}");
+        }
+        for at in [
+            "2026-12-03T10:15",
+            "2026-12-03T10:15:00.5",
+            "2026-12-03 10:15:00",
+            "2026-02-30T10:15:00",
+            "2026-12-03T24:00:00",
+            "+026-12-03T10:15:00",
+            "2026-12-03T10:15:00Z",
+        ] {
+            assert!(read("1", at).is_err(), "{at}");
+        }
+        assert_eq!(
+            read("1", "2024-02-29T23:59:59").unwrap().at.to_string(),
+            "2024-02-29 23:59:59"
+        );
+        // Written back the one way it is read.
+        let d = FiscalData::from_qr(QR).unwrap();
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["at"], "2026-12-03T10:15:00");
+        assert_eq!(serde_json::from_value::<FiscalData>(json).unwrap(), d);
+    }
 
     #[test]
     fn a_sale_receipts_code_reads() {

@@ -7,6 +7,7 @@ mod common;
 
 mod bridge;
 mod bridge_props;
+mod bridge_schemathesis;
 mod fault_proxy;
 mod holds;
 mod scanner;
