@@ -114,7 +114,7 @@ fn schemathesis_finds_nothing_wrong_with_the_bridge_contract() {
                 match till.panel.screen().await {
                     Screen::Find { .. } => {
                         n += 1;
-                        if n % 3 == 0 {
+                        if n.is_multiple_of(3) {
                             till.panel.cashier(Action::FindByPhone(KARINA.into())).await;
                             till.panel.cashier(Action::Apply).await;
                         } else {
