@@ -323,6 +323,19 @@ async fn the_card_lists_the_customers_purchases_at_every_till_and_keeps_the_spen
     assert_eq!(purchases.customer.card_masked.as_deref(), Some("****0018"));
     assert_eq!(purchases.phone, None);
     assert_eq!(purchases.sales.len(), 3);
+    // Scanned from the card, the same customer.
+    s.act(Action::Scan(b"2900000000018".to_vec())).await;
+    let Screen::Return {
+        purchases: Some(purchases),
+        ..
+    } = s.screen()
+    else {
+        panic!("{:?}", s.problem())
+    };
+    assert_eq!(
+        (purchases.customer.name.as_str(), purchases.sales.len()),
+        ("Карина С.", 3)
+    );
     s.act(Action::Cancel).await;
 
     // Offline: the tab says the list needs the server; the spend stays and still prices.
