@@ -7,8 +7,8 @@ use std::sync::Arc;
 use crate::common::receipts::{ReceiptJson, croissants};
 use crate::common::{Rig, b, last_sms_code, quick_sync, receipt, return_of, wait_for};
 use bonuskassa::checkout::{
-    Action, CardChoice, CustomerPanel, CustomerTab, Outcome, Problem, RegistrationStep, Screen,
-    Session,
+    Action, CardChoice, CustomerPanel, CustomerPurchases, CustomerTab, Outcome, Problem,
+    RegistrationStep, Screen, Session,
 };
 use bonuskassa::clock::{ManualClock, SystemClock};
 use bonuskassa::domain::money::Bonus;
@@ -20,6 +20,25 @@ async fn session(rig: &Rig, clock: Arc<dyn bonuskassa::clock::Clock>) -> Session
     terminal.start_sync(quick_sync()).unwrap();
     wait_for(&terminal, "the cache", |s| s.cached_customers == 4).await;
     Session::new(terminal, clock)
+}
+
+/// A session at a till of `rig` with the cashier of `code` logged in.
+async fn logged_in(rig: &Rig, code: &str) -> Session {
+    let mut s = session(rig, Arc::new(SystemClock)).await;
+    s.act(Action::Login { code: code.into() }).await;
+    assert_eq!(s.problem(), None);
+    s
+}
+
+/// The customer and purchases the return screen lists.
+fn listed_for_return(s: &Session) -> &CustomerPurchases {
+    match s.screen() {
+        Screen::Return {
+            purchases: Some(purchases),
+            ..
+        } => purchases,
+        other => panic!("{other:?} {:?}", s.problem()),
+    }
 }
 
 fn name(s: &Session) -> &'static str {
@@ -150,13 +169,7 @@ async fn a_sale_with_spend_then_its_return() {
     assert_eq!(s.problem(), Some(&Problem::SaleNotKept));
     // The customer's purchases, for a return without the receipt: only a manager picks.
     s.act(Action::FindByPhone("+7 999 000-00-01".into())).await;
-    let Screen::Return {
-        purchases: Some(purchases),
-        ..
-    } = s.screen()
-    else {
-        panic!("{:?}", s.problem())
-    };
+    let purchases = listed_for_return(&s);
     assert!(
         purchases
             .sales
@@ -236,11 +249,7 @@ async fn take_back(s: &mut Session, receipt: bonuskassa::domain::receipt::Receip
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_card_lists_the_customers_purchases_at_every_till_and_keeps_the_spend() {
     let mut rig = Rig::new();
-    let mut s = session(&rig, Arc::new(SystemClock)).await;
-    s.act(Action::Login {
-        code: "1111".into(),
-    })
-    .await;
+    let mut s = logged_in(&rig, "1111").await;
     s.act(Action::ShowCustomerTab(CustomerTab::Purchases)).await;
     assert_eq!(s.problem(), Some(&Problem::NothingOpen));
 
@@ -312,26 +321,14 @@ async fn the_card_lists_the_customers_purchases_at_every_till_and_keeps_the_spen
     s.act(Action::OpenReceipt(return_of("p-ret-lost", "lost", "1")))
         .await;
     s.act(Action::FindByCard("2900000000018".into())).await;
-    let Screen::Return {
-        purchases: Some(purchases),
-        ..
-    } = s.screen()
-    else {
-        panic!("{:?}", s.problem())
-    };
+    let purchases = listed_for_return(&s);
     assert_eq!(purchases.customer.name, "Карина С.");
     assert_eq!(purchases.customer.card_masked.as_deref(), Some("****0018"));
     assert_eq!(purchases.phone, None);
     assert_eq!(purchases.sales.len(), 3);
     // Scanned from the card, the same customer.
     s.act(Action::Scan(b"2900000000018".to_vec())).await;
-    let Screen::Return {
-        purchases: Some(purchases),
-        ..
-    } = s.screen()
-    else {
-        panic!("{:?}", s.problem())
-    };
+    let purchases = listed_for_return(&s);
     assert_eq!(
         (purchases.customer.name.as_str(), purchases.sales.len()),
         ("Карина С.", 3)

@@ -296,11 +296,7 @@ fn walk() {
 /// with the spend as typed. Offline, the tab says in a sentence that the list needs the
 /// server, and the card goes on.
 fn customer_purchases(till: &Till, rig: &mut Rig) {
-    till.handle.open_receipt(receipt("ui-purchases", "2000.00"));
-    till.settle();
-    till.type_into("Телефон клиента", "9990000001");
-    till.tap("Найти");
-    till.expect("Баланс");
+    till.open_card(receipt("ui-purchases", "2000.00"), "9990000001");
     till.keys("120");
     let spend = || till.field("Списать бонусов").accessible_value();
     assert_eq!(spend().as_deref(), Some("120"));
@@ -368,13 +364,7 @@ fn held_at_another_till(till: &Till, rig: &Rig, rt: &tokio::runtime::Runtime) {
     };
     assert!(applied.held, "an online spend is held");
 
-    let at_the_card = |id: &str| {
-        till.handle.open_receipt(receipt(id, "5000.00"));
-        till.settle();
-        till.type_into("Телефон клиента", "9990000003");
-        till.tap("Найти");
-        till.expect("Баланс");
-    };
+    let at_the_card = |id: &str| till.open_card(receipt(id, "5000.00"), "9990000003");
     at_the_card("ui-held");
     till.expect("В резерве на другой кассе");
     till.expect("1\u{a0}000");
