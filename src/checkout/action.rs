@@ -1,6 +1,6 @@
 //! What the cashier does: every tap and every receipt from the register, as an [`Action`],
 //! and how the session dispatches each to its flow.
-use super::{Problem, Screen, Session, qr};
+use super::{CustomerTab, Problem, Screen, Session, qr};
 use crate::domain::card::CardNumber;
 use crate::domain::fiscal::FiscalData;
 use crate::domain::money::Bonus;
@@ -22,6 +22,9 @@ pub enum Action {
     /// Find a customer (or, on a return whose sale is not found, their purchases).
     FindByPhone(String),
     FindByCard(String),
+    /// On the customer card: show the spend keypad or the customer's purchases (loaded
+    /// from the server as the tab opens).
+    ShowCustomerTab(CustomerTab),
     /// On a return whose sale is not found: a manager picks one of the customer's
     /// purchases (by its place in the list) as its sale (audited).
     PickPurchase(usize),
@@ -134,8 +137,12 @@ impl Session {
             Action::FindByCard(text) => {
                 let card = CardNumber::parse(&text, &self.card_formats)
                     .map_err(|e| Problem::BadCard(e.to_string()))?;
+                if matches!(self.screen, Screen::Return { .. }) {
+                    return self.return_purchases(Lookup::Card(card)).await;
+                }
                 self.find(Lookup::Card(card)).await
             }
+            Action::ShowCustomerTab(tab) => self.show_customer_tab(tab).await,
             Action::Scan(bytes) => {
                 let scan = ScanPayload::parse(&bytes, &self.card_formats)
                     .map_err(|e| Problem::BadScan(e.to_string()))?;

@@ -27,5 +27,7 @@ mod session;
 pub use action::{Action, CardChoice, Withdrawal};
 pub use problem::{Problem, ServerTrouble};
 pub use registration::{Registration, RegistrationStep};
-pub use screen::{Applied, AppliedWhat, Outcome, Screen, SpendCode};
+pub use screen::{
+    Applied, AppliedWhat, CustomerPanel, CustomerPurchases, CustomerTab, Outcome, Screen, SpendCode,
+};
 pub use session::Session;

@@ -7,6 +7,7 @@ use crate::domain::phone::Phone;
 use crate::domain::receipt::Receipt;
 use crate::domain::returns::ReturnResult;
 use crate::protocol::sales::KeptSale;
+use crate::protocol::server::CustomerView;
 use crate::protocol::server::{Operation, Secret};
 use crate::store::{Conflict, KeptReceipt};
 use crate::terminal::{Cashier, Found, Priced, ReturnSale};
@@ -47,6 +48,47 @@ pub struct SpendCode {
     pub tries_left: Option<u32>,
 }
 
+/// A tab of the customer card: what it shows beside the figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomerTab {
+    /// «Списание»: the spend keypad.
+    Spend,
+    /// «Покупки»: the customer's recent purchases at any till.
+    Purchases,
+}
+
+/// What the customer card shows beside the figures, by its [`CustomerTab`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum CustomerPanel {
+    Spend,
+    /// The customer's recent purchases at any till, newest first, as the server listed
+    /// them when the cashier opened the tab.
+    Purchases(Vec<KeptSale>),
+    /// The tab was opened while the server did not answer: the list needs it.
+    PurchasesNeedServer,
+}
+
+impl CustomerPanel {
+    pub fn tab(&self) -> CustomerTab {
+        match self {
+            CustomerPanel::Spend => CustomerTab::Spend,
+            CustomerPanel::Purchases(_) | CustomerPanel::PurchasesNeedServer => {
+                CustomerTab::Purchases
+            }
+        }
+    }
+}
+
+/// A customer found on the return screen of a receipt whose sale is not found, and their
+/// recent purchases at any till, newest first, for a manager to pick the sale from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerPurchases {
+    pub customer: CustomerView,
+    /// The phone the cashier found them by, if that is how.
+    pub phone: Option<Phone>,
+    pub sales: Vec<KeptSale>,
+}
+
 /// What the screen shows.
 // One screen exists at a time, so the size of the largest variant costs nothing.
 #[allow(clippy::large_enum_variant)]
@@ -75,6 +117,9 @@ pub enum Screen {
         phone: Option<Phone>,
         /// The spend needs an SMS code before it can be applied.
         code: Option<SpendCode>,
+        /// Beside the figures: the spend keypad or the customer's purchases. The spend
+        /// typed stays whichever is shown.
+        panel: CustomerPanel,
     },
     Register {
         receipt: Option<Receipt>,
@@ -88,9 +133,9 @@ pub enum Screen {
         receipt: Receipt,
         sale: Option<ReturnSale>,
         preview: Option<ReturnResult>,
-        /// The customer's recent purchases, when the cashier looked them up for a return
-        /// without the receipt; a manager picks one.
-        purchases: Option<Vec<KeptSale>>,
+        /// The customer and their recent purchases, when the cashier looked them up for a
+        /// return without the receipt; a manager picks one.
+        purchases: Option<Box<CustomerPurchases>>,
     },
     /// Applied and handed to the register, which is taking the payment and printing.
     AtRegister(Box<Applied>),

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use super::{
-    Action, Applied, AppliedWhat, Outcome, Problem, RegistrationStep, Screen, SpendCode, Withdrawal,
+    Action, Applied, AppliedWhat, CustomerPanel, CustomerPurchases, CustomerTab, Outcome, Problem,
+    RegistrationStep, Screen, SpendCode, Withdrawal,
 };
 use crate::clock::Clock;
 use crate::domain::card::CardFormat;
@@ -192,7 +193,14 @@ impl Session {
         }
         let sales = self.terminal.customer_sales(&found.customer.id).await?;
         if let Screen::Return { purchases, .. } = &mut self.screen {
-            *purchases = Some(sales);
+            *purchases = Some(Box::new(CustomerPurchases {
+                customer: found.customer,
+                phone: match lookup {
+                    Lookup::Phone(p) => Some(p),
+                    Lookup::Card(_) => None,
+                },
+                sales,
+            }));
         }
         Ok(())
     }
@@ -213,7 +221,11 @@ impl Session {
         else {
             return Err(Problem::NothingOpen);
         };
-        let picked = purchases.get(index).cloned().ok_or(Problem::NothingOpen)?;
+        let picked = purchases
+            .sales
+            .get(index)
+            .cloned()
+            .ok_or(Problem::NothingOpen)?;
         let receipt = receipt.clone();
         let sale = ReturnSale::Server {
             sale: Box::new(picked.clone()),
@@ -290,7 +302,32 @@ impl Session {
             spend_text: spend.to_string(),
             phone,
             code: None,
+            panel: CustomerPanel::Spend,
         };
+        Ok(())
+    }
+
+    /// On the customer card: the spend keypad, or the customer's recent purchases at any
+    /// till, asked of the server now. Without the server the tab says the list needs it;
+    /// the spend and the figures stay as they were.
+    pub(super) async fn show_customer_tab(&mut self, tab: CustomerTab) -> Result<(), Problem> {
+        let Screen::Customer { found, .. } = &self.screen else {
+            return Err(Problem::NothingOpen);
+        };
+        let panel = match tab {
+            CustomerTab::Spend => CustomerPanel::Spend,
+            CustomerTab::Purchases => {
+                let id = found.customer.id.clone();
+                match self.terminal.customer_sales(&id).await {
+                    Ok(sales) => CustomerPanel::Purchases(sales),
+                    Err(TerminalError::NeedsServer(_)) => CustomerPanel::PurchasesNeedServer,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        if let Screen::Customer { panel: p, .. } = &mut self.screen {
+            *p = panel;
+        }
         Ok(())
     }
 

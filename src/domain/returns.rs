@@ -91,6 +91,16 @@ pub enum ReturnError {
 /// What was already returned of a sale: position id → returned quantity so far.
 pub type Returned = HashMap<String, Decimal>;
 
+/// How much of a sale has come back, as a list of the customer's purchases says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReturnedPart {
+    Nothing,
+    /// Some of it: a position or part of one.
+    Part,
+    /// Every position in full: nothing is left to return.
+    All,
+}
+
 impl Sale {
     /// The sale record of a calculated receipt.
     pub fn from_calculation(receipt: &Receipt, calc: &Calculation) -> Sale {
@@ -110,6 +120,22 @@ impl Sale {
         Sale {
             receipt_id: receipt.id.clone(),
             positions,
+        }
+    }
+
+    /// How much of this sale `returned` says has come back.
+    pub fn returned_part(&self, returned: &Returned) -> ReturnedPart {
+        let back = |p: &SoldPosition| returned.get(&p.id).copied().unwrap_or_default();
+        if self.positions.iter().all(|p| back(p) <= Decimal::ZERO) {
+            ReturnedPart::Nothing
+        } else if self
+            .positions
+            .iter()
+            .all(|p| back(p) >= p.quantity.amount())
+        {
+            ReturnedPart::All
+        } else {
+            ReturnedPart::Part
         }
     }
 
@@ -250,6 +276,24 @@ mod tests {
             position_id: id.into(),
             quantity: q.parse().unwrap(),
         }
+    }
+
+    #[test]
+    fn a_sale_says_whether_nothing_some_or_all_of_it_came_back() {
+        let s = sale();
+        let mut returned = Returned::new();
+        assert_eq!(s.returned_part(&returned), ReturnedPart::Nothing);
+        returned.insert("1".into(), dec!(0));
+        assert_eq!(s.returned_part(&returned), ReturnedPart::Nothing);
+        returned.insert("2".into(), dec!(0.350));
+        assert_eq!(s.returned_part(&returned), ReturnedPart::Part);
+        returned.insert("1".into(), dec!(2));
+        assert_eq!(s.returned_part(&returned), ReturnedPart::Part);
+        returned.insert("1".into(), dec!(3));
+        assert_eq!(s.returned_part(&returned), ReturnedPart::All);
+        // A position the sale does not have changes nothing.
+        let only_unknown = Returned::from([("9".to_string(), dec!(1))]);
+        assert_eq!(s.returned_part(&only_unknown), ReturnedPart::Nothing);
     }
 
     #[test]

@@ -9,9 +9,10 @@ use crate::domain::receipt::{Receipt, ReceiptKind};
 use crate::domain::returns::{
     ReturnError, ReturnResult, Returned, Sale, compute_return, record_return,
 };
-use crate::protocol::sales::{FindSaleRequest, KeptSale, SaleRef};
-use crate::protocol::server::{AuditEvent, Operation, OperationBody};
+use crate::protocol::sales::{FindSaleRequest, KeptSale, SaleRef, SalesResponse};
+use crate::protocol::server::{AuditEvent, ErrorCode, Operation, OperationBody};
 use crate::store::{KeptState, TerminalStore};
+use crate::sync::client::ClientError;
 
 /// How many of a customer's purchases the card lists.
 pub const PURCHASES_SHOWN: u32 = 10;
@@ -115,10 +116,44 @@ impl Terminal {
         }
     }
 
-    /// A customer's recent purchases at any till, newest first: at the server only.
+    /// A customer's recent purchases at any till, newest first: at the server only (none
+    /// for a customer the server does not know yet). What was returned of this till's own sales counts the returns made here that the server
+    /// has not received yet.
     pub async fn customer_sales(&self, customer_id: &str) -> Result<Vec<KeptSale>, TerminalError> {
-        let answer = self.api.customer_sales(customer_id, PURCHASES_SHOWN).await;
-        Ok(self.online_only(answer, "the customer's purchases")?.sales)
+        let answer = match self.api.customer_sales(customer_id, PURCHASES_SHOWN).await {
+            // Registered at a till whose queue has not reached the server yet: the server
+            // has no purchase of theirs.
+            Err(ClientError::Api(body)) if body.code == ErrorCode::CustomerNotFound => {
+                Ok(SalesResponse { sales: Vec::new() })
+            }
+            answer => answer,
+        };
+        let mut sales = self.online_only(answer, "the customer's purchases")?.sales;
+        let own = self.own_id();
+        let store = self.store();
+        for sale in &mut sales {
+            sale.returned = Self::returned_with_here(&store, own.as_ref(), sale)?;
+        }
+        Ok(sales)
+    }
+
+    /// What was returned of a server's sale: the server's count and, for this till's own
+    /// sale, at least what the returns made here recorded.
+    fn returned_with_here(
+        store: &TerminalStore,
+        own: Option<&String>,
+        sale: &KeptSale,
+    ) -> Result<Returned, TerminalError> {
+        let mut returned = sale.returned.clone();
+        if Some(&sale.sale_ref.terminal_id) == own
+            && let Some((_, _, here)) = store.sale(&sale.sale_ref.receipt_id)?
+        {
+            for (position, q) in here {
+                let at_least = returned.entry(position).or_default();
+                *at_least = (*at_least).max(q);
+            }
+        }
+        Ok(returned)
     }
 
     /// A manager picked a sale from the customer's purchases for a return without the
@@ -164,18 +199,11 @@ impl Terminal {
                     .ok_or_else(|| TerminalError::SaleNotKept(original.clone()))?;
                 Ok((sale, returned, false))
             }
-            ReturnSale::Server { sale, by_reference } => {
-                let mut returned = sale.returned.clone();
-                if Some(&sale.sale_ref.terminal_id) == own
-                    && let Some((_, _, here)) = store.sale(&sale.sale_ref.receipt_id)?
-                {
-                    for (position, q) in here {
-                        let at_least = returned.entry(position).or_default();
-                        *at_least = (*at_least).max(q);
-                    }
-                }
-                Ok((sale.sale.clone(), returned, *by_reference))
-            }
+            ReturnSale::Server { sale, by_reference } => Ok((
+                sale.sale.clone(),
+                Self::returned_with_here(store, own, sale)?,
+                *by_reference,
+            )),
         }
     }
 

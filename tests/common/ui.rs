@@ -198,6 +198,16 @@ impl Till {
         e
     }
 
+    /// The register hands over `receipt`; the cashier finds the customer by the phone typed
+    /// (`digits`) and their card opens.
+    pub fn open_card(&self, receipt: bonuskassa::domain::receipt::Receipt, digits: &str) {
+        self.handle.open_receipt(receipt);
+        self.settle();
+        self.type_into("Телефон клиента", digits);
+        self.tap("Найти");
+        self.expect("Баланс");
+    }
+
     /// Taps a button and waits for the session's answer.
     pub fn tap(&self, caption: &str) {
         self.element(caption, AccessibleRole::Button)

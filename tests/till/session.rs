@@ -4,12 +4,15 @@
 
 use std::sync::Arc;
 
+use crate::common::receipts::{ReceiptJson, croissants};
 use crate::common::{Rig, b, last_sms_code, quick_sync, receipt, return_of, wait_for};
 use bonuskassa::checkout::{
-    Action, CardChoice, Outcome, Problem, RegistrationStep, Screen, Session,
+    Action, CardChoice, CustomerPanel, CustomerPurchases, CustomerTab, Outcome, Problem,
+    RegistrationStep, Screen, Session,
 };
 use bonuskassa::clock::{ManualClock, SystemClock};
 use bonuskassa::domain::money::Bonus;
+use bonuskassa::domain::returns::ReturnedPart;
 use bonuskassa::protocol::server::Questionnaire;
 
 async fn session(rig: &Rig, clock: Arc<dyn bonuskassa::clock::Clock>) -> Session {
@@ -17,6 +20,25 @@ async fn session(rig: &Rig, clock: Arc<dyn bonuskassa::clock::Clock>) -> Session
     terminal.start_sync(quick_sync()).unwrap();
     wait_for(&terminal, "the cache", |s| s.cached_customers == 4).await;
     Session::new(terminal, clock)
+}
+
+/// A session at a till of `rig` with the cashier of `code` logged in.
+async fn logged_in(rig: &Rig, code: &str) -> Session {
+    let mut s = session(rig, Arc::new(SystemClock)).await;
+    s.act(Action::Login { code: code.into() }).await;
+    assert_eq!(s.problem(), None);
+    s
+}
+
+/// The customer and purchases the return screen lists.
+fn listed_for_return(s: &Session) -> &CustomerPurchases {
+    match s.screen() {
+        Screen::Return {
+            purchases: Some(purchases),
+            ..
+        } => purchases,
+        other => panic!("{other:?} {:?}", s.problem()),
+    }
 }
 
 fn name(s: &Session) -> &'static str {
@@ -147,14 +169,19 @@ async fn a_sale_with_spend_then_its_return() {
     assert_eq!(s.problem(), Some(&Problem::SaleNotKept));
     // The customer's purchases, for a return without the receipt: only a manager picks.
     s.act(Action::FindByPhone("+7 999 000-00-01".into())).await;
-    let Screen::Return {
-        purchases: Some(purchases),
-        ..
-    } = s.screen()
-    else {
-        panic!("{:?}", s.problem())
-    };
-    assert!(purchases.iter().any(|p| p.sale_ref.receipt_id == "s-7"));
+    let purchases = listed_for_return(&s);
+    assert!(
+        purchases
+            .sales
+            .iter()
+            .any(|p| p.sale_ref.receipt_id == "s-7")
+    );
+    // Whose purchases they are, as the customer card names them.
+    assert_eq!(purchases.customer.name, "Карина С.");
+    assert_eq!(
+        purchases.phone.as_ref().map(|p| p.masked()).as_deref(),
+        Some("+7 *** ***-**-01")
+    );
     s.act(Action::PickPurchase(0)).await;
     assert_eq!(s.problem(), Some(&Problem::ManagerOnly));
     s.act(Action::Scan(
@@ -189,6 +216,153 @@ async fn a_sale_with_spend_then_its_return() {
     })
     .await;
     assert_eq!(rig.applied(&operation.id), 1);
+}
+
+/// Sells `receipt` to the customer with this phone, spending nothing, and prints it.
+async fn sell_to(s: &mut Session, receipt: bonuskassa::domain::receipt::Receipt, phone: &str) {
+    s.act(Action::OpenReceipt(receipt)).await;
+    s.act(Action::FindByPhone(phone.into())).await;
+    s.act(Action::Apply).await;
+    assert!(
+        matches!(print(s).await, Some(Outcome::Sale { .. })),
+        "{:?}",
+        s.problem()
+    );
+}
+
+/// Takes back a return receipt of a sale made here, and prints it.
+async fn take_back(s: &mut Session, receipt: bonuskassa::domain::receipt::Receipt) {
+    s.act(Action::OpenReceipt(receipt)).await;
+    s.act(Action::Apply).await;
+    assert!(
+        matches!(print(s).await, Some(Outcome::Return { .. })),
+        "{:?}",
+        s.problem()
+    );
+}
+
+/// The customer card's «Покупки»: the customer's purchases at every till, newest first,
+/// with what came back of each, asked of the server as the tab opens; the spend typed stays
+/// through the tabs. Offline the tab says the list needs the server, and the card goes on.
+/// On a return whose sale is not found, the customer scanned by card is named above their
+/// purchases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_card_lists_the_customers_purchases_at_every_till_and_keeps_the_spend() {
+    let mut rig = Rig::new();
+    let mut s = logged_in(&rig, "1111").await;
+    s.act(Action::ShowCustomerTab(CustomerTab::Purchases)).await;
+    assert_eq!(s.problem(), Some(&Problem::NothingOpen));
+
+    // Here: one sale comes back in part, another (croissants only) in full; then a sale
+    // at «Касса 7».
+    let karina = "+79990000001";
+    sell_to(&mut s, receipt("p-1", "500.00"), karina).await;
+    let only_croissants = ReceiptJson::sale("p-2").line(croissants("2")).receipt();
+    sell_to(&mut s, only_croissants, karina).await;
+    take_back(&mut s, return_of("p-ret-1", "p-1", "1")).await;
+    take_back(&mut s, return_of("p-ret-2", "p-2", "2")).await;
+    wait_for(s.terminal(), "the sales to sync", |st| {
+        st.queue.pending == 0
+    })
+    .await;
+    rig.sell_at_another_till(
+        karina,
+        &serde_json::to_value(receipt("p-7", "700.00")).unwrap(),
+        FISCAL_QR,
+    );
+
+    s.act(Action::OpenReceipt(receipt("p-3", "1000.00"))).await;
+    s.act(Action::FindByPhone(karina.into())).await;
+    s.act(Action::SetSpend("100".into())).await;
+    assert_eq!(s.problem(), None);
+    s.act(Action::ShowCustomerTab(CustomerTab::Purchases)).await;
+    let Screen::Customer {
+        panel: CustomerPanel::Purchases(sales),
+        spend_text,
+        priced,
+        ..
+    } = s.screen()
+    else {
+        panic!("{:?} {:?}", s.screen(), s.problem())
+    };
+    let listed: Vec<(&str, &str, ReturnedPart)> = sales
+        .iter()
+        .map(|p| {
+            (
+                p.sale_ref.receipt_id.as_str(),
+                p.terminal_name.as_str(),
+                p.sale.returned_part(&p.returned),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("p-7", "Касса 7", ReturnedPart::Nothing),
+            ("p-2", "Касса 1", ReturnedPart::All),
+            ("p-1", "Касса 1", ReturnedPart::Part),
+        ]
+    );
+    assert_eq!((spend_text.as_str(), priced.spend), ("100", b("100")));
+
+    // Back to the keypad: the spend is as typed.
+    s.act(Action::ShowCustomerTab(CustomerTab::Spend)).await;
+    let Screen::Customer {
+        panel, spend_text, ..
+    } = s.screen()
+    else {
+        panic!()
+    };
+    assert_eq!((panel, spend_text.as_str()), (&CustomerPanel::Spend, "100"));
+
+    // A return whose receipt is lost: the customer's card scanned (typed) names them above
+    // their purchases.
+    s.act(Action::Cancel).await;
+    s.act(Action::OpenReceipt(return_of("p-ret-lost", "lost", "1")))
+        .await;
+    s.act(Action::FindByCard("2900000000018".into())).await;
+    let purchases = listed_for_return(&s);
+    assert_eq!(purchases.customer.name, "Карина С.");
+    assert_eq!(purchases.customer.card_masked.as_deref(), Some("****0018"));
+    assert_eq!(purchases.phone, None);
+    assert_eq!(purchases.sales.len(), 3);
+    // Scanned from the card, the same customer.
+    s.act(Action::Scan(b"2900000000018".to_vec())).await;
+    let purchases = listed_for_return(&s);
+    assert_eq!(
+        (purchases.customer.name.as_str(), purchases.sales.len()),
+        ("Карина С.", 3)
+    );
+    s.act(Action::Cancel).await;
+
+    // Offline: the tab says the list needs the server; the spend stays and still prices.
+    s.act(Action::OpenReceipt(receipt("p-4", "1000.00"))).await;
+    s.act(Action::FindByPhone(karina.into())).await;
+    s.act(Action::SetSpend("100".into())).await;
+    rig.stop_server();
+    s.act(Action::ShowCustomerTab(CustomerTab::Purchases)).await;
+    assert_eq!(s.problem(), None);
+    let Screen::Customer {
+        panel, spend_text, ..
+    } = s.screen()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (panel, spend_text.as_str()),
+        (&CustomerPanel::PurchasesNeedServer, "100")
+    );
+    s.act(Action::SetSpend("50".into())).await;
+    assert_eq!(s.problem(), None);
+    let Screen::Customer { panel, priced, .. } = s.screen() else {
+        panic!()
+    };
+    assert_eq!(
+        (panel, priced.spend, priced.offline),
+        (&CustomerPanel::PurchasesNeedServer, b("50"), true)
+    );
+    s.act(Action::Cancel).await;
+    assert_eq!(name(&s), "waiting");
 }
 
 /// The fiscal QR code of a sale receipt printed at another till.

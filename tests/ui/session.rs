@@ -225,10 +225,13 @@ fn walk() {
     till.expect_starting("Продажа не найдена по номеру чека");
     till.field("Телефон клиента")
         .set_accessible_value("+79990000001");
+    till.expect("Чек потерян: найдите покупки клиента по телефону или отсканируйте его карту");
     till.tap("Покупки клиента");
     till.settle();
+    till.expect("Карина С. · +7 *** ***-**-01 · карта ****0018");
     till.expect("Чек потерян: менеджер выбирает покупку клиента");
     till.expect("Чек ui-elsewhere");
+    till.expect("Касса 7");
     till.picture("return_customer_purchases");
     till.tap("Вернуть по чеку ui-elsewhere");
     till.settle();
@@ -285,6 +288,62 @@ fn walk() {
 
     unconfirmed(&till, &rig, &rt, &terminal);
     held_at_another_till(&till, &rig, &rt);
+    customer_purchases(&till, &mut rig);
+}
+
+/// The customer card's «Покупки»: Карина's purchases at every till, newest first — the sale
+/// at «Касса 7» among them — with what came back of each; «Списание» brings the keypad back
+/// with the spend as typed. Offline, the tab says in a sentence that the list needs the
+/// server, and the card goes on.
+fn customer_purchases(till: &Till, rig: &mut Rig) {
+    till.open_card(receipt("ui-purchases", "2000.00"), "9990000001");
+    till.keys("120");
+    let spend = || till.field("Списать бонусов").accessible_value();
+    assert_eq!(spend().as_deref(), Some("120"));
+
+    till.tap("Покупки");
+    assert_eq!(till.handle.try_outcome(), None);
+    for text in [
+        "Чек ui-elsewhere",
+        "Касса 7",
+        "Чек ui-1",
+        "Касса 1",
+        "Возвращено частично",
+    ] {
+        till.expect(text);
+    }
+    assert!(
+        !till.shows("Списать бонусов"),
+        "the purchases are shown in place of the keypad"
+    );
+    let receipts: Vec<String> = till
+        .labels()
+        .into_iter()
+        .filter(|l| l.starts_with("Чек ui-"))
+        .collect();
+    assert_eq!(
+        receipts.first().map(String::as_str),
+        Some("Чек ui-unconfirmed-1"),
+        "newest first: {receipts:?}"
+    );
+    assert!(receipts.iter().any(|r| r == "Чек ui-elsewhere"));
+    till.pictures_in_both_languages("customer_purchases");
+
+    till.tap("Списание");
+    assert_eq!(spend().as_deref(), Some("120"));
+
+    rig.stop_server();
+    till.tap("Покупки");
+    till.expect(
+        "Покупки клиента хранит сервер, а он сейчас не отвечает. Откройте «Покупки» снова, когда связь вернётся",
+    );
+    assert!(!till.shows("Чек ui-elsewhere"));
+    till.picture("customer_purchases_offline");
+    till.tap("Списание");
+    assert_eq!(spend().as_deref(), Some("120"));
+    till.tap("Отмена");
+    assert!(matches!(till.outcome(), Outcome::Cancelled { .. }));
+    rig.start_server();
 }
 
 /// Two tills, one customer: while another till's register prints a spend of Анна's
@@ -305,13 +364,7 @@ fn held_at_another_till(till: &Till, rig: &Rig, rt: &tokio::runtime::Runtime) {
     };
     assert!(applied.held, "an online spend is held");
 
-    let at_the_card = |id: &str| {
-        till.handle.open_receipt(receipt(id, "5000.00"));
-        till.settle();
-        till.type_into("Телефон клиента", "9990000003");
-        till.tap("Найти");
-        till.expect("Баланс");
-    };
+    let at_the_card = |id: &str| till.open_card(receipt(id, "5000.00"), "9990000003");
     at_the_card("ui-held");
     till.expect("В резерве на другой кассе");
     till.expect("1\u{a0}000");

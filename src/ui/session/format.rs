@@ -8,11 +8,16 @@ use slint::{Rgb8Pixel, SharedPixelBuffer, SharedString};
 use crate::checkout::qr::QrModules;
 use crate::checkout::{Applied, AppliedWhat, Outcome, Problem, ServerTrouble};
 use crate::domain::money::Bonus;
+use crate::domain::phone::Phone;
 use crate::domain::receipt::Receipt;
+use crate::domain::returns::ReturnedPart;
+use crate::protocol::sales::KeptSale;
+use crate::protocol::server::CustomerView;
 use crate::sync::worker::SyncStatus;
 use crate::terminal::{OfflineLimit, Priced};
 use crate::ui::{
-    LastReceipt, OutcomeKind, ProblemInfo, ProblemKind, ReceiptInfo, ServerLink, TillStatus,
+    LastReceipt, OutcomeKind, ProblemInfo, ProblemKind, PurchaseReturned, PurchaseRow, ReceiptInfo,
+    ServerLink, TillStatus,
 };
 
 /// Pixels a QR module is wide, and the light border around the code (in modules) that
@@ -56,6 +61,38 @@ pub(super) fn receipt_info(receipt: &Receipt) -> ReceiptInfo {
         id: receipt.id.clone().into(),
         total: money(&receipt.total().to_string()).into(),
     }
+}
+
+/// The customer's phone as their card shows it: the one the cashier found them by, or the
+/// server's, masked either way.
+pub(super) fn customer_phone(customer: &CustomerView, found_by: Option<&Phone>) -> String {
+    found_by
+        .map(Phone::masked)
+        .unwrap_or_else(|| customer.phone_masked.clone())
+}
+
+/// The customer's purchases as listed: the till's local date and time, the till, the
+/// receipt, the sum paid, and how much has come back.
+pub(super) fn purchase_rows(sales: &[KeptSale]) -> Vec<PurchaseRow> {
+    sales
+        .iter()
+        .map(|p| PurchaseRow {
+            receipt: p.sale_ref.receipt_id.clone().into(),
+            till: p.terminal_name.clone().into(),
+            at: p
+                .at
+                .with_timezone(&Local)
+                .format("%d.%m.%Y %H:%M")
+                .to_string()
+                .into(),
+            paid: money(&p.paid().to_string()).into(),
+            returned: match p.sale.returned_part(&p.returned) {
+                ReturnedPart::Nothing => PurchaseReturned::Nothing,
+                ReturnedPart::Part => PurchaseReturned::Part,
+                ReturnedPart::All => PurchaseReturned::All,
+            },
+        })
+        .collect()
 }
 
 pub(super) fn sale_summary(priced: &Priced) -> LastReceipt {

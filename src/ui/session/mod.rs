@@ -158,6 +158,9 @@ fn show(window: &AppWindow, view: View) {
     let customer = window.global::<CustomerAdapter>();
     customer.set_customer(view.customer);
     customer.set_spend_code(view.spend_code);
+    customer.set_tab(view.customer_tab);
+    customer.set_purchases(ModelRc::new(VecModel::from(view.customer_purchases)));
+    customer.set_purchases_need_server(view.purchases_need_server);
 
     window
         .global::<RegistrationAdapter>()
@@ -168,6 +171,7 @@ fn show(window: &AppWindow, view: View) {
     refund.set_lines(ModelRc::new(VecModel::from(view.refund_lines)));
     refund.set_purchases(ModelRc::new(VecModel::from(view.purchases)));
     refund.set_purchases_shown(view.purchases_shown);
+    refund.set_owner(view.purchases_owner);
 
     let manager = window.global::<ManagerAdapter>();
     manager.set_manager(view.manager);

@@ -4,18 +4,18 @@
 use slint::{Rgb8Pixel, SharedPixelBuffer};
 
 use super::format::{
-    applied_summary, bonus, last_receipt, local_time, money, problem_info, qr_pixels, receipt_info,
-    seconds_until, spend_field, till_status,
+    applied_summary, bonus, customer_phone, last_receipt, local_time, money, problem_info,
+    purchase_rows, qr_pixels, receipt_info, seconds_until, spend_field, till_status,
 };
-use crate::checkout::{RegistrationStep, Screen};
+use crate::checkout::{CustomerPanel, CustomerTab as Tab, RegistrationStep, Screen};
 use crate::domain::money::Bonus;
 use crate::protocol::server::RejectReason;
 use crate::runner::{Notice as RunnerNotice, Shown};
 use crate::terminal::ReturnSale;
 use crate::ui::{
-    ConflictKind, ConflictLine, ConflictReason, CustomerCard, LastReceipt, Notice, Page,
-    ProblemInfo, PurchaseRow, ReceiptInfo, RegStep, RegistrationInfo, ReturnInfo, ReturnLine,
-    SpendCode, TillStatus, UnconfirmedLine,
+    ConflictKind, ConflictLine, ConflictReason, CustomerCard, CustomerTab, LastReceipt, Notice,
+    Page, ProblemInfo, PurchaseRow, PurchasesOwner, ReceiptInfo, RegStep, RegistrationInfo,
+    ReturnInfo, ReturnLine, SpendCode, TillStatus, UnconfirmedLine,
 };
 
 /// The kind of a refused operation, from the kind it was queued as.
@@ -76,12 +76,17 @@ pub(super) struct View {
     /// Set when the session chose the spend («0», «Макс»): the spend field shows it.
     pub(super) spend_from_session: Option<String>,
     pub(super) spend_code: SpendCode,
+    /// The customer card's tab, and its purchases when that tab is open.
+    pub(super) customer_tab: CustomerTab,
+    pub(super) customer_purchases: Vec<PurchaseRow>,
+    pub(super) purchases_need_server: bool,
     pub(super) registration: RegistrationInfo,
     pub(super) refund: ReturnInfo,
     pub(super) refund_lines: Vec<ReturnLine>,
-    /// A customer's purchases on a return without its receipt.
+    /// A customer's purchases on a return without its receipt, and whose they are.
     pub(super) purchases: Vec<PurchaseRow>,
     pub(super) purchases_shown: bool,
+    pub(super) purchases_owner: PurchasesOwner,
     pub(super) conflicts: Vec<ConflictLine>,
     pub(super) unconfirmed: Vec<UnconfirmedLine>,
     pub(super) last: LastReceipt,
@@ -110,6 +115,9 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
             tries_left: -1,
             ..SpendCode::default()
         },
+        customer_tab: CustomerTab::Spend,
+        customer_purchases: Vec::new(),
+        purchases_need_server: false,
         registration: RegistrationInfo {
             tries_left: -1,
             ..RegistrationInfo::default()
@@ -118,6 +126,7 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
         refund_lines: Vec::new(),
         purchases: Vec::new(),
         purchases_shown: false,
+        purchases_owner: PurchasesOwner::default(),
         conflicts: Vec::new(),
         unconfirmed: Vec::new(),
         last: shown.last.map(last_receipt).unwrap_or_default(),
@@ -145,6 +154,7 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
             priced,
             phone,
             code,
+            panel,
             ..
         } => {
             view.page = Page::Customer;
@@ -153,11 +163,7 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
             let calc = &priced.calculation;
             view.customer = CustomerCard {
                 name: c.name.clone().into(),
-                phone: phone
-                    .as_ref()
-                    .map(|p| p.masked())
-                    .unwrap_or_else(|| c.phone_masked.clone())
-                    .into(),
+                phone: customer_phone(c, phone.as_ref()).into(),
                 card: c.card_masked.clone().unwrap_or_default().into(),
                 card_status: c.card_status.clone().into(),
                 balance: bonus(c.balance).into(),
@@ -177,6 +183,15 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
                 to_pay: money(&calc.to_pay.to_string()).into(),
                 accrued: bonus(calc.accrued).into(),
             };
+            view.customer_tab = match panel.tab() {
+                Tab::Spend => CustomerTab::Spend,
+                Tab::Purchases => CustomerTab::Purchases,
+            };
+            match panel {
+                CustomerPanel::Spend => {}
+                CustomerPanel::Purchases(sales) => view.customer_purchases = purchase_rows(sales),
+                CustomerPanel::PurchasesNeedServer => view.purchases_need_server = true,
+            }
             if let Some(code) = code {
                 view.spend_code = SpendCode {
                     open: true,
@@ -232,22 +247,15 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
                     original: receipt.original_receipt.clone().unwrap_or_default().into(),
                     ..ReturnInfo::default()
                 };
-                view.purchases = purchases
-                    .iter()
-                    .flatten()
-                    .map(|p| PurchaseRow {
-                        receipt: p.sale_ref.receipt_id.clone().into(),
-                        till: p.terminal_name.clone().into(),
-                        at: p
-                            .at
-                            .with_timezone(&chrono::Local)
-                            .format("%d.%m.%Y %H:%M")
-                            .to_string()
-                            .into(),
-                        paid: money(&p.paid().to_string()).into(),
-                    })
-                    .collect();
-                view.purchases_shown = purchases.is_some();
+                if let Some(p) = purchases {
+                    view.purchases = purchase_rows(&p.sales);
+                    view.purchases_shown = true;
+                    view.purchases_owner = PurchasesOwner {
+                        name: p.customer.name.clone().into(),
+                        phone: customer_phone(&p.customer, p.phone.as_ref()).into(),
+                        card: p.customer.card_masked.clone().unwrap_or_default().into(),
+                    };
+                }
                 return view;
             };
             view.refund = ReturnInfo {

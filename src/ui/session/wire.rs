@@ -8,12 +8,12 @@ use chrono::NaiveDate;
 use slint::{ComponentHandle, SharedString, Weak};
 
 use super::keypad::{FindModeChoice, Typing, show_entry};
-use crate::checkout::{Action, CardChoice};
+use crate::checkout::{Action, CardChoice, CustomerTab as Tab};
 use crate::protocol::server::{Gender, Questionnaire, Secret};
 use crate::runner::{Command, Commands};
 use crate::ui::{
-    AppWindow, CustomerAdapter, FindAdapter, FindMode, LoginAdapter, ManagerAdapter, ProblemInfo,
-    ProblemKind, Questions, RegistrationAdapter, ReturnAdapter, SessionAdapter,
+    AppWindow, CustomerAdapter, CustomerTab, FindAdapter, FindMode, LoginAdapter, ManagerAdapter,
+    ProblemInfo, ProblemKind, Questions, RegistrationAdapter, ReturnAdapter, SessionAdapter,
 };
 
 /// Sends the cashier's actions to the worker and marks the window busy until the worker's
@@ -165,9 +165,19 @@ fn find(window: &AppWindow, send: &Sender, typing: &Rc<RefCell<Typing>>) {
     }
 }
 
-/// `CustomerAdapter`: the spend, its SMS code, a manager's leave to spend offline, apply.
+/// `CustomerAdapter`: the spend, its SMS code, a manager's leave to spend offline, apply,
+/// and the card's tabs.
 fn customer(window: &AppWindow, send: &Sender, typing: &Rc<RefCell<Typing>>) {
     let adapter = window.global::<CustomerAdapter>();
+    {
+        let send = send.clone();
+        adapter.on_show_tab(move |tab| {
+            send.act(Action::ShowCustomerTab(match tab {
+                CustomerTab::Spend => Tab::Spend,
+                CustomerTab::Purchases => Tab::Purchases,
+            }))
+        });
+    }
     adapter.on_spend_nothing(send.tap(Action::SpendNothing));
     adapter.on_spend_max(send.tap(Action::SpendMax));
     adapter.on_apply(send.tap(Action::Apply));
