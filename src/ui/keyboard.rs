@@ -121,7 +121,9 @@ impl Router {
         };
         self.giving.set(true);
         for text in keys {
-            window.window().dispatch_event(WindowEvent::KeyPressed { text: text.clone() });
+            window
+                .window()
+                .dispatch_event(WindowEvent::KeyPressed { text: text.clone() });
             window
                 .window()
                 .dispatch_event(WindowEvent::KeyReleased { text: text.clone() });
@@ -214,10 +216,7 @@ mod tests {
                 .iter()
                 .all(|v| *v == Verdict::Hold)
         );
-        assert_eq!(
-            burst.key("\n"),
-            Verdict::Scan("2900000000025".into())
-        );
+        assert_eq!(burst.key("\n"), Verdict::Scan("2900000000025".into()));
         assert!(burst.release().is_empty());
     }
 
