@@ -10,15 +10,11 @@
 //! `session_keyboard_latin.png`, `session_keyboard_1280x800.png` and
 //! `setup_keyboard.png` (see `scripts/screenshots.sh`).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::ui::{Till, large, on_slint_thread, small};
-use crate::common::{Rig, last_sms_code, quick_sync, receipt, return_of, wait_for};
+use crate::common::{Rig, last_sms_code, receipt, return_of, wait_for};
 use crate::scanner::wedge_types;
-use bonuskassa::clock::{Clock, SystemClock};
-use bonuskassa::setup::Setup;
-use bonuskassa::ui::{self, Language, UiOptions};
 use i_slint_backend_testing::ElementHandle;
 use slint::ComponentHandle;
 use slint::platform::{PointerEventButton, WindowEvent};
@@ -79,6 +75,12 @@ fn in_view_above_keyboard(till: &Till, label: &str, scroller: &str) {
     );
 }
 
+/// Taps the field `label` and checks the keyboard opened with the field in view.
+fn edit(till: &Till, label: &str, scroller: &str) {
+    tap_field(till, label);
+    in_view_above_keyboard(till, label, scroller);
+}
+
 /// Keys a person types on a physical keyboard, each a moment after the last.
 fn person_types(till: &Till, text: &str) {
     for c in text.chars() {
@@ -104,14 +106,7 @@ fn the_on_screen_keyboard_types_a_questionnaire_and_a_scan_still_scans() {
 fn session_walk() {
     let rig = Rig::new();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let terminal = rt.block_on(rig.enroll(clock.clone()));
-    terminal.start_sync(quick_sync()).unwrap();
-    rt.block_on(wait_for(&terminal, "the cache", |s| {
-        s.cached_customers == 4
-    }));
-    let terminal = Arc::new(terminal);
-    let till = Till::session(terminal.clone(), clock, "session_");
+    let (till, terminal) = Till::enrolled(&rig, &rt, "session_");
     till.keys("1111");
     till.tap("Войти");
 
@@ -130,8 +125,7 @@ fn session_walk() {
 
     // A tap on the first name opens the Russian letters; shift makes one capital, the
     // backspace takes a wrong letter back.
-    tap_field(&till, "Имя");
-    in_view_above_keyboard(&till, "Имя", "SessionPages");
+    edit(&till, "Имя", "SessionPages");
     till.expect("й");
     till.expect("ё");
     till.expect("ъ");
@@ -142,8 +136,7 @@ fn session_walk() {
     till.picture("keyboard_ru");
 
     // The e-mail on the Latin letters, with @ and the dot.
-    tap_field(&till, "Электронная почта");
-    in_view_above_keyboard(&till, "Электронная почта", "SessionPages");
+    edit(&till, "Электронная почта", "SessionPages");
     till.tap("Латиница");
     tap_chars(&till, "marina@ya.ru");
     assert_eq!(value(&till, "Электронная почта"), "marina@ya.ru");
@@ -156,21 +149,18 @@ fn session_walk() {
 
     // A date opens on the digits; so does the referrer's phone or card, in view at 1280×800
     // too.
-    tap_field(&till, "Дата рождения, ДД.ММ.ГГГГ");
-    in_view_above_keyboard(&till, "Дата рождения, ДД.ММ.ГГГГ", "SessionPages");
+    edit(&till, "Дата рождения, ДД.ММ.ГГГГ", "SessionPages");
     tap_chars(&till, "17.05.1990");
     assert_eq!(value(&till, "Дата рождения, ДД.ММ.ГГГГ"), "17.05.1990");
     till.window.window().set_size(large());
     till.pump();
-    tap_field(&till, "Кто пригласил: телефон или карта");
-    in_view_above_keyboard(&till, "Кто пригласил: телефон или карта", "SessionPages");
+    edit(&till, "Кто пригласил: телефон или карта", "SessionPages");
     till.picture("keyboard_1280x800");
     till.window.window().set_size(small());
     till.pump();
 
     // A physical keyboard types into the field the keyboard is open for.
-    tap_field(&till, "Отчество");
-    in_view_above_keyboard(&till, "Отчество", "SessionPages");
+    edit(&till, "Отчество", "SessionPages");
     person_types(&till, "Ивановна");
     assert_eq!(value(&till, "Отчество"), "Ивановна");
     // Shift tapped twice keeps capitals on until it is tapped again.
@@ -248,8 +238,7 @@ fn session_walk() {
     till.keys("9999");
     till.tap("Войти");
     till.tap("Режим менеджера");
-    tap_field(&till, "Причина");
-    in_view_above_keyboard(&till, "Причина", "SessionPages");
+    edit(&till, "Причина", "SessionPages");
     tap_chars(&till, "жалоба");
     assert_eq!(value(&till, "Причина"), "жалоба");
     till.picture("keyboard_manager");
@@ -266,22 +255,9 @@ fn the_installer_types_the_server_address_on_the_on_screen_keyboard() {
 /// The setup's walk, on the Slint thread.
 fn setup_walk() {
     let rig = Rig::new();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let setup = Setup::new(&rig.till_data, clock.clone(), rig.opener());
-    let (window, handle) = ui::build_setup_window(
-        &UiOptions {
-            language: Language::Ru,
-            ..Default::default()
-        },
-        setup,
-        clock,
-        rig.opener(),
-    )
-    .expect("the setup window builds");
-    let till = Till::new(window, handle, "setup_", true);
+    let till = Till::setup(&rig);
 
-    tap_field(&till, "Адрес сервера");
-    in_view_above_keyboard(&till, "Адрес сервера", "ScrollView");
+    edit(&till, "Адрес сервера", "ScrollView");
     till.tap("Латиница");
     tap_chars(&till, "http");
     till.tap("Цифры и знаки");
@@ -317,8 +293,7 @@ fn setup_walk() {
         field.absolute_position().y + field.size().height > page_bottom,
         "the field is not cut by the bottom of the page yet"
     );
-    tap_field(&till, "Название кассы");
-    in_view_above_keyboard(&till, "Название кассы", "ScrollView");
+    edit(&till, "Название кассы", "ScrollView");
     assert_eq!(value(&till, "Название кассы"), "Касса 1");
     for _ in 0.."Касса 1".chars().count() {
         till.tap("Стереть знак");
