@@ -107,8 +107,16 @@ fn session_walk() {
     let rig = Rig::new();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (till, terminal) = Till::enrolled(&rig, &rt, "session_");
-    till.keys("1111");
-    till.tap("Войти");
+    // Real taps reach the keypad through the page's scroller.
+    for _ in 0..4 {
+        till.element("1", i_slint_backend_testing::AccessibleRole::Button)
+            .mock_single_click(PointerEventButton::Left);
+        till.settle();
+    }
+    till.element("Войти", i_slint_backend_testing::AccessibleRole::Button)
+        .mock_single_click(PointerEventButton::Left);
+    till.settle();
+    till.expect("Ожидание чека от кассы");
 
     // A new customer, to the questionnaire.
     till.handle.open_receipt(receipt("kb-1", "300.00"));
