@@ -7,9 +7,10 @@
 # 800×600 in Russian; the login and the customer card also in English (`_en`) and at
 # 1280×800 (`_1280x800`); the installer's setup, docs/screenshots/setup_*.png (the whole
 # page at 800×2000 as well); and the other checkout flows (spend code, «Без кода», offline,
-# cancel), docs/screenshots/flows_*.png.
+# cancel), docs/screenshots/flows_*.png; the on-screen keyboard, session_keyboard_*.png and
+# setup_keyboard*.png.
 #
-# The pictures come from the UI tests in tests/ui/ (window.rs, session.rs, setup.rs and flows.rs, the `ui` test binary; Slint's testing backend with
+# The pictures come from the UI tests in tests/ui/ (window.rs, session.rs, setup.rs, flows.rs and keyboard.rs, the `ui` test binary; Slint's testing backend with
 # the software renderer), so no display is needed. Where the machine has DejaVu Serif,
 # fontconfig is shown that one font only, a family the window never asks for: every glyph
 # in the pictures then comes from the DejaVu Sans embedded in the binary. (Fontconfig is
@@ -37,6 +38,6 @@ done
 
 BONUSKASSA_SCREENSHOTS="$out" \
     cargo test --test ui window::the_window_is_drawn_with_text_in_both_languages
-BONUSKASSA_SCREENSHOTS="$out" cargo test --test ui -- session:: setup:: flows::
+BONUSKASSA_SCREENSHOTS="$out" cargo test --test ui -- session:: setup:: flows:: keyboard::
 
 ls -l "$out"

@@ -3,7 +3,8 @@
 //!
 //! The `.slint` side follows the adapters pattern: one `export global XxxAdapter` per
 //! feature (ui/adapters/xxx_adapter.slint, the feature's types beside it), state in and
-//! callbacks out. Here `app_adapter.rs` and `setup_adapter.rs` wire their globals; the
+//! callbacks out. Here `app_adapter.rs`, `keyboard.rs` (the on-screen keyboard of the
+//! text fields) and `setup_adapter.rs` wire their globals; the
 //! session's (`SessionAdapter` for what every page shares, and `LoginAdapter`,
 //! `FindAdapter`, `CustomerAdapter`, `RegistrationAdapter`, `ReturnAdapter`,
 //! `ManagerAdapter`, `StatusBarAdapter`) are filled in `session/mod.rs` and wired in
@@ -33,6 +34,7 @@ use crate::terminal::{Terminal, TerminalError};
 mod app_adapter;
 pub mod demo_register;
 mod first_frame;
+mod keyboard;
 mod session;
 mod setup_adapter;
 
@@ -165,6 +167,7 @@ fn open_till(data: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<Option<Termin
 pub fn build_window(opts: &UiOptions) -> Result<AppWindow, slint::PlatformError> {
     let window = AppWindow::new()?;
     app_adapter::connect(&window, opts.language)?;
+    keyboard::connect(&window);
     Ok(window)
 }
 

@@ -112,6 +112,26 @@ pub fn census(location: impl Into<Location>) -> Census {
 
 /// The audit events of the server in a SQLite data dir: (event, reason).
 ///
+/// A customer's first name, middle name, e-mail and birth date (YYYY-MM-DD) as the server
+/// keeps them, by phone (E.164). Raw SQL: only these tests read them back.
+pub fn questionnaire_of(
+    data: &std::path::Path,
+    phone: &str,
+) -> (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+) {
+    let db = rusqlite::Connection::open(server::database_path(data)).unwrap();
+    db.query_row(
+        "SELECT first_name, middle_name, email, birth_date FROM customers WHERE phone = ?1",
+        [phone],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )
+    .unwrap()
+}
+
 /// Raw SQL: the store writes audit events (`CustomerTx::insert_audit`) but offers no read
 /// of them; only these tests read them back.
 pub fn audit_events(data: &std::path::Path) -> Vec<(String, String)> {

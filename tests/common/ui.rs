@@ -98,6 +98,44 @@ impl Till {
         Till::new(window, handle, prefix, false)
     }
 
+    /// The checkout window of a till enrolled on `rig`'s server, its sync running and its
+    /// cache holding the demo customers. `rt` enrols it and reads the demo SMS inbox; it
+    /// must live as long as the walk, since the till's HTTP connections were made on it.
+    pub fn enrolled(
+        rig: &super::Rig,
+        rt: &tokio::runtime::Runtime,
+        prefix: &'static str,
+    ) -> (Till, std::sync::Arc<bonuskassa::terminal::Terminal>) {
+        let clock: std::sync::Arc<dyn bonuskassa::clock::Clock> =
+            std::sync::Arc::new(bonuskassa::clock::SystemClock);
+        let terminal = rt.block_on(rig.enroll(clock.clone()));
+        terminal.start_sync(super::quick_sync()).unwrap();
+        rt.block_on(super::wait_for(&terminal, "the cache", |s| {
+            s.cached_customers == 4
+        }));
+        let terminal = std::sync::Arc::new(terminal);
+        (Till::session(terminal.clone(), clock, prefix), terminal)
+    }
+
+    /// The installer's setup window of a till never enrolled in `rig`'s data dir
+    /// (Russian, 800×600), its pictures named `setup_…`.
+    pub fn setup(rig: &super::Rig) -> Till {
+        let clock: std::sync::Arc<dyn bonuskassa::clock::Clock> =
+            std::sync::Arc::new(bonuskassa::clock::SystemClock);
+        let setup = bonuskassa::setup::Setup::new(&rig.till_data, clock.clone(), rig.opener());
+        let (window, handle) = bonuskassa::ui::build_setup_window(
+            &bonuskassa::ui::UiOptions {
+                language: bonuskassa::ui::Language::Ru,
+                ..Default::default()
+            },
+            setup,
+            clock,
+            rig.opener(),
+        )
+        .expect("the setup window builds");
+        Till::new(window, handle, "setup_", true)
+    }
+
     /// A till window shown at 800×600, with pictures named `{prefix}{screen}.png` when
     /// `BONUSKASSA_SCREENSHOTS` names a directory.
     pub fn new(window: AppWindow, handle: Runner, prefix: &'static str, scrolls: bool) -> Till {

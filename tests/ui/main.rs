@@ -8,6 +8,7 @@
 mod common;
 
 mod flows;
+mod keyboard;
 mod scanner;
 mod session;
 mod setup;

@@ -18,7 +18,7 @@ use slint::ComponentHandle;
 use slint::platform::WindowEvent;
 
 /// Types `text` on the keyboard, then Enter, as a keyboard-wedge scanner does.
-fn wedge_types(till: &Till, text: &str) {
+pub(crate) fn wedge_types(till: &Till, text: &str) {
     for c in text.chars().map(String::from).chain(["\n".to_string()]) {
         let window = till.window.window();
         window.dispatch_event(WindowEvent::KeyPressed {

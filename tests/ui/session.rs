@@ -11,12 +11,9 @@
 //! (`session_*.png`, 800×600; the login and the customer card also in English and at
 //! 1280×800) into that directory; see `scripts/screenshots.sh`.
 
-use std::sync::Arc;
-
 use crate::common::ui::{AT_REGISTER, Till, on_slint_thread};
-use crate::common::{Rig, last_sms_code, quick_sync, receipt, return_of, wait_for};
+use crate::common::{Rig, last_sms_code, receipt, return_of, wait_for};
 use bonuskassa::checkout::{Action, Outcome, Withdrawal};
-use bonuskassa::clock::{Clock, SystemClock};
 use bonuskassa::domain::money::Bonus;
 use i_slint_backend_testing::AccessibleRole;
 
@@ -34,15 +31,7 @@ fn walk() {
     // The test's own runtime enrols the till and reads the demo SMS inbox; it stays alive
     // for the whole walk, since the till's HTTP connections were made on it.
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let terminal = rt.block_on(rig.enroll(clock.clone()));
-    terminal.start_sync(quick_sync()).unwrap();
-    rt.block_on(wait_for(&terminal, "the cache", |s| {
-        s.cached_customers == 4
-    }));
-
-    let terminal = Arc::new(terminal);
-    let till = Till::session(terminal.clone(), clock, "session_");
+    let (till, terminal) = Till::enrolled(&rig, &rt, "session_");
 
     // Login: a wrong code says so; the code is typed on the keypad and shown as dots.
     till.expect("Вход кассира");

@@ -6,15 +6,11 @@
 //! With `BONUSKASSA_SCREENSHOTS=<dir>` the walk writes `setup_*.png` (see
 //! `scripts/screenshots.sh`).
 
-use std::sync::Arc;
-
 use crate::common::Rig;
 use crate::common::ui::{Till, large, on_slint_thread, small};
-use bonuskassa::clock::{Clock, SystemClock};
 use bonuskassa::server::admin;
-use bonuskassa::setup::Setup;
 use bonuskassa::terminal::TerminalConfig;
-use bonuskassa::ui::{self, Language, UiOptions};
+use bonuskassa::ui::Language;
 use chrono::Utc;
 use slint::{ComponentHandle, PhysicalSize};
 
@@ -32,19 +28,7 @@ fn an_installer_sets_up_a_new_till_on_the_touch_screen() {
 /// The test, on the Slint thread.
 fn walk() {
     let rig = Rig::new();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let setup = Setup::new(&rig.till_data, clock.clone(), rig.opener());
-    let (window, handle) = ui::build_setup_window(
-        &UiOptions {
-            language: Language::Ru,
-            ..Default::default()
-        },
-        setup,
-        clock,
-        rig.opener(),
-    )
-    .expect("the setup window builds");
-    let till = Till::new(window, handle, "setup_", true);
+    let till = Till::setup(&rig);
     till.expect("Настройка кассы");
     till.expect_starting("Касса ещё не подключена к серверу");
     till.picture("new");
