@@ -157,7 +157,6 @@ fn when(t: Option<DateTime<Utc>>) -> String {
 pub fn describe(terminal: &Terminal, s: &SyncStatus) -> String {
     let online = match (s.online, s.paused) {
         (_, Some(reason)) => format!("paused ({reason:?}): enroll the till again"),
-        _ if s.silent => "offline: the server does not answer".into(),
         (Some(true), None) => "online".into(),
         (Some(false), None) => "offline".into(),
         (None, None) => "not tried".into(),
