@@ -1,11 +1,15 @@
-//! Budget (SPEC.md §6): when the server does not answer, the offline answer is on screen
-//! within 2 s.
+//! Budgets: when the server does not answer, the offline answer is on screen within 2 s
+//! (SPEC.md §6); and once it has not answered, later lookups and calculations answer from
+//! the cache within 50 ms (issue 14: the till waits for a silent server once per outage).
 //!
 //! A till with the default 1.5 s timeout points at a server that accepts connections and
-//! never answers (the worst case: a refused connection falls back at once). Each iteration
-//! is what the cashier's lookup does: ask the server, give up at the timeout, answer from
-//! the cache. The till is set up without a server: its secrets, rules and one cached
-//! customer are written directly.
+//! never answers (the worst case: a refused connection falls back at once). The first
+//! group is what the cashier's first lookup of an outage does, on a till that has not yet
+//! met the silence (a fresh one each iteration): ask the server, give up at the timeout,
+//! answer from the cache. The second is every lookup and calculation after it, while the
+//! till knows the server is silent (no sync worker runs, so no probe ends the silence).
+//! The till is set up without a server: its secrets, rules and one cached customer are
+//! written directly.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,13 +17,14 @@ use std::time::Duration;
 use bonuskassa::clock::SystemClock;
 use bonuskassa::domain::money::Bonus;
 use bonuskassa::domain::phone::Phone;
+use bonuskassa::domain::receipt::Receipt;
 use bonuskassa::protocol::lookup_hash;
 use bonuskassa::protocol::server::FeedCustomer;
 use bonuskassa::secrets::{MemoryStore, SecretName, SecretStore, SecretValue};
 use bonuskassa::store::TerminalStore;
 use bonuskassa::terminal::{Lookup, Terminal, TerminalConfig};
 use chrono::Utc;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
 const KEY_HEX: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
@@ -60,8 +65,10 @@ fn fallback(c: &mut Criterion) {
         store
             .apply_feed(&[customer], 1, Utc::now())
             .expect("the cache");
+        // Synced a moment ago: the offline limits let the customer spend.
+        store.set_last_sync(Utc::now()).expect("the last sync");
     }
-    let secrets = MemoryStore::new();
+    let secrets: Arc<dyn SecretStore> = Arc::new(MemoryStore::new());
     secrets
         .set(SecretName::TerminalToken, &SecretValue::new("bench-token"))
         .expect("token");
@@ -78,9 +85,15 @@ fn fallback(c: &mut Criterion) {
         Duration::from_millis(1500),
         "the default timeout"
     );
-    let terminal =
-        Terminal::open_with(dir.path(), config, Arc::new(secrets), Arc::new(SystemClock))
-            .expect("the till");
+    let open = || {
+        Terminal::open_with(
+            dir.path(),
+            config.clone(),
+            secrets.clone(),
+            Arc::new(SystemClock),
+        )
+        .expect("the till")
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -90,7 +103,34 @@ fn fallback(c: &mut Criterion) {
     let mut group = c.benchmark_group("offline fallback");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(20));
-    group.bench_function("lookup, server silent, 1.5 s timeout", |b| {
+    group.bench_function("first lookup of an outage, 1.5 s timeout", |b| {
+        b.iter_batched(
+            open,
+            |terminal| {
+                let found = runtime
+                    .block_on(terminal.lookup(&lookup))
+                    .expect("a lookup")
+                    .expect("the cached customer");
+                assert!(found.offline && terminal.status().silent);
+                // The till goes with the measurement: its store closes outside it.
+                (found, terminal)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+
+    // The outage has begun: this till's first lookup waited, and nothing ends the silence.
+    let terminal = open();
+    let found = runtime
+        .block_on(terminal.lookup(&lookup))
+        .expect("a lookup")
+        .expect("the cached customer");
+    assert!(found.offline && terminal.status().silent);
+    let receipt: Receipt = serde_json::from_str(RECEIPT).expect("the receipt");
+    let spend = Bonus::from_kopecks(10_000);
+    let mut group = c.benchmark_group("server known silent");
+    group.bench_function("lookup", |b| {
         b.iter(|| {
             let found = runtime
                 .block_on(terminal.lookup(&lookup))
@@ -100,8 +140,24 @@ fn fallback(c: &mut Criterion) {
             found
         })
     });
+    group.bench_function("calculation", |b| {
+        b.iter(|| {
+            let priced = runtime
+                .block_on(terminal.calculate(&found.customer, &receipt, spend))
+                .expect("a calculation");
+            assert!(priced.offline && priced.calculation.spent == spend);
+            priced
+        })
+    });
     group.finish();
+    assert!(terminal.status().silent, "nothing ended the silence");
 }
+
+/// A receipt of the demo store: a coffee and two croissants.
+const RECEIPT: &str = r#"{ "id": "bench-1", "kind": "sale", "at": "2026-11-23T12:00:00+03:00",
+  "positions": [
+    { "id": "1", "name": "Кофе", "category": "coffee", "price": "1000.00", "quantity": "1" },
+    { "id": "2", "name": "Круассан", "category": "bakery", "price": "150.00", "quantity": "2" } ] }"#;
 
 criterion_group!(benches, fallback);
 criterion_main!(benches);

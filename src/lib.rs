@@ -21,7 +21,8 @@
 //!   over the storage seam [`server::store`] with its two engines, embedded SQLite and
 //!   PostgreSQL.
 //! - [`store`] — the terminal's SQLite: outbox, caches, kept sales.
-//! - [`sync`] — terminal ↔ server; [`sync::plan`] is the pure decision step.
+//! - [`sync`] — terminal ↔ server; [`sync::plan`] is the pure decision step, [`sync::link`]
+//!   whether the server answers at all (a silent one is waited for once per outage).
 //! - [`terminal`] — the till's operations as a library: enrollment, online-first lookups
 //!   and calculations with the offline fallback, queued operations, the sync status.
 //! - [`checkout`] — the checkout session: a state machine of screens and actions the UI

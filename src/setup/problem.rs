@@ -59,9 +59,10 @@ impl From<ClientError> for SetupProblem {
                 SetupProblem::field(SetupField::PrivateCa, e.to_string())
             }
             ClientError::Timeout => SetupProblem::Timeout,
-            ClientError::Unreachable | ClientError::Status(_) | ClientError::Unreadable(_) => {
-                SetupProblem::Unreachable
-            }
+            ClientError::Unreachable
+            | ClientError::Silent
+            | ClientError::Status(_)
+            | ClientError::Unreadable(_) => SetupProblem::Unreachable,
             ClientError::Certificate(why) => SetupProblem::Certificate(why),
             ClientError::Api(body) => match body.code {
                 ErrorCode::EnrollmentCodeInvalid => SetupProblem::CodeInvalid,

@@ -5,10 +5,12 @@
 //! the stored JSON texts, never re-serialized, so a resend is byte-identical.
 
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
+use super::link::Link;
 use super::plan::Outcome;
 use crate::protocol::server::{
     API_PREFIX, CalcRequest, CalcResponse, CustomerFeed, CustomerView, EnrollRequest,
@@ -32,6 +34,9 @@ pub enum ClientError {
     Timeout,
     #[error("the server cannot be reached")]
     Unreachable,
+    /// Not sent: the server did not answer the till a moment ago, and has not since.
+    #[error("the server does not answer: the till works from its cache until it does")]
+    Silent,
     /// TLS refused the server's certificate: a wrong address, or a private CA not given.
     #[error("the server's certificate is not trusted: {0}")]
     Certificate(String),
@@ -64,6 +69,10 @@ pub struct ServerClient {
     base: String,
     token: String,
     http: reqwest::Client,
+    /// The till's link, told what each request met.
+    link: Option<Arc<Link>>,
+    /// Nothing is sent while the link is silent.
+    guarded: bool,
 }
 
 impl std::fmt::Debug for ServerClient {
@@ -89,11 +98,29 @@ impl ClientError {
     /// not offline.
     pub fn is_offline(&self) -> bool {
         match self {
-            ClientError::Timeout | ClientError::Unreachable | ClientError::Certificate(_) => true,
+            ClientError::Timeout
+            | ClientError::Unreachable
+            | ClientError::Silent
+            | ClientError::Certificate(_) => true,
             ClientError::Status(code) => *code >= 500 || *code == 429,
             ClientError::Api(body) => body.code == crate::protocol::server::ErrorCode::Internal,
             _ => false,
         }
+    }
+
+    /// True when the server gave no answer at all: the request timed out, or the
+    /// connection was refused, reset or closed. What makes the till's link silent.
+    pub fn is_silence(&self) -> bool {
+        matches!(self, ClientError::Timeout | ClientError::Unreachable)
+    }
+
+    /// True when the server answered, if not as asked: a refusal, an HTTP error, a body
+    /// that does not parse.
+    pub fn is_answer(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Api(_) | ClientError::Status(_) | ClientError::Unreadable(_)
+        )
     }
 }
 
@@ -136,7 +163,58 @@ impl ServerClient {
             base,
             token: token.to_string(),
             http,
+            link: None,
+            guarded: false,
         })
+    }
+
+    /// The same client, telling `link` whether each request met an answer (the sync
+    /// worker's: its batches go whatever the link says, with their own backoff).
+    pub fn reporting_to(self, link: Arc<Link>) -> ServerClient {
+        ServerClient {
+            link: Some(link),
+            guarded: false,
+            ..self
+        }
+    }
+
+    /// The same client, telling `link` what each request met and sending nothing while
+    /// it is silent: a request fails at once with [`ClientError::Silent`] (the till's
+    /// lookups, calculations, holds, sales, SMS codes and logins). Only `/health`, the
+    /// link's probe, is always sent.
+    pub fn guarded_by(self, link: Arc<Link>) -> ServerClient {
+        ServerClient {
+            link: Some(link),
+            guarded: true,
+            ..self
+        }
+    }
+
+    /// Sends a request unless the link is silent, and reads its answer.
+    async fn exchange<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
+        if self.guarded && self.link.as_ref().is_some_and(|l| l.is_silent()) {
+            return Err(ClientError::Silent);
+        }
+        self.ask(request).await
+    }
+
+    /// Sends a request, reads its answer, and tells the link what it met.
+    async fn ask<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let asked = Instant::now();
+        let result = answer(request.send().await).await;
+        if let Some(link) = &self.link {
+            match &result {
+                Ok(_) => link.answered(),
+                Err(e) => link.met(asked, e),
+            }
+        }
+        result
     }
 
     fn url(&self, path: &str) -> String {
@@ -155,6 +233,19 @@ impl ServerClient {
             body.push_str(&p.payload);
         }
         body.push_str("]}");
+        let asked = Instant::now();
+        let outcome = self.send_body(body).await;
+        if let Some(link) = &self.link {
+            match outcome {
+                Outcome::Timeout => link.met(asked, &ClientError::Timeout),
+                Outcome::Connection => link.met(asked, &ClientError::Unreachable),
+                _ => link.answered(),
+            }
+        }
+        outcome
+    }
+
+    async fn send_body(&self, body: String) -> Outcome {
         let sent = self
             .http
             .post(self.url("/operations"))
@@ -194,13 +285,8 @@ impl ServerClient {
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let sent = self
-            .http
-            .get(self.url(path))
-            .bearer_auth(&self.token)
-            .send()
-            .await;
-        answer(sent).await
+        self.exchange(self.http.get(self.url(path)).bearer_auth(&self.token))
+            .await
     }
 
     async fn post<Q: serde::Serialize, T: serde::de::DeserializeOwned>(
@@ -212,7 +298,7 @@ impl ServerClient {
         if !self.token.is_empty() {
             req = req.bearer_auth(&self.token);
         }
-        answer(req.send().await).await
+        self.exchange(req).await
     }
 
     /// The same server with the terminal's token, after enrollment.
@@ -278,24 +364,20 @@ impl ServerClient {
     /// Releases a hold; `None` when the server has no such hold (nothing counts).
     pub async fn release_hold(&self, id: &str) -> Result<Option<HoldResponse>, ClientError> {
         // A hold id is a UUID the till made: nothing in it needs escaping in a path.
-        let sent = self
-            .http
-            .delete(self.url(&format!("/holds/{id}")))
-            .bearer_auth(&self.token)
-            .send()
-            .await;
-        if let Ok(resp) = &sent
-            && resp.status() == StatusCode::NO_CONTENT
-        {
-            return Ok(None);
-        }
-        answer(sent).await.map(Some)
+        self.exchange(
+            self.http
+                .delete(self.url(&format!("/holds/{id}")))
+                .bearer_auth(&self.token),
+        )
+        .await
     }
 
-    /// Asks the server whether it is up (no token needed): the installer's connection test.
+    /// Asks the server whether it is up (no token needed): the installer's connection
+    /// test, and the link's probe, so it is sent even while the link is silent.
     pub async fn health(&self) -> Result<(), ClientError> {
-        let sent = self.http.get(self.url("/health")).send().await;
-        answer::<serde_json::Value>(sent).await.map(|_| ())
+        self.ask::<serde_json::Value>(self.http.get(self.url("/health")))
+            .await
+            .map(|_| ())
     }
 
     pub async fn rules(&self) -> Result<RulesResponse, ClientError> {
@@ -336,7 +418,13 @@ async fn answer<T: serde::de::DeserializeOwned>(
             Err(_) => ClientError::Status(status.as_u16()),
         });
     }
-    serde_json::from_slice(&bytes).map_err(|e| ClientError::Unreadable(e.to_string()))
+    // No content reads as JSON `null`: an `Option` answer is `None`.
+    let bytes: &[u8] = if status == StatusCode::NO_CONTENT {
+        b"null"
+    } else {
+        &bytes
+    };
+    serde_json::from_slice(bytes).map_err(|e| ClientError::Unreadable(e.to_string()))
 }
 
 /// A path segment with everything but unreserved characters percent-encoded.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::client::ServerClient;
+use super::link::Probe;
 use super::plan::{Backoff, Decision, PauseReason, decide};
 use crate::store::{QueueStatus, StoreError, TerminalStore};
 
@@ -121,6 +122,10 @@ pub struct CacheProgress {
 pub struct SyncStatus {
     /// `None` until the server has been tried once.
     pub online: Option<bool>,
+    /// The server gave a request of the till no answer (a timeout, a refused or reset
+    /// connection) and has answered nothing since: lookups and calculations answer from
+    /// the cache without asking it, until the probe or a batch hears it again.
+    pub silent: bool,
     /// Set while the queue is paused (401/403, a request the server calls malformed).
     pub paused: Option<PauseReason>,
     pub queue: QueueStatus,
@@ -143,6 +148,8 @@ pub struct SyncOptions {
     /// How long a paused queue waits before it tries the server again.
     pub paused_retry: Duration,
     pub feed_page: u32,
+    /// How often the server is asked whether it answers again, while it is silent.
+    pub probe_every: Duration,
 }
 
 impl Default for SyncOptions {
@@ -153,6 +160,7 @@ impl Default for SyncOptions {
             refresh_every: Duration::from_secs(60),
             paused_retry: Duration::from_secs(60),
             feed_page: 1000,
+            probe_every: Duration::from_secs(2),
         }
     }
 }
@@ -174,15 +182,18 @@ pub struct SyncWorker {
 pub type StatusCell = std::sync::Arc<tokio::sync::watch::Sender<SyncStatus>>;
 
 impl SyncWorker {
-    /// Starts the worker on the store in `data_dir`.
+    /// Starts the worker on the store in `data_dir`, with the link's `probe` beside it:
+    /// when the probe hears the server again, the queue is sent at once.
     pub fn spawn(
         data_dir: PathBuf,
         client: ServerClient,
         status: StatusCell,
         options: SyncOptions,
+        probe: Probe,
     ) -> Result<SyncWorker, StoreError> {
         let store = TerminalStore::open(&data_dir)?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let heard = tx.clone();
         let thread = std::thread::Builder::new()
             .name("bonuskassa-sync".into())
             .spawn(move || {
@@ -196,7 +207,16 @@ impl SyncWorker {
                         return;
                     }
                 };
-                runtime.block_on(run(store, client, status, options, rx));
+                // The probe runs beside the drain, so a batch stuck on a silent server does
+                // not hold it up; it ends with the worker.
+                runtime.block_on(async {
+                    tokio::select! {
+                        _ = run(store, client, status, options, rx) => {}
+                        _ = probe.run(options.probe_every, || {
+                            let _ = heard.send(Message::Nudge);
+                        }) => {}
+                    }
+                });
             })
             .map_err(|e| StoreError::Io(format!("cannot start the sync thread: {e}")))?;
         Ok(SyncWorker {

@@ -3,7 +3,10 @@
 //! Online first, offline always. A lookup or a calculation asks the server and waits at most
 //! the configured timeout (1.5 s by default); if the server does not answer, or fails on its
 //! side, the answer comes from the customer cache and the cached rules and is marked
-//! offline, with offline spend held to the rules' `[offline]` limits ([`offline`]).
+//! offline, with offline spend held to the rules' `[offline]` limits ([`offline`]). Once a
+//! request got no answer at all, the till's [`Link`](crate::sync::link::Link) is silent and
+//! nothing is asked until the sync worker's probe hears the server again: every request
+//! with an offline answer gives it at once, the others fail as needing the server.
 //! Operations (sales, returns, registrations, consents, manual changes) never wait for the
 //! server: each is written with its outbox row in one transaction and confirmed, and the
 //! sync worker sends it. Online and offline take the same path; only the flag differs.
@@ -42,6 +45,7 @@ use crate::domain::rules::Rules;
 use crate::secrets::{SecretError, SecretName, SecretStore, SecretValue};
 use crate::store::{StoreError, TerminalStore};
 use crate::sync::client::{ClientError, ServerClient};
+use crate::sync::link::{Link, Probe};
 use crate::sync::worker::{StatusCell, SyncOptions, SyncStatus, SyncWorker, publish_queue};
 pub use config::TerminalConfig;
 pub use enroll::{Enrollment, probe_server};
@@ -132,8 +136,10 @@ pub struct Terminal {
     data_dir: PathBuf,
     config: TerminalConfig,
     store: Mutex<TerminalStore>,
+    /// The till's own requests, held back while the link is silent.
     api: ServerClient,
     sync_client: ServerClient,
+    link: Arc<Link>,
     lookup_key: Vec<u8>,
     bridge_key: Option<SecretValue>,
     status: StatusCell,
@@ -185,16 +191,19 @@ impl Terminal {
                 "the stored cache-key is not hex; enroll the till again".into(),
             ))
         })?;
+        let store = TerminalStore::open(data_dir)?;
+        let status = Arc::new(tokio::sync::watch::Sender::new(SyncStatus::default()));
+        let link = Link::new(status.clone());
         let ca = config.private_ca.as_deref();
-        let api = ServerClient::new(&config.server_url, token.expose(), ca, config.timeout())?;
+        let api = ServerClient::new(&config.server_url, token.expose(), ca, config.timeout())?
+            .guarded_by(link.clone());
         let sync_client = ServerClient::new(
             &config.server_url,
             token.expose(),
             ca,
             config.sync_timeout(),
-        )?;
-        let store = TerminalStore::open(data_dir)?;
-        let status = Arc::new(tokio::sync::watch::Sender::new(SyncStatus::default()));
+        )?
+        .reporting_to(link.clone());
         publish_queue(&store, &status);
         status.send_modify(|s| {
             s.rules_version = store.rules_version().ok().flatten();
@@ -206,6 +215,7 @@ impl Terminal {
             store: Mutex::new(store),
             api,
             sync_client,
+            link,
             lookup_key,
             bridge_key,
             status,
@@ -264,6 +274,10 @@ impl Terminal {
                     self.sync_client.clone(),
                     self.status.clone(),
                     options,
+                    Probe {
+                        link: self.link.clone(),
+                        client: self.api.clone(),
+                    },
                 )?);
             }
         }

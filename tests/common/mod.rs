@@ -296,6 +296,7 @@ pub fn quick_sync() -> SyncOptions {
             base: Duration::from_millis(20),
             max: Duration::from_millis(200),
         },
+        probe_every: Duration::from_millis(200),
         ..SyncOptions::default()
     }
 }

@@ -161,7 +161,9 @@ pub(super) fn local_time(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
 
 pub(super) fn till_status(status: &SyncStatus, now: DateTime<Utc>) -> TillStatus {
     TillStatus {
-        link: if status.online == Some(true) {
+        link: if status.silent {
+            ServerLink::Silent
+        } else if status.online == Some(true) {
             ServerLink::Online
         } else {
             ServerLink::Offline
@@ -314,6 +316,28 @@ mod tests {
         assert_eq!(bonus("12.5".parse().unwrap()), "12.50");
         assert_eq!(spend_field("0.00"), "");
         assert_eq!(spend_field("230.00"), "230");
+    }
+
+    #[test]
+    fn a_silent_server_shows_as_silent_whatever_the_last_answer_said() {
+        let now = Utc::now();
+        let link = |online, silent| {
+            till_status(
+                &SyncStatus {
+                    online,
+                    silent,
+                    ..SyncStatus::default()
+                },
+                now,
+            )
+            .link
+        };
+        assert_eq!(link(None, false), ServerLink::Offline);
+        assert_eq!(link(Some(false), false), ServerLink::Offline);
+        assert_eq!(link(Some(true), false), ServerLink::Online);
+        assert_eq!(link(Some(false), true), ServerLink::Silent);
+        // What the till acts on wins: while silent, it asks the server nothing.
+        assert_eq!(link(Some(true), true), ServerLink::Silent);
     }
 
     #[test]
