@@ -17,6 +17,11 @@ pub enum Action {
         code: String,
     },
     Logout,
+    /// On the login screen, locked after too many wrong codes: a manager types their code
+    /// to lift the lock (audited); the cashier then logs in.
+    UnlockLogins {
+        code: String,
+    },
     /// The cash register hands over a sale or a return receipt.
     OpenReceipt(Receipt),
     /// Find a customer (or, on a return whose sale is not found, their purchases).
@@ -117,6 +122,7 @@ impl Session {
     pub(super) async fn step(&mut self, action: Action) -> Result<(), Problem> {
         match action {
             Action::Login { code } => self.login(&code).await,
+            Action::UnlockLogins { code } => self.unlock_logins(&code).await,
             Action::Logout => {
                 if self.open_receipt().is_some() {
                     return Err(Problem::ReceiptOpen);

@@ -190,8 +190,12 @@ impl From<ClientError> for Problem {
     fn from(e: ClientError) -> Problem {
         match e {
             ClientError::Api(body) => match body.code {
-                ErrorCode::CashierCodeWrong => Problem::WrongCashierCode {
-                    tries_left: body.tries_left,
+                // The wrong code that locked the logins says so: the lock is what matters.
+                ErrorCode::CashierCodeWrong => match body.retry_after_s {
+                    Some(seconds) => Problem::CashierLocked { seconds },
+                    None => Problem::WrongCashierCode {
+                        tries_left: body.tries_left,
+                    },
                 },
                 ErrorCode::CashierLocked => Problem::CashierLocked {
                     seconds: body.retry_after_s.unwrap_or(60),

@@ -118,6 +118,17 @@ impl Session {
         Ok(())
     }
 
+    pub(super) async fn unlock_logins(&mut self, code: &str) -> Result<(), Problem> {
+        if self.screen != Screen::Login {
+            return Err(Problem::NothingOpen);
+        }
+        if code.trim().is_empty() {
+            return Err(Problem::WrongCashierCode { tries_left: None });
+        }
+        self.terminal.unlock_logins(code).await?;
+        Ok(())
+    }
+
     pub(super) async fn receipt_arrived(&mut self, receipt: Receipt) -> Result<(), Problem> {
         self.cashier_or_login()?;
         // Only a resting till takes a receipt: a walk-in registration or the manager's

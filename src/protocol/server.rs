@@ -397,6 +397,8 @@ pub enum AuditEvent {
     /// A manager picked a sale from the customer's purchases for a return, the customer
     /// having lost the receipt.
     ReturnWithoutReceipt,
+    /// A manager lifted the lock of the till's logins after too many wrong codes.
+    LoginsUnlocked,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

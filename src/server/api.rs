@@ -30,6 +30,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/openapi.json", get(super::openapi::openapi))
         .route("/enroll", post(enroll))
         .route("/cashiers/login", post(login))
+        .route("/cashiers/unlock", post(unlock))
         .route("/customers/lookup", post(lookup))
         .route("/customers/{id}/history", get(history))
         .route("/customers/{id}/sales", get(customer_sales))
@@ -208,6 +209,23 @@ async fn login(
     write(&state, move |s| {
         let terminal = token.terminal(s)?;
         Ok(json(auth::login(
+            s.store(),
+            &terminal,
+            req.code.expose(),
+            s.now(),
+        )??))
+    })
+    .await
+}
+
+async fn unlock(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+    token: Token,
+    Body(req): Body<LoginRequest>,
+) -> Result<axum::Json<LoginResponse>, ApiError> {
+    write(&state, move |s| {
+        let terminal = token.terminal(s)?;
+        Ok(json(auth::unlock(
             s.store(),
             &terminal,
             req.code.expose(),

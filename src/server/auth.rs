@@ -255,27 +255,56 @@ pub fn login(
                 tx.set_login_state(&terminal.id, LoginState::default())?;
                 Ok(Ok(c))
             }
-            None => {
-                let failures = state.failures + 1;
-                let mut lock = None;
-                if failures >= LOGIN_TRIES {
-                    // 30 s at the fifth wrong code, then 60 s, 120 s, … up to an hour.
-                    let doublings = (failures - LOGIN_TRIES).min(7) as u32;
-                    let delay = (FIRST_LOCK * 2i32.pow(doublings)).min(Duration::hours(1));
-                    lock = Some(now + delay);
-                }
-                tx.set_login_state(
-                    &terminal.id,
-                    LoginState {
-                        failures,
-                        locked_until: lock,
-                    },
-                )?;
-                Ok(Err(LoginError::Wrong {
-                    tries_left: (LOGIN_TRIES - failures).max(0) as u32,
-                    retry_after_s: lock.map(|until| (until - now).num_seconds() as u64),
-                }))
+            None => wrong_code(tx, terminal, state, now),
+        }
+    })
+}
+
+/// A wrong code at `terminal`: counted, and from the fifth on the terminal's logins lock,
+/// 30 s at first, doubling up to an hour.
+fn wrong_code(
+    tx: &mut dyn Tx,
+    terminal: &Terminal,
+    state: LoginState,
+    now: DateTime<Utc>,
+) -> Result<Result<LoginResponse, LoginError>, StoreError> {
+    let failures = state.failures + 1;
+    let mut lock = None;
+    if failures >= LOGIN_TRIES {
+        let doublings = (failures - LOGIN_TRIES).min(7) as u32;
+        let delay = (FIRST_LOCK * 2i32.pow(doublings)).min(Duration::hours(1));
+        lock = Some(now + delay);
+    }
+    tx.set_login_state(
+        &terminal.id,
+        LoginState {
+            failures,
+            locked_until: lock,
+        },
+    )?;
+    Ok(Err(LoginError::Wrong {
+        tries_left: (LOGIN_TRIES - failures).max(0) as u32,
+        retry_after_s: lock.map(|until| (until - now).num_seconds() as u64),
+    }))
+}
+
+/// A manager lifts the lock of `terminal`'s logins with their own code (SPEC.md §7), even
+/// while it is locked; the wrong-code count starts again. Any other code, a cashier's
+/// included, counts as one more wrong code, so the unlock is no way round the lock.
+pub fn unlock(
+    store: &dyn Store,
+    terminal: &Terminal,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<LoginResponse, LoginError>, StoreError> {
+    store::write(store, |tx| {
+        let state = tx.login_state(&terminal.id)?;
+        match find_cashier(tx, &terminal.store_id, code)? {
+            Some(manager) if manager.role == Role::Manager => {
+                tx.set_login_state(&terminal.id, LoginState::default())?;
+                Ok(Ok(manager))
             }
+            _ => wrong_code(tx, terminal, state, now),
         }
     })
 }

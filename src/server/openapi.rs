@@ -391,6 +391,33 @@ fn core_routes() -> Vec<(&'static str, HttpMethod, Operation)> {
                 .build(),
         ),
         (
+            "/cashiers/unlock",
+            HttpMethod::Post,
+            Op::new(
+                "unlock",
+                "A manager lifts the lock of this terminal's logins with their own code, locked or not",
+                true,
+            )
+            .body("LoginRequest", json!({ "code": "9999" }))
+            .answer(200, ok("The manager who unlocked; the wrong-code count starts again", schema_ref("LoginResponse")))
+            .answer(
+                401,
+                error(
+                    "Not a manager's code: it counts as one more wrong code; `tries_left` counts down",
+                    &[E::CashierCodeWrong],
+                ),
+            )
+            .answer(
+                423,
+                error_retry(
+                    "That wrong code locked the logins; `retry_after_s` says how long",
+                    &[E::CashierLocked],
+                ),
+            )
+            .answer(500, internal())
+            .build(),
+        ),
+        (
             "/customers/lookup",
             HttpMethod::Post,
             Op::new(

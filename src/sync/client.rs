@@ -318,6 +318,11 @@ impl ServerClient {
         self.post("/cashiers/login", req).await
     }
 
+    /// A manager lifts the lock of this till's logins with their code.
+    pub async fn unlock(&self, req: &LoginRequest) -> Result<LoginResponse, ClientError> {
+        self.post("/cashiers/unlock", req).await
+    }
+
     /// The chain's sales a return may take back (by till and receipt, or fiscal document).
     pub async fn find_sale(
         &self,

@@ -2,7 +2,7 @@
 //! logged in here before, with the lock after too many wrong codes.
 use super::{Terminal, TerminalError};
 use crate::protocol::lookup_hash;
-use crate::protocol::server::{LoginRequest, Role, Secret};
+use crate::protocol::server::{AuditEvent, LoginRequest, OperationBody, Role, Secret};
 use crate::store::CachedCashier;
 
 /// A cashier logged in at the till.
@@ -102,17 +102,7 @@ impl Terminal {
                         })
                     }
                     None => {
-                        let failures = store
-                            .get_meta("login_failures")?
-                            .and_then(|v| v.parse::<u32>().ok())
-                            .unwrap_or(0)
-                            + 1;
-                        store.put_meta("login_failures", &failures.to_string())?;
-                        let lock = offline_lock_seconds(failures);
-                        if lock > 0 {
-                            let until = now + chrono::Duration::seconds(lock as i64);
-                            store.put_meta("login_locked_until", &crate::sqlite::ts(until))?;
-                        }
+                        count_wrong_code(&mut store, now)?;
                         Err(TerminalError::WrongCashierCode)
                     }
                 }
@@ -123,6 +113,87 @@ impl Terminal {
             }
         }
     }
+}
+
+impl Terminal {
+    /// A manager lifts the lock of this till's logins after too many wrong codes, at the
+    /// server and here, with their own code; audited. While the server is away, a manager
+    /// who logged in here before may. Any other code counts as one more wrong code.
+    pub async fn unlock_logins(&self, code: &str) -> Result<Cashier, TerminalError> {
+        let now = self.now();
+        let hash = self.code_hash(code);
+        let request = LoginRequest {
+            code: Secret(code.trim().to_string()),
+        };
+        let manager = match self.api.unlock(&request).await {
+            Ok(ok) => {
+                self.saw_server(true, None);
+                Cashier {
+                    id: ok.cashier_id,
+                    name: ok.name,
+                    role: ok.role,
+                    offline: false,
+                }
+            }
+            Err(e) if e.is_offline() => {
+                self.saw_server(false, Some(&e));
+                let mut store = self.store();
+                match store.cashier_by_code_hash(&hash)? {
+                    Some(c) if c.role == "manager" => Cashier {
+                        id: c.cashier_id,
+                        name: c.name,
+                        role: Role::Manager,
+                        offline: true,
+                    },
+                    _ => {
+                        count_wrong_code(&mut store, now)?;
+                        return Err(TerminalError::WrongCashierCode);
+                    }
+                }
+            }
+            Err(e) => {
+                self.saw_server(true, None);
+                return Err(e.into());
+            }
+        };
+        {
+            let mut store = self.store();
+            store.put_meta("login_failures", "0")?;
+            store.put_meta("login_locked_until", &crate::sqlite::ts(now))?;
+        }
+        self.queue(
+            &manager,
+            OperationBody::Audit {
+                event: AuditEvent::LoginsUnlocked,
+                customer_id: None,
+                reason: format!(
+                    "Вход на кассе разблокирован менеджером {} после неверных кодов",
+                    manager.name
+                ),
+            },
+        )?;
+        Ok(manager)
+    }
+}
+
+/// One more wrong code typed while the server is away; from the fifth on, the till's
+/// logins lock.
+fn count_wrong_code(
+    store: &mut crate::store::TerminalStore,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), TerminalError> {
+    let failures = store
+        .get_meta("login_failures")?
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(0)
+        + 1;
+    store.put_meta("login_failures", &failures.to_string())?;
+    let lock = offline_lock_seconds(failures);
+    if lock > 0 {
+        let until = now + chrono::Duration::seconds(lock as i64);
+        store.put_meta("login_locked_until", &crate::sqlite::ts(until))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -851,3 +851,65 @@ fn jobs_run_by_several_nodes_at_once_burn_and_grant_each_item_once() {
 }
 
 mod holds;
+
+#[test]
+fn a_managers_code_lifts_a_terminals_login_lock_and_no_other_code_does() {
+    use bonuskassa::server::auth::{self, LoginError};
+    for engine in engines() {
+        let (_db, store) = demo(engine);
+        let enrolled = |name: &str| {
+            let code = store::write(&*store, |tx| {
+                Ok(auth::issue_enrollment_code(tx, admin::DEMO_STORE, t0()))
+            })
+            .unwrap()
+            .unwrap();
+            let e = auth::enroll(&*store, &code, name, t0()).unwrap();
+            bonuskassa::server::auth::Terminal {
+                id: e.terminal_id,
+                store_id: e.store_id,
+            }
+        };
+        let (till, other) = (enrolled("Касса 1"), enrolled("Касса 2"));
+        for _ in 0..5 {
+            assert!(auth::login(&*store, &till, "0000", t0()).unwrap().is_err());
+        }
+        let locked = auth::login(&*store, &till, admin::DEMO_CASHIER_CODE, t0()).unwrap();
+        assert!(
+            matches!(locked, Err(LoginError::Locked { .. })),
+            "{engine}: {locked:?}"
+        );
+        // A cashier's code (or any other) is one more wrong code, and locks longer.
+        let cashier = auth::unlock(&*store, &till, admin::DEMO_CASHIER_CODE, t0()).unwrap();
+        assert!(
+            matches!(
+                cashier,
+                Err(LoginError::Wrong {
+                    retry_after_s: Some(60),
+                    ..
+                })
+            ),
+            "{engine}: {cashier:?}"
+        );
+        // The manager's lifts it, and the count starts again.
+        let manager = auth::unlock(&*store, &till, admin::DEMO_MANAGER_CODE, t0()).unwrap();
+        assert_eq!(
+            manager.unwrap().role,
+            bonuskassa::protocol::server::Role::Manager,
+            "{engine}"
+        );
+        assert!(
+            auth::login(&*store, &till, admin::DEMO_CASHIER_CODE, t0())
+                .unwrap()
+                .is_ok()
+        );
+        // Another terminal's lock is its own.
+        for _ in 0..5 {
+            let _ = auth::login(&*store, &other, "0000", t0()).unwrap();
+        }
+        assert!(
+            auth::login(&*store, &till, admin::DEMO_CASHIER_CODE, t0())
+                .unwrap()
+                .is_ok()
+        );
+    }
+}

@@ -806,3 +806,79 @@ async fn a_receipt_waits_while_a_walk_in_registration_or_the_manager_menu_is_ope
     assert_eq!(s.problem(), None);
     assert_eq!(s.take_outcome(), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_lifts_the_lock_after_too_many_wrong_codes_online_and_offline() {
+    let mut rig = Rig::new();
+    let mut s = session(&rig, Arc::new(SystemClock)).await;
+    let login = |code: &str| Action::Login { code: code.into() };
+    let unlock = |code: &str| Action::UnlockLogins { code: code.into() };
+    // The manager logs in here once, so the till knows their code offline too.
+    s.act(login("9999")).await;
+    s.act(Action::Logout).await;
+    for _ in 0..5 {
+        s.act(login("0000")).await;
+    }
+    s.act(login("1111")).await;
+    assert!(
+        matches!(s.problem(), Some(Problem::CashierLocked { .. })),
+        "{:?}",
+        s.problem()
+    );
+    // A cashier's code is no manager's: one more wrong code, still locked.
+    s.act(unlock("1111")).await;
+    assert!(
+        matches!(
+            s.problem(),
+            Some(Problem::WrongCashierCode { .. }) | Some(Problem::CashierLocked { .. })
+        ),
+        "{:?}",
+        s.problem()
+    );
+    s.act(login("1111")).await;
+    assert!(matches!(s.problem(), Some(Problem::CashierLocked { .. })));
+    // The manager's code lifts it; the cashier logs in.
+    s.act(unlock("9999")).await;
+    assert_eq!(s.problem(), None);
+    assert_eq!(name(&s), "login");
+    s.act(login("1111")).await;
+    assert_eq!((name(&s), s.problem()), ("waiting", None));
+    s.act(Action::Logout).await;
+
+    // Offline, the till's own lock: the manager who logged in here before lifts it.
+    rig.stop_server();
+    for _ in 0..5 {
+        s.act(login("0000")).await;
+    }
+    s.act(login("1111")).await;
+    assert!(
+        matches!(s.problem(), Some(Problem::CashierLocked { .. })),
+        "{:?}",
+        s.problem()
+    );
+    s.act(unlock("4242")).await;
+    assert!(
+        matches!(s.problem(), Some(Problem::WrongCashierCode { .. })),
+        "{:?}",
+        s.problem()
+    );
+    s.act(unlock("9999")).await;
+    assert_eq!(s.problem(), None);
+    s.act(login("1111")).await;
+    assert_eq!((name(&s), s.problem()), ("waiting", None));
+
+    // Both unlocks are audited at the server once the queue drains.
+    rig.start_server();
+    s.terminal()
+        .start_sync(crate::common::quick_sync())
+        .unwrap();
+    wait_for(s.terminal(), "the queue to drain", |st| {
+        st.queue.pending == 0 && st.online == Some(true)
+    })
+    .await;
+    let events: Vec<String> = crate::common::server::audit_events(&rig.server_data)
+        .into_iter()
+        .map(|(event, _)| event)
+        .collect();
+    assert_eq!(events, ["logins_unlocked", "logins_unlocked"]);
+}

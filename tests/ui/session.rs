@@ -43,6 +43,21 @@ fn walk() {
     till.tap("Войти");
     till.expect_starting("Неверный код кассира");
     till.picture("login_wrong_code");
+    // Five wrong codes lock the logins; a cashier's code cannot lift the lock, a
+    // manager's can (audited), and the cashier then logs in.
+    assert!(!till.shows("Разблокировать"));
+    for _ in 0..4 {
+        till.keys("0000");
+        till.tap("Войти");
+    }
+    till.expect("Разблокировать");
+    till.picture("login_locked");
+    till.keys("1111");
+    till.tap("Разблокировать");
+    till.expect("Разблокировать");
+    till.keys("9999");
+    till.tap("Разблокировать");
+    assert!(!till.shows("Разблокировать"), "the lock is lifted");
     till.keys("1111");
     till.pictures_in_both_languages("login");
     till.tap("Войти");

@@ -134,6 +134,17 @@ fn login(window: &AppWindow, send: &Sender, typing: &Rc<RefCell<Typing>>) {
             send.act(Action::Login { code });
         });
     }
+    {
+        let (typing, send) = (typing.clone(), send.clone());
+        adapter.on_unlock(move || {
+            let mut t = typing.borrow_mut();
+            let code = std::mem::take(&mut t.cashier_code);
+            if let Some(w) = send.ui.upgrade() {
+                show_entry(&w, &t);
+            }
+            send.act(Action::UnlockLogins { code });
+        });
+    }
     adapter.on_logout(send.tap(Action::Logout));
 }
 
