@@ -11,6 +11,8 @@ use crate::terminal::{OfflineLimit, TerminalError};
 pub enum Problem {
     #[error("log in first")]
     NotLoggedIn,
+    #[error("the cashier was logged out: the till stood idle for {minutes} min")]
+    LoggedOutIdle { minutes: u64 },
     #[error("the cashier code is wrong")]
     WrongCashierCode { tries_left: Option<u32> },
     #[error("too many wrong codes: wait {seconds} s")]

@@ -25,10 +25,14 @@ pub struct Session {
     pub(super) problem: Option<Problem>,
     pub(super) outcome: Option<Outcome>,
     pub(super) card_formats: Vec<CardFormat>,
+    /// The last tap of the cashier or receipt of the register: the idle logout counts
+    /// from here.
+    pub(super) last_activity: chrono::DateTime<chrono::Utc>,
 }
 
 impl Session {
     pub fn new(terminal: Arc<Terminal>, clock: Arc<dyn Clock>) -> Session {
+        let last_activity = clock.now();
         Session {
             terminal,
             clock,
@@ -37,6 +41,7 @@ impl Session {
             problem: None,
             outcome: None,
             card_formats: CardFormat::default_formats(),
+            last_activity,
         }
     }
 
@@ -69,13 +74,45 @@ impl Session {
     /// Does what the cashier asked. On a problem the screen stays as it was and
     /// [`Session::problem`] says why.
     pub async fn act(&mut self, action: Action) {
+        self.last_activity = self.clock.now();
         self.problem = self.step(action).await.err();
+    }
+
+    /// Logs the cashier out when nothing happened for the till's `idle_logout_s` (0: never)
+    /// and nothing is under way: no receipt, no registration, nothing typed on a form. True
+    /// when it did.
+    pub fn logout_if_idle(&mut self) -> bool {
+        let idle_s = self.terminal.config().idle_logout_s;
+        let resting = matches!(
+            self.screen,
+            Screen::Waiting
+                | Screen::Manager
+                | Screen::Conflicts(_)
+                | Screen::Unconfirmed(_)
+                | Screen::SelfRegistration { .. }
+        );
+        let idle = self.clock.now() - self.last_activity;
+        if idle_s == 0
+            || self.cashier.is_none()
+            || !resting
+            || idle < chrono::Duration::seconds(idle_s as i64)
+        {
+            return false;
+        }
+        tracing::info!(idle_s, "the cashier was logged out after the idle time");
+        self.cashier = None;
+        self.screen = Screen::Login;
+        self.problem = Some(Problem::LoggedOutIdle {
+            minutes: idle_s.div_ceil(60),
+        });
+        true
     }
 
     /// An action from the cash register (through the bridge). Its refusal goes back to the
     /// register; the cashier's screen keeps its own problem, except a printed receipt that
     /// is not the applied one, which the cashier must see.
     pub async fn act_for_register(&mut self, action: Action) -> Result<(), Problem> {
+        self.last_activity = self.clock.now();
         match self.step(action).await {
             Ok(()) => {
                 self.problem = None;

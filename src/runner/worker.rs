@@ -231,7 +231,10 @@ impl Worker {
                     }
                 }
                 _ = tick.tick() => {
-                    if let Mode::Till(session) = &mode {
+                    if let Mode::Till(session) = &mut mode {
+                        // Idle long enough with nothing under way: the cashier is logged
+                        // out, and the screen says why.
+                        session.logout_if_idle();
                         let busy = self.commands.pending() > 0;
                         self.show(session, busy, None);
                     }

@@ -389,6 +389,7 @@ impl Setup {
         }
         // Set in terminal.toml only (the page does not show it): kept as it was.
         config.bridge.close_timeout_s = enrolled.bridge.close_timeout_s;
+        config.idle_logout_s = enrolled.idle_logout_s;
         let secrets = (self.open_secrets)(&config.secrets)
             .map_err(|e| SetupProblem::Secrets(e.to_string()))?;
         secrets

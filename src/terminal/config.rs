@@ -56,6 +56,10 @@ pub struct TerminalConfig {
     /// The language the till's screens open in (the cashier can switch for a session).
     #[serde(default)]
     pub language: Language,
+    /// A logged-in cashier is logged out after this many seconds without a tap or a
+    /// receipt, when nothing is under way; 0: never.
+    #[serde(default = "default_idle_logout_s")]
+    pub idle_logout_s: u64,
     /// A barcode/QR scanner on a serial port. Without one, only keyboard-wedge scanners
     /// work: they type into the window like a keyboard.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -104,6 +108,13 @@ impl Default for BridgeSettings {
     }
 }
 
+/// A quarter of an hour: a till left logged in is not left open for the whole shift.
+pub const DEFAULT_IDLE_LOGOUT_S: u64 = 900;
+
+fn default_idle_logout_s() -> u64 {
+    DEFAULT_IDLE_LOGOUT_S
+}
+
 /// How long a lookup waits for the server unless the installer sets `timeout_ms`.
 pub const DEFAULT_TIMEOUT_MS: u64 = 1500;
 
@@ -148,6 +159,7 @@ impl TerminalConfig {
             scanner: None,
             bridge: BridgeSettings::default(),
             offline: LocalOffline::default(),
+            idle_logout_s: DEFAULT_IDLE_LOGOUT_S,
         }
     }
 
@@ -222,6 +234,12 @@ impl TerminalConfig {
                 self.bridge.close_timeout_s
             ));
         }
+        if self.idle_logout_s != 0 && !(60..=86_400).contains(&self.idle_logout_s) {
+            return Err(format!(
+                "idle_logout_s = {} is neither 0 (never) nor from 60 to 86400 seconds",
+                self.idle_logout_s
+            ));
+        }
         if self.bridge.port < 1024 {
             return Err(format!(
                 "[bridge] port = {} is below 1024: choose a port from 1024 to 65535",
@@ -287,6 +305,19 @@ mod tests {
         assert_eq!(TerminalConfig::load(dir.path()).unwrap(), c);
         let text = std::fs::read_to_string(TerminalConfig::path(dir.path())).unwrap();
         assert!(text.contains("secrets = \"file:/var/lib/bonuskassa/secrets\""));
+
+        // The idle logout: kept as written, 0 for never, and a few seconds refused.
+        c.idle_logout_s = 0;
+        c.save(dir.path()).unwrap();
+        assert_eq!(TerminalConfig::load(dir.path()).unwrap().idle_logout_s, 0);
+        c.idle_logout_s = 30;
+        assert!(
+            c.save(dir.path())
+                .unwrap_err()
+                .to_string()
+                .contains("idle_logout_s = 30")
+        );
+        c.idle_logout_s = DEFAULT_IDLE_LOGOUT_S;
 
         c.timeout_ms = 5;
         assert!(

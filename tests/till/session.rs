@@ -882,3 +882,40 @@ async fn a_manager_lifts_the_lock_after_too_many_wrong_codes_online_and_offline(
         .collect();
     assert_eq!(events, ["logins_unlocked", "logins_unlocked"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_cashier_is_logged_out_but_never_in_the_middle_of_something() {
+    let rig = Rig::new();
+    let clock = ManualClock::at(chrono::Utc::now());
+    let mut s = session(&rig, clock.clone()).await;
+    let minutes = |m: i64| chrono::Duration::minutes(m);
+    assert_eq!(s.terminal().config().idle_logout_s, 900, "the default");
+    s.act(Action::Login {
+        code: "1111".into(),
+    })
+    .await;
+    // Nearly a quarter of an hour: still in; a tap starts the count again.
+    clock.advance(minutes(14));
+    assert!(!s.logout_if_idle());
+    s.act(Action::OpenManagerMenu).await;
+    s.act(Action::Cancel).await;
+    clock.advance(minutes(14));
+    assert!(!s.logout_if_idle());
+    assert_eq!(name(&s), "waiting");
+    // A receipt the register handed over waits for the cashier however long it takes.
+    s.act(Action::OpenReceipt(receipt("idle-1", "100.00")))
+        .await;
+    clock.advance(minutes(60));
+    assert!(!s.logout_if_idle());
+    assert_eq!(name(&s), "find");
+    s.act(Action::Cancel).await;
+    // Idle on the waiting screen: logged out, and the login screen says why.
+    clock.advance(minutes(15));
+    assert!(s.logout_if_idle());
+    assert_eq!(name(&s), "login");
+    assert_eq!(s.problem(), Some(&Problem::LoggedOutIdle { minutes: 15 }));
+    assert!(!s.logout_if_idle(), "once");
+    s.act(Action::OpenReceipt(receipt("idle-2", "100.00")))
+        .await;
+    assert_eq!(s.problem(), Some(&Problem::NotLoggedIn));
+}

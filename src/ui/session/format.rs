@@ -240,6 +240,7 @@ pub(super) fn problem_info(problem: &Problem) -> ProblemInfo {
     let amount = |s: &str| s.parse::<Bonus>().map(bonus).unwrap_or_else(|_| s.into());
     match problem {
         Problem::NotLoggedIn => plain(K::NotLoggedIn),
+        Problem::LoggedOutIdle { minutes } => info(K::LoggedOutIdle, minutes.to_string(), ""),
         Problem::WrongCashierCode { tries_left } => {
             info(K::WrongCashierCode, tries(tries_left), "")
         }
