@@ -1141,3 +1141,54 @@ async fn stopping_the_bridge_answers_a_long_poll_instead_of_waiting_for_it() {
 
 mod holds;
 mod kept;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_during_a_walk_in_registration_is_busy_and_the_form_stays() {
+    let rig = Rig::new();
+    let till = Headless::start(&rig, Some("9999"), LONG).await;
+    // The rules, which a registration needs.
+    till.sync().await;
+    let reg = Register::new(&till);
+    tap(&till, Action::OpenManagerMenu).await;
+    // On the manager's menu: busy, and the menu stays.
+    let m = reg
+        .open(&receipt("walk-1", "100.00"))
+        .await
+        .refused(409, "busy");
+    assert!(m.contains("registration or the manager's menu"), "{m}");
+    assert_eq!(till.panel.screen().await, Screen::Manager);
+    // In the middle of a walk-in registration: busy, and the phone typed is still there.
+    tap(&till, Action::RegisterWalkIn).await;
+    tap(
+        &till,
+        Action::StartRegistration {
+            phone: "+7 999 777-11-23".into(),
+        },
+    )
+    .await;
+    reg.open(&receipt("walk-2", "100.00"))
+        .await
+        .refused(409, "busy");
+    let Screen::Register {
+        registration,
+        receipt: held,
+    } = till.panel.screen().await
+    else {
+        panic!("the registration is gone")
+    };
+    assert_eq!(registration.phone.to_string(), "+7 *** ***-**-23");
+    assert_eq!(held, None);
+    assert_eq!(
+        till.panel.problem().await,
+        None,
+        "the cashier's screen is not the register's"
+    );
+    // Nothing of it is kept: once the form is done with, the receipt goes through.
+    tap(&till, Action::Cancel).await;
+    tap(&till, Action::Cancel).await;
+    tap(&till, Action::Cancel).await;
+    assert_eq!(
+        reg.open(&receipt("walk-3", "100.00")).await.ok(201).state,
+        State::Open
+    );
+}
