@@ -164,6 +164,9 @@ pub enum DemoError {
 /// Makes a fresh demo: server data with the demo store, the server on 127.0.0.1, and a
 /// till enrolled with it whose secrets live in memory. `runtime` runs the enrollment.
 pub fn prepare(runtime: &tokio::runtime::Runtime) -> Result<Demo, DemoError> {
+    if Path::new("/proc/self").exists() {
+        remove_stale_demo_dirs();
+    }
     let path = std::env::temp_dir().join(format!("bonuskassa-demo-{}", std::process::id()));
     if path.exists() {
         std::fs::remove_dir_all(&path).map_err(|source| DemoError::Dir {
@@ -237,6 +240,68 @@ pub fn prepare(runtime: &tokio::runtime::Runtime) -> Result<Demo, DemoError> {
     })
 }
 
+/// Ctrl-C, or a `kill` (SIGTERM, SIGHUP), ends the demo as closing its windows does: the
+/// event loop stops, and the demo's directory is removed on the way out.
+fn stop_on_signal() {
+    let watcher = std::thread::Builder::new()
+        .name("bonuskassa-demo-signals".into())
+        .spawn(|| {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                #[cfg(unix)]
+                {
+                    use tokio::signal::unix::{SignalKind, signal};
+                    let (Ok(mut term), Ok(mut hup)) = (
+                        signal(SignalKind::terminate()),
+                        signal(SignalKind::hangup()),
+                    ) else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                        _ = hup.recv() => {}
+                    }
+                }
+                #[cfg(not(unix))]
+                let _ = tokio::signal::ctrl_c().await;
+            });
+            eprintln!("bonuskassa demo: stopping on a signal; removing the demo's directory");
+            let _ = slint::invoke_from_event_loop(|| {
+                let _ = slint::quit_event_loop();
+            });
+        });
+    if let Err(e) = watcher {
+        tracing::warn!(error = %e, "the demo cannot watch for Ctrl-C; close its windows to stop it");
+    }
+}
+
+/// Directories of demos that ended without cleaning up (killed outright): their process is
+/// gone, so nothing uses them.
+fn remove_stale_demo_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("bonuskassa-demo-"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// `bonuskassa demo`: the server in this process, an enrolled till's window with its
 /// runner and bridge, and the simulated register's window. Runs until both windows are
 /// closed; the demo's directory is removed then.
@@ -275,6 +340,7 @@ pub fn run(language: Language) -> anyhow::Result<()> {
          register and press «Оплатить». Demo customers: +7 999 000-00-01 … 04.",
         demo.server.url(),
     );
+    stop_on_signal();
     let ran = ui::run_side_by_side(&window, &register);
     drop(register_handle);
     drop(runner);

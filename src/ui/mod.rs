@@ -124,20 +124,34 @@ pub fn select_backend() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The demo's windows on a 1366×768 laptop: the till, the gap, the register.
+pub const DEMO_TILL: (f32, f32) = (800.0, 600.0);
+pub const DEMO_GAP: f32 = 8.0;
+pub const DEMO_REGISTER: (f32, f32) = (558.0, 700.0);
+
 /// `bonuskassa demo`'s two windows, side by side where the desktop lets a window choose
-/// (a window manager may not): the till at a terminal's 1024×768, the register to its
-/// right. Runs the event loop until both are closed.
+/// (a window manager may not): the till at its 800×600, the register to its right, 1366
+/// pixels in all. Runs the event loop until both are closed.
 pub fn run_side_by_side(till: &AppWindow, register: &RegisterWindow) -> anyhow::Result<()> {
     till.show()
         .map_err(|e| anyhow::anyhow!("cannot show the till's window: {e}"))?;
     register
         .show()
         .map_err(|e| anyhow::anyhow!("cannot show the register's window: {e}"))?;
+    // Side by side on the smallest common laptop screen, 1366×768 (and so on anything
+    // larger): the till at its smallest landscape size, the register in the 558 pixels
+    // beside it, its controls below the receipt, short enough for a title bar and a
+    // taskbar. Together 1366 pixels wide.
     till.window()
-        .set_size(slint::LogicalSize::new(1024.0, 768.0));
+        .set_size(slint::LogicalSize::new(DEMO_TILL.0, DEMO_TILL.1));
+    till.window()
+        .set_position(slint::LogicalPosition::new(0.0, 0.0));
     register
         .window()
-        .set_position(slint::LogicalPosition::new(1032.0, 0.0));
+        .set_size(slint::LogicalSize::new(DEMO_REGISTER.0, DEMO_REGISTER.1));
+    register
+        .window()
+        .set_position(slint::LogicalPosition::new(DEMO_TILL.0 + DEMO_GAP, 0.0));
     slint::run_event_loop().map_err(|e| anyhow::anyhow!("the event loop failed: {e}"))
 }
 
