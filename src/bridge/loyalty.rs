@@ -16,6 +16,9 @@ enum Figures<'a> {
         balance: Bonus,
         customer_id: &'a str,
         offline: bool,
+        /// A virtual card issued at this customer's registration just now. The till keeps
+        /// no card numbers, so a result answered from its store after a restart has none.
+        issued_card: Option<&'a str>,
     },
     Return {
         result: &'a ReturnResult,
@@ -30,6 +33,7 @@ pub fn loyalty_result(applied: &Applied) -> LoyaltyResult {
             balance: priced.customer.balance,
             customer_id: &priced.customer.id,
             offline: priced.offline,
+            issued_card: priced.issued_card.as_deref(),
         },
         AppliedWhat::Return { result, .. } => Figures::Return { result },
     };
@@ -48,6 +52,7 @@ pub fn kept_result(kept: &KeptReceipt) -> LoyaltyResult {
             balance: *balance,
             customer_id: kept.customer_id.as_deref().unwrap_or_default(),
             offline: kept.offline,
+            issued_card: None,
         },
         Kept::Return { result, .. } => Figures::Return { result },
     };
@@ -61,6 +66,7 @@ fn result_of(operation_id: String, receipt: &Receipt, figures: Figures<'_>) -> L
             balance,
             customer_id,
             offline,
+            issued_card,
         } => {
             let impacts = calc
                 .positions
@@ -75,6 +81,9 @@ fn result_of(operation_id: String, receipt: &Receipt, figures: Figures<'_>) -> L
                 .collect();
             let balance = balance - calc.spent;
             let mut lines = vec![format!("Карта: {}", calc.card)];
+            if let Some(number) = issued_card {
+                lines.push(format!("Номер карты: {number}"));
+            }
             if !calc.discount.is_zero() {
                 lines.push(format!("Скидка по карте: {} ₽", calc.discount));
             }

@@ -223,6 +223,7 @@ impl Session {
                     let found = Found {
                         customer: existing,
                         offline: false,
+                        issued_card: None,
                     };
                     return self
                         .show_customer(receipt, found, Some(phone), Bonus::ZERO)

@@ -218,6 +218,7 @@ impl Session {
         let found = Found {
             customer,
             offline: false,
+            issued_card: None,
         };
         self.show_customer(receipt, found, Some(phone), Bonus::ZERO)
             .await
@@ -300,7 +301,7 @@ impl Session {
         };
         let r = registration.as_ref().clone();
         let receipt = receipt.clone();
-        let (customer, _op) = self.terminal.register(
+        let (customer, op) = self.terminal.register(
             &cashier,
             NewCustomer {
                 phone: r.phone.clone(),
@@ -313,14 +314,22 @@ impl Session {
         )?;
         match receipt {
             Some(receipt) => {
-                let offline = self.terminal.status().online != Some(true);
-                self.show_customer(
-                    receipt,
-                    Found { customer, offline },
-                    Some(r.phone),
-                    Bonus::ZERO,
-                )
-                .await
+                // Online, the server registers them now: the card shows its figures (a
+                // welcome bonus, the balance the spend agrees with) and the virtual card.
+                let found = match self.terminal.send_registration(&op).await {
+                    Some(registered) => Found {
+                        customer: registered.customer,
+                        offline: false,
+                        issued_card: registered.card_number,
+                    },
+                    None => Found {
+                        customer,
+                        offline: self.terminal.status().online != Some(true),
+                        issued_card: None,
+                    },
+                };
+                self.show_customer(receipt, found, Some(r.phone), Bonus::ZERO)
+                    .await
             }
             None => {
                 // A walk-in registered from the manager menu.

@@ -332,6 +332,22 @@ impl Session {
         }
     }
 
+    /// Prices the receipt for the customer found; a card issued at their registration
+    /// goes with the figures to the slip.
+    async fn price(
+        &self,
+        found: &Found,
+        receipt: &Receipt,
+        spend: Bonus,
+    ) -> Result<Priced, TerminalError> {
+        let mut priced = self
+            .terminal
+            .calculate(&found.customer, receipt, spend)
+            .await?;
+        priced.issued_card = found.issued_card.clone();
+        Ok(priced)
+    }
+
     pub(super) async fn show_customer(
         &mut self,
         receipt: Receipt,
@@ -339,10 +355,7 @@ impl Session {
         phone: Option<Phone>,
         spend: Bonus,
     ) -> Result<(), Problem> {
-        let priced = self
-            .terminal
-            .calculate(&found.customer, &receipt, spend)
-            .await?;
+        let priced = self.price(&found, &receipt, spend).await?;
         self.screen = Screen::Customer {
             receipt,
             found,
@@ -392,10 +405,7 @@ impl Session {
         *spend_text = text.clone();
         let spend = Bonus::parse_non_negative(text.trim()).map_err(|_| Problem::BadSpend)?;
         let (receipt, found) = (receipt.clone(), found.clone());
-        let priced = self
-            .terminal
-            .calculate(&found.customer, &receipt, spend)
-            .await?;
+        let priced = self.price(&found, &receipt, spend).await?;
         if let Screen::Customer {
             priced: p, code, ..
         } = &mut self.screen
@@ -559,19 +569,13 @@ impl Session {
             return Problem::NothingOpen;
         };
         let (receipt, found, asked) = (receipt.clone(), found.clone(), priced.spend);
-        let recalculated = match self
-            .terminal
-            .calculate(&found.customer, &receipt, Bonus::ZERO)
-            .await
-        {
+        let recalculated = match self.price(&found, &receipt, Bonus::ZERO).await {
             Ok(zero) => {
                 let spend = asked.min(zero.calculation.max_spend).max(Bonus::ZERO);
                 if spend.is_zero() {
                     Ok(zero)
                 } else {
-                    self.terminal
-                        .calculate(&found.customer, &receipt, spend)
-                        .await
+                    self.price(&found, &receipt, spend).await
                 }
             }
             Err(e) => Err(e),

@@ -350,6 +350,20 @@ impl TerminalStore {
         Ok(())
     }
 
+    /// The server's answer to a queued operation, once it has one.
+    pub fn answer(&self, operation_id: &str) -> Result<Option<OperationResult>, StoreError> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT answer FROM outbox WHERE id = ?1",
+                [operation_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
     pub fn queue_status(&self) -> Result<QueueStatus, StoreError> {
         let (pending, oldest, spend): (i64, Option<String>, i64) = self.conn.query_row(
             "SELECT COUNT(*), MIN(created_at), COALESCE(SUM(CASE WHEN offline THEN spend ELSE 0 END), 0)

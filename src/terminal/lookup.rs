@@ -34,6 +34,9 @@ pub struct Found {
     pub customer: CustomerView,
     /// True when the server did not answer and the till's cache did.
     pub offline: bool,
+    /// The virtual card the server issued at this registration, in full: the card shows
+    /// it and the slip prints it, once.
+    pub issued_card: Option<String>,
 }
 
 impl Terminal {
@@ -106,6 +109,7 @@ impl Terminal {
                 Ok(Some(Found {
                     customer,
                     offline: false,
+                    issued_card: None,
                 }))
             }
             Err(ClientError::Api(body)) if body.code == ErrorCode::CustomerNotFound => {
@@ -114,6 +118,7 @@ impl Terminal {
                 Ok(self.lookup_cached(lookup)?.map(|customer| Found {
                     customer,
                     offline: false,
+                    issued_card: None,
                 }))
             }
             Err(e) if e.is_offline() => {
@@ -121,6 +126,7 @@ impl Terminal {
                 Ok(self.lookup_cached(lookup)?.map(|customer| Found {
                     customer,
                     offline: true,
+                    issued_card: None,
                 }))
             }
             Err(e) => Err(e.into()),

@@ -8,13 +8,26 @@ use crate::domain::money::Bonus;
 use crate::domain::phone::Phone;
 use crate::domain::returns::Sale;
 use crate::protocol::server::{
-    CardIssue, CustomerView, Operation, OperationBody, Questionnaire, Secret, SmsPurpose,
-    SmsSendRequest, SmsSendResponse, SmsVerifyRequest,
+    CardIssue, CustomerView, Operation, OperationBody, OperationResult, OperationStatus,
+    Questionnaire, Secret, SmsPurpose, SmsSendRequest, SmsSendResponse, SmsVerifyRequest,
 };
 use crate::protocol::short_name;
 use crate::store::{CachedCustomer, Conflict, KeptState, TerminalStore};
 use crate::sync::client::ClientError;
-use crate::sync::worker::publish_queue;
+use crate::sync::plan::Backoff;
+use crate::sync::worker::{drain, publish_queue};
+
+/// The most operations a registration sends at once, itself included: one batch.
+const AT_ONCE: usize = 100;
+
+/// What the server made of a registration the till sent at once: the customer with any
+/// welcome bonus, and the virtual card number it issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    pub customer: CustomerView,
+    /// The virtual card the server issued, in full: shown and printed once, kept nowhere.
+    pub card_number: Option<String>,
+}
 
 /// A customer to register at the till.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,6 +262,65 @@ impl Terminal {
             discount_percent: status.discount_percent.to_string(),
         };
         Ok((view, op))
+    }
+
+    /// Sends the queue now, a just-queued registration at its end, and reads what the
+    /// server made of it, so the card shows the welcome bonus and the virtual card number
+    /// at once. `None` when the till is offline, the server did not answer within the
+    /// lookup timeout, or it refused the registration (the conflicts list says why): the
+    /// card then shows the till's own view, and the sync worker sends it later.
+    pub async fn send_registration(&self, op: &Operation) -> Option<Registered> {
+        if self.status.borrow().online != Some(true) {
+            return None;
+        }
+        // A connection of its own, as the sync worker has: the send is awaited without
+        // holding the till's store. Should the worker send the same operations meanwhile,
+        // the server answers the second send with the first answer.
+        let sent = match TerminalStore::open(&self.data_dir) {
+            // A backlog (after a long time offline) is the sync worker's to send: the
+            // cashier does not wait for it, and the card shows the till's own view.
+            Ok(store)
+                if store
+                    .pending(AT_ONCE + 1)
+                    .map_or(true, |p| p.len() > AT_ONCE) =>
+            {
+                return None;
+            }
+            Ok(mut store) => {
+                let drained = drain(&mut store, &self.api, AT_ONCE, 0, Backoff::default()).await;
+                publish_queue(&store, &self.status);
+                drained.and_then(|_| store.answer(&op.id))
+            }
+            Err(e) => Err(e),
+        };
+        let answer = match sent {
+            Ok(answer) => answer?,
+            Err(e) => {
+                tracing::warn!(error = %e, "a registration could not be sent at once");
+                return None;
+            }
+        };
+        if answer.status == OperationStatus::Rejected || answer.reason.is_some() {
+            return None;
+        }
+        // A duplicate (the sync worker sent it first) carries the original answer whole.
+        let body = match answer.status {
+            OperationStatus::Duplicate => {
+                serde_json::from_value::<OperationResult>(answer.answer?)
+                    .ok()?
+                    .answer?
+            }
+            _ => answer.answer?,
+        };
+        let customer = serde_json::from_value(body.get("customer")?.clone()).ok()?;
+        let card_number = body
+            .get("card_number")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        Some(Registered {
+            customer,
+            card_number,
+        })
     }
 
     /// A customer registered «Без кода» proves their phone with an SMS code: queued, and

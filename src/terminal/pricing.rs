@@ -22,6 +22,8 @@ pub struct Priced {
     pub offline: bool,
     /// Offline only: what limits the spend beyond the customer's balance.
     pub allowance: Option<Allowance>,
+    /// The virtual card the server issued at this registration, for the slip.
+    pub issued_card: Option<String>,
 }
 
 impl Terminal {
@@ -109,6 +111,7 @@ impl Terminal {
                     rules_version: r.rules_version,
                     offline: false,
                     allowance: None,
+                    issued_card: None,
                 })
             }
             Err(ClientError::Api(body)) if body.code == ErrorCode::CustomerNotFound => {
@@ -184,6 +187,7 @@ impl Terminal {
             rules_version: version,
             offline: true,
             allowance: Some(allowance),
+            issued_card: None,
         })
     }
 }

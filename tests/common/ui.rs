@@ -220,6 +220,20 @@ impl Till {
         );
     }
 
+    /// The value shown on the right of a caption (a `ValueRow`: the caption's text is
+    /// followed by its value in the element tree).
+    pub fn value_of(&self, caption: &str) -> String {
+        let labels = self.labels();
+        let i = labels
+            .iter()
+            .position(|l| l == caption)
+            .unwrap_or_else(|| panic!("no {caption:?}; visible: {labels:?}"));
+        labels
+            .get(i + 1)
+            .unwrap_or_else(|| panic!("nothing after {caption:?}"))
+            .clone()
+    }
+
     pub fn element(&self, label: &str, role: AccessibleRole) -> ElementHandle {
         let mut found = ElementHandle::find_by_accessible_label(&self.window, label)
             .filter(|e| e.accessible_role() == Some(role));

@@ -919,3 +919,89 @@ async fn an_idle_cashier_is_logged_out_but_never_in_the_middle_of_something() {
         .await;
     assert_eq!(s.problem(), Some(&Problem::NotLoggedIn));
 }
+
+/// Registers `phone` with its SMS code, a first name, both consents asked, and a virtual card.
+async fn register_with_virtual_card(s: &mut Session, rig: &Rig, phone: &str, name: &str) {
+    s.act(Action::StartRegistration {
+        phone: phone.into(),
+    })
+    .await;
+    s.act(Action::SendCode).await;
+    s.act(Action::EnterCode(last_sms_code(rig.addr).await))
+        .await;
+    s.act(Action::Questionnaire(Questionnaire {
+        first_name: Some(name.into()),
+        ..Default::default()
+    }))
+    .await;
+    s.act(Action::Consents {
+        processing: true,
+        advertising: false,
+    })
+    .await;
+    s.act(Action::IssueCard(CardChoice::Virtual)).await;
+    assert_eq!(s.problem(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_card_shows_its_welcome_bonus_and_virtual_number_at_once() {
+    let rig = Rig::new();
+    let mut s = logged_in(&rig, "1111").await;
+    // Two customers one after the other: each card agrees with itself at once.
+    for (i, phone) in ["+7 999 610-00-01", "+7 999 610-00-02"]
+        .into_iter()
+        .enumerate()
+    {
+        let id = format!("r-new-{i}");
+        s.act(Action::OpenReceipt(receipt(&id, "700.00"))).await;
+        s.act(Action::FindByPhone(phone.into())).await;
+        register_with_virtual_card(&mut s, &rig, phone, "Ольга").await;
+        let Screen::Customer { found, priced, .. } = s.screen() else {
+            panic!("{:?} {:?}", s.screen(), s.problem())
+        };
+        // The demo rules' welcome bonus: 100, spendable now, and the spend agrees.
+        assert!(!found.offline && !priced.offline);
+        assert_eq!(priced.customer.balance, b("100"));
+        assert_eq!(found.customer.balance, b("100"));
+        assert_eq!(priced.calculation.max_spend, priced.customer.balance);
+        let card = found.issued_card.clone().expect("the server issued a card");
+        assert!(
+            card.len() == 13 && card.starts_with('2') && card.chars().all(|c| c.is_ascii_digit()),
+            "{card}"
+        );
+        assert_eq!(priced.issued_card.as_deref(), Some(card.as_str()));
+        // The spend keeps the number: the slip prints it.
+        s.act(Action::SetSpend("50".into())).await;
+        assert_eq!(s.problem(), None);
+        s.act(Action::Apply).await;
+        let Some(Outcome::Applied(applied)) = s.take_outcome() else {
+            panic!("not applied: {:?}", s.problem())
+        };
+        let lines = bonuskassa::bridge::loyalty_result(&applied)
+            .printable_data
+            .lines;
+        assert!(lines.contains(&format!("Номер карты: {card}")), "{lines:?}");
+        assert!(
+            lines.contains(&"Бонусов на счёте: 50".to_string()),
+            "{lines:?}"
+        );
+        s.act(Action::Close {
+            receipt_id: applied.receipt.id.clone(),
+            printed: applied.receipt.clone(),
+            fiscal: None,
+        })
+        .await;
+        assert_eq!((name(&s), s.problem()), ("waiting", None));
+    }
+    // Found again later, the card is masked: the number was shown and printed once.
+    s.act(Action::OpenReceipt(receipt("r-again", "100.00")))
+        .await;
+    s.act(Action::FindByPhone("+7 999 610-00-01".into())).await;
+    let Screen::Customer { found, priced, .. } = s.screen() else {
+        panic!("{:?}", s.problem())
+    };
+    assert_eq!(found.issued_card, None);
+    assert_eq!(priced.issued_card, None);
+    assert!(found.customer.card_masked.is_some());
+    assert_eq!(s.terminal().conflicts().unwrap(), vec![]);
+}

@@ -77,20 +77,6 @@ impl Walk {
         assert_eq!(banners, 0, "a problem is shown: {:?}", self.labels());
     }
 
-    /// The value shown on the right of a caption (a `ValueRow`: the caption's text is
-    /// followed by its value in the element tree).
-    fn value_of(&self, caption: &str) -> String {
-        let labels = self.labels();
-        let i = labels
-            .iter()
-            .position(|l| l == caption)
-            .unwrap_or_else(|| panic!("no {caption:?}; visible: {labels:?}"));
-        labels
-            .get(i + 1)
-            .unwrap_or_else(|| panic!("nothing after {caption:?}"))
-            .clone()
-    }
-
     fn button(&self, caption: &str) -> ElementHandle {
         self.element(caption, AccessibleRole::Button)
     }

@@ -145,7 +145,12 @@ fn walk() {
     till.picture("register_card");
     till.tap("Виртуальная карта");
     till.expect("Вера");
-    till.expect("Баланс");
+    // The server registered her at once: the virtual card's number, and the welcome
+    // bonus both as the balance and as what can be spent.
+    till.expect_starting("Новая карта № 2");
+    assert_eq!(till.value_of("Баланс"), "100");
+    assert_eq!(till.value_of("Можно списать"), "100");
+    till.picture("registered_card");
     till.tap("Применить к чеку");
     assert!(matches!(till.outcome(), Outcome::Sale { .. }));
 

@@ -165,6 +165,7 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
                 name: c.name.clone().into(),
                 phone: customer_phone(c, phone.as_ref()).into(),
                 card: c.card_masked.clone().unwrap_or_default().into(),
+                issued_card: priced.issued_card.clone().unwrap_or_default().into(),
                 card_status: c.card_status.clone().into(),
                 balance: bonus(c.balance).into(),
                 pending: bonus(c.pending).into(),
