@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::applied::Kept;
 use super::{StoreError, TerminalStore};
@@ -22,7 +22,7 @@ use crate::protocol::server::{Operation, OperationBody};
 use crate::sqlite::{parse_ts_column, ts};
 
 /// Who opened or closed a shift.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ShiftBy {
     /// The register, with its own shift, through the bridge.
@@ -77,7 +77,8 @@ impl Shift {
 }
 
 /// What a shift's operations add up to, for one cashier or for the whole shift.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ShiftFigures {
     /// Sales with a loyalty card.
     pub receipts: u32,
@@ -130,7 +131,8 @@ impl ShiftFigures {
 }
 
 /// One cashier's part of a shift.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CashierFigures {
     pub cashier: String,
     pub figures: ShiftFigures,
