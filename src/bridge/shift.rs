@@ -31,9 +31,7 @@ pub(super) async fn open_shift(
     AxumState(bridge): AxumState<Bridge>,
 ) -> Result<axum::Json<ShiftReport>, Refusal> {
     let till = terminal(&bridge)?;
-    let opened = till
-        .open_shift(ShiftBy::Register, None)
-        .map_err(storage)?;
+    let opened = till.open_shift(ShiftBy::Register, None).map_err(storage)?;
     if !opened.already {
         tracing::info!(shift = opened.shift.number, "the register opened the shift");
     }
@@ -45,9 +43,7 @@ pub(super) async fn close_shift(
     AxumState(bridge): AxumState<Bridge>,
 ) -> Result<axum::Json<ShiftReport>, Refusal> {
     let till = terminal(&bridge)?;
-    let closed = till
-        .close_shift(ShiftBy::Register, None)
-        .map_err(storage)?;
+    let closed = till.close_shift(ShiftBy::Register, None).map_err(storage)?;
     if !closed.already {
         tracing::info!(
             shift = closed.report.shift.number,
@@ -214,7 +210,11 @@ mod tests {
         assert_eq!(lines[2], "Смена не закрыта");
         assert!(lines.contains(&"Кассир: Мария".to_string()));
         let spent = lines.iter().filter(|l| l.starts_with("Списано бонусов"));
-        assert!(spent.clone().all(|l| l.ends_with(" 150") && l.chars().count() == 42));
+        assert!(
+            spent
+                .clone()
+                .all(|l| l.ends_with(" 150") && l.chars().count() == 42)
+        );
         assert_eq!(spent.count(), 2, "the cashier's and the total");
         assert!(lines.contains(&"Итого за смену".to_string()));
     }

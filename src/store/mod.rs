@@ -18,8 +18,10 @@ mod sales;
 mod shifts;
 
 pub use applied::{Kept, KeptReceipt, KeptServerSale, KeptState};
-pub use shifts::{CashierFigures, Shift, ShiftBy, ShiftClose, ShiftFigures, ShiftOpen, ShiftReport};
 pub use conflicts::Conflict;
+pub use shifts::{
+    CashierFigures, Shift, ShiftBy, ShiftClose, ShiftFigures, ShiftOpen, ShiftReport,
+};
 
 use std::path::{Path, PathBuf};
 

@@ -215,9 +215,8 @@ impl TerminalStore {
             "INSERT INTO shifts (after_seq, opened_at, opened_by, opener) VALUES (?1, ?2, ?3, ?4)",
         )?
         .execute(params![after, ts(now), by.as_str(), who])?;
-        let shift = open_shift_in(&tx)?.ok_or_else(|| {
-            StoreError::Corrupt("the shift just opened is not open".to_string())
-        })?;
+        let shift = open_shift_in(&tx)?
+            .ok_or_else(|| StoreError::Corrupt("the shift just opened is not open".to_string()))?;
         tx.commit()?;
         Ok(ShiftOpen {
             shift,
@@ -314,7 +313,9 @@ fn open_shift_in(conn: &Connection) -> Result<Option<Shift>, StoreError> {
 
 fn shift_by_number(conn: &Connection, number: i64) -> Result<Option<Shift>, StoreError> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {SHIFT_COLS} FROM shifts WHERE number = ?1"))?
+        .prepare_cached(&format!(
+            "SELECT {SHIFT_COLS} FROM shifts WHERE number = ?1"
+        ))?
         .query_row([number], shift_row)
         .optional()?)
 }
@@ -330,9 +331,7 @@ fn last_closed(conn: &Connection) -> Result<Option<Shift>, StoreError> {
 
 /// The last operation of the last closed shift (0: none was ever closed).
 fn last_closed_seq(conn: &Connection) -> Result<i64, StoreError> {
-    Ok(last_closed(conn)?
-        .and_then(|s| s.until_seq)
-        .unwrap_or(0))
+    Ok(last_closed(conn)?.and_then(|s| s.until_seq).unwrap_or(0))
 }
 
 /// The outbox's last sequence number.
@@ -377,7 +376,8 @@ fn report_in(conn: &Connection, shift: Shift) -> Result<ShiftReport, StoreError>
     let mut order: Vec<String> = Vec::new();
     let mut by_cashier: HashMap<String, ShiftFigures> = HashMap::new();
     for (payload, sale, kept) in rows {
-        let op: Operation = serde_json::from_str(&payload).map_err(|e| corrupt("an operation", e))?;
+        let op: Operation =
+            serde_json::from_str(&payload).map_err(|e| corrupt("an operation", e))?;
         let mut f = ShiftFigures::default();
         match &op.body {
             OperationBody::Sale { receipt, spend, .. } => {

@@ -334,9 +334,14 @@ fn sold_in_shift(s: &mut TerminalStore, cashier: &str, spend: &str) -> Operation
             accrued: "4.50".parse().unwrap(),
         }],
     };
-    s.enqueue(sale("c1", spend), cashier, Some(1), false, now(), |tx, op| {
-        TerminalStore::record_sale(tx, "c1", op, &sold)
-    })
+    s.enqueue(
+        sale("c1", spend),
+        cashier,
+        Some(1),
+        false,
+        now(),
+        |tx, op| TerminalStore::record_sale(tx, "c1", op, &sold),
+    )
     .unwrap()
 }
 
@@ -348,7 +353,11 @@ fn a_shift_adds_up_its_sales_per_cashier_and_a_close_returns_the_final_report() 
     let opened = s.open_shift(ShiftBy::Register, None, now()).unwrap();
     assert!(!opened.already);
     assert_eq!((opened.shift.number, opened.shift.after_seq), (1, 0));
-    assert!(s.open_shift(ShiftBy::Manager, Some("Ольга"), now()).unwrap().already);
+    assert!(
+        s.open_shift(ShiftBy::Manager, Some("Ольга"), now())
+            .unwrap()
+            .already
+    );
     sold_in_shift(&mut s, "Пётр", "0");
     sold_in_shift(&mut s, "Мария", "5.00");
     s.enqueue(consent("c1"), "Пётр", Some(2), false, now(), no_more)
@@ -377,7 +386,10 @@ fn a_shift_adds_up_its_sales_per_cashier_and_a_close_returns_the_final_report() 
     assert!(again.already);
     assert_eq!(again.report, closed.report);
     let next = s.current_shift_report(now()).unwrap();
-    assert_eq!((next.shift.number, next.shift.opened_by), (2, ShiftBy::Implicit));
+    assert_eq!(
+        (next.shift.number, next.shift.opened_by),
+        (2, ShiftBy::Implicit)
+    );
     assert!(next.cashiers.is_empty());
     assert_eq!(next.total, ShiftFigures::default());
 }
@@ -388,18 +400,25 @@ fn a_close_without_an_open_records_the_implicit_shift_and_an_open_one_survives_a
     {
         let mut s = TerminalStore::open(dir.path()).unwrap();
         sold_in_shift(&mut s, "Мария", "0");
-        let closed = s.close_shift(ShiftBy::Manager, Some("Ольга"), now()).unwrap();
+        let closed = s
+            .close_shift(ShiftBy::Manager, Some("Ольга"), now())
+            .unwrap();
         assert!(!closed.already);
         assert_eq!(closed.report.shift.opened_by, ShiftBy::Implicit);
         assert_eq!(closed.report.shift.closer.as_deref(), Some("Ольга"));
         assert_eq!(closed.report.total.receipts, 1);
-        s.open_shift(ShiftBy::Manager, Some("Ольга"), now()).unwrap();
+        s.open_shift(ShiftBy::Manager, Some("Ольга"), now())
+            .unwrap();
         sold_in_shift(&mut s, "Пётр", "2.00");
     }
     let mut s = TerminalStore::open(dir.path()).unwrap();
     let report = s.current_shift_report(now()).unwrap();
     assert_eq!(
-        (report.shift.number, report.shift.opened_by, report.shift.opener.as_deref()),
+        (
+            report.shift.number,
+            report.shift.opened_by,
+            report.shift.opener.as_deref()
+        ),
         (2, ShiftBy::Manager, Some("Ольга"))
     );
     assert_eq!(report.cashiers.len(), 1);

@@ -11,11 +11,7 @@ impl Terminal {
     }
 
     /// Closes the till's shift and returns its final report.
-    pub fn close_shift(
-        &self,
-        by: ShiftBy,
-        who: Option<&str>,
-    ) -> Result<ShiftClose, TerminalError> {
+    pub fn close_shift(&self, by: ShiftBy, who: Option<&str>) -> Result<ShiftClose, TerminalError> {
         Ok(self.store().close_shift(by, who, self.now())?)
     }
 

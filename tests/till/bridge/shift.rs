@@ -10,8 +10,9 @@ impl Register<'_> {
     async fn shift(&self, method: &str, path: &str) -> ShiftReport {
         let answer = self.call(method, path, None).await;
         assert_eq!(answer.status, 200, "{}: {}", answer.what, answer.body);
-        let report: ShiftReport = serde_json::from_value(answer.body.clone())
-            .unwrap_or_else(|e| panic!("{}: not a shift report ({e}): {}", answer.what, answer.body));
+        let report: ShiftReport = serde_json::from_value(answer.body.clone()).unwrap_or_else(|e| {
+            panic!("{}: not a shift report ({e}): {}", answer.what, answer.body)
+        });
         for line in &report.lines {
             let rule = line.chars().all(|c| c == '-' || c == '=');
             assert!(
@@ -32,7 +33,12 @@ async fn the_register_opens_the_shift_its_figures_survive_a_restart_and_the_clos
         let reg = Register::new(&till);
         let opened = reg.shift("POST", "/v1/shift/open").await;
         assert_eq!(
-            (opened.number, opened.state, opened.opened_by, opened.already),
+            (
+                opened.number,
+                opened.state,
+                opened.opened_by,
+                opened.already
+            ),
             (1, ShiftState::Open, ShiftBy::Register, false)
         );
         assert!(opened.cashiers.is_empty());
@@ -57,14 +63,26 @@ async fn the_register_opens_the_shift_its_figures_survive_a_restart_and_the_clos
     let reg = Register::new(&till);
     let report = reg.shift("GET", "/v1/shift/report").await;
     assert_eq!((report.number, report.state), (1, ShiftState::Open));
-    assert_eq!(report.opened_at, opened.opened_at, "the shift survived the restart");
+    assert_eq!(
+        report.opened_at, opened.opened_at,
+        "the shift survived the restart"
+    );
     let t = &report.total;
     assert_eq!((t.receipts, t.returns, t.registrations), (1, 1, 0));
     assert_eq!(t.sum, sold.total);
     assert_eq!(t.spent, sold.spent);
-    assert_eq!(t.sum - t.discount - bonuskassa::domain::money::Money::from_bonus(t.spent), sold.to_pay);
-    assert!(t.accrued.amount() > Decimal::ZERO, "the sale accrued bonuses");
-    assert!(t.refunded.amount() > Decimal::ZERO, "the return gave back spent bonuses");
+    assert_eq!(
+        t.sum - t.discount - bonuskassa::domain::money::Money::from_bonus(t.spent),
+        sold.to_pay
+    );
+    assert!(
+        t.accrued.amount() > Decimal::ZERO,
+        "the sale accrued bonuses"
+    );
+    assert!(
+        t.refunded.amount() > Decimal::ZERO,
+        "the return gave back spent bonuses"
+    );
     assert!(t.returned.amount() > Decimal::ZERO);
     assert_eq!(report.cashiers.len(), 1, "one cashier worked");
     assert_eq!(&report.cashiers[0].figures, t);
@@ -74,18 +92,33 @@ async fn the_register_opens_the_shift_its_figures_survive_a_restart_and_the_clos
 
     let closed = reg.shift("POST", "/v1/shift/close").await;
     assert_eq!(
-        (closed.number, closed.state, closed.closed_by, closed.already),
+        (
+            closed.number,
+            closed.state,
+            closed.closed_by,
+            closed.already
+        ),
         (1, ShiftState::Closed, Some(ShiftBy::Register), false)
     );
-    assert_eq!((&closed.total, &closed.cashiers), (&report.total, &report.cashiers));
-    assert!(closed.lines[2].starts_with("Закрыта "), "{:#?}", closed.lines);
+    assert_eq!(
+        (&closed.total, &closed.cashiers),
+        (&report.total, &report.cashiers)
+    );
+    assert!(
+        closed.lines[2].starts_with("Закрыта "),
+        "{:#?}",
+        closed.lines
+    );
     let again = reg.shift("POST", "/v1/shift/close").await;
     assert!(again.already, "a repeated close answers the same report");
     assert_eq!((again.number, &again.total), (1, &closed.total));
 
     // The next shift starts empty, from the close.
     let next = reg.shift("GET", "/v1/shift/report").await;
-    assert_eq!((next.number, next.state, next.opened_by), (2, ShiftState::Open, ShiftBy::Implicit));
+    assert_eq!(
+        (next.number, next.state, next.opened_by),
+        (2, ShiftState::Open, ShiftBy::Implicit)
+    );
     assert_eq!(next.total.receipts, 0);
     // Only the key's holder sees it.
     reg.send("GET", "/v1/shift/report", None, None)
