@@ -120,6 +120,15 @@ async fn the_register_opens_the_shift_its_figures_survive_a_restart_and_the_clos
         (2, ShiftState::Open, ShiftBy::Implicit)
     );
     assert_eq!(next.total.receipts, 0);
+    // The register's client (pos-sim, the demo's register) reads the same answers.
+    let opened = till.client.open_shift().await.unwrap();
+    assert_eq!((opened.number, opened.opened_by), (2, ShiftBy::Register));
+    assert_eq!(
+        till.client.shift_report().await.unwrap().lines,
+        opened.lines
+    );
+    let closed = till.client.close_shift().await.unwrap();
+    assert_eq!((closed.number, closed.state), (2, ShiftState::Closed));
     // Only the key's holder sees it.
     reg.send("GET", "/v1/shift/report", None, None)
         .await
