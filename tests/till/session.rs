@@ -60,6 +60,16 @@ fn name(s: &Session) -> &'static str {
     }
 }
 
+/// The manager logs in and opens the menu.
+async fn manager_menu(s: &mut Session) {
+    s.act(Action::Login {
+        code: "9999".into(),
+    })
+    .await;
+    s.act(Action::OpenManagerMenu).await;
+    assert_eq!(name(s), "manager");
+}
+
 /// Plays the register after the cashier applied: it prints what it was given and closes
 /// the receipt, which queues the operation. Returns the closed outcome.
 async fn print(s: &mut Session) -> Option<Outcome> {
@@ -582,12 +592,7 @@ async fn cancel_at_every_step_hands_the_receipt_back_without_loyalty() {
     s.act(Action::OpenManagerMenu).await;
     assert_eq!(s.problem(), Some(&Problem::ManagerOnly));
     s.act(Action::Logout).await;
-    s.act(Action::Login {
-        code: "9999".into(),
-    })
-    .await;
-    s.act(Action::OpenManagerMenu).await;
-    assert_eq!(name(&s), "manager");
+    manager_menu(&mut s).await;
     s.act(Action::ManualChange {
         phone: "+79990000004".into(),
         amount: "250".into(),
@@ -776,12 +781,7 @@ async fn register_without_code(s: &mut Session, phone: &str) {
 async fn a_receipt_waits_while_a_walk_in_registration_or_the_manager_menu_is_open() {
     let rig = Rig::new();
     let mut s = session(&rig, Arc::new(SystemClock)).await;
-    s.act(Action::Login {
-        code: "9999".into(),
-    })
-    .await;
-    s.act(Action::OpenManagerMenu).await;
-    assert_eq!(name(&s), "manager");
+    manager_menu(&mut s).await;
     s.act(Action::OpenReceipt(receipt("w-1", "100.00"))).await;
     assert_eq!((name(&s), s.problem()), ("manager", Some(&Problem::Busy)));
 
@@ -829,11 +829,7 @@ async fn the_manager_opens_reads_and_closes_the_shift_from_the_menu() {
     assert_eq!(s.problem(), Some(&Problem::ManagerOnly));
 
     s.act(Action::Logout).await;
-    s.act(Action::Login {
-        code: "9999".into(),
-    })
-    .await;
-    s.act(Action::OpenManagerMenu).await;
+    manager_menu(&mut s).await;
     // Opening or closing needs the report on screen first.
     s.act(Action::CloseShift).await;
     assert_eq!(s.problem(), Some(&Problem::NothingOpen));
