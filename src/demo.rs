@@ -272,9 +272,7 @@ fn stop_on_signal() {
                 let _ = tokio::signal::ctrl_c().await;
             });
             eprintln!("bonuskassa demo: stopping on a signal; removing the demo's directory");
-            let _ = slint::invoke_from_event_loop(|| {
-                let _ = slint::quit_event_loop();
-            });
+            ui::quit_from_any_thread();
         });
     if let Err(e) = watcher {
         tracing::warn!(error = %e, "the demo cannot watch for Ctrl-C; close its windows to stop it");

@@ -9,7 +9,7 @@ use crate::domain::fiscal::{FiscalData, FiscalKind};
 use crate::domain::money::Money;
 use crate::domain::receipt::{Receipt, ReceiptKind};
 
-use super::wire::{BridgeError, CloseRequest, ErrorCode, ReceiptStatus};
+use super::wire::{BridgeError, CloseRequest, ErrorCode, ReceiptStatus, ShiftReport};
 
 /// The fiscal document a simulated register "prints" for `receipt` paid `sum`: a demo
 /// fiscal drive, a document number from the clock, a fiscal sign made from the receipt id.
@@ -156,6 +156,27 @@ impl BridgeClient {
     pub async fn cancel(&self, id: &str) -> Result<ReceiptStatus, ClientError> {
         let url = format!("{}/v1/receipts/{}/cancel", self.base, path_segment(id));
         let request = self.http.post(&url).bearer_auth(&self.key);
+        self.send(&url, request).await
+    }
+
+    /// `POST /v1/shift/open`: the till's loyalty shift opens with the register's.
+    pub async fn open_shift(&self) -> Result<ShiftReport, ClientError> {
+        let url = format!("{}/v1/shift/open", self.base);
+        let request = self.http.post(&url).bearer_auth(&self.key);
+        self.send(&url, request).await
+    }
+
+    /// `POST /v1/shift/close`: the shift closes with the register's; its final report.
+    pub async fn close_shift(&self) -> Result<ShiftReport, ClientError> {
+        let url = format!("{}/v1/shift/close", self.base);
+        let request = self.http.post(&url).bearer_auth(&self.key);
+        self.send(&url, request).await
+    }
+
+    /// `GET /v1/shift/report`: the shift under way, with the lines to print.
+    pub async fn shift_report(&self) -> Result<ShiftReport, ClientError> {
+        let url = format!("{}/v1/shift/report", self.base);
+        let request = self.http.get(&url).bearer_auth(&self.key);
         self.send(&url, request).await
     }
 

@@ -31,6 +31,9 @@ impl Bridge {
             .route("/v1/receipts/{id}", get(get_receipt))
             .route("/v1/receipts/{id}/close", post(close_receipt))
             .route("/v1/receipts/{id}/cancel", post(cancel_receipt))
+            .route("/v1/shift/open", post(super::shift::open_shift))
+            .route("/v1/shift/close", post(super::shift::close_shift))
+            .route("/v1/shift/report", get(super::shift::shift_report))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -304,7 +307,7 @@ async fn cancel_receipt(
 async fn not_found() -> Refusal {
     Refusal::new(
         ErrorCode::NotFound,
-        "no such path: the bridge serves /v1/ping and /v1/receipts",
+        "no such path: the bridge serves /v1/ping, /v1/receipts and /v1/shift",
     )
 }
 

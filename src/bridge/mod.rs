@@ -19,12 +19,14 @@
 //! can never both queue.
 //!
 //! The receipts the bridge remembers and what each request does to them are in `state.rs`;
-//! the HTTP routes, the key check and the refusals in `http.rs`; the loyalty result the
+//! the HTTP routes, the key check and the refusals in `http.rs`; the till's loyalty shift,
+//! opened and closed with the register's and printed from there, in `shift.rs`; the loyalty result the
 //! register prints in `loyalty.rs`; the JSON in `wire.rs`; the register's side in
 //! `client.rs`. This file holds the [`Panel`] the bridge drives and the bridge's thread.
 pub mod client;
 mod http;
 mod loyalty;
+mod shift;
 mod state;
 pub mod wire;
 
@@ -37,6 +39,7 @@ use std::time::Duration;
 use crate::checkout::{Action, Problem};
 use crate::terminal::Terminal;
 pub use loyalty::{kept_result, loyalty_result};
+pub use shift::{report_lines, wire_report};
 pub use state::Bridge;
 
 /// The largest request body the bridge reads: a receipt of the most positions a receipt

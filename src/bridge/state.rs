@@ -87,7 +87,7 @@ impl Entry {
 }
 
 pub(super) struct Inner {
-    panel: Arc<dyn Panel>,
+    pub(super) panel: Arc<dyn Panel>,
     pub(super) key: String,
     pub(super) close_timeout: Duration,
     /// The last receipts, oldest first.

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::fiscal::FiscalData;
 use crate::domain::money::{Bonus, Money, Quantity};
 use crate::domain::receipt::{Receipt, ReceiptKind};
+pub use crate::store::{CashierFigures, ShiftBy, ShiftFigures};
 
 /// Where a receipt the register handed over stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,6 +136,44 @@ pub struct WaitQuery {
 
 /// The longest a `GET` waits.
 pub const MAX_WAIT_S: u32 = 60;
+
+/// Where the till's loyalty shift stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShiftState {
+    Open,
+    Closed,
+}
+
+/// The answer of `/v1/shift/open`, `/v1/shift/close` and `GET /v1/shift/report`: the
+/// till's loyalty shift, what it adds up to per cashier and in total, and the report's
+/// lines for the register to print («Отчёт лояльности за смену»).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShiftReport {
+    /// 1, 2, ... at this till.
+    pub number: i64,
+    pub state: ShiftState,
+    /// `implicit`: nobody opened it, it counts what was made since the last close.
+    pub opened_by: ShiftBy,
+    /// When it was opened, or when its first operation was made.
+    pub opened_at: chrono::DateTime<chrono::Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_by: Option<ShiftBy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// An open: it was open already. A close: nothing was open nor made since the last
+    /// close, this is that close's report again.
+    pub already: bool,
+    pub total: ShiftFigures,
+    /// In the order the cashiers first worked in the shift.
+    pub cashiers: Vec<CashierFigures>,
+    /// The report to print, each line at most [`PRINT_WIDTH`] characters.
+    pub lines: Vec<String>,
+}
+
+/// The width of a printed report line, in characters.
+pub const PRINT_WIDTH: usize = 42;
 
 /// Every refusal: a stable code and a sentence naming the problem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

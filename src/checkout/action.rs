@@ -92,6 +92,12 @@ pub enum Action {
     DropUnconfirmed(String),
     /// The manager shows the store's self-registration QR code.
     ShowSelfRegistrationQr,
+    /// «Отчёт за смену»: the till's loyalty shift and what it adds up to.
+    ShowShiftReport,
+    /// The manager opens the till's loyalty shift (on the report).
+    OpenShift,
+    /// The manager closes it: the report shows its final figures.
+    CloseShift,
     /// Offline, on the customer card: a manager types their code and a reason to let this
     /// sale spend past the `[offline]` limits (audited).
     AllowOfflineSpend {
@@ -298,6 +304,9 @@ impl Session {
             Action::ShowUnconfirmed => self.show_unconfirmed(),
             Action::BookUnconfirmed(id) => self.settle_unconfirmed(&id, true),
             Action::DropUnconfirmed(id) => self.settle_unconfirmed(&id, false),
+            Action::ShowShiftReport => self.shift(None),
+            Action::OpenShift => self.shift(Some(true)),
+            Action::CloseShift => self.shift(Some(false)),
         }
     }
 }

@@ -1,13 +1,44 @@
 //! The manager's actions on the session: a balance changed by hand, an offline spend
-//! allowed past the `[offline]` limits, and the receipts the register never closed
-//! («Неподтверждённые чеки»), booked or dropped.
+//! allowed past the `[offline]` limits, the receipts the register never closed
+//! («Неподтверждённые чеки»), booked or dropped, and the till's loyalty shift with its
+//! report («Отчёт за смену»), opened and closed here when the register does not.
 use super::{Problem, Screen, Session};
 use crate::domain::money::Bonus;
 use crate::domain::phone::Phone;
 use crate::protocol::server::CustomerView;
+use crate::store::ShiftBy;
 use crate::terminal::Lookup;
 
 impl Session {
+    /// The shift report from the manager's menu; `open`: the manager opens (true) or closes
+    /// (false) the shift first, and the report shows it as it stands then (a close: its
+    /// final figures).
+    pub(super) fn shift(&mut self, open: Option<bool>) -> Result<(), Problem> {
+        let manager = self.cashier_or_login()?;
+        if !manager.is_manager() {
+            return Err(Problem::ManagerOnly);
+        }
+        let menu_or_report = matches!(self.screen, Screen::Manager | Screen::ShiftReport(_));
+        if !menu_or_report || (open.is_some() && matches!(self.screen, Screen::Manager)) {
+            return Err(Problem::NothingOpen);
+        }
+        let report = match open {
+            Some(true) => {
+                self.terminal
+                    .open_shift(ShiftBy::Manager, Some(&manager.name))?;
+                self.terminal.shift_report()?
+            }
+            Some(false) => {
+                self.terminal
+                    .close_shift(ShiftBy::Manager, Some(&manager.name))?
+                    .report
+            }
+            None => self.terminal.shift_report()?,
+        };
+        self.screen = Screen::ShiftReport(Box::new(report));
+        Ok(())
+    }
+
     pub(super) fn show_unconfirmed(&mut self) -> Result<(), Problem> {
         let manager = self.cashier_or_login()?;
         if !manager.is_manager() {

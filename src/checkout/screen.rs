@@ -9,7 +9,7 @@ use crate::domain::returns::ReturnResult;
 use crate::protocol::sales::KeptSale;
 use crate::protocol::server::CustomerView;
 use crate::protocol::server::{Operation, Secret};
-use crate::store::{Conflict, KeptReceipt};
+use crate::store::{Conflict, KeptReceipt, ShiftReport};
 use crate::terminal::{Cashier, Found, Priced, ReturnSale};
 
 /// A receipt the cashier applied: the register has its prices and is taking the payment
@@ -143,6 +143,8 @@ pub enum Screen {
     Conflicts(Vec<Conflict>),
     /// «Неподтверждённые чеки»: applied, never closed by the register.
     Unconfirmed(Vec<KeptReceipt>),
+    /// «Отчёт лояльности за смену»: the till's shift, per cashier and in total.
+    ShiftReport(Box<ShiftReport>),
     /// The store's self-registration QR code, large, for a customer's phone to scan.
     SelfRegistration {
         url: String,

@@ -736,9 +736,10 @@ impl Session {
                 RegistrationStep::Consents => registration.step = RegistrationStep::Questionnaire,
                 RegistrationStep::Card => registration.step = RegistrationStep::Consents,
             },
-            Screen::Conflicts(_) | Screen::Unconfirmed(_) | Screen::SelfRegistration { .. } => {
-                self.screen = Screen::Manager
-            }
+            Screen::Conflicts(_)
+            | Screen::Unconfirmed(_)
+            | Screen::ShiftReport(_)
+            | Screen::SelfRegistration { .. } => self.screen = Screen::Manager,
             Screen::Manager => self.screen = Screen::Waiting,
             _ => {
                 if let Screen::AtRegister(applied) = &self.screen

@@ -1,7 +1,7 @@
 //! The terminal's memory: its SQLite database in the data dir, with the operation outbox,
 //! the rules and customer caches, the sales a return needs, and the receipts applied and not
-//! yet closed by the register (`applied.rs`), and the server holds it must still release
-//! (`releases.rs`).
+//! yet closed by the register (`applied.rs`), the server holds it must still release
+//! (`releases.rs`), and the loyalty shifts with their reports (`shifts.rs`).
 //!
 //! Every operation made at the till is written together with its outbox row in one
 //! transaction before the cashier sees "done" ([`TerminalStore::enqueue`]); its JSON is
@@ -15,9 +15,13 @@ mod applied;
 mod conflicts;
 mod releases;
 mod sales;
+mod shifts;
 
 pub use applied::{Kept, KeptReceipt, KeptServerSale, KeptState};
 pub use conflicts::Conflict;
+pub use shifts::{
+    CashierFigures, Shift, ShiftBy, ShiftClose, ShiftFigures, ShiftOpen, ShiftReport,
+};
 
 use std::path::{Path, PathBuf};
 
@@ -45,6 +49,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0004_hold_releases",
         include_str!("../../migrations/terminal/0004_hold_releases.sql"),
+    ),
+    (
+        "0005_shifts",
+        include_str!("../../migrations/terminal/0005_shifts.sql"),
     ),
 ];
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::domain::money::Bonus;
+use crate::domain::money::{Bonus, Money};
 use crate::domain::returns::Sale;
 use crate::protocol::server::{OperationBody, RejectReason};
 use chrono::TimeZone;
@@ -317,4 +317,112 @@ fn an_applied_receipt_is_kept_settled_once_and_listed_when_overdue() {
     );
     assert_eq!(s.kept("op-1").unwrap().unwrap().state, KeptState::Booked);
     assert!(s.kept_in(KeptState::Unconfirmed).unwrap().is_empty());
+}
+
+/// A sale of 100.00 by `cashier`: 10.00 off by the card, `spend` bonuses, 4.50 accrued.
+fn sold_in_shift(s: &mut TerminalStore, cashier: &str, spend: &str) -> Operation {
+    use crate::domain::returns::SoldPosition;
+    let spent: Bonus = spend.parse().unwrap();
+    let sold = Sale {
+        receipt_id: format!("r-{spend}"),
+        positions: vec![SoldPosition {
+            id: "1".into(),
+            quantity: "1".parse().unwrap(),
+            measure: crate::domain::receipt::Measure::Piece,
+            paid: Money::new(rust_decimal::Decimal::from(90)) - Money::from_bonus(spent),
+            spent,
+            accrued: "4.50".parse().unwrap(),
+        }],
+    };
+    s.enqueue(
+        sale("c1", spend),
+        cashier,
+        Some(1),
+        false,
+        now(),
+        |tx, op| TerminalStore::record_sale(tx, "c1", op, &sold),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_shift_adds_up_its_sales_per_cashier_and_a_close_returns_the_final_report() {
+    let mut s = TerminalStore::open_in_memory().unwrap();
+    // Made before any shift was opened: counts in the first shift.
+    sold_in_shift(&mut s, "Мария", "10.00");
+    let opened = s.open_shift(ShiftBy::Register, None, now()).unwrap();
+    assert!(!opened.already);
+    assert_eq!((opened.shift.number, opened.shift.after_seq), (1, 0));
+    assert!(
+        s.open_shift(ShiftBy::Manager, Some("Ольга"), now())
+            .unwrap()
+            .already
+    );
+    sold_in_shift(&mut s, "Пётр", "0");
+    sold_in_shift(&mut s, "Мария", "5.00");
+    s.enqueue(consent("c1"), "Пётр", Some(2), false, now(), no_more)
+        .unwrap();
+
+    let report = s.current_shift_report(now()).unwrap();
+    assert!(report.shift.is_open());
+    let names: Vec<_> = report.cashiers.iter().map(|c| c.cashier.as_str()).collect();
+    assert_eq!(names, ["Мария", "Пётр"]);
+    let maria = &report.cashiers[0].figures;
+    assert_eq!(maria.receipts, 2);
+    assert_eq!(maria.sum.to_string(), "200.00");
+    assert_eq!(maria.discount.to_string(), "20.00");
+    assert_eq!(maria.spent.to_string(), "15.00");
+    assert_eq!(maria.accrued.to_string(), "9.00");
+    assert_eq!(report.total.receipts, 3);
+    assert_eq!(report.total.sum.to_string(), "300.00");
+
+    let closed = s.close_shift(ShiftBy::Register, None, now()).unwrap();
+    assert!(!closed.already);
+    assert_eq!(closed.report.cashiers, report.cashiers);
+    assert_eq!(closed.report.shift.until_seq, Some(4));
+    assert_eq!(closed.report.shift.closed_by, Some(ShiftBy::Register));
+    // A repeated close answers the same report; the next shift starts empty.
+    let again = s.close_shift(ShiftBy::Register, None, now()).unwrap();
+    assert!(again.already);
+    assert_eq!(again.report, closed.report);
+    let next = s.current_shift_report(now()).unwrap();
+    assert_eq!(
+        (next.shift.number, next.shift.opened_by),
+        (2, ShiftBy::Implicit)
+    );
+    assert!(next.cashiers.is_empty());
+    assert_eq!(next.total, ShiftFigures::default());
+}
+
+#[test]
+fn a_close_without_an_open_records_the_implicit_shift_and_an_open_one_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut s = TerminalStore::open(dir.path()).unwrap();
+        sold_in_shift(&mut s, "Мария", "0");
+        let closed = s
+            .close_shift(ShiftBy::Manager, Some("Ольга"), now())
+            .unwrap();
+        assert!(!closed.already);
+        assert_eq!(closed.report.shift.opened_by, ShiftBy::Implicit);
+        assert_eq!(closed.report.shift.closer.as_deref(), Some("Ольга"));
+        assert_eq!(closed.report.total.receipts, 1);
+        s.open_shift(ShiftBy::Manager, Some("Ольга"), now())
+            .unwrap();
+        sold_in_shift(&mut s, "Пётр", "2.00");
+    }
+    let mut s = TerminalStore::open(dir.path()).unwrap();
+    let report = s.current_shift_report(now()).unwrap();
+    assert_eq!(
+        (
+            report.shift.number,
+            report.shift.opened_by,
+            report.shift.opener.as_deref()
+        ),
+        (2, ShiftBy::Manager, Some("Ольга"))
+    );
+    assert_eq!(report.cashiers.len(), 1);
+    assert_eq!(report.cashiers[0].cashier, "Пётр");
+    let closed = s.close_shift(ShiftBy::Register, None, now()).unwrap();
+    assert_eq!((closed.report.shift.number, closed.already), (2, false));
 }

@@ -31,6 +31,7 @@ pub mod offline;
 mod operations;
 mod pricing;
 mod returns;
+mod shift;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};

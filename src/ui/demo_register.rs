@@ -114,7 +114,16 @@ enum Command {
     Cancel,
     ReturnLine(usize),
     SetServer(bool),
+    /// The register opens its shift, prints the shift report, or closes its shift.
+    Shift(ShiftCall),
     Stop,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ShiftCall {
+    Open,
+    Report,
+    Close,
 }
 
 /// The running register; dropping it stops its worker.
@@ -182,6 +191,12 @@ pub fn build_register_window(
         adapter.on_return_line(move |i| send(&t, Command::ReturnLine(i.max(0) as usize)));
         let t = tx.clone();
         adapter.on_set_server(move |on| send(&t, Command::SetServer(on)));
+        let t = tx.clone();
+        adapter.on_open_shift(move || send(&t, Command::Shift(ShiftCall::Open)));
+        let t = tx.clone();
+        adapter.on_print_shift(move || send(&t, Command::Shift(ShiftCall::Report)));
+        let t = tx.clone();
+        adapter.on_close_shift(move || send(&t, Command::Shift(ShiftCall::Close)));
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -200,6 +215,7 @@ pub fn build_register_window(
         detail: String::new(),
         last_sale: None,
         returned: Vec::new(),
+        shift_lines: Vec::new(),
         counter: 0,
     };
     let worker = std::thread::Builder::new()
@@ -232,6 +248,8 @@ struct Sim {
     /// The last sale printed, and how much of each of its positions came back.
     last_sale: Option<Receipt>,
     returned: Vec<Decimal>,
+    /// The shift report the register last printed.
+    shift_lines: Vec<String>,
     counter: u32,
 }
 
@@ -317,6 +335,17 @@ impl Sim {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => self.say(RegisterNote::ServerError, e),
                     Err(e) => self.say(RegisterNote::ServerError, e.to_string()),
+                }
+            }
+            Command::Shift(call) => {
+                let answer = match call {
+                    ShiftCall::Open => self.client.open_shift().await,
+                    ShiftCall::Report => self.client.shift_report().await,
+                    ShiftCall::Close => self.client.close_shift().await,
+                };
+                match answer {
+                    Ok(report) => self.shift_lines = report.lines,
+                    Err(e) => self.failed(e),
                 }
             }
             Command::Stop => {}
@@ -618,6 +647,7 @@ impl Sim {
             last_sale,
             server_online: self.server.is_online(),
             inbox,
+            shift_lines: self.shift_lines.clone(),
         }
     }
 }
@@ -636,6 +666,7 @@ struct RegisterView {
     last_sale: Vec<RegisterLine>,
     server_online: bool,
     inbox: Vec<InboxLine>,
+    shift_lines: Vec<String>,
 }
 
 impl RegisterView {
@@ -658,5 +689,11 @@ impl RegisterView {
         a.set_last_sale(ModelRc::new(VecModel::from(self.last_sale)));
         a.set_server_online(self.server_online);
         a.set_inbox(ModelRc::new(VecModel::from(self.inbox)));
+        a.set_shift_report(ModelRc::new(VecModel::from(
+            self.shift_lines
+                .into_iter()
+                .map(SharedString::from)
+                .collect::<Vec<_>>(),
+        )));
     }
 }

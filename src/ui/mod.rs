@@ -124,6 +124,13 @@ pub fn select_backend() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Ends the event loop from any thread (a signal's): the windows close as if closed.
+pub fn quit_from_any_thread() {
+    let _ = slint::invoke_from_event_loop(|| {
+        let _ = slint::quit_event_loop();
+    });
+}
+
 /// The demo's windows on a 1366×768 laptop: the till, the gap, the register.
 pub const DEMO_TILL: (f32, f32) = (800.0, 600.0);
 pub const DEMO_GAP: f32 = 8.0;

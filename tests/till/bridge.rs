@@ -5,7 +5,8 @@
 //! state machine's refusals and bad input. Every answer read here is checked against the
 //! schema docs/bridge-openapi.json gives for its path, method and status.
 //!
-//! Receipts kept over a restart of the till are in `bridge/kept.rs`.
+//! Receipts kept over a restart of the till are in `bridge/kept.rs`; the till's loyalty
+//! shift in `bridge/shift.rs`.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -54,6 +55,9 @@ fn route(path: &str) -> Option<&'static str> {
         ["v1", "receipts", id] if !id.is_empty() => Some("/v1/receipts/{id}"),
         ["v1", "receipts", id, "close"] if !id.is_empty() => Some("/v1/receipts/{id}/close"),
         ["v1", "receipts", id, "cancel"] if !id.is_empty() => Some("/v1/receipts/{id}/cancel"),
+        ["v1", "shift", "open"] => Some("/v1/shift/open"),
+        ["v1", "shift", "close"] => Some("/v1/shift/close"),
+        ["v1", "shift", "report"] => Some("/v1/shift/report"),
         _ => None,
     }
 }
@@ -1192,3 +1196,5 @@ async fn a_receipt_during_a_walk_in_registration_is_busy_and_the_form_stays() {
         State::Open
     );
 }
+
+mod shift;

@@ -14,6 +14,7 @@ use bonuskassa::clock::{ManualClock, SystemClock};
 use bonuskassa::domain::money::Bonus;
 use bonuskassa::domain::returns::ReturnedPart;
 use bonuskassa::protocol::server::Questionnaire;
+use bonuskassa::store::ShiftBy;
 
 async fn session(rig: &Rig, clock: Arc<dyn bonuskassa::clock::Clock>) -> Session {
     let terminal = Arc::new(rig.enroll(clock.clone()).await);
@@ -53,9 +54,20 @@ fn name(s: &Session) -> &'static str {
         Screen::Manager => "manager",
         Screen::Conflicts(_) => "conflicts",
         Screen::Unconfirmed(_) => "unconfirmed",
+        Screen::ShiftReport(_) => "shift report",
         Screen::SelfRegistration { .. } => "self-registration",
         Screen::AtRegister(_) => "at register",
     }
+}
+
+/// The manager logs in and opens the menu.
+async fn manager_menu(s: &mut Session) {
+    s.act(Action::Login {
+        code: "9999".into(),
+    })
+    .await;
+    s.act(Action::OpenManagerMenu).await;
+    assert_eq!(name(s), "manager");
 }
 
 /// Plays the register after the cashier applied: it prints what it was given and closes
@@ -580,12 +592,7 @@ async fn cancel_at_every_step_hands_the_receipt_back_without_loyalty() {
     s.act(Action::OpenManagerMenu).await;
     assert_eq!(s.problem(), Some(&Problem::ManagerOnly));
     s.act(Action::Logout).await;
-    s.act(Action::Login {
-        code: "9999".into(),
-    })
-    .await;
-    s.act(Action::OpenManagerMenu).await;
-    assert_eq!(name(&s), "manager");
+    manager_menu(&mut s).await;
     s.act(Action::ManualChange {
         phone: "+79990000004".into(),
         amount: "250".into(),
@@ -774,12 +781,7 @@ async fn register_without_code(s: &mut Session, phone: &str) {
 async fn a_receipt_waits_while_a_walk_in_registration_or_the_manager_menu_is_open() {
     let rig = Rig::new();
     let mut s = session(&rig, Arc::new(SystemClock)).await;
-    s.act(Action::Login {
-        code: "9999".into(),
-    })
-    .await;
-    s.act(Action::OpenManagerMenu).await;
-    assert_eq!(name(&s), "manager");
+    manager_menu(&mut s).await;
     s.act(Action::OpenReceipt(receipt("w-1", "100.00"))).await;
     assert_eq!((name(&s), s.problem()), ("manager", Some(&Problem::Busy)));
 
@@ -918,6 +920,64 @@ async fn an_idle_cashier_is_logged_out_but_never_in_the_middle_of_something() {
     s.act(Action::OpenReceipt(receipt("idle-2", "100.00")))
         .await;
     assert_eq!(s.problem(), Some(&Problem::NotLoggedIn));
+}
+
+/// The shift report is the manager's: a cashier is refused; from the menu the manager sees
+/// the sale the cashier made, opens the shift, closes it (the report then shows the final
+/// figures, and the next shift is empty); «Назад» leads back to the menu.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_manager_opens_reads_and_closes_the_shift_from_the_menu() {
+    let rig = Rig::new();
+    let mut s = session(&rig, Arc::new(SystemClock)).await;
+    s.act(Action::Login {
+        code: "1111".into(),
+    })
+    .await;
+    let sale = receipt("r-shift", "400.00");
+    s.act(Action::OpenReceipt(sale.clone())).await;
+    s.act(Action::FindByPhone("+79990000001".into())).await;
+    s.act(Action::Apply).await;
+    assert!(matches!(print(&mut s).await, Some(Outcome::Sale { .. })));
+    s.act(Action::ShowShiftReport).await;
+    assert_eq!(s.problem(), Some(&Problem::ManagerOnly));
+
+    s.act(Action::Logout).await;
+    manager_menu(&mut s).await;
+    // Opening or closing needs the report on screen first.
+    s.act(Action::CloseShift).await;
+    assert_eq!(s.problem(), Some(&Problem::NothingOpen));
+    s.act(Action::ShowShiftReport).await;
+    let shown = |s: &Session| match s.screen() {
+        Screen::ShiftReport(report) => (**report).clone(),
+        other => panic!("{other:?} {:?}", s.problem()),
+    };
+    let report = shown(&s);
+    assert_eq!(report.shift.opened_by, ShiftBy::Implicit);
+    assert_eq!(report.cashiers.len(), 1);
+    assert_eq!(report.total.receipts, 1);
+    assert_eq!(report.total.sum, sale.total());
+
+    s.act(Action::OpenShift).await;
+    let open = shown(&s);
+    assert_eq!(
+        (open.shift.number, open.shift.opened_by),
+        (1, ShiftBy::Manager)
+    );
+    assert_eq!(
+        open.shift.opener.as_deref(),
+        Some(s.cashier().unwrap().name.as_str())
+    );
+    assert_eq!(
+        open.total, report.total,
+        "opened late, it counts the sale before"
+    );
+    s.act(Action::CloseShift).await;
+    let closed = shown(&s);
+    assert_eq!(closed.shift.closed_by, Some(ShiftBy::Manager));
+    assert_eq!(closed.total, report.total);
+    assert_eq!(s.terminal().shift_report().unwrap().shift.number, 2);
+    s.act(Action::Cancel).await;
+    assert_eq!(name(&s), "manager");
 }
 
 /// Registers `phone` with its SMS code, a first name, both consents asked, and a virtual card.

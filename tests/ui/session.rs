@@ -298,6 +298,75 @@ fn walk() {
     unconfirmed(&till, &rig, &rt, &terminal);
     held_at_another_till(&till, &rig, &rt);
     customer_purchases(&till, &mut rig);
+    shift_report(&till, &rt, &terminal);
+}
+
+/// «Отчёт за смену» from the manager's menu: nobody opened a shift during the walk, so the
+/// report holds all it made, per cashier and in total, as the till recorded it; the manager
+/// opens the shift, then closes it and sees its final figures, and the next one is empty.
+fn shift_report(
+    till: &Till,
+    rt: &tokio::runtime::Runtime,
+    terminal: &bonuskassa::terminal::Terminal,
+) {
+    // The server is back after the purchases' offline step: the picture shows the till online.
+    terminal.refresh();
+    rt.block_on(wait_for(terminal, "the server", |s| s.online == Some(true)));
+    let report = terminal.shift_report().unwrap();
+    assert!(
+        report.total.receipts >= 3 && report.total.returns >= 1,
+        "{report:?}"
+    );
+    till.tap("Режим менеджера");
+    till.tap("Отчёт за смену");
+    till.expect("Отчёт лояльности за смену № 1");
+    till.expect_starting("Смена не открыта: в отчёте всё, что сделано с ");
+    for c in &report.cashiers {
+        till.expect(&format!("Кассир: {}", c.cashier));
+    }
+    till.expect("Итого за смену");
+    let receipts = |n: u32| format!("Чеков с картой {n} на ");
+    let rows: Vec<String> = till
+        .labels()
+        .into_iter()
+        .filter(|l| l.starts_with("Чеков с картой "))
+        .collect();
+    assert_eq!(
+        rows.len(),
+        report.cashiers.len() + 1,
+        "each cashier and the total: {rows:?}"
+    );
+    assert!(
+        rows.last()
+            .unwrap()
+            .starts_with(&receipts(report.total.receipts)),
+        "{rows:?}"
+    );
+    till.expect_starting(&format!(
+        "Регистраций {} · возвратов {} на ",
+        report.total.registrations, report.total.returns
+    ));
+    till.pictures_in_both_languages("shift_report");
+
+    till.tap("Открыть смену");
+    till.expect_starting("Смена открыта ");
+    assert!(
+        !till.shows("Открыть смену"),
+        "an open shift is not opened again"
+    );
+    till.tap("Закрыть смену");
+    till.expect_starting("Смена закрыта ");
+    assert!(!till.shows("Закрыть смену"));
+    till.picture("shift_report_closed");
+    let next = terminal.shift_report().unwrap();
+    assert_eq!((next.shift.number, next.total.receipts), (2, 0));
+    till.tap("Назад");
+    till.tap("Отчёт за смену");
+    till.expect("Отчёт лояльности за смену № 2");
+    till.expect("В этой смене операций с картой ещё не было");
+    till.tap("Назад");
+    till.tap("Назад");
+    till.expect("Ожидание чека от кассы");
 }
 
 /// The customer card's «Покупки»: Карина's purchases at every till, newest first — the sale

@@ -177,6 +177,9 @@ fn show(window: &AppWindow, view: View) {
     manager.set_manager(view.manager);
     manager.set_conflicts(ModelRc::new(VecModel::from(view.conflicts)));
     manager.set_unconfirmed(ModelRc::new(VecModel::from(view.unconfirmed)));
+    manager.set_shift(view.shift);
+    manager.set_shift_cashiers(ModelRc::new(VecModel::from(view.shift_cashiers)));
+    manager.set_shift_total(view.shift_total);
     manager.set_qr_url(view.qr_url.into());
     manager.set_qr(match view.qr {
         Some(pixels) => Image::from_rgb8(pixels),

@@ -1,6 +1,7 @@
 //! The session's pages as Slint values: [`View`], built on the runner's worker thread
 //! from the session (it holds no model, so it is `Send`) and posted to the UI thread.
 
+use chrono::{DateTime, Utc};
 use slint::{Rgb8Pixel, SharedPixelBuffer};
 
 use super::format::{
@@ -11,11 +12,13 @@ use crate::checkout::{CustomerPanel, CustomerTab as Tab, RegistrationStep, Scree
 use crate::domain::money::Bonus;
 use crate::protocol::server::RejectReason;
 use crate::runner::{Notice as RunnerNotice, Shown};
+use crate::store::{Shift, ShiftBy, ShiftFigures};
 use crate::terminal::ReturnSale;
 use crate::ui::{
     ConflictKind, ConflictLine, ConflictReason, CustomerCard, CustomerTab, LastReceipt, Notice,
     Page, ProblemInfo, PurchaseRow, PurchasesOwner, ReceiptInfo, RegStep, RegistrationInfo,
-    ReturnInfo, ReturnLine, SpendCode, TillStatus, UnconfirmedLine,
+    ReturnInfo, ReturnLine, ShiftInfo, ShiftRow, ShiftStatus, ShiftWho, SpendCode, TillStatus,
+    UnconfirmedLine,
 };
 
 /// The kind of a refused operation, from the kind it was queued as.
@@ -89,6 +92,9 @@ pub(super) struct View {
     pub(super) purchases_owner: PurchasesOwner,
     pub(super) conflicts: Vec<ConflictLine>,
     pub(super) unconfirmed: Vec<UnconfirmedLine>,
+    pub(super) shift: ShiftInfo,
+    pub(super) shift_cashiers: Vec<ShiftRow>,
+    pub(super) shift_total: ShiftRow,
     pub(super) last: LastReceipt,
     pub(super) status: TillStatus,
     pub(super) qr: Option<SharedPixelBuffer<Rgb8Pixel>>,
@@ -129,6 +135,9 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
         purchases_owner: PurchasesOwner::default(),
         conflicts: Vec::new(),
         unconfirmed: Vec::new(),
+        shift: ShiftInfo::default(),
+        shift_cashiers: Vec::new(),
+        shift_total: ShiftRow::default(),
         last: shown.last.map(last_receipt).unwrap_or_default(),
         status: till_status(&session.terminal().status(), now),
         qr: None,
@@ -314,6 +323,16 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
                 })
                 .collect();
         }
+        Screen::ShiftReport(report) => {
+            view.page = Page::ShiftReport;
+            view.shift = shift_info(&report.shift, now);
+            view.shift_cashiers = report
+                .cashiers
+                .iter()
+                .map(|c| shift_row(&c.cashier, &c.figures))
+                .collect();
+            view.shift_total = shift_row("", &report.total);
+        }
         Screen::Unconfirmed(kept) => {
             view.page = Page::Unconfirmed;
             view.unconfirmed = kept
@@ -330,4 +349,51 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
         }
     }
     view
+}
+
+/// Who opened or closed a shift, as the report words it.
+fn shift_who(by: ShiftBy) -> ShiftWho {
+    match by {
+        ShiftBy::Register => ShiftWho::Register,
+        ShiftBy::Manager => ShiftWho::Manager,
+        ShiftBy::Implicit => ShiftWho::FirstOperation,
+    }
+}
+
+fn shift_info(shift: &Shift, now: DateTime<Utc>) -> ShiftInfo {
+    let status = match (shift.is_open(), shift.opened_by) {
+        (false, _) => ShiftStatus::Closed,
+        (true, ShiftBy::Implicit) => ShiftStatus::NotOpened,
+        (true, _) => ShiftStatus::Open,
+    };
+    ShiftInfo {
+        number: shift.number.to_string().into(),
+        status,
+        opened_at: local_time(shift.opened_at, now).into(),
+        opened_by: shift_who(shift.opened_by),
+        opener: shift.opener.clone().unwrap_or_default().into(),
+        closed_at: shift
+            .closed_at
+            .map(|at| local_time(at, now))
+            .unwrap_or_default()
+            .into(),
+        closed_by: shift_who(shift.closed_by.unwrap_or(ShiftBy::Implicit)),
+        closer: shift.closer.clone().unwrap_or_default().into(),
+    }
+}
+
+fn shift_row(cashier: &str, f: &ShiftFigures) -> ShiftRow {
+    ShiftRow {
+        cashier: cashier.into(),
+        receipts: f.receipts.to_string().into(),
+        sum: money(&f.sum.to_string()).into(),
+        discount: money(&f.discount.to_string()).into(),
+        spent: bonus(f.spent).into(),
+        accrued: bonus(f.accrued).into(),
+        registrations: f.registrations.to_string().into(),
+        returns: f.returns.to_string().into(),
+        returned: money(&f.returned.to_string()).into(),
+        refunded: bonus(f.refunded).into(),
+        clawed_back: bonus(f.clawed_back).into(),
+    }
 }

@@ -306,6 +306,9 @@ fn manager(window: &AppWindow, send: &Sender) {
         let send = send.clone();
         adapter.on_drop_unconfirmed(move |id| send.act(Action::DropUnconfirmed(id.into())));
     }
+    adapter.on_show_shift_report(send.tap(Action::ShowShiftReport));
+    adapter.on_open_shift(send.tap(Action::OpenShift));
+    adapter.on_close_shift(send.tap(Action::CloseShift));
     adapter.on_show_self_registration(send.tap(Action::ShowSelfRegistrationQr));
     {
         let send = send.clone();
