@@ -201,21 +201,34 @@ async fn enroll(
     .await
 }
 
+/// A cashier's code at this terminal: `auth::login`, or a manager's `auth::unlock`.
+type ByCode =
+    fn(
+        &dyn crate::server::store::Store,
+        &auth::Terminal,
+        &str,
+        chrono::DateTime<chrono::Utc>,
+    ) -> Result<Result<LoginResponse, auth::LoginError>, crate::server::store::StoreError>;
+
+async fn by_code(
+    state: Arc<State>,
+    token: Token,
+    code: Secret,
+    check: ByCode,
+) -> Result<axum::Json<LoginResponse>, ApiError> {
+    write(&state, move |s| {
+        let terminal = token.terminal(s)?;
+        Ok(json(check(s.store(), &terminal, code.expose(), s.now())??))
+    })
+    .await
+}
+
 async fn login(
     axum::extract::State(state): axum::extract::State<Arc<State>>,
     token: Token,
     Body(req): Body<LoginRequest>,
 ) -> Result<axum::Json<LoginResponse>, ApiError> {
-    write(&state, move |s| {
-        let terminal = token.terminal(s)?;
-        Ok(json(auth::login(
-            s.store(),
-            &terminal,
-            req.code.expose(),
-            s.now(),
-        )??))
-    })
-    .await
+    by_code(state, token, req.code, auth::login).await
 }
 
 async fn unlock(
@@ -223,16 +236,7 @@ async fn unlock(
     token: Token,
     Body(req): Body<LoginRequest>,
 ) -> Result<axum::Json<LoginResponse>, ApiError> {
-    write(&state, move |s| {
-        let terminal = token.terminal(s)?;
-        Ok(json(auth::unlock(
-            s.store(),
-            &terminal,
-            req.code.expose(),
-            s.now(),
-        )??))
-    })
-    .await
+    by_code(state, token, req.code, auth::unlock).await
 }
 
 async fn lookup(
