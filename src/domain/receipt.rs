@@ -203,8 +203,9 @@ impl Position {
     }
 }
 
-/// Checks an id; the problem is built by the caller, so a valid receipt formats nothing.
-fn check_id(id: &str) -> Result<(), String> {
+/// Checks a register's id (a receipt's, a position's): not blank, at most [`MAX_ID_LEN`]
+/// characters, no control characters. The caller names the field in the message.
+pub fn check_id(id: &str) -> Result<(), String> {
     if id.trim().is_empty() {
         return Err("must not be empty".into());
     }

@@ -7,6 +7,7 @@
 use super::customers::HistoryError;
 use super::store::{CustomerKey, ReadTx, SaleRow, StoreError};
 use crate::domain::fiscal::FiscalData;
+use crate::domain::receipt::check_id;
 use crate::protocol::sales::{FindSaleRequest, KeptSale, SaleRef, SalesResponse};
 
 /// Why a search for a sale was not made.
@@ -23,10 +24,11 @@ pub enum FindError {
 pub fn find(r: &mut dyn ReadTx, req: &FindSaleRequest) -> Result<SalesResponse, FindError> {
     let rows = match (&req.receipt_id, &req.fiscal) {
         (Some(receipt), None) => {
-            if receipt.trim().is_empty() {
-                return Err(FindError::BadRequest(
-                    "receipt_id: must not be empty".into(),
-                ));
+            // As a register's receipt ids are checked: a NUL or another control character
+            // names no sale (and PostgreSQL refuses to compare with it).
+            check_id(receipt).map_err(|p| FindError::BadRequest(format!("receipt_id: {p}")))?;
+            if let Some(t) = &req.terminal_id {
+                check_id(t).map_err(|p| FindError::BadRequest(format!("terminal_id: {p}")))?;
             }
             match &req.terminal_id {
                 Some(t) => r.sale(t, receipt)?.into_iter().collect(),

@@ -270,3 +270,27 @@ fn tills_reporting_one_fiscal_document_at_once_each_keep_their_sale_and_one_the_
         assert_eq!(by_fiscal.len(), 1, "{engine}");
     }
 }
+
+#[test]
+fn a_receipt_number_with_a_control_character_is_a_bad_request_on_every_engine() {
+    for engine in engines() {
+        let (_db, store) = demo(engine);
+        for (terminal_id, receipt_id) in [
+            (None, "a\u{0}b"),
+            (None, "\u{7}"),
+            (None, "  "),
+            (Some("terminal-1\u{0}"), "s-1"),
+        ] {
+            let req = FindSaleRequest {
+                terminal_id: terminal_id.map(Into::into),
+                receipt_id: Some(receipt_id.into()),
+                fiscal: None,
+            };
+            let found = store::read(&*store, |r| Ok(sales::find(r, &req))).unwrap();
+            assert!(
+                matches!(found, Err(sales::FindError::BadRequest(_))),
+                "{engine}: {receipt_id:?}: {found:?}"
+            );
+        }
+    }
+}
