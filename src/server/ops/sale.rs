@@ -266,6 +266,11 @@ impl Cx<'_> {
         let mut failed = None;
         let tx = &mut *self.tx;
         let next = status_after_sale_by(rules, &c.card_status, |t| {
+            // After a failed statement the transaction is aborted: the first error (a
+            // serialization conflict, which runs the batch again) is the one to report.
+            if failed.is_some() {
+                return false;
+            }
             let since = t.within_days().map(|d| now - Duration::days(i64::from(d)));
             match tx.purchase_totals(&c.id, since, now) {
                 Ok(totals) => match t {
