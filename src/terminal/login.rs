@@ -2,7 +2,9 @@
 //! logged in here before, with the lock after too many wrong codes.
 use super::{Terminal, TerminalError};
 use crate::protocol::lookup_hash;
-use crate::protocol::server::{AuditEvent, LoginRequest, OperationBody, Role, Secret};
+use crate::protocol::server::{
+    AuditEvent, LoginRequest, LoginResponse, OperationBody, Role, Secret,
+};
 use crate::store::CachedCashier;
 
 /// A cashier logged in at the till.
@@ -18,6 +20,30 @@ pub struct Cashier {
 impl Cashier {
     pub fn is_manager(&self) -> bool {
         self.role == Role::Manager
+    }
+
+    /// The cashier the server let in.
+    fn from_server(ok: LoginResponse) -> Cashier {
+        Cashier {
+            id: ok.cashier_id,
+            name: ok.name,
+            role: ok.role,
+            offline: false,
+        }
+    }
+
+    /// A cashier who logged in here before, let in from the till's cache.
+    fn from_cache(c: CachedCashier) -> Cashier {
+        Cashier {
+            id: c.cashier_id,
+            role: if c.role == "manager" {
+                Role::Manager
+            } else {
+                Role::Cashier
+            },
+            name: c.name,
+            offline: true,
+        }
     }
 }
 
@@ -77,12 +103,7 @@ impl Terminal {
                     now,
                 )?;
                 store.put_meta("login_failures", "0")?;
-                Ok(Cashier {
-                    id: ok.cashier_id,
-                    name: ok.name,
-                    role: ok.role,
-                    offline: false,
-                })
+                Ok(Cashier::from_server(ok))
             }
             Err(e) if e.is_offline() => {
                 self.saw_server(false, Some(&e));
@@ -90,16 +111,7 @@ impl Terminal {
                 match store.cashier_by_code_hash(&hash)? {
                     Some(c) => {
                         store.put_meta("login_failures", "0")?;
-                        Ok(Cashier {
-                            id: c.cashier_id,
-                            name: c.name,
-                            role: if c.role == "manager" {
-                                Role::Manager
-                            } else {
-                                Role::Cashier
-                            },
-                            offline: true,
-                        })
+                        Ok(Cashier::from_cache(c))
                     }
                     None => {
                         count_wrong_code(&mut store, now)?;
@@ -128,23 +140,13 @@ impl Terminal {
         let manager = match self.api.unlock(&request).await {
             Ok(ok) => {
                 self.saw_server(true, None);
-                Cashier {
-                    id: ok.cashier_id,
-                    name: ok.name,
-                    role: ok.role,
-                    offline: false,
-                }
+                Cashier::from_server(ok)
             }
             Err(e) if e.is_offline() => {
                 self.saw_server(false, Some(&e));
                 let mut store = self.store();
-                match store.cashier_by_code_hash(&hash)? {
-                    Some(c) if c.role == "manager" => Cashier {
-                        id: c.cashier_id,
-                        name: c.name,
-                        role: Role::Manager,
-                        offline: true,
-                    },
+                match store.cashier_by_code_hash(&hash)?.map(Cashier::from_cache) {
+                    Some(c) if c.is_manager() => c,
                     _ => {
                         count_wrong_code(&mut store, now)?;
                         return Err(TerminalError::WrongCashierCode);
