@@ -332,7 +332,7 @@ fn ui_strings() -> Vec<(String, String, String)> {
     out
 }
 
-/// The (msgctxt, msgid) → msgstr entries of a catalogue.
+/// The (msgctxt, msgid) → msgstr entries of a catalogue; a plural entry's first form.
 fn catalogue(lang: &str) -> std::collections::HashMap<(String, String), String> {
     let path = root().join(format!("assets/lang/{lang}/LC_MESSAGES/bonuskassa.po"));
     let text = std::fs::read_to_string(path).unwrap();
@@ -347,7 +347,7 @@ fn catalogue(lang: &str) -> std::collections::HashMap<(String, String), String> 
             ctxt = Some(v);
         } else if let Some(v) = unquote(line, "msgid ") {
             id = Some(v);
-        } else if let Some(v) = unquote(line, "msgstr ")
+        } else if let Some(v) = unquote(line, "msgstr ").or_else(|| unquote(line, "msgstr[0] "))
             && let (Some(c), Some(i)) = (ctxt.take(), id.take())
         {
             entries.insert((c, i), v);

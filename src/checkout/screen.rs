@@ -7,7 +7,7 @@ use crate::domain::phone::Phone;
 use crate::domain::receipt::Receipt;
 use crate::domain::returns::ReturnResult;
 use crate::protocol::sales::KeptSale;
-use crate::protocol::server::CustomerView;
+use crate::protocol::server::{CustomerView, HistoryResponse};
 use crate::protocol::server::{Operation, Secret};
 use crate::store::{Conflict, KeptReceipt, ShiftReport};
 use crate::terminal::{Cashier, Found, Priced, ReturnSale};
@@ -55,6 +55,9 @@ pub enum CustomerTab {
     Spend,
     /// «Покупки»: the customer's recent purchases at any till.
     Purchases,
+    /// «История»: the last lines of the customer's bonus history, what becomes spendable
+    /// when and what burns next.
+    History,
 }
 
 /// What the customer card shows beside the figures, by its [`CustomerTab`].
@@ -66,6 +69,11 @@ pub enum CustomerPanel {
     Purchases(Vec<KeptSale>),
     /// The tab was opened while the server did not answer: the list needs it.
     PurchasesNeedServer,
+    /// The customer's bonus history as the server told it when the cashier opened the tab.
+    History(Box<HistoryResponse>),
+    /// The history tab was opened while the server did not answer: only it keeps the
+    /// ledger.
+    HistoryNeedsServer,
 }
 
 impl CustomerPanel {
@@ -75,6 +83,7 @@ impl CustomerPanel {
             CustomerPanel::Purchases(_) | CustomerPanel::PurchasesNeedServer => {
                 CustomerTab::Purchases
             }
+            CustomerPanel::History(_) | CustomerPanel::HistoryNeedsServer => CustomerTab::History,
         }
     }
 }

@@ -369,8 +369,8 @@ impl Session {
     }
 
     /// On the customer card: the spend keypad, or the customer's recent purchases at any
-    /// till, asked of the server now. Without the server the tab says the list needs it;
-    /// the spend and the figures stay as they were.
+    /// till or their bonus history, asked of the server now. Without the server the tab
+    /// says it needs it; the spend and the figures stay as they were.
     pub(super) async fn show_customer_tab(&mut self, tab: CustomerTab) -> Result<(), Problem> {
         let Screen::Customer { found, .. } = &self.screen else {
             return Err(Problem::NothingOpen);
@@ -382,6 +382,14 @@ impl Session {
                 match self.terminal.customer_sales(&id).await {
                     Ok(sales) => CustomerPanel::Purchases(sales),
                     Err(TerminalError::NeedsServer(_)) => CustomerPanel::PurchasesNeedServer,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            CustomerTab::History => {
+                let id = found.customer.id.clone();
+                match self.terminal.customer_history(&id).await {
+                    Ok(history) => CustomerPanel::History(Box::new(history)),
+                    Err(TerminalError::NeedsServer(_)) => CustomerPanel::HistoryNeedsServer,
                     Err(e) => return Err(e.into()),
                 }
             }

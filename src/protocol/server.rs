@@ -548,7 +548,35 @@ pub struct CustomerFeed {
 pub struct HistoryEntry {
     pub at: DateTime<Utc>,
     pub amount: Bonus,
+    /// What the line is, for a till to word it in the cashier's language.
+    pub kind: HistoryKind,
+    /// The server's Russian wording, with a manual change's reason or a promotion's name.
     pub description: String,
+}
+
+/// What a history line is: where its bonuses came from, or why they left (a spend on a
+/// purchase is a `purchase` line with a negative amount).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryKind {
+    Purchase,
+    Welcome,
+    FirstPurchase,
+    Birthday,
+    Referral,
+    Promotion,
+    Manual,
+    ReturnRefund,
+    ReturnClawback,
+    Expiry,
+}
+
+/// Bonuses of one batch that change state at a moment: become spendable, or burn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatedBonus {
+    pub amount: Bonus,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -558,4 +586,10 @@ pub struct HistoryResponse {
     pub balance: Bonus,
     pub pending: Bonus,
     pub entries: Vec<HistoryEntry>,
+    /// The bonuses not spendable yet, each batch with the moment it becomes spendable,
+    /// soonest first.
+    pub activating: Vec<DatedBonus>,
+    /// What is left of the batches that burn, each with the moment it burns, soonest
+    /// first (at most 100).
+    pub burning: Vec<DatedBonus>,
 }

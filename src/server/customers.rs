@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 
 pub use super::store::Customer;
-use super::store::{Balance, CustomerKey, ReadTx, StoreError};
+use super::store::{Balance, CustomerKey, ReadTx, Source, StoreError};
 use crate::domain::calc::{self as engine, CustomerState};
 use crate::domain::card::{CardFormat, CardNumber};
 use crate::domain::money::Bonus;
@@ -18,7 +18,8 @@ use crate::domain::phone::Phone;
 use crate::domain::rules::Rules;
 use crate::domain::scan::ScanPayload;
 use crate::protocol::server::{
-    CalcRequest, CalcResponse, CustomerView, HistoryEntry, HistoryResponse, LookupRequest,
+    CalcRequest, CalcResponse, CustomerView, DatedBonus, HistoryEntry, HistoryKind,
+    HistoryResponse, LookupRequest,
 };
 
 /// Why a lookup found nobody.
@@ -173,15 +174,61 @@ pub fn history(
         .map(|h| HistoryEntry {
             at: h.at,
             amount: Bonus::from_kopecks(h.amount),
+            kind: history_kind(h.kind),
             description: h.description,
         })
         .collect();
+    let left: Vec<_> = r
+        .batches(&customer.id)?
+        .into_iter()
+        .filter(|b| b.remaining > 0)
+        .collect();
+    let dated = |at: DateTime<Utc>, remaining: i64| DatedBonus {
+        amount: Bonus::from_kopecks(remaining),
+        at,
+    };
+    let mut activating: Vec<DatedBonus> = left
+        .iter()
+        .filter(|b| b.active_from > now)
+        .map(|b| dated(b.active_from, b.remaining))
+        .collect();
+    activating.sort_by_key(|d| d.at);
+    let mut burning: Vec<DatedBonus> = left
+        .iter()
+        .filter_map(|b| {
+            b.burns_at
+                .filter(|at| *at > now)
+                .map(|at| dated(at, b.remaining))
+        })
+        .collect();
+    burning.sort_by_key(|d| d.at);
+    burning.truncate(BURNING_SHOWN);
     Ok(HistoryResponse {
         customer_id: customer.id,
         balance: Bonus::from_kopecks(balance.active),
         pending: Bonus::from_kopecks(balance.pending),
         entries,
+        activating,
+        burning,
     })
+}
+
+/// How many burning batches a history lists: plenty to sum the nearest day's.
+const BURNING_SHOWN: usize = 100;
+
+fn history_kind(source: Source) -> HistoryKind {
+    match source {
+        Source::Purchase => HistoryKind::Purchase,
+        Source::Welcome => HistoryKind::Welcome,
+        Source::FirstPurchase => HistoryKind::FirstPurchase,
+        Source::Birthday => HistoryKind::Birthday,
+        Source::Referral => HistoryKind::Referral,
+        Source::Promotion => HistoryKind::Promotion,
+        Source::Manual => HistoryKind::Manual,
+        Source::ReturnRefund => HistoryKind::ReturnRefund,
+        Source::ReturnClawback => HistoryKind::ReturnClawback,
+        Source::Expiry => HistoryKind::Expiry,
+    }
 }
 
 /// Why a calculation was not made.

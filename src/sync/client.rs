@@ -342,6 +342,18 @@ impl ServerClient {
             .await
     }
 
+    /// A customer's last `limit` history lines, newest first, and their bonuses still to
+    /// activate or to burn.
+    pub async fn customer_history(
+        &self,
+        customer_id: &str,
+        limit: u32,
+    ) -> Result<crate::protocol::server::HistoryResponse, ClientError> {
+        let id = url_segment(customer_id);
+        self.get(&format!("/customers/{id}/history?limit={limit}"))
+            .await
+    }
+
     pub async fn lookup(&self, req: &LookupRequest) -> Result<CustomerView, ClientError> {
         self.post("/customers/lookup", req).await
     }

@@ -23,6 +23,7 @@
 //! [`Terminal`] itself: its errors, its opening, its sync worker and its cached rules.
 pub mod config;
 mod enroll;
+mod history;
 mod holds;
 mod kept;
 mod login;
@@ -50,6 +51,7 @@ use crate::sync::link::{Link, Probe};
 use crate::sync::worker::{StatusCell, SyncOptions, SyncStatus, SyncWorker, publish_queue};
 pub use config::TerminalConfig;
 pub use enroll::{Enrollment, probe_server};
+pub use history::HISTORY_SHOWN;
 pub use holds::{HOLD_MARGIN_S, Held};
 pub use kept::KeptClose;
 pub use login::Cashier;

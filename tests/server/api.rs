@@ -604,6 +604,63 @@ async fn a_purchase_pays_the_referrer_chain_and_crossing_a_threshold_raises_the_
 }
 
 #[tokio::test]
+async fn history_names_each_line_and_what_activates_and_burns_next() {
+    for engine in engines() {
+        let f = Fixture::new(engine).await;
+        // Золотая: bonuses activate a day after the purchase; 3 500 granted now burn in a year.
+        let id = f.customer_id("+79990000003").await;
+        let r = f
+            .op(1, json!({ "kind": "sale", "customer_id": id, "receipt": receipt("r-1", "1000.00"), "spend": "0" }))
+            .await;
+        assert_eq!(r["status"], "applied", "{r}");
+        let (s, h) = f.get(&format!("/customers/{id}/history")).await;
+        assert_eq!(s, StatusCode::OK, "{h}");
+        let kinds: Vec<&str> = h["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["first_purchase", "purchase", "manual"], "{h}");
+        // The accrual waits a day; nothing else does.
+        let activating = h["activating"].as_array().unwrap();
+        assert_eq!(activating.len(), 1, "{h}");
+        let accrued = h["entries"][1]["amount"].clone();
+        assert_eq!(activating[0]["amount"], accrued);
+        assert_eq!(activating[0]["at"], "2026-11-24T09:00:00Z");
+        assert_eq!(h["pending"], accrued);
+        // Soonest first: the first-purchase gift (30 days), then the year-long batches.
+        let burning = h["burning"].as_array().unwrap();
+        assert_eq!(burning[0]["amount"], "100.00", "{h}");
+        assert_eq!(burning[0]["at"], "2026-12-23T09:00:00Z");
+        assert_eq!(burning.len(), 3, "{h}");
+        assert!(burning.windows(2).all(|w| w[0]["at"].as_str() <= w[1]["at"].as_str()));
+
+        // A day later the accrual is spendable: nothing activates any more.
+        f.clock.advance(Duration::days(1));
+        let (_, h) = f.get(&format!("/customers/{id}/history")).await;
+        assert_eq!(h["activating"], json!([]), "{h}");
+        assert_eq!(h["pending"], "0.00");
+        // A spend takes the soonest-burning bonuses first: the gift no longer burns.
+        let r = f
+            .op(2, json!({ "kind": "sale", "customer_id": id, "receipt": receipt("r-2", "5000.00"), "spend": "1000" }))
+            .await;
+        assert_eq!(r["status"], "applied", "{r}");
+        let (_, h) = f.get(&format!("/customers/{id}/history")).await;
+        let burning = h["burning"].as_array().unwrap();
+        assert!(burning.iter().all(|b| b["at"] != "2026-12-23T09:00:00Z"), "{h}");
+        // Every bonus left burns some day, so the list sums to the balance.
+        let left: f64 = burning
+            .iter()
+            .map(|b| b["amount"].as_str().unwrap().parse::<f64>().unwrap())
+            .sum();
+        let balance: f64 = h["balance"].as_str().unwrap().parse().unwrap();
+        let pending: f64 = h["pending"].as_str().unwrap().parse().unwrap();
+        assert!((left - balance - pending).abs() < 0.001, "{h}");
+    }
+}
+
+#[tokio::test]
 async fn expired_bonuses_burn_in_the_job_and_history_says_so() {
     for engine in engines() {
         let f = Fixture::new(engine).await;

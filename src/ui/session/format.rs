@@ -12,12 +12,14 @@ use crate::domain::phone::Phone;
 use crate::domain::receipt::Receipt;
 use crate::domain::returns::ReturnedPart;
 use crate::protocol::sales::KeptSale;
-use crate::protocol::server::CustomerView;
+use crate::protocol::server::{
+    CustomerView, DatedBonus, HistoryEntry, HistoryKind as ProtocolHistoryKind, HistoryResponse,
+};
 use crate::sync::worker::SyncStatus;
 use crate::terminal::{OfflineLimit, Priced};
 use crate::ui::{
-    LastReceipt, OutcomeKind, ProblemInfo, ProblemKind, PurchaseReturned, PurchaseRow, ReceiptInfo,
-    ServerLink, TillStatus,
+    BonusesOnDay, HistoryKind, HistoryLine, LastReceipt, OutcomeKind, ProblemInfo, ProblemKind,
+    PurchaseReturned, PurchaseRow, ReceiptInfo, ServerLink, TillStatus,
 };
 
 /// Pixels a QR module is wide, and the light border around the code (in modules) that
@@ -93,6 +95,132 @@ pub(super) fn purchase_rows(sales: &[KeptSale]) -> Vec<PurchaseRow> {
             },
         })
         .collect()
+}
+
+/// The customer card's «История» as the page shows it.
+#[derive(Debug, Default)]
+pub(super) struct HistoryView {
+    pub(super) lines: Vec<HistoryLine>,
+    pub(super) activating: Vec<BonusesOnDay>,
+    /// The nearest day bonuses burn; an empty date when none do.
+    pub(super) burning: BonusesOnDay,
+    pub(super) needs_server: bool,
+}
+
+/// How many days of bonuses still to activate the tab lists.
+const ACTIVATING_DAYS_SHOWN: usize = 3;
+
+/// The history lines in plain words with the till's local dates, the bonuses that become
+/// spendable summed per local day (the first few days), and what burns on the nearest
+/// local day. What is already due by `now` is left out: the server's job burns it.
+pub(super) fn history_view(history: &HistoryResponse, now: DateTime<Utc>) -> HistoryView {
+    let lines = history
+        .entries
+        .iter()
+        .map(|e| HistoryLine {
+            at: e
+                .at
+                .with_timezone(&Local)
+                .format("%d.%m.%Y")
+                .to_string()
+                .into(),
+            kind: history_kind(e.kind),
+            amount: signed_bonus(e.amount).into(),
+            spend: e.amount.is_negative(),
+            note: history_note(e).into(),
+        })
+        .collect();
+    let by_day = |dated: &[DatedBonus]| {
+        let mut days: Vec<(chrono::NaiveDate, Bonus)> = Vec::new();
+        for d in dated.iter().filter(|d| d.at > now) {
+            let day = d.at.with_timezone(&Local).date_naive();
+            match days.last_mut() {
+                Some((last, sum)) if *last == day => {
+                    *sum = Bonus::new(sum.amount() + d.amount.amount())
+                }
+                _ => days.push((day, d.amount)),
+            }
+        }
+        days
+    };
+    let on_day = |(day, amount): (chrono::NaiveDate, Bonus)| BonusesOnDay {
+        amount: bonus(amount).into(),
+        count: plural_count(amount),
+        date: day.format("%d.%m").to_string().into(),
+    };
+    HistoryView {
+        lines,
+        activating: by_day(&history.activating)
+            .into_iter()
+            .take(ACTIVATING_DAYS_SHOWN)
+            .map(on_day)
+            .collect(),
+        burning: by_day(&history.burning)
+            .into_iter()
+            .next()
+            .map(on_day)
+            .unwrap_or_default(),
+        needs_server: false,
+    }
+}
+
+fn history_kind(kind: ProtocolHistoryKind) -> HistoryKind {
+    use ProtocolHistoryKind as K;
+    match kind {
+        K::Purchase => HistoryKind::Purchase,
+        K::Welcome => HistoryKind::Welcome,
+        K::FirstPurchase => HistoryKind::FirstPurchase,
+        K::Birthday => HistoryKind::Birthday,
+        K::Referral => HistoryKind::Referral,
+        K::Promotion => HistoryKind::Promotion,
+        K::Manual => HistoryKind::Manual,
+        K::ReturnRefund => HistoryKind::ReturnRefund,
+        K::ReturnClawback => HistoryKind::ReturnClawback,
+        K::Expiry => HistoryKind::Expiry,
+    }
+}
+
+/// What a line names beside its kind: a manual change's reason, a promotion's name — the
+/// words a person wrote, shown as they are in either language.
+fn history_note(e: &HistoryEntry) -> String {
+    match e.kind {
+        ProtocolHistoryKind::Manual => e
+            .description
+            .strip_prefix("Ручное изменение:")
+            .unwrap_or(&e.description)
+            .trim()
+            .to_string(),
+        ProtocolHistoryKind::Promotion => e.description.clone(),
+        _ => String::new(),
+    }
+}
+
+/// A history amount with its sign: "+45", "−12.50".
+fn signed_bonus(b: Bonus) -> String {
+    if b.is_negative() {
+        format!("\u{2212}{}", bonus(Bonus::new(-b.amount())))
+    } else {
+        format!("+{}", bonus(b))
+    }
+}
+
+/// The number that picks the plural form of «бонус» for an amount: the amount itself when
+/// whole (its last two digits decide), 2 for a fraction, which Russian words with the
+/// genitive singular («12.50 бонуса») and English with the plural.
+fn plural_count(b: Bonus) -> i32 {
+    let whole = b.amount().trunc();
+    if whole != b.amount() {
+        return 2;
+    }
+    // The last two digits pick the form in Russian; 100 more keeps a large amount plural
+    // in English.
+    let whole = b.kopecks() / 100;
+    i32::try_from(if whole < 100 {
+        whole
+    } else {
+        100 + whole % 100
+    })
+    .unwrap_or(2)
 }
 
 pub(super) fn sale_summary(priced: &Priced) -> LastReceipt {

@@ -161,6 +161,12 @@ fn show(window: &AppWindow, view: View) {
     customer.set_tab(view.customer_tab);
     customer.set_purchases(ModelRc::new(VecModel::from(view.customer_purchases)));
     customer.set_purchases_need_server(view.purchases_need_server);
+    customer.set_history(ModelRc::new(VecModel::from(view.customer_history.lines)));
+    customer.set_activating(ModelRc::new(VecModel::from(
+        view.customer_history.activating,
+    )));
+    customer.set_burning(view.customer_history.burning);
+    customer.set_history_needs_server(view.customer_history.needs_server);
 
     window
         .global::<RegistrationAdapter>()

@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use slint::{Rgb8Pixel, SharedPixelBuffer};
 
 use super::format::{
-    applied_summary, bonus, customer_phone, last_receipt, local_time, money, problem_info,
-    purchase_rows, qr_pixels, receipt_info, seconds_until, spend_field, till_status,
+    HistoryView, applied_summary, bonus, customer_phone, history_view, last_receipt, local_time,
+    money, problem_info, purchase_rows, qr_pixels, receipt_info, seconds_until, spend_field,
+    till_status,
 };
 use crate::checkout::{CustomerPanel, CustomerTab as Tab, RegistrationStep, Screen};
 use crate::domain::money::Bonus;
@@ -83,6 +84,8 @@ pub(super) struct View {
     pub(super) customer_tab: CustomerTab,
     pub(super) customer_purchases: Vec<PurchaseRow>,
     pub(super) purchases_need_server: bool,
+    /// The customer card's «История», when that tab is open.
+    pub(super) customer_history: HistoryView,
     pub(super) registration: RegistrationInfo,
     pub(super) refund: ReturnInfo,
     pub(super) refund_lines: Vec<ReturnLine>,
@@ -124,6 +127,7 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
         customer_tab: CustomerTab::Spend,
         customer_purchases: Vec::new(),
         purchases_need_server: false,
+        customer_history: HistoryView::default(),
         registration: RegistrationInfo {
             tries_left: -1,
             ..RegistrationInfo::default()
@@ -196,11 +200,16 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
             view.customer_tab = match panel.tab() {
                 Tab::Spend => CustomerTab::Spend,
                 Tab::Purchases => CustomerTab::Purchases,
+                Tab::History => CustomerTab::History,
             };
             match panel {
                 CustomerPanel::Spend => {}
                 CustomerPanel::Purchases(sales) => view.customer_purchases = purchase_rows(sales),
                 CustomerPanel::PurchasesNeedServer => view.purchases_need_server = true,
+                CustomerPanel::History(history) => {
+                    view.customer_history = history_view(history, now);
+                }
+                CustomerPanel::HistoryNeedsServer => view.customer_history.needs_server = true,
             }
             if let Some(code) = code {
                 view.spend_code = SpendCode {

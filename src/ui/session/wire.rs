@@ -186,6 +186,7 @@ fn customer(window: &AppWindow, send: &Sender, typing: &Rc<RefCell<Typing>>) {
             send.act(Action::ShowCustomerTab(match tab {
                 CustomerTab::Spend => Tab::Spend,
                 CustomerTab::Purchases => Tab::Purchases,
+                CustomerTab::History => Tab::History,
             }))
         });
     }
