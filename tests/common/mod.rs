@@ -191,7 +191,8 @@ impl Rig {
         let fiscal = bonuskassa::domain::fiscal::FiscalData::from_qr(qr).unwrap();
         let op: bonuskassa::protocol::server::Operation =
             serde_json::from_value(serde_json::json!({
-            "id": uuid::Uuid::now_v7().to_string(), "seq": 1, "at": Utc::now(),
+            // That till's sequence grows with each sale it makes here.
+            "id": uuid::Uuid::now_v7().to_string(), "seq": Utc::now().timestamp_micros(), "at": Utc::now(),
             "cashier": "Кассир Анна", "body": { "kind": "sale", "customer_id": customer.id,
             "spend": "0", "receipt": receipt, "fiscal": fiscal } }))
             .unwrap();

@@ -634,7 +634,11 @@ async fn history_names_each_line_and_what_activates_and_burns_next() {
         assert_eq!(burning[0]["amount"], "100.00", "{h}");
         assert_eq!(burning[0]["at"], "2026-12-23T09:00:00Z");
         assert_eq!(burning.len(), 3, "{h}");
-        assert!(burning.windows(2).all(|w| w[0]["at"].as_str() <= w[1]["at"].as_str()));
+        assert!(
+            burning
+                .windows(2)
+                .all(|w| w[0]["at"].as_str() <= w[1]["at"].as_str())
+        );
 
         // A day later the accrual is spendable: nothing activates any more.
         f.clock.advance(Duration::days(1));
@@ -648,7 +652,10 @@ async fn history_names_each_line_and_what_activates_and_burns_next() {
         assert_eq!(r["status"], "applied", "{r}");
         let (_, h) = f.get(&format!("/customers/{id}/history")).await;
         let burning = h["burning"].as_array().unwrap();
-        assert!(burning.iter().all(|b| b["at"] != "2026-12-23T09:00:00Z"), "{h}");
+        assert!(
+            burning.iter().all(|b| b["at"] != "2026-12-23T09:00:00Z"),
+            "{h}"
+        );
         // Every bonus left burns some day, so the list sums to the balance.
         let left: f64 = burning
             .iter()

@@ -377,6 +377,73 @@ async fn the_card_lists_the_customers_purchases_at_every_till_and_keeps_the_spen
     assert_eq!(name(&s), "waiting");
 }
 
+/// The customer card's «История»: asked of the server as the tab opens — Анна's sale here
+/// is its newest line, its accrual waits a day to activate (Золотая), the first-purchase
+/// gift burns first — and the spend typed stays. A customer registered here whom the
+/// server has not received yet has an empty history; offline the tab says the history
+/// needs the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_card_shows_the_customers_history_what_activates_and_what_burns() {
+    use bonuskassa::protocol::server::HistoryKind;
+    let mut rig = Rig::new();
+    let mut s = logged_in(&rig, "1111").await;
+    s.act(Action::ShowCustomerTab(CustomerTab::History)).await;
+    assert_eq!(s.problem(), Some(&Problem::NothingOpen));
+
+    let anna = "+79990000003";
+    sell_to(&mut s, receipt("h-1", "1000.00"), anna).await;
+    wait_for(s.terminal(), "the sale to sync", |st| st.queue.pending == 0).await;
+    s.act(Action::OpenReceipt(receipt("h-2", "500.00"))).await;
+    s.act(Action::FindByPhone(anna.into())).await;
+    s.act(Action::SetSpend("100".into())).await;
+    s.act(Action::ShowCustomerTab(CustomerTab::History)).await;
+    assert_eq!(s.problem(), None);
+    let Screen::Customer {
+        panel: CustomerPanel::History(history),
+        spend_text,
+        ..
+    } = s.screen()
+    else {
+        panic!("{:?} {:?}", s.screen(), s.problem())
+    };
+    let kinds: Vec<HistoryKind> = history.entries.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            HistoryKind::FirstPurchase,
+            HistoryKind::Purchase,
+            HistoryKind::Manual
+        ]
+    );
+    assert_eq!(history.activating.len(), 1, "{history:?}");
+    assert_eq!(history.activating[0].amount, history.entries[1].amount);
+    assert_eq!(history.burning[0].amount, b("100"));
+    assert_eq!(spend_text, "100");
+
+    // A customer the server has not received yet (registered here, queued): no history.
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let empty = s.terminal().customer_history(&unknown).await.unwrap();
+    assert!(empty.entries.is_empty() && empty.burning.is_empty());
+
+    s.act(Action::Cancel).await;
+    rig.stop_server();
+    s.act(Action::OpenReceipt(receipt("h-3", "300.00"))).await;
+    s.act(Action::FindByPhone(anna.into())).await;
+    s.act(Action::ShowCustomerTab(CustomerTab::History)).await;
+    assert_eq!(s.problem(), None);
+    let Screen::Customer { panel, .. } = s.screen() else {
+        panic!()
+    };
+    assert_eq!(panel, &CustomerPanel::HistoryNeedsServer);
+    s.act(Action::ShowCustomerTab(CustomerTab::Spend)).await;
+    let Screen::Customer { panel, .. } = s.screen() else {
+        panic!()
+    };
+    assert_eq!(panel, &CustomerPanel::Spend);
+    s.act(Action::Cancel).await;
+    rig.start_server();
+}
+
 /// The fiscal QR code of a sale receipt printed at another till.
 const FISCAL_QR: &str = "t=20261123T1200&s=1000.00&fn=9960440300112233&i=4021&fp=2837461902&n=1";
 

@@ -298,7 +298,69 @@ fn walk() {
     unconfirmed(&till, &rig, &rt, &terminal);
     held_at_another_till(&till, &rig, &rt);
     customer_purchases(&till, &mut rig);
+    customer_history(&till, &mut rig, &rt, &terminal);
     shift_report(&till, &rt, &terminal);
+}
+
+/// The customer card's «История»: Денис's lines in plain words, newest first — the
+/// first-purchase gift and the accrual of a sale at «Касса 7», the manager's change with its
+/// reason — and above them the nearest burn: the gift, in 30 days. Offline the tab says
+/// the history needs the server.
+fn customer_history(
+    till: &Till,
+    rig: &mut Rig,
+    rt: &tokio::runtime::Runtime,
+    terminal: &bonuskassa::terminal::Terminal,
+) {
+    // The server is back after the last step, and the manager's change of the walk has
+    // reached it.
+    rt.block_on(wait_for(terminal, "the server and a drained queue", |st| {
+        !st.silent && st.online == Some(true) && st.queue.pending == 0
+    }));
+    rig.sell_at_another_till(
+        "+79990000004",
+        &serde_json::to_value(receipt("ui-history", "1000.00")).unwrap(),
+        "t=20261124T1000&s=1000.00&fn=9960440300112233&i=4100&fp=2837460001&n=1",
+    );
+    till.open_card(receipt("ui-history-card", "300.00"), "9990000004");
+    till.tap("История");
+    let burns_on = (chrono::Utc::now() + chrono::Duration::days(30))
+        .with_timezone(&chrono::Local)
+        .format("%d.%m");
+    till.expect(&format!("Сгорит 100 бонусов {burns_on}"));
+    for text in [
+        "Подарок за первую покупку",
+        "+100",
+        "Начислено за покупку",
+        "+26",
+        "Ручное изменение: компенсация",
+        "+250",
+    ] {
+        till.expect(text);
+    }
+    let labels = till.labels();
+    let at = |text: &str| labels.iter().position(|l| l == text).unwrap();
+    assert!(
+        at("Подарок за первую покупку") < at("Ручное изменение: компенсация"),
+        "newest first: {labels:?}"
+    );
+    assert!(!till.shows("Списать бонусов"), "in place of the keypad");
+    till.tap("English");
+    till.expect(&format!("100 bonuses burn on {burns_on}"));
+    till.expect("First purchase gift");
+    till.tap("Русский");
+    till.pictures_in_both_languages("customer_history");
+
+    rig.stop_server();
+    till.tap("История");
+    till.expect(
+        "Историю бонусов хранит сервер, а он сейчас не отвечает. Откройте «История» снова, когда связь вернётся",
+    );
+    assert!(!till.shows("Подарок за первую покупку"));
+    till.tap("Списание");
+    till.tap("Отмена");
+    assert!(matches!(till.outcome(), Outcome::Cancelled { .. }));
+    rig.start_server();
 }
 
 /// «Отчёт за смену» from the manager's menu: nobody opened a shift during the walk, so the

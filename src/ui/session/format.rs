@@ -436,6 +436,139 @@ pub(super) fn problem_info(problem: &Problem) -> ProblemInfo {
 mod tests {
     use super::*;
 
+    fn dated(amount: &str, at: DateTime<Utc>) -> DatedBonus {
+        DatedBonus {
+            amount: Bonus::parse_non_negative(amount).unwrap(),
+            at,
+        }
+    }
+
+    #[test]
+    fn the_history_sums_bonuses_per_local_day_and_shows_the_nearest_burn() {
+        use chrono::TimeZone;
+        let now = Local
+            .with_ymd_and_hms(2026, 12, 3, 12, 0, 0)
+            .unwrap()
+            .to_utc();
+        let on = |d: u32, h: u32| {
+            Local
+                .with_ymd_and_hms(2026, 12, d, h, 0, 0)
+                .unwrap()
+                .to_utc()
+        };
+        let history = HistoryResponse {
+            customer_id: "c".into(),
+            balance: Bonus::ZERO,
+            pending: Bonus::ZERO,
+            entries: vec![
+                HistoryEntry {
+                    at: on(2, 10),
+                    amount: Bonus::new(rust_decimal::Decimal::new(-1250, 2)),
+                    kind: ProtocolHistoryKind::Purchase,
+                    description: "Списание при оплате покупки (чек 7)".into(),
+                },
+                HistoryEntry {
+                    at: on(1, 10),
+                    amount: Bonus::parse_non_negative("250").unwrap(),
+                    kind: ProtocolHistoryKind::Manual,
+                    description: "Ручное изменение: компенсация".into(),
+                },
+            ],
+            activating: vec![
+                dated("10", on(4, 9)),
+                dated("11", on(4, 18)),
+                dated("5", on(6, 9)),
+                dated("1", on(7, 9)),
+                dated("1", on(8, 9)),
+            ],
+            // Already due by now: the server's job burns it, the card does not promise it.
+            burning: vec![
+                dated("7", on(3, 11)),
+                dated("100", on(20, 9)),
+                dated("21", on(20, 23)),
+                dated("500", on(25, 9)),
+            ],
+        };
+        let v = history_view(&history, now);
+        let lines: Vec<(String, HistoryKind, String, bool, String)> = v
+            .lines
+            .iter()
+            .map(|l| {
+                (
+                    l.at.to_string(),
+                    l.kind,
+                    l.amount.to_string(),
+                    l.spend,
+                    l.note.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (
+                    "02.12.2026".into(),
+                    HistoryKind::Purchase,
+                    "\u{2212}12.50".into(),
+                    true,
+                    String::new()
+                ),
+                (
+                    "01.12.2026".into(),
+                    HistoryKind::Manual,
+                    "+250".into(),
+                    false,
+                    "компенсация".into()
+                ),
+            ]
+        );
+        let days: Vec<(String, i32, String)> = v
+            .activating
+            .iter()
+            .map(|d| (d.amount.to_string(), d.count, d.date.to_string()))
+            .collect();
+        assert_eq!(
+            days,
+            [
+                ("21".into(), 21, "04.12".into()),
+                ("5".into(), 5, "06.12".into()),
+                ("1".into(), 1, "07.12".into()),
+            ]
+        );
+        assert_eq!(
+            (
+                v.burning.amount.as_str(),
+                v.burning.count,
+                v.burning.date.as_str()
+            ),
+            ("121", 121, "20.12")
+        );
+        assert!(!v.needs_server);
+
+        let nothing = history_view(
+            &HistoryResponse {
+                activating: Vec::new(),
+                burning: Vec::new(),
+                ..history
+            },
+            now,
+        );
+        assert!(nothing.activating.is_empty());
+        assert_eq!(nothing.burning.date, "");
+    }
+
+    #[test]
+    fn the_plural_count_keeps_the_last_two_digits_and_words_fractions_as_few() {
+        let n = |s: &str| plural_count(Bonus::parse_non_negative(s).unwrap());
+        assert_eq!(n("1"), 1);
+        assert_eq!(n("21"), 21);
+        assert_eq!(n("111"), 111);
+        assert_eq!(n("1001"), 101);
+        assert_eq!(n("1012"), 112);
+        assert_eq!(n("12.50"), 2);
+        assert_eq!(n("0"), 0);
+    }
+
     #[test]
     fn amounts_are_grouped_and_whole_bonuses_lose_their_kopecks() {
         assert_eq!(money("2300.00"), "2\u{a0}300.00");
