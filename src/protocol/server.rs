@@ -556,7 +556,8 @@ pub struct HistoryEntry {
 
 /// What a history line is: where its bonuses came from, or why they left (a spend on a
 /// purchase is a `purchase` line with a negative amount).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// The server stores it under the same names (`server::store::Source::as_str`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HistoryKind {
     Purchase,

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 
 pub use super::store::Customer;
-use super::store::{Balance, CustomerKey, ReadTx, Source, StoreError};
+use super::store::{Balance, CustomerKey, ReadTx, StoreError};
 use crate::domain::calc::{self as engine, CustomerState};
 use crate::domain::card::{CardFormat, CardNumber};
 use crate::domain::money::Bonus;
@@ -18,8 +18,8 @@ use crate::domain::phone::Phone;
 use crate::domain::rules::Rules;
 use crate::domain::scan::ScanPayload;
 use crate::protocol::server::{
-    CalcRequest, CalcResponse, CustomerView, DatedBonus, HistoryEntry, HistoryKind,
-    HistoryResponse, LookupRequest,
+    CalcRequest, CalcResponse, CustomerView, DatedBonus, HistoryEntry, HistoryResponse,
+    LookupRequest,
 };
 
 /// Why a lookup found nobody.
@@ -174,7 +174,7 @@ pub fn history(
         .map(|h| HistoryEntry {
             at: h.at,
             amount: Bonus::from_kopecks(h.amount),
-            kind: history_kind(h.kind),
+            kind: h.kind,
             description: h.description,
         })
         .collect();
@@ -215,21 +215,6 @@ pub fn history(
 
 /// How many burning batches a history lists: plenty to sum the nearest day's.
 const BURNING_SHOWN: usize = 100;
-
-fn history_kind(source: Source) -> HistoryKind {
-    match source {
-        Source::Purchase => HistoryKind::Purchase,
-        Source::Welcome => HistoryKind::Welcome,
-        Source::FirstPurchase => HistoryKind::FirstPurchase,
-        Source::Birthday => HistoryKind::Birthday,
-        Source::Referral => HistoryKind::Referral,
-        Source::Promotion => HistoryKind::Promotion,
-        Source::Manual => HistoryKind::Manual,
-        Source::ReturnRefund => HistoryKind::ReturnRefund,
-        Source::ReturnClawback => HistoryKind::ReturnClawback,
-        Source::Expiry => HistoryKind::Expiry,
-    }
-}
 
 /// Why a calculation was not made.
 #[derive(Debug, thiserror::Error)]

@@ -7,21 +7,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::protocol::server::Role;
 
-/// Where bonuses came from, or why they left; the stored name of a batch's source and of a
-/// history line's kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Source {
-    Purchase,
-    Welcome,
-    FirstPurchase,
-    Birthday,
-    Referral,
-    Promotion,
-    Manual,
-    ReturnRefund,
-    ReturnClawback,
-    Expiry,
-}
+/// Where bonuses came from, or why they left: a batch's source and a history line's kind,
+/// the same value the wire calls a history line's `kind`; [`Source::as_str`] is its stored
+/// name.
+pub use crate::protocol::server::HistoryKind as Source;
 
 impl Source {
     pub const ALL: [Source; 10] = [
@@ -484,4 +473,22 @@ pub struct NewHold<'a> {
     pub amount: i64,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Source;
+
+    #[test]
+    fn a_source_is_stored_under_the_name_the_wire_gives_it() {
+        for source in Source::ALL {
+            assert_eq!(
+                serde_json::to_value(source).unwrap(),
+                source.as_str(),
+                "{source:?}"
+            );
+            assert_eq!(Source::parse(source.as_str()), Some(source));
+        }
+        assert_eq!(Source::parse("gift"), None);
+    }
 }
