@@ -10,7 +10,7 @@
 //! `first_window.png` and `first_window_en.png` (800×600) into that directory; see
 //! `scripts/screenshots.sh`. Without it, nothing is written anywhere.
 
-use crate::common::ui::{labels, large, small, write_png};
+use crate::common::ui::{labels, large, sizes, small, write_png};
 use std::path::Path;
 
 use bonuskassa::ui::{self, AppWindow, Language, UiOptions};
@@ -170,13 +170,11 @@ fn language_codes_parse_and_anything_else_is_refused_with_the_choices() {
 }
 
 #[test]
-fn every_button_is_finger_sized_and_inside_the_window_at_both_sizes_and_languages() {
-    for (size, language) in [
-        (small(), Language::Ru),
-        (small(), Language::En),
-        (large(), Language::Ru),
-        (large(), Language::En),
-    ] {
+fn every_button_is_finger_sized_and_inside_the_window_at_every_size_and_language() {
+    for (size, language) in sizes()
+        .into_iter()
+        .flat_map(|size| [(size, Language::Ru), (size, Language::En)])
+    {
         let window = open_window(language, size);
         let buttons =
             ElementHandle::find_by_element_type_name(&window, "TouchButton").collect::<Vec<_>>();
@@ -185,8 +183,9 @@ fn every_button_is_finger_sized_and_inside_the_window_at_both_sizes_and_language
             let (pos, sz) = (b.absolute_position(), b.size());
             let label = b.accessible_label().unwrap_or_default();
             assert!(
-                sz.height >= 48.0,
-                "{label} is {}px high at {size:?}",
+                sz.height >= 48.0 && sz.width >= 48.0,
+                "{label} is {}×{}px at {size:?}",
+                sz.width,
                 sz.height
             );
             assert!(
