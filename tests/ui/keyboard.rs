@@ -141,7 +141,7 @@ fn session_walk() {
     tap_chars(&till, "арин");
     tap_keys(&till, &["ы", "Стереть знак", "а"]);
     assert_eq!(value(&till, "Имя"), "Марина");
-    till.picture("keyboard_ru");
+    till.pictures_in_portrait("keyboard_ru");
 
     // The e-mail on the Latin letters, with @ and the dot.
     edit(&till, "Электронная почта", "SessionPages");
