@@ -416,7 +416,7 @@ impl Till {
 
 /// Each target is at least 48 px each way and inside the window of `size` (only across
 /// it, when the page `scrolls`).
-fn check_targets(
+pub fn check_targets(
     targets: impl Iterator<Item = ElementHandle>,
     at: &str,
     size: PhysicalSize,
