@@ -324,7 +324,14 @@ impl Till {
     /// page that scrolls (the keyboard open) which are in view depends on the size.
     pub fn check_buttons_at_sizes(&self, screen: &str, sizes: &[PhysicalSize]) {
         let shown = self.window.window().size();
-        for &size in sizes {
+        // The size the window has comes last, so that it ends there without laying the
+        // window out once more.
+        let mut order: Vec<PhysicalSize> = sizes.iter().copied().filter(|&s| s != shown).collect();
+        let ends_shown = order.len() < sizes.len();
+        if ends_shown {
+            order.push(shown);
+        }
+        for size in order {
             self.resize(size);
             // Whatever a finger taps: the buttons, the keys, the check boxes.
             let targets = self
@@ -342,7 +349,9 @@ impl Till {
             let at = format!("{screen} at {}×{}", size.width, size.height);
             check_targets(targets, &at, size, self.scrolls);
         }
-        self.resize(shown);
+        if !ends_shown {
+            self.resize(shown);
+        }
     }
 
     /// [`Till::picture`] for a screen that fits the landscape sizes only: the offline
