@@ -4,8 +4,9 @@
 #   docs/screenshots/first_window_en.png  800×600, English
 # plus docs/screenshots/first_window_1280x800.tmp.png (git-ignored) to check the large size,
 # and the checkout screens over a demo till, docs/screenshots/session_*.png: every screen at
-# 800×600 in Russian; the login and the customer card also in English (`_en`) and at
-# 1280×800 (`_1280x800`); the installer's setup, docs/screenshots/setup_*.png (the whole
+# 800×600 in Russian; the login and the customer card also in English (`_en`), at
+# 1280×800 (`_1280x800`) and on a 720×1280 portrait terminal (`_720x1280`, as are find,
+# registration, the manager's menu and the keyboard); the installer's setup, docs/screenshots/setup_*.png (the whole
 # page at 800×2000 as well); and the other checkout flows (spend code, «Без кода», offline,
 # cancel), docs/screenshots/flows_*.png; the on-screen keyboard, session_keyboard_*.png and
 # setup_keyboard*.png.

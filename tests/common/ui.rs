@@ -312,31 +312,73 @@ impl Till {
         closed
     }
 
-    /// Every button is finger-sized and inside the window.
+    /// Every finger target (a button, a key, a check box) is at least 48 px each way and
+    /// inside the window, at each size the till is made for ([`sizes`]); the window is
+    /// then back at the size it had. The window changes size where it is, so each screen a
+    /// walk visits is checked at every size without walking again.
     pub fn check_buttons(&self, screen: &str) {
-        let size = self.window.window().size();
-        for b in ElementHandle::find_by_element_type_name(&self.window, "TouchButton").chain(
-            ElementHandle::find_by_element_type_name(&self.window, "Key"),
-        ) {
-            let (pos, sz) = (b.absolute_position(), b.size());
-            let label = b.accessible_label().unwrap_or_default();
-            assert!(
-                sz.height >= 48.0,
-                "{screen}: {label} is {}px high",
-                sz.height
-            );
-            let fits_down =
-                self.scrolls || (pos.y >= 0.0 && pos.y + sz.height <= size.height as f32 + 0.5);
-            assert!(
-                pos.x >= 0.0 && pos.x + sz.width <= size.width as f32 + 0.5 && fits_down,
-                "{screen}: {label} at {pos:?} {sz:?} leaves the {size:?} window"
-            );
+        self.check_buttons_at_sizes(screen, &sizes());
+    }
+
+    /// At each of `sizes` the targets are found anew: only those in view count, and on a
+    /// page that scrolls (the keyboard open) which are in view depends on the size.
+    pub fn check_buttons_at_sizes(&self, screen: &str, sizes: &[PhysicalSize]) {
+        let shown = self.window.window().size();
+        // The size the window has comes last, so that it ends there without laying the
+        // window out once more.
+        let mut order: Vec<PhysicalSize> = sizes.iter().copied().filter(|&s| s != shown).collect();
+        let ends_shown = order.len() < sizes.len();
+        if ends_shown {
+            order.push(shown);
         }
+        for size in order {
+            self.resize(size);
+            // Whatever a finger taps: the buttons, the keys, the check boxes.
+            let targets = self
+                .window
+                .root_element()
+                .query_descendants()
+                .match_predicate(|e| {
+                    matches!(
+                        e.accessible_role(),
+                        Some(AccessibleRole::Button | AccessibleRole::Checkbox)
+                    )
+                })
+                .find_all()
+                .into_iter();
+            let at = format!("{screen} at {}×{}", size.width, size.height);
+            check_targets(targets, &at, size, self.scrolls);
+        }
+        if !ends_shown {
+            self.resize(shown);
+        }
+    }
+
+    /// [`Till::picture`] for a screen that fits the landscape sizes only: the offline
+    /// customer card, whose manager override row does not fit 720 px beside the keypad
+    /// until the card stacks its panes in portrait as the other pages do (issue 14).
+    pub fn picture_landscape_only(&self, name: &str) {
+        let landscape: Vec<PhysicalSize> =
+            sizes().into_iter().filter(|s| s.width > s.height).collect();
+        self.check_buttons_at_sizes(name, &landscape);
+        self.write_picture(name);
+    }
+
+    /// Gives the window `size` and lays it out again: the pages read the window's shape
+    /// (`Theme.portrait`) through a change handler, which runs here.
+    pub fn resize(&self, size: PhysicalSize) {
+        self.window.window().set_size(size);
+        slint::platform::update_timers_and_animations();
     }
 
     /// Checks the buttons and, when asked for pictures, writes this screen.
     pub fn picture(&self, name: &str) {
         self.check_buttons(name);
+        self.write_picture(name);
+    }
+
+    /// Writes this screen as it is shown, when asked for pictures.
+    fn write_picture(&self, name: &str) {
         let Some(dir) = &self.screenshots else {
             return;
         };
@@ -349,17 +391,60 @@ impl Till {
         write_png(&dir.join(format!("{}{name}.png", self.prefix)), &shot);
     }
 
-    /// The same screen in English and at 1280×800 as well.
+    /// The same screen in English, at 1280×800 and on the portrait terminal as well.
     pub fn pictures_in_both_languages(&self, name: &str) {
         self.picture(name);
         self.tap("English");
         self.picture(&format!("{name}_en"));
         self.tap("Русский");
-        self.window.window().set_size(large());
+        self.picture_at(large(), &format!("{name}_1280x800"));
+        self.picture_at(portrait(), &format!("{name}_720x1280"));
+    }
+
+    /// The screen (checked at every size) at 800×600, and on the portrait terminal,
+    /// `{name}_720x1280`.
+    pub fn pictures_in_portrait(&self, name: &str) {
+        self.picture(name);
+        self.picture_at(portrait(), &format!("{name}_720x1280"));
+    }
+
+    /// A picture of the screen at `size`, when asked for pictures; the window is then
+    /// back at the size it had. (Its buttons are checked at every size by [`Till::picture`].)
+    pub fn picture_at(&self, size: PhysicalSize, name: &str) {
+        if self.screenshots.is_none() {
+            return;
+        }
+        let shown = self.window.window().size();
+        self.window.window().set_size(size);
         self.pump();
-        self.picture(&format!("{name}_1280x800"));
-        self.window.window().set_size(small());
+        self.write_picture(name);
+        self.window.window().set_size(shown);
         self.pump();
+    }
+}
+
+/// Each target is at least 48 px each way and inside the window of `size` (only across
+/// it, when the page `scrolls`).
+pub fn check_targets(
+    targets: impl Iterator<Item = ElementHandle>,
+    at: &str,
+    size: PhysicalSize,
+    scrolls: bool,
+) {
+    for b in targets {
+        let (pos, sz) = (b.absolute_position(), b.size());
+        let label = b.accessible_label().unwrap_or_default();
+        assert!(
+            sz.height >= 48.0 && sz.width >= 48.0,
+            "{at}: {label} is {}×{}px, less than a finger",
+            sz.width,
+            sz.height
+        );
+        let fits_down = scrolls || (pos.y >= 0.0 && pos.y + sz.height <= size.height as f32 + 0.5);
+        assert!(
+            pos.x >= 0.0 && pos.x + sz.width <= size.width as f32 + 0.5 && fits_down,
+            "{at}: {label} at {pos:?} {sz:?} leaves the window"
+        );
     }
 }
 
@@ -376,8 +461,24 @@ pub fn labels(window: &AppWindow) -> Vec<String> {
         .collect()
 }
 
+/// The sizes the till is made for: the 5.5" Evotor-class terminal in portrait, and the
+/// landscape ones from the smallest to the common till.
+pub fn sizes() -> [PhysicalSize; 4] {
+    [portrait(), small(), wide(), large()]
+}
+
+/// A 5.5" 720×1280 terminal, held upright: the most common Evotor-class screen.
+pub fn portrait() -> PhysicalSize {
+    PhysicalSize::new(720, 1280)
+}
+
 pub fn small() -> PhysicalSize {
     PhysicalSize::new(800, 600)
+}
+
+/// A 7" 1024×600 terminal.
+pub fn wide() -> PhysicalSize {
+    PhysicalSize::new(1024, 600)
 }
 
 pub fn large() -> PhysicalSize {

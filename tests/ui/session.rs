@@ -9,7 +9,8 @@
 //!
 //! With `BONUSKASSA_SCREENSHOTS=<dir>` set, the walk also writes a picture of each screen
 //! (`session_*.png`, 800×600; the login and the customer card also in English and at
-//! 1280×800) into that directory; see `scripts/screenshots.sh`.
+//! 1280×800; the login, find, registration and the manager's menu also on the portrait
+//! 720×1280 terminal) into that directory; see `scripts/screenshots.sh`.
 
 use crate::common::ui::{AT_REGISTER, Till, on_slint_thread};
 use crate::common::{Rig, last_sms_code, receipt, return_of, wait_for};
@@ -75,7 +76,7 @@ fn walk() {
         till.field("Телефон клиента").accessible_value().as_deref(),
         Some("+7 (999) 000-00-01")
     );
-    till.picture("find");
+    till.pictures_in_portrait("find");
     till.tap("Найти");
     till.expect("Баланс");
     till.expect("500");
@@ -108,7 +109,7 @@ fn walk() {
     till.type_into("Телефон клиента", "9993210000");
     till.tap("Найти");
     till.expect("Клиент не найден");
-    till.picture("not_found");
+    till.pictures_in_portrait("not_found");
     till.tap("Зарегистрировать");
     till.expect("Шаг 1 из 4: код из SMS на +7 999 321-00-00");
     till.tap("Отправить код");
@@ -117,7 +118,7 @@ fn walk() {
     till.type_into("Код из SMS", "000000");
     till.tap("Подтвердить");
     till.expect_starting("Неверный код из SMS");
-    till.picture("register_code");
+    till.pictures_in_portrait("register_code");
     let code = rt.block_on(last_sms_code(rig.addr));
     till.type_into("Код из SMS", &code);
     till.tap("Подтвердить");
@@ -129,7 +130,7 @@ fn walk() {
     till.expect_starting("Дата рождения указана неверно");
     till.field("Дата рождения, ДД.ММ.ГГГГ")
         .set_accessible_value("17.05.1990");
-    till.picture("register_questionnaire");
+    till.pictures_in_portrait("register_questionnaire");
     till.tap("Далее");
     till.expect("Шаг 3 из 4: согласия клиента");
     till.tap("Далее");
@@ -139,10 +140,10 @@ fn walk() {
         AccessibleRole::Checkbox,
     )
     .invoke_accessible_default_action();
-    till.picture("register_consents");
+    till.pictures_in_portrait("register_consents");
     till.tap("Далее");
     till.expect("Шаг 4 из 4: карта");
-    till.picture("register_card");
+    till.pictures_in_portrait("register_card");
     till.tap("Виртуальная карта");
     till.expect("Вера");
     // The server registered her at once: the virtual card's number, and the welcome
@@ -215,7 +216,7 @@ fn walk() {
         .invoke_accessible_default_action();
     till.settle();
     till.expect("Баланс изменён");
-    till.picture("manager");
+    till.pictures_in_portrait("manager");
     till.tap("QR для саморегистрации");
     till.element(crate::common::SELF_REGISTRATION_URL, AccessibleRole::Image);
     till.picture("self_registration");

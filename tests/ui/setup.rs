@@ -20,6 +20,11 @@ fn whole_page() -> PhysicalSize {
     PhysicalSize::new(800, 2000)
 }
 
+/// The whole setup page on the 720 px wide portrait terminal.
+fn whole_portrait_page() -> PhysicalSize {
+    PhysicalSize::new(720, 2400)
+}
+
 #[test]
 fn an_installer_sets_up_a_new_till_on_the_touch_screen() {
     on_slint_thread(walk);
@@ -31,7 +36,7 @@ fn walk() {
     let till = Till::setup(&rig);
     till.expect("Настройка кассы");
     till.expect_starting("Касса ещё не подключена к серверу");
-    till.picture("new");
+    till.pictures_in_portrait("new");
     till.window.window().set_size(whole_page());
     till.pump();
 
@@ -78,6 +83,9 @@ fn walk() {
     till.tap("Открывать на английском");
     till.type_into("Не больше за покупку, бонусов", "200");
     till.picture("enrolled_whole_page");
+    // The whole page on the portrait terminal too: nothing on it is wider than 720 px,
+    // down to the bottom a finger scrolls to.
+    till.check_buttons_at_sizes("enrolled_whole_page", &[whole_portrait_page()]);
     till.window.window().set_size(large());
     till.pump();
     till.picture("enrolled_1280x800");

@@ -10,7 +10,7 @@
 //! `first_window.png` and `first_window_en.png` (800×600) into that directory; see
 //! `scripts/screenshots.sh`. Without it, nothing is written anywhere.
 
-use crate::common::ui::{labels, large, small, write_png};
+use crate::common::ui::{check_targets, labels, large, sizes, small, write_png};
 use std::path::Path;
 
 use bonuskassa::ui::{self, AppWindow, Language, UiOptions};
@@ -170,33 +170,17 @@ fn language_codes_parse_and_anything_else_is_refused_with_the_choices() {
 }
 
 #[test]
-fn every_button_is_finger_sized_and_inside_the_window_at_both_sizes_and_languages() {
-    for (size, language) in [
-        (small(), Language::Ru),
-        (small(), Language::En),
-        (large(), Language::Ru),
-        (large(), Language::En),
-    ] {
+fn every_button_is_finger_sized_and_inside_the_window_at_every_size_and_language() {
+    for (size, language) in sizes()
+        .into_iter()
+        .flat_map(|size| [(size, Language::Ru), (size, Language::En)])
+    {
         let window = open_window(language, size);
         let buttons =
             ElementHandle::find_by_element_type_name(&window, "TouchButton").collect::<Vec<_>>();
         assert_eq!(buttons.len(), 2, "the language switch has two buttons");
-        for b in buttons {
-            let (pos, sz) = (b.absolute_position(), b.size());
-            let label = b.accessible_label().unwrap_or_default();
-            assert!(
-                sz.height >= 48.0,
-                "{label} is {}px high at {size:?}",
-                sz.height
-            );
-            assert!(
-                pos.x >= 0.0
-                    && pos.y >= 0.0
-                    && pos.x + sz.width <= size.width as f32
-                    && pos.y + sz.height <= size.height as f32,
-                "{label} at {pos:?} {sz:?} leaves the {size:?} window"
-            );
-        }
+        let at = format!("{language} at {}×{}", size.width, size.height);
+        check_targets(buttons.into_iter(), &at, size, false);
     }
 }
 
