@@ -354,16 +354,6 @@ impl Till {
         }
     }
 
-    /// [`Till::picture`] for a screen that fits the landscape sizes only: the offline
-    /// customer card, whose manager override row does not fit 720 px beside the keypad
-    /// until the card stacks its panes in portrait as the other pages do (issue 14).
-    pub fn picture_landscape_only(&self, name: &str) {
-        let landscape: Vec<PhysicalSize> =
-            sizes().into_iter().filter(|s| s.width > s.height).collect();
-        self.check_buttons_at_sizes(name, &landscape);
-        self.write_picture(name);
-    }
-
     /// Gives the window `size` and lays it out again: the pages read the window's shape
     /// (`Theme.portrait`) through a change handler, which runs here.
     pub fn resize(&self, size: PhysicalSize) {

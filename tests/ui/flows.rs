@@ -468,7 +468,7 @@ fn offline(till: &Walk, rig: &mut Rig, clock: &ManualClock, terminal: &Terminal)
     // The cache keeps no card number: the card line does not claim she has none.
     till.expect("+7 *** ***-**-03 · Золотая");
     assert_eq!(till.value_of("Баланс"), "2\u{a0}000");
-    till.picture_landscape_only("customer_offline");
+    till.picture("customer_offline");
     // «Макс» offline spends what the offline limits allow.
     till.tap("Макс");
     till.expect_no_problem();
@@ -516,7 +516,7 @@ fn offline(till: &Walk, rig: &mut Rig, clock: &ManualClock, terminal: &Terminal)
     till.expect_no_problem();
     assert_eq!(till.value("Списать бонусов"), "200");
     assert_eq!(till.value_of("Списано бонусов"), "200");
-    till.picture_landscape_only("customer_offline_override");
+    till.picture("customer_offline_override");
     till.tap("Применить к чеку");
     let (second, spend, _) = sale(till.outcome());
     assert_eq!(spend, b("200"));
