@@ -129,8 +129,13 @@ impl CustomerTx for PgTx<'_> {
                 &c.cashier,
             ],
         )?;
-        row.map(drop)
-            .ok_or_else(|| no_customer("a consent", c.customer_id))
+        row.ok_or_else(|| no_customer("a consent", c.customer_id))?;
+        let column = consent_column(c.kind)?;
+        self.s.execute(
+            &format!("UPDATE customers SET {column} = $1 WHERE id = $2"),
+            &[&c.granted, &c.customer_id],
+        )?;
+        Ok(())
     }
 
     fn insert_audit(&mut self, a: &NewAudit<'_>) -> Result<(), StoreError> {

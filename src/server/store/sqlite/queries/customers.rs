@@ -117,6 +117,11 @@ impl CustomerTx for SqliteTx<'_> {
             "INSERT INTO consents (customer_id, kind, granted, at, terminal_id, cashier) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![c.customer_id, c.kind, c.granted, ts(c.at), c.terminal_id, c.cashier],
         )?;
+        let column = consent_column(c.kind)?;
+        self.conn.execute(
+            &format!("UPDATE customers SET {column} = ?1 WHERE id = ?2"),
+            params![c.granted, c.customer_id],
+        )?;
         Ok(())
     }
 
