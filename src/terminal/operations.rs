@@ -284,6 +284,34 @@ impl Terminal {
     /// lookup timeout, or it refused the registration (the conflicts list says why): the
     /// card then shows the till's own view, and the sync worker sends it later.
     pub async fn send_registration(&self, op: &Operation) -> Option<Registered> {
+        let answer = self.send_at_once(op).await?;
+        if answer.status == OperationStatus::Rejected || answer.reason.is_some() {
+            return None;
+        }
+        // A duplicate (the sync worker sent it first) carries the original answer whole.
+        let body = match answer.status {
+            OperationStatus::Duplicate => {
+                serde_json::from_value::<OperationResult>(answer.answer?)
+                    .ok()?
+                    .answer?
+            }
+            _ => answer.answer?,
+        };
+        let customer = serde_json::from_value(body.get("customer")?.clone()).ok()?;
+        let card_number = body
+            .get("card_number")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        Some(Registered {
+            customer,
+            card_number,
+        })
+    }
+
+    /// Sends the queue now, a just-queued operation at its end, and returns the server's
+    /// answer to it. `None` when the till is offline, a backlog is the sync worker's to
+    /// send, or the server did not answer: the sync worker sends it later.
+    pub async fn send_at_once(&self, op: &Operation) -> Option<OperationResult> {
         if self.status.borrow().online != Some(true) {
             return None;
         }
@@ -307,34 +335,13 @@ impl Terminal {
             }
             Err(e) => Err(e),
         };
-        let answer = match sent {
-            Ok(answer) => answer?,
+        match sent {
+            Ok(answer) => answer,
             Err(e) => {
-                tracing::warn!(error = %e, "a registration could not be sent at once");
-                return None;
+                tracing::warn!(operation = %op.id, kind = op.body.kind(), error = %e, "an operation could not be sent at once");
+                None
             }
-        };
-        if answer.status == OperationStatus::Rejected || answer.reason.is_some() {
-            return None;
         }
-        // A duplicate (the sync worker sent it first) carries the original answer whole.
-        let body = match answer.status {
-            OperationStatus::Duplicate => {
-                serde_json::from_value::<OperationResult>(answer.answer?)
-                    .ok()?
-                    .answer?
-            }
-            _ => answer.answer?,
-        };
-        let customer = serde_json::from_value(body.get("customer")?.clone()).ok()?;
-        let card_number = body
-            .get("card_number")
-            .and_then(|v| v.as_str())
-            .map(str::to_string);
-        Some(Registered {
-            customer,
-            card_number,
-        })
     }
 
     /// A customer registered «Без кода» proves their phone with an SMS code: queued, and

@@ -161,6 +161,7 @@ fn show(window: &AppWindow, view: View) {
     customer.set_tab(view.customer_tab);
     customer.set_purchases(ModelRc::new(VecModel::from(view.customer_purchases)));
     customer.set_purchases_need_server(view.purchases_need_server);
+    customer.set_consents(view.consents);
 
     window
         .global::<RegistrationAdapter>()

@@ -10,12 +10,12 @@ use super::format::{
 };
 use crate::checkout::{CustomerPanel, CustomerTab as Tab, RegistrationStep, Screen};
 use crate::domain::money::Bonus;
-use crate::protocol::server::RejectReason;
+use crate::protocol::server::{CustomerView, RejectReason};
 use crate::runner::{Notice as RunnerNotice, Shown};
 use crate::store::{Shift, ShiftBy, ShiftFigures};
 use crate::terminal::ReturnSale;
 use crate::ui::{
-    ConflictKind, ConflictLine, ConflictReason, CustomerCard, CustomerTab, LastReceipt, Notice,
+    ConflictKind, ConflictLine, ConflictReason, CustomerCard, CustomerConsents, CustomerTab, LastReceipt, Notice,
     Page, ProblemInfo, PurchaseRow, PurchasesOwner, ReceiptInfo, RegStep, RegistrationInfo,
     ReturnInfo, ReturnLine, ShiftInfo, ShiftRow, ShiftStatus, ShiftWho, SpendCode, TillStatus,
     UnconfirmedLine,
@@ -83,6 +83,8 @@ pub(super) struct View {
     pub(super) customer_tab: CustomerTab,
     pub(super) customer_purchases: Vec<PurchaseRow>,
     pub(super) purchases_need_server: bool,
+    /// The customer's consents, and the «Согласия» panel when it is open.
+    pub(super) consents: CustomerConsents,
     pub(super) registration: RegistrationInfo,
     pub(super) refund: ReturnInfo,
     pub(super) refund_lines: Vec<ReturnLine>,
@@ -124,6 +126,7 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
         customer_tab: CustomerTab::Spend,
         customer_purchases: Vec::new(),
         purchases_need_server: false,
+        consents: CustomerConsents::default(),
         registration: RegistrationInfo {
             tries_left: -1,
             ..RegistrationInfo::default()
@@ -201,7 +204,9 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
                 CustomerPanel::Spend => {}
                 CustomerPanel::Purchases(sales) => view.customer_purchases = purchase_rows(sales),
                 CustomerPanel::PurchasesNeedServer => view.purchases_need_server = true,
+                CustomerPanel::Consents { .. } => {}
             }
+            view.consents = consents(c, panel);
             if let Some(code) = code {
                 view.spend_code = SpendCode {
                     open: true,
@@ -395,5 +400,19 @@ fn shift_row(cashier: &str, f: &ShiftFigures) -> ShiftRow {
         returned: money(&f.returned.to_string()).into(),
         refunded: bonus(f.refunded).into(),
         clawed_back: bonus(f.clawed_back).into(),
+    }
+}
+
+/// The customer's consents on the card, and the «Согласия» panel when it is open.
+fn consents(c: &CustomerView, panel: &CustomerPanel) -> CustomerConsents {
+    let (open, confirming) = match panel {
+        CustomerPanel::Consents { confirming } => (true, *confirming),
+        _ => (false, false),
+    };
+    CustomerConsents {
+        processing: c.consent_processing,
+        advertising: c.consent_advertising,
+        open,
+        confirming,
     }
 }
