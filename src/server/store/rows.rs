@@ -352,6 +352,17 @@ pub struct NewConsent<'a> {
     pub cashier: Option<&'a str>,
 }
 
+/// A consent given or withdrawn, as the history of the customer's consents keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRow {
+    /// `"processing"` or `"advertising"`.
+    pub kind: String,
+    pub granted: bool,
+    pub at: DateTime<Utc>,
+    pub terminal_id: Option<String>,
+    pub cashier: Option<String>,
+}
+
 /// The `customers` column that keeps the current state of a consent of this kind.
 pub(crate) fn consent_column(kind: &str) -> Result<&'static str, StoreError> {
     match kind {

@@ -63,6 +63,26 @@ impl CustomerRead {
             .collect::<Result<_, StoreError>>()?;
         Ok((rows, remaining))
     }
+
+    fn consents(&mut self, customer_id: &str) -> Result<Vec<ConsentRow>, StoreError> {
+        self.session()
+            .query(
+                "SELECT kind, granted, at, terminal_id, cashier FROM consents
+                 WHERE customer_id = $1 ORDER BY seq",
+                &[&customer_id],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(ConsentRow {
+                    kind: col(r, 0)?,
+                    granted: col(r, 1)?,
+                    at: col(r, 2)?,
+                    terminal_id: col(r, 3)?,
+                    cashier: col(r, 4)?,
+                })
+            })
+            .collect()
+    }
 }
 }
 
