@@ -59,7 +59,7 @@ impl Session {
         }
         // Without the consent nothing is spent; given again, the spend starts from 0 (it
         // was 0 while withdrawn).
-        *spend_text = Bonus::ZERO.to_string();
+        *spend_text = "0".into();
         *code = None;
         let (receipt, found) = (receipt.clone(), found.clone());
         // The server prices by the consent it knows: sent at once, the preview is the

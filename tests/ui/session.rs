@@ -299,6 +299,7 @@ fn walk() {
     held_at_another_till(&till, &rig, &rt);
     customer_purchases(&till, &mut rig);
     shift_report(&till, &rt, &terminal);
+    crate::consents::consents(&till, &rig, &rt, &terminal);
 }
 
 /// «Отчёт за смену» from the manager's menu: nobody opened a shift during the walk, so the
