@@ -69,7 +69,9 @@ pub enum CustomerPanel {
     /// «Согласия»: the customer's consents, in place of the tabs (not a tab of their
     /// own). `confirming`: the cashier asked to withdraw the consent to the processing of
     /// personal data, and the panel says what follows before it is done.
-    Consents { confirming: bool },
+    Consents {
+        confirming: bool,
+    },
 }
 
 impl CustomerPanel {

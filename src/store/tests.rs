@@ -245,8 +245,14 @@ fn the_cache_keeps_both_consents_from_the_feed_and_from_a_consent_queued_here() 
     })
     .unwrap();
     let cached = s.customer_by_id("c1").unwrap().unwrap();
-    assert!(cached.consent_processing, "the consent given again is cached");
-    assert!(cached.consent_advertising, "the other consent is left as it was");
+    assert!(
+        cached.consent_processing,
+        "the consent given again is cached"
+    );
+    assert!(
+        cached.consent_advertising,
+        "the other consent is left as it was"
+    );
 }
 
 #[test]

@@ -613,9 +613,22 @@ fn a_database_of_the_first_schema_opens_migrated_with_every_balance_and_history_
         let advertising = fields.remove("consent_advertising");
         assert_eq!(shown, c["view"]);
         let kept = r.consents(&view.id).unwrap();
-        let latest = |kind: &str| kept.iter().rev().find(|k| k.kind == kind).map(|k| k.granted);
-        assert_eq!(processing.is_none(), latest("processing") != Some(false), "{kept:?}");
-        assert_eq!(advertising.is_some(), latest("advertising") == Some(true), "{kept:?}");
+        let latest = |kind: &str| {
+            kept.iter()
+                .rev()
+                .find(|k| k.kind == kind)
+                .map(|k| k.granted)
+        };
+        assert_eq!(
+            processing.is_none(),
+            latest("processing") != Some(false),
+            "{kept:?}"
+        );
+        assert_eq!(
+            advertising.is_some(),
+            latest("advertising") == Some(true),
+            "{kept:?}"
+        );
         let history = customers::history(&mut *r, &view.id, 1000, at).unwrap();
         assert_eq!(serde_json::to_value(&history).unwrap(), c["history"]);
     }

@@ -90,7 +90,10 @@ async fn a_withdrawn_processing_consent_stops_the_loyalty_until_it_is_given_agai
     assert_eq!(s.problem(), None);
     let (customer, priced, spend, panel) = card(&s);
     assert!(!customer.consent_processing && !priced.customer.consent_processing);
-    assert_eq!((spend, panel), ("0", &CustomerPanel::Consents { confirming: false }));
+    assert_eq!(
+        (spend, panel),
+        ("0", &CustomerPanel::Consents { confirming: false })
+    );
     assert!(without_loyalty(priced), "{:?}", priced.calculation);
     assert!(!priced.offline);
 
@@ -195,7 +198,10 @@ async fn offline_a_withdrawal_waits_in_the_queue_and_the_cache_prices_without_lo
 
     // The server hears of it when it is back.
     rig.start_server();
-    wait_for(s.terminal(), "the queue to sync", |st| st.queue.pending == 0).await;
+    wait_for(s.terminal(), "the queue to sync", |st| {
+        st.queue.pending == 0
+    })
+    .await;
     let last = consent_rows(&rig, KARINA).pop().unwrap();
     assert_eq!((last.kind.as_str(), last.granted), ("processing", false));
 }

@@ -44,7 +44,10 @@ pub(crate) fn consents(
 
     till.tap("Отозвать согласие на обработку");
     till.expect_starting("Клиент отзывает согласие на обработку персональных данных.");
-    assert!(!till.shows(WITHDRAWN), "nothing withdrawn before the confirmation");
+    assert!(
+        !till.shows(WITHDRAWN),
+        "nothing withdrawn before the confirmation"
+    );
     till.picture("customer_consents_confirm");
     till.tap("Отозвать");
     till.expect(WITHDRAWN);
@@ -95,5 +98,9 @@ pub(crate) fn consents(
             ("processing", true)
         ]
     );
-    assert!(rows[2..].iter().all(|r| r.cashier.is_some() && r.terminal_id.is_some()));
+    assert!(
+        rows[2..]
+            .iter()
+            .all(|r| r.cashier.is_some() && r.terminal_id.is_some())
+    );
 }

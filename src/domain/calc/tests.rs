@@ -436,6 +436,11 @@ fn without_the_processing_consent_a_receipt_is_priced_as_for_no_customer() {
     assert_eq!(calc.accrued, Bonus::ZERO);
     assert_eq!(calc.max_spend, Bonus::ZERO);
     assert_eq!(calc.to_pay, calc.total);
-    let spend = calculate(&rules, &withdrawn, &receipt, Bonus::new(rust_decimal::Decimal::ONE));
+    let spend = calculate(
+        &rules,
+        &withdrawn,
+        &receipt,
+        Bonus::new(rust_decimal::Decimal::ONE),
+    );
     assert!(matches!(spend, Err(CalcError::SpendAboveMax { .. })));
 }

@@ -15,10 +15,10 @@ use crate::runner::{Notice as RunnerNotice, Shown};
 use crate::store::{Shift, ShiftBy, ShiftFigures};
 use crate::terminal::ReturnSale;
 use crate::ui::{
-    ConflictKind, ConflictLine, ConflictReason, CustomerCard, CustomerConsents, CustomerTab, LastReceipt, Notice,
-    Page, ProblemInfo, PurchaseRow, PurchasesOwner, ReceiptInfo, RegStep, RegistrationInfo,
-    ReturnInfo, ReturnLine, ShiftInfo, ShiftRow, ShiftStatus, ShiftWho, SpendCode, TillStatus,
-    UnconfirmedLine,
+    ConflictKind, ConflictLine, ConflictReason, CustomerCard, CustomerConsents, CustomerTab,
+    LastReceipt, Notice, Page, ProblemInfo, PurchaseRow, PurchasesOwner, ReceiptInfo, RegStep,
+    RegistrationInfo, ReturnInfo, ReturnLine, ShiftInfo, ShiftRow, ShiftStatus, ShiftWho,
+    SpendCode, TillStatus, UnconfirmedLine,
 };
 
 /// The kind of a refused operation, from the kind it was queued as.
@@ -186,7 +186,12 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
                 } else {
                     Default::default()
                 },
-                discount_percent: c.discount_percent.clone().into(),
+                // Without the processing consent no card discount applies.
+                discount_percent: if c.consent_processing {
+                    c.discount_percent.clone().into()
+                } else {
+                    "0".into()
+                },
                 max_spend: bonus(calc.max_spend).into(),
                 offline: found.offline || priced.offline,
                 unverified: !c.phone_verified,

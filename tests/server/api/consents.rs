@@ -51,10 +51,16 @@ async fn without_the_processing_consent_nothing_is_accrued_or_spent_until_it_is_
         let phone = "+79990000001"; // 500 bonuses, both consents given with the demo data
         let id = f.customer_id(phone).await;
         let v = f.lookup(phone).await;
-        assert!(consent(&v, "processing") && consent(&v, "advertising"), "{v}");
+        assert!(
+            consent(&v, "processing") && consent(&v, "advertising"),
+            "{v}"
+        );
 
         let r = f
-            .op(1, json!({ "kind": "consent", "customer_id": id, "processing": false }))
+            .op(
+                1,
+                json!({ "kind": "consent", "customer_id": id, "processing": false }),
+            )
             .await;
         assert_eq!(r["status"], "applied", "{r}");
         assert_eq!(
@@ -94,11 +100,17 @@ async fn without_the_processing_consent_nothing_is_accrued_or_spent_until_it_is_
         assert_eq!(r["answer"]["calculation"]["accrued"], "0.00", "{r}");
         assert_eq!(r["answer"]["calculation"]["to_pay"], "1000.00", "{r}");
         let (_, h) = f.get(&format!("/customers/{id}/history")).await;
-        assert_eq!(h["balance"], "500.00", "no accrual, no first-purchase gift: {h}");
+        assert_eq!(
+            h["balance"], "500.00",
+            "no accrual, no first-purchase gift: {h}"
+        );
         assert_eq!(h["pending"], "0.00", "{h}");
 
         let r = f
-            .op(4, json!({ "kind": "consent", "customer_id": id, "processing": true }))
+            .op(
+                4,
+                json!({ "kind": "consent", "customer_id": id, "processing": true }),
+            )
             .await;
         assert_eq!(r["status"], "applied", "{r}");
         let v = f.lookup(phone).await;
@@ -111,8 +123,7 @@ async fn without_the_processing_consent_nothing_is_accrued_or_spent_until_it_is_
 
         // The history of the consents: registration's two, the withdrawal, the grant again.
         let rows = f.consent_rows(&id);
-        let processing: Vec<&ConsentRow> =
-            rows.iter().filter(|r| r.kind == "processing").collect();
+        let processing: Vec<&ConsentRow> = rows.iter().filter(|r| r.kind == "processing").collect();
         assert_eq!(
             processing.iter().map(|r| r.granted).collect::<Vec<_>>(),
             [true, false, true],
@@ -134,12 +145,21 @@ async fn a_consent_operation_queued_before_the_processing_consent_existed_still_
         let id = f.customer_id(phone).await;
         // As a till of the earlier version wrote it: `advertising` only, a bare bool.
         let r = f
-            .op(1, json!({ "kind": "consent", "customer_id": id, "advertising": false }))
+            .op(
+                1,
+                json!({ "kind": "consent", "customer_id": id, "advertising": false }),
+            )
             .await;
         assert_eq!(r["status"], "applied", "{r}");
-        assert_eq!(r["answer"], json!({ "processing": true, "advertising": false }));
+        assert_eq!(
+            r["answer"],
+            json!({ "processing": true, "advertising": false })
+        );
         let v = f.lookup(phone).await;
-        assert!(consent(&v, "processing") && !consent(&v, "advertising"), "{v}");
+        assert!(
+            consent(&v, "processing") && !consent(&v, "advertising"),
+            "{v}"
+        );
         let rows = f.consent_rows(&id);
         let last = rows.last().unwrap();
         assert_eq!((last.kind.as_str(), last.granted), ("advertising", false));
