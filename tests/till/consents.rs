@@ -6,12 +6,12 @@
 
 use std::sync::Arc;
 
+use crate::common::server as srv;
 use crate::common::{Rig, quick_sync, receipt, wait_for};
 use bonuskassa::checkout::{Action, CustomerPanel, CustomerTab, Problem, Screen, Session};
 use bonuskassa::clock::SystemClock;
 use bonuskassa::domain::money::{Bonus, Money};
 use bonuskassa::protocol::server::CustomerView;
-use bonuskassa::server::store::{self, ConsentRow};
 use bonuskassa::terminal::{ConsentChange, Priced};
 
 const KARINA: &str = "+79990000001";
@@ -50,15 +50,6 @@ fn without_loyalty(p: &Priced) -> bool {
         && c.spent == Bonus::ZERO
         && c.max_spend == Bonus::ZERO
         && c.to_pay == c.total
-}
-
-fn consent_rows(rig: &Rig, phone: &str) -> Vec<ConsentRow> {
-    let server = crate::common::server::open(&rig.server_data);
-    store::read(&*server, |r| {
-        let c = r.customer(store::CustomerKey::Phone(phone))?.unwrap();
-        r.consents(&c.id)
-    })
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,7 +107,7 @@ async fn a_withdrawn_processing_consent_stops_the_loyalty_until_it_is_given_agai
     .await;
     assert_eq!(s.problem(), None);
     wait_for(s.terminal(), "the sale to sync", |st| st.queue.pending == 0).await;
-    let rows = consent_rows(&rig, KARINA);
+    let rows = srv::consents(&rig.server_data, KARINA);
     let last = rows.last().unwrap();
     assert_eq!((last.kind.as_str(), last.granted), ("processing", false));
     assert_eq!(last.cashier.as_deref(), Some("Кассир Мария"));
@@ -151,13 +142,9 @@ async fn a_withdrawn_processing_consent_stops_the_loyalty_until_it_is_given_agai
         st.queue.pending == 0
     })
     .await;
-    let rows = consent_rows(&rig, KARINA);
-    let changes: Vec<(&str, bool)> = rows[2..]
-        .iter()
-        .map(|r| (r.kind.as_str(), r.granted))
-        .collect();
+    let rows = srv::consents(&rig.server_data, KARINA);
     assert_eq!(
-        changes,
+        srv::consent_changes(&rows),
         [
             ("processing", false),
             ("processing", true),
@@ -202,6 +189,6 @@ async fn offline_a_withdrawal_waits_in_the_queue_and_the_cache_prices_without_lo
         st.queue.pending == 0
     })
     .await;
-    let last = consent_rows(&rig, KARINA).pop().unwrap();
+    let last = srv::consents(&rig.server_data, KARINA).pop().unwrap();
     assert_eq!((last.kind.as_str(), last.granted), ("processing", false));
 }

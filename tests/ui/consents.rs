@@ -5,10 +5,10 @@
 //! (`session.rs`): the testing backend keeps one event loop per process.
 
 use crate::common::receipt;
+use crate::common::server as srv;
 use crate::common::ui::Till;
 use crate::common::{Rig, wait_for};
 use bonuskassa::checkout::Outcome;
-use bonuskassa::server::store::{self, CustomerKey};
 use i_slint_backend_testing::AccessibleRole;
 
 const WITHDRAWN: &str =
@@ -80,18 +80,9 @@ pub(crate) fn consents(
     rt.block_on(wait_for(terminal, "the consents to sync", |s| {
         s.queue.pending == 0
     }));
-    let server = crate::common::server::open(&rig.server_data);
-    let rows = store::read(&*server, |r| {
-        let c = r.customer(CustomerKey::Phone("+79990000003"))?.unwrap();
-        r.consents(&c.id)
-    })
-    .unwrap();
-    let changes: Vec<(&str, bool)> = rows[2..]
-        .iter()
-        .map(|r| (r.kind.as_str(), r.granted))
-        .collect();
+    let rows = srv::consents(&rig.server_data, "+79990000003");
     assert_eq!(
-        changes,
+        srv::consent_changes(&rows),
         [
             ("advertising", false),
             ("processing", false),
