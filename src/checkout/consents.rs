@@ -28,6 +28,15 @@ impl Session {
         let CustomerPanel::Consents { confirming } = panel else {
             return Err(Problem::NothingOpen);
         };
+        let unchanged = match change {
+            ConsentChange::Processing(given) => found.customer.consent_processing == given,
+            ConsentChange::Advertising(given) => found.customer.consent_advertising == given,
+        };
+        if unchanged {
+            // A second tap before the card showed the first: nothing more to record.
+            *confirming = false;
+            return Ok(());
+        }
         if change == ConsentChange::Processing(false) && !*confirming {
             *confirming = true;
             return Ok(());

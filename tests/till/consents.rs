@@ -130,6 +130,11 @@ async fn a_withdrawn_processing_consent_stops_the_loyalty_until_it_is_given_agai
     assert_eq!(s.problem(), None);
     assert_eq!(card(&s).1.calculation.spent, Bonus::new(100.into()));
 
+    // Given already: a second tap records nothing (the history below has no second row).
+    s.act(Action::SetConsent(ConsentChange::Processing(true)))
+        .await;
+    assert_eq!(s.problem(), None);
+
     // The advertising switch; «Готово» goes back to the spend, which stays.
     s.act(Action::SetConsent(ConsentChange::Advertising(false)))
         .await;
