@@ -75,6 +75,8 @@ fn fill(store: &mut TerminalStore, key: &[u8], rng: &mut StdRng) {
                 balance: Bonus::from_kopecks(rng.random_range(0..500_000)),
                 pending: Bonus::from_kopecks(rng.random_range(0..5_000)),
                 seq: i as i64 + 1,
+                consent_processing: true,
+                consent_advertising: false,
             });
         }
         let cursor = page.last().map_or(0, |c| c.seq);

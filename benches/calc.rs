@@ -52,6 +52,7 @@ fn bench(c: &mut Criterion) {
         purchases_sum: Money::ZERO,
         purchases_count: 0,
         can_spend: true,
+        loyalty: true,
     };
     let max = calculate(&rules, &customer, &receipt, Bonus::ZERO)
         .unwrap()

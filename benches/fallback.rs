@@ -61,6 +61,8 @@ fn fallback(c: &mut Criterion) {
             balance: Bonus::from_kopecks(50_000),
             pending: Bonus::ZERO,
             seq: 1,
+            consent_processing: true,
+            consent_advertising: false,
         };
         store
             .apply_feed(&[customer], 1, Utc::now())

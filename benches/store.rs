@@ -31,7 +31,8 @@ fn bench(c: &mut Criterion) {
                 .enqueue(
                     OperationBody::Consent {
                         customer_id: "0190f7a4-8c1e-7d3a-9b2e-5f4c3d2e1a0b".into(),
-                        advertising: true,
+                        processing: None,
+                        advertising: Some(true),
                     },
                     "Кассир Мария",
                     Some(1),

@@ -92,7 +92,8 @@ fn fill(s: &mut Setup, n: usize, round: usize) {
         let body = if i % 2 == 0 {
             OperationBody::Consent {
                 customer_id: customer,
-                advertising: i % 4 == 0,
+                processing: None,
+                advertising: Some(i % 4 == 0),
             }
         } else {
             OperationBody::Sale {

@@ -8,7 +8,7 @@ use crate::domain::phone::Phone;
 use crate::domain::receipt::Receipt;
 use crate::domain::scan::ScanPayload;
 use crate::protocol::server::Questionnaire;
-use crate::terminal::{Found, Lookup};
+use crate::terminal::{ConsentChange, Found, Lookup};
 
 /// What the cashier does: every tap and every receipt from the register.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,14 @@ pub enum Action {
     /// On the customer card: show the spend keypad or the customer's purchases (loaded
     /// from the server as the tab opens).
     ShowCustomerTab(CustomerTab),
+    /// On the customer card: «Согласия», the consents panel in place of the tabs (again
+    /// from its confirmation: the withdrawal is not made). «Готово» is
+    /// `ShowCustomerTab(CustomerTab::Spend)`.
+    ShowConsents,
+    /// On the consents panel: the customer gives or withdraws a consent, queued at once.
+    /// Withdrawing the consent to the processing of personal data asks first: the first
+    /// `Processing(false)` opens the confirmation, the one from it withdraws.
+    SetConsent(ConsentChange),
     /// On a return whose sale is not found: a manager picks one of the customer's
     /// purchases (by its place in the list) as its sale (audited).
     PickPurchase(usize),
@@ -155,6 +163,8 @@ impl Session {
                 self.find(Lookup::Card(card)).await
             }
             Action::ShowCustomerTab(tab) => self.show_customer_tab(tab).await,
+            Action::ShowConsents => self.show_consents(),
+            Action::SetConsent(change) => self.set_consent(change).await,
             Action::Scan(bytes) => {
                 let scan = ScanPayload::parse(&bytes, &self.card_formats)
                     .map_err(|e| Problem::BadScan(e.to_string()))?;

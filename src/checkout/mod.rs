@@ -14,9 +14,10 @@
 //! The files: [`Action`] and how the session dispatches it in `action.rs`; [`Screen`] and
 //! the register's [`Outcome`] in `screen.rs`; the [`Session`] and the sale and return flow
 //! in `session.rs`; registering a customer (and the SMS codes) in `registration.rs`; the
-//! manager's actions in `manager.rs`; the problems in `problem.rs`; the self-registration
-//! QR code in `qr.rs`.
+//! customer's consents on the card in `consents.rs`; the manager's actions in
+//! `manager.rs`; the problems in `problem.rs`; the self-registration QR code in `qr.rs`.
 mod action;
+mod consents;
 mod manager;
 pub mod problem;
 pub mod qr;

@@ -77,6 +77,10 @@ pub enum Problem {
     CodeRequired,
     #[error("registration needs the consent to the processing of personal data")]
     ConsentRequired,
+    #[error(
+        "the customer withdrew the consent to the processing of personal data: no bonuses are spent or accrued"
+    )]
+    ProcessingConsentWithdrawn,
     #[error("the e-mail address is not valid")]
     BadEmail,
     #[error("the birth date is in the future")]

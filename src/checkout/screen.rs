@@ -74,12 +74,19 @@ pub enum CustomerPanel {
     /// The history tab was opened while the server did not answer: only it keeps the
     /// ledger.
     HistoryNeedsServer,
+    /// «Согласия»: the customer's consents, in place of the tabs (not a tab of their
+    /// own). `confirming`: the cashier asked to withdraw the consent to the processing of
+    /// personal data, and the panel says what follows before it is done.
+    Consents {
+        confirming: bool,
+    },
 }
 
 impl CustomerPanel {
     pub fn tab(&self) -> CustomerTab {
         match self {
-            CustomerPanel::Spend => CustomerTab::Spend,
+            // The consents panel hides the tab row; «Готово» goes back to the spend.
+            CustomerPanel::Spend | CustomerPanel::Consents { .. } => CustomerTab::Spend,
             CustomerPanel::Purchases(_) | CustomerPanel::PurchasesNeedServer => {
                 CustomerTab::Purchases
             }

@@ -334,7 +334,7 @@ impl Session {
 
     /// Prices the receipt for the customer found; a card issued at their registration
     /// goes with the figures to the slip.
-    async fn price(
+    pub(super) async fn price(
         &self,
         found: &Found,
         receipt: &Receipt,
@@ -412,6 +412,9 @@ impl Session {
         };
         *spend_text = text.clone();
         let spend = Bonus::parse_non_negative(text.trim()).map_err(|_| Problem::BadSpend)?;
+        if !spend.is_zero() && !found.customer.consent_processing {
+            return Err(Problem::ProcessingConsentWithdrawn);
+        }
         let (receipt, found) = (receipt.clone(), found.clone());
         let priced = self.price(&found, &receipt, spend).await?;
         if let Screen::Customer {

@@ -34,6 +34,11 @@ pub struct CustomerState {
     /// not spend.
     #[serde(default = "yes")]
     pub can_spend: bool,
+    /// False for a customer who withdrew the consent to the processing of personal data:
+    /// the receipt is priced as for no customer at all, every position as an excluded one
+    /// (no card discount, no spend, no accrual), until the consent is given again.
+    #[serde(default = "yes")]
+    pub loyalty: bool,
 }
 
 fn yes() -> bool {
@@ -135,7 +140,11 @@ pub fn calculate(
     let mut lines: Vec<Line> = Vec::with_capacity(receipt.positions.len());
     for pos in &receipt.positions {
         let sum = pos.sum().amount();
-        let rule = position_rule(rules, card, pos, receipt);
+        let rule = if customer.loyalty {
+            position_rule(rules, card, pos, receipt)
+        } else {
+            nothing()
+        };
         // The least the position may cost: min_unit_price per unit (SPEC.md §3).
         let min_sum = ceil_dp(mup * pos.quantity.amount(), 2);
         let room = (sum - min_sum).max(Decimal::ZERO);
@@ -215,6 +224,16 @@ pub fn calculate(
     })
 }
 
+/// The rule of a position that gets nothing at all: an excluded one, or any position of a
+/// customer without the consent to the processing of personal data.
+fn nothing() -> PositionRule<'static> {
+    PositionRule {
+        discount_percent: Decimal::ZERO,
+        accrual: &NO_ACCRUAL,
+        spend: &NO_SPEND,
+    }
+}
+
 /// Step 2: the card's rule, its category entry laid over it, then the first active
 /// promotion over that. Excluded positions get nothing at all.
 fn position_rule<'a>(
@@ -224,11 +243,7 @@ fn position_rule<'a>(
     receipt: &Receipt,
 ) -> PositionRule<'a> {
     if rules.is_excluded(pos) {
-        return PositionRule {
-            discount_percent: Decimal::ZERO,
-            accrual: &NO_ACCRUAL,
-            spend: &NO_SPEND,
-        };
+        return nothing();
     }
     let mut rule = PositionRule {
         discount_percent: card.discount_percent.amount(),
@@ -268,7 +283,7 @@ fn max_spend(
     lines: &[Line],
     step: Decimal,
 ) -> Bonus {
-    if !customer.can_spend || customer.balance.amount() <= Decimal::ZERO {
+    if !customer.can_spend || !customer.loyalty || customer.balance.amount() <= Decimal::ZERO {
         return Bonus::ZERO;
     }
     let caps: Decimal = lines.iter().map(|l| l.cap).sum();

@@ -164,10 +164,33 @@ pub struct CustomerView {
     pub held: Bonus,
     #[schema(pattern = r"^\d+(\.\d{1,2})?$")]
     pub discount_percent: String,
+    /// The consent to the processing of personal data as it stands now. Withdrawn
+    /// (`false`), the customer neither accrues nor spends and gets no card discount until
+    /// it is given again; absent means given.
+    #[serde(default = "given", skip_serializing_if = "is_given")]
+    pub consent_processing: bool,
+    /// The separate consent to advertising SMS as it stands now; absent means not given.
+    #[serde(default, skip_serializing_if = "is_not_given")]
+    pub consent_advertising: bool,
 }
 
 fn nothing_held(held: &Bonus) -> bool {
     held.is_zero()
+}
+
+/// A consent that the wire leaves out is, for processing, given: every registered
+/// customer gave it, and the answers of servers before the withdrawal at the till
+/// carry no such field.
+fn given() -> bool {
+    true
+}
+
+fn is_given(consent: &bool) -> bool {
+    *consent
+}
+
+fn is_not_given(consent: &bool) -> bool {
+    !*consent
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -337,9 +360,19 @@ pub enum OperationBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         card: Option<CardIssue>,
     },
+    /// The customer gives or withdraws a consent at the till: each one present is
+    /// recorded with the operation's time, till and cashier; one absent is left as it
+    /// stands (operations queued before the processing consent was known carry only
+    /// `advertising`). At least one is present.
     Consent {
         customer_id: String,
-        advertising: bool,
+        /// The consent to the processing of personal data: withdrawn, the customer
+        /// neither accrues nor spends (nor gets a card discount) until it is given again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        processing: Option<bool>,
+        /// The separate consent to advertising SMS.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        advertising: Option<bool>,
     },
     /// A customer registered «Без кода» confirms their phone with an SMS code later: from
     /// then on they may spend.
@@ -530,6 +563,12 @@ pub struct FeedCustomer {
     pub balance: Bonus,
     pub pending: Bonus,
     pub seq: i64,
+    /// As in [`CustomerView`]: absent means given.
+    #[serde(default = "given", skip_serializing_if = "is_given")]
+    pub consent_processing: bool,
+    /// As in [`CustomerView`]: absent means not given.
+    #[serde(default, skip_serializing_if = "is_not_given")]
+    pub consent_advertising: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -16,7 +16,7 @@ use crate::checkout::{Action, Outcome, Problem, Screen, Session, Withdrawal};
 use crate::clock::Clock;
 use crate::scanner::{ScanEvent, SerialScanner, available_ports};
 use crate::setup::{Finished, SecretsOpener, Setup};
-use crate::terminal::Terminal;
+use crate::terminal::{ConsentChange, Terminal};
 
 /// Where the session's outcomes go: to the listener when one is set, else to
 /// [`super::Runner::try_outcome`].
@@ -409,7 +409,13 @@ impl Worker {
         {
             *phone = p.as_e164().to_string();
         }
-        let chose_spend = matches!(action, Action::SpendMax | Action::SpendNothing);
+        // A change of the processing consent sets the spend to 0 as well.
+        let chose_spend = matches!(
+            action,
+            Action::SpendMax
+                | Action::SpendNothing
+                | Action::SetConsent(ConsentChange::Processing(_))
+        );
         let manual = matches!(action, Action::ManualChange { .. });
         let withdrawn = match &action {
             Action::Withdraw { why, .. } => Some(*why),

@@ -146,6 +146,8 @@ pub fn view(rules: &Rules, c: &Customer, balance: Balance) -> CustomerView {
             .card(&c.card_status)
             .map(|r| r.discount_percent.to_string())
             .unwrap_or_else(|| "0".into()),
+        consent_processing: c.consent_processing,
+        consent_advertising: c.consent_advertising,
     }
 }
 
@@ -249,6 +251,7 @@ pub fn calculate(
         purchases_sum: Default::default(),
         purchases_count: 0,
         can_spend: customer.phone_verified,
+        loyalty: customer.consent_processing,
     };
     let calculation =
         engine::calculate(&rules.rules, &state, &req.receipt, req.spend).map_err(|e| match e {

@@ -54,6 +54,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_shifts",
         include_str!("../../migrations/terminal/0005_shifts.sql"),
     ),
+    (
+        "0006_consents",
+        include_str!("../../migrations/terminal/0006_consents.sql"),
+    ),
 ];
 
 /// The database file in a terminal's data dir.
@@ -130,6 +134,11 @@ pub struct CachedCustomer {
     pub phone_verified: bool,
     pub balance: i64,
     pub pending: i64,
+    /// The consent to the processing of personal data, as the feed or this till last
+    /// recorded it.
+    pub consent_processing: bool,
+    /// The consent to advertising SMS, likewise.
+    pub consent_advertising: bool,
 }
 
 pub struct TerminalStore {
@@ -437,12 +446,14 @@ impl TerminalStore {
         let tx = self.conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
-                "INSERT INTO customers_cache (id, phone_hash, card_hash, phone_masked, name, card_status, phone_verified, balance, pending, seq, cached_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                "INSERT INTO customers_cache (id, phone_hash, card_hash, phone_masked, name, card_status, phone_verified, balance, pending, seq, cached_at,
+                   consent_processing, consent_advertising)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                  ON CONFLICT (id) DO UPDATE SET phone_hash = excluded.phone_hash, card_hash = excluded.card_hash,
                    phone_masked = excluded.phone_masked, name = excluded.name, card_status = excluded.card_status,
                    phone_verified = excluded.phone_verified, balance = excluded.balance, pending = excluded.pending,
-                   seq = excluded.seq, cached_at = excluded.cached_at",
+                   seq = excluded.seq, cached_at = excluded.cached_at,
+                   consent_processing = excluded.consent_processing, consent_advertising = excluded.consent_advertising",
             )?;
             for c in customers {
                 stmt.execute(params![
@@ -456,7 +467,9 @@ impl TerminalStore {
                     c.balance.kopecks(),
                     c.pending.kopecks(),
                     c.seq,
-                    ts(now)
+                    ts(now),
+                    c.consent_processing,
+                    c.consent_advertising
                 ])?;
             }
         }
@@ -568,8 +581,9 @@ impl TerminalStore {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         tx.prepare_cached(
-            "INSERT INTO customers_cache (id, phone_hash, card_hash, phone_masked, name, card_status, phone_verified, balance, pending, seq, cached_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10)",
+            "INSERT INTO customers_cache (id, phone_hash, card_hash, phone_masked, name, card_status, phone_verified, balance, pending, seq, cached_at,
+               consent_processing, consent_advertising)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10, ?11, ?12)",
         )?
         .execute(params![
             customer.id,
@@ -581,8 +595,27 @@ impl TerminalStore {
             customer.phone_verified,
             customer.balance,
             customer.pending,
-            ts(now)
+            ts(now),
+            customer.consent_processing,
+            customer.consent_advertising
         ])?;
+        Ok(())
+    }
+
+    /// Records a consent the cashier changed in the cached customer, inside the
+    /// transaction that queues the consent operation: the till prices and shows the new
+    /// state at once, online or offline, until the feed brings the server's.
+    pub fn cache_consent(
+        tx: &Transaction,
+        customer_id: &str,
+        processing: Option<bool>,
+        advertising: Option<bool>,
+    ) -> Result<(), StoreError> {
+        tx.prepare_cached(
+            "UPDATE customers_cache SET consent_processing = COALESCE(?2, consent_processing),
+               consent_advertising = COALESCE(?3, consent_advertising) WHERE id = ?1",
+        )?
+        .execute(params![customer_id, processing, advertising])?;
         Ok(())
     }
 
@@ -654,7 +687,7 @@ impl TerminalStore {
 }
 
 /// The columns [`cached_customer`] reads, in its order.
-const COLS: &str = "id, phone_masked, name, card_status, phone_verified, balance, pending";
+const COLS: &str = "id, phone_masked, name, card_status, phone_verified, balance, pending, consent_processing, consent_advertising";
 
 fn cached_customer(r: &rusqlite::Row) -> rusqlite::Result<CachedCustomer> {
     Ok(CachedCustomer {
@@ -665,6 +698,8 @@ fn cached_customer(r: &rusqlite::Row) -> rusqlite::Result<CachedCustomer> {
         phone_verified: r.get(4)?,
         balance: r.get(5)?,
         pending: r.get(6)?,
+        consent_processing: r.get(7)?,
+        consent_advertising: r.get(8)?,
     })
 }
 

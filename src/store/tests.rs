@@ -11,7 +11,8 @@ fn now() -> DateTime<Utc> {
 fn consent(customer: &str) -> OperationBody {
     OperationBody::Consent {
         customer_id: customer.into(),
-        advertising: true,
+        processing: None,
+        advertising: Some(true),
     }
 }
 
@@ -194,6 +195,8 @@ fn feed_pages_are_cached_and_found_by_keyed_hash_only() {
         balance: Bonus::from_kopecks(50_000),
         pending: Bonus::ZERO,
         seq: 7,
+        consent_processing: true,
+        consent_advertising: false,
     };
     s.apply_feed(std::slice::from_ref(&c), 7, Utc::now())
         .unwrap();
@@ -208,6 +211,68 @@ fn feed_pages_are_cached_and_found_by_keyed_hash_only() {
     };
     s.apply_feed(&[updated], 9, Utc::now()).unwrap();
     assert_eq!(s.customer_by_hash("ph").unwrap().unwrap().balance, 100);
+}
+
+#[test]
+fn the_cache_keeps_both_consents_from_the_feed_and_from_a_consent_queued_here() {
+    let mut s = TerminalStore::open_in_memory().unwrap();
+    let c = FeedCustomer {
+        id: "c1".into(),
+        phone_hash: "ph".into(),
+        card_hash: None,
+        phone_masked: "+7 *** ***-**-02".into(),
+        name: "Ольга П.".into(),
+        card_status: "Стандартная".into(),
+        phone_verified: true,
+        balance: Bonus::from_kopecks(10_000),
+        pending: Bonus::ZERO,
+        seq: 3,
+        consent_processing: false,
+        consent_advertising: true,
+    };
+    s.apply_feed(std::slice::from_ref(&c), 3, Utc::now())
+        .unwrap();
+    let cached = s.customer_by_id("c1").unwrap().unwrap();
+    assert!(!cached.consent_processing);
+    assert!(cached.consent_advertising);
+    let given_again = OperationBody::Consent {
+        customer_id: "c1".into(),
+        processing: Some(true),
+        advertising: None,
+    };
+    s.enqueue(given_again, "Мария", Some(1), true, now(), |tx, _| {
+        TerminalStore::cache_consent(tx, "c1", Some(true), None)
+    })
+    .unwrap();
+    let cached = s.customer_by_id("c1").unwrap().unwrap();
+    assert!(
+        cached.consent_processing,
+        "the consent given again is cached"
+    );
+    assert!(
+        cached.consent_advertising,
+        "the other consent is left as it was"
+    );
+}
+
+#[test]
+fn a_cache_made_before_the_consents_were_kept_reads_the_feed_again_from_its_start() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut s = TerminalStore::open(dir.path()).unwrap();
+        s.apply_feed(&[], 42, Utc::now()).unwrap();
+        assert_eq!(s.feed_cursor().unwrap(), 42);
+        // As a till updated from before 0006: the cursor kept, the migration not run.
+        s.connection()
+            .execute_batch(
+                "ALTER TABLE customers_cache DROP COLUMN consent_processing;
+                 ALTER TABLE customers_cache DROP COLUMN consent_advertising;
+                 PRAGMA user_version = 5;",
+            )
+            .unwrap();
+    }
+    let s = TerminalStore::open(dir.path()).unwrap();
+    assert_eq!(s.feed_cursor().unwrap(), 0);
 }
 
 #[test]

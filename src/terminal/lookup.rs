@@ -75,6 +75,8 @@ impl Terminal {
             // Other tills' holds are known only to the server.
             held: Bonus::ZERO,
             discount_percent: discount,
+            consent_processing: c.consent_processing,
+            consent_advertising: c.consent_advertising,
         })
     }
 

@@ -57,7 +57,7 @@ pub use kept::KeptClose;
 pub use login::Cashier;
 pub use lookup::{Found, Lookup};
 pub use offline::{Allowance, LocalOffline, OfflineLimit};
-pub use operations::{NewCustomer, Registered};
+pub use operations::{ConsentChange, NewCustomer, Registered};
 pub use pricing::Priced;
 pub use returns::{PURCHASES_SHOWN, ReturnSale};
 

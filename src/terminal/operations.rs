@@ -41,6 +41,16 @@ pub struct NewCustomer {
     pub card: Option<CardIssue>,
 }
 
+/// One consent a customer gives (`true`) or withdraws (`false`) at the till.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentChange {
+    /// The consent to the processing of personal data: withdrawn, the customer neither
+    /// accrues nor spends until it is given again.
+    Processing(bool),
+    /// The separate consent to advertising SMS.
+    Advertising(bool),
+}
+
 impl Terminal {
     /// Confirms a calculated sale: queues it with the sale record a later return needs, in
     /// one transaction, and returns once it is on disk. `verification` is the SMS proof a
@@ -227,6 +237,8 @@ impl Terminal {
             phone_verified: new.verification.is_some(),
             balance: 0,
             pending: 0,
+            consent_processing: true,
+            consent_advertising: new.consent_advertising,
         };
         let online = self.status.borrow().online == Some(true);
         let now = self.now();
@@ -260,6 +272,8 @@ impl Terminal {
             pending: Bonus::ZERO,
             held: Bonus::ZERO,
             discount_percent: status.discount_percent.to_string(),
+            consent_processing: cached.consent_processing,
+            consent_advertising: cached.consent_advertising,
         };
         Ok((view, op))
     }
@@ -270,6 +284,34 @@ impl Terminal {
     /// lookup timeout, or it refused the registration (the conflicts list says why): the
     /// card then shows the till's own view, and the sync worker sends it later.
     pub async fn send_registration(&self, op: &Operation) -> Option<Registered> {
+        let answer = self.send_at_once(op).await?;
+        if answer.status == OperationStatus::Rejected || answer.reason.is_some() {
+            return None;
+        }
+        // A duplicate (the sync worker sent it first) carries the original answer whole.
+        let body = match answer.status {
+            OperationStatus::Duplicate => {
+                serde_json::from_value::<OperationResult>(answer.answer?)
+                    .ok()?
+                    .answer?
+            }
+            _ => answer.answer?,
+        };
+        let customer = serde_json::from_value(body.get("customer")?.clone()).ok()?;
+        let card_number = body
+            .get("card_number")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        Some(Registered {
+            customer,
+            card_number,
+        })
+    }
+
+    /// Sends the queue now, a just-queued operation at its end, and returns the server's
+    /// answer to it. `None` when the till is offline, a backlog is the sync worker's to
+    /// send, or the server did not answer: the sync worker sends it later.
+    pub async fn send_at_once(&self, op: &Operation) -> Option<OperationResult> {
         if self.status.borrow().online != Some(true) {
             return None;
         }
@@ -293,34 +335,13 @@ impl Terminal {
             }
             Err(e) => Err(e),
         };
-        let answer = match sent {
-            Ok(answer) => answer?,
+        match sent {
+            Ok(answer) => answer,
             Err(e) => {
-                tracing::warn!(error = %e, "a registration could not be sent at once");
-                return None;
+                tracing::warn!(operation = %op.id, kind = op.body.kind(), error = %e, "an operation could not be sent at once");
+                None
             }
-        };
-        if answer.status == OperationStatus::Rejected || answer.reason.is_some() {
-            return None;
         }
-        // A duplicate (the sync worker sent it first) carries the original answer whole.
-        let body = match answer.status {
-            OperationStatus::Duplicate => {
-                serde_json::from_value::<OperationResult>(answer.answer?)
-                    .ok()?
-                    .answer?
-            }
-            _ => answer.answer?,
-        };
-        let customer = serde_json::from_value(body.get("customer")?.clone()).ok()?;
-        let card_number = body
-            .get("card_number")
-            .and_then(|v| v.as_str())
-            .map(str::to_string);
-        Some(Registered {
-            customer,
-            card_number,
-        })
     }
 
     /// A customer registered «Без кода» proves their phone with an SMS code: queued, and
@@ -349,20 +370,35 @@ impl Terminal {
         Ok(op)
     }
 
-    /// The customer's separate consent to advertising SMS, given or withdrawn.
-    pub fn set_advertising_consent(
+    /// The customer gives or withdraws their consent to the processing of personal data
+    /// or to advertising SMS: queued with the cashier and the till, and recorded in the
+    /// cache in the same transaction, so the card and the prices follow at once, online
+    /// or offline.
+    pub fn set_consent(
         &self,
         cashier: &Cashier,
         customer_id: &str,
-        advertising: bool,
+        change: ConsentChange,
     ) -> Result<Operation, TerminalError> {
-        self.queue(
-            cashier,
+        let (processing, advertising) = match change {
+            ConsentChange::Processing(given) => (Some(given), None),
+            ConsentChange::Advertising(given) => (None, Some(given)),
+        };
+        let online = self.status.borrow().online == Some(true);
+        let op = self.store().enqueue(
             OperationBody::Consent {
                 customer_id: customer_id.to_string(),
+                processing,
                 advertising,
             },
-        )
+            &cashier.name,
+            Some(cashier.id),
+            !online,
+            self.now(),
+            |tx, _| TerminalStore::cache_consent(tx, customer_id, processing, advertising),
+        )?;
+        self.nudge();
+        Ok(op)
     }
 
     /// A manager's change of a balance by hand, with a reason (audited on the server).

@@ -177,6 +177,7 @@ impl Terminal {
             purchases_sum: Money::ZERO,
             purchases_count: 0,
             can_spend: customer.phone_verified && !allowance.max.is_zero(),
+            loyalty: customer.consent_processing,
         };
         let calculation = calculate(&rules, &state, receipt, spend)?;
         Ok(Priced {

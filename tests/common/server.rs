@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bonuskassa::clock::Clock;
 use bonuskassa::protocol::server::{OperationResult, OperationStatus};
-use bonuskassa::server::store::{self, Census, Location, Store};
+use bonuskassa::server::store::{self, Census, ConsentRow, CustomerKey, Location, Store};
 use bonuskassa::server::{self, RunningServer, ServerConfig, admin};
 use chrono::{DateTime, Utc};
 
@@ -143,4 +143,24 @@ pub fn audit_events(data: &std::path::Path) -> Vec<(String, String)> {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
+}
+
+/// The consents the server keeps of the customer with this phone (E.164), oldest first.
+pub fn consents(location: impl Into<Location>, phone: &str) -> Vec<ConsentRow> {
+    let store = open(location);
+    store::read(&*store, |r| {
+        let c = r
+            .customer(CustomerKey::Phone(phone))?
+            .expect("the customer");
+        r.consents(&c.id)
+    })
+    .unwrap()
+}
+
+/// What changed after the two consents of a demo customer's registration: (kind, given).
+pub fn consent_changes(rows: &[ConsentRow]) -> Vec<(&str, bool)> {
+    rows[2..]
+        .iter()
+        .map(|r| (r.kind.as_str(), r.granted))
+        .collect()
 }

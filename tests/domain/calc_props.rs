@@ -113,6 +113,7 @@ fn customer(balance: i64) -> CustomerState {
         purchases_sum: Money::ZERO,
         purchases_count: 0,
         can_spend: true,
+        loyalty: true,
     }
 }
 

@@ -502,7 +502,7 @@ async fn a_real_exchange_matches_the_document() {
                 "questionnaire": { "first_name": "Вера", "last_name": "Иванова", "gender": "female",
                                    "birth_date": "1990-05-01", "referrer": "+79990000001" },
                 "card": { "kind": "virtual" } })),
-            op(4, 1, json!({ "kind": "consent", "customer_id": id, "advertising": false })),
+            op(4, 1, json!({ "kind": "consent", "customer_id": id, "processing": true, "advertising": false })),
             op(5, 2, json!({ "kind": "manual_change", "customer_id": id, "amount": "-5.50",
                 "reason": "жалоба", "lifetime_days": 30 })),
             op(6, 1, json!({ "kind": "manual_change", "customer_id": id, "amount": 5, "reason": "x" })),

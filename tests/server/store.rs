@@ -627,8 +627,31 @@ fn a_database_of_the_first_schema_opens_migrated_with_every_balance_and_history_
         };
         let mut r = store.begin_read().unwrap();
         let view = customers::lookup(&mut *r, &rules, &req, at).unwrap();
-        // Today's answers say all that the first version's did, and may say more.
-        says_all_of(&serde_json::to_value(&view).unwrap(), &c["view"], "view");
+        // The view tells the consents since they can be changed at the till: migrated
+        // from the consents the old server kept, the latest of each kind. The rest says
+        // all that the old server's view did.
+        let mut shown = serde_json::to_value(&view).unwrap();
+        let fields = shown.as_object_mut().unwrap();
+        let processing = fields.remove("consent_processing");
+        let advertising = fields.remove("consent_advertising");
+        says_all_of(&shown, &c["view"], "view");
+        let kept = r.consents(&view.id).unwrap();
+        let latest = |kind: &str| {
+            kept.iter()
+                .rev()
+                .find(|k| k.kind == kind)
+                .map(|k| k.granted)
+        };
+        assert_eq!(
+            processing.is_none(),
+            latest("processing") != Some(false),
+            "{kept:?}"
+        );
+        assert_eq!(
+            advertising.is_some(),
+            latest("advertising") == Some(true),
+            "{kept:?}"
+        );
         let history = customers::history(&mut *r, &view.id, 1000, at).unwrap();
         says_all_of(
             &serde_json::to_value(&history).unwrap(),

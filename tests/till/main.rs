@@ -8,6 +8,7 @@ mod common;
 mod bridge;
 mod bridge_props;
 mod bridge_schemathesis;
+mod consents;
 mod fault_proxy;
 mod holds;
 mod scanner;

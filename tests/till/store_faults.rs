@@ -59,6 +59,7 @@ fn sell(
         purchases_sum: Money::ZERO,
         purchases_count: 0,
         can_spend: true,
+        loyalty: true,
     };
     let calc = calculate(rules, &state, &receipt, Bonus::ZERO).unwrap();
     let sale = Sale::from_calculation(&receipt, &calc);

@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod consents;
 mod flows;
 mod keyboard;
 mod scanner;

@@ -301,6 +301,7 @@ fn walk() {
     customer_purchases(&till, &mut rig);
     customer_history(&till, &mut rig, &rt, &terminal);
     shift_report(&till, &rt, &terminal);
+    crate::consents::consents(&till, &rig, &rt, &terminal);
 }
 
 /// The customer card's «История»: Денис's lines in plain words, newest first — the

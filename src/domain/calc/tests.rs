@@ -18,6 +18,7 @@ fn customer(balance: &str) -> CustomerState {
         purchases_sum: Money::ZERO,
         purchases_count: 0,
         can_spend: true,
+        loyalty: true,
     }
 }
 
@@ -415,4 +416,31 @@ fn spread_caps_overflow_at_the_limits() {
     let caps = [k("0.01"), k("0.01"), k("0.01")];
     let shares = spread(k("0.02"), &caps, 2, Some(&caps));
     assert_eq!(shares, [k("0"), k("0.01"), k("0.01")]);
+}
+
+#[test]
+fn without_the_processing_consent_a_receipt_is_priced_as_for_no_customer() {
+    let rules = rules(
+        "discount_percent = \"5\"\naccrual = { percent = \"10\" }\nspend = { max_percent = \"30\" }",
+        "",
+    );
+    let receipt = receipt(&[("1000.00", "1", "food")]);
+    let with = calculate(&rules, &customer("500"), &receipt, Bonus::ZERO).unwrap();
+    assert!(!with.accrued.is_zero() && !with.discount.is_zero() && !with.max_spend.is_zero());
+    let withdrawn = CustomerState {
+        loyalty: false,
+        ..customer("500")
+    };
+    let calc = calculate(&rules, &withdrawn, &receipt, Bonus::ZERO).unwrap();
+    assert_eq!(calc.discount, Money::ZERO);
+    assert_eq!(calc.accrued, Bonus::ZERO);
+    assert_eq!(calc.max_spend, Bonus::ZERO);
+    assert_eq!(calc.to_pay, calc.total);
+    let spend = calculate(
+        &rules,
+        &withdrawn,
+        &receipt,
+        Bonus::new(rust_decimal::Decimal::ONE),
+    );
+    assert!(matches!(spend, Err(CalcError::SpendAboveMax { .. })));
 }

@@ -364,8 +364,9 @@ impl Cx<'_> {
             }),
             OperationBody::Consent {
                 customer_id,
+                processing,
                 advertising,
-            } => self.consent(customer_id, *advertising),
+            } => self.consent(customer_id, *processing, *advertising),
             OperationBody::VerifyPhone {
                 customer_id,
                 phone,
@@ -457,6 +458,8 @@ pub fn customer_feed(
                 balance: Bonus::from_kopecks(row.balance.active),
                 pending: Bonus::from_kopecks(row.balance.pending),
                 seq: row.seq,
+                consent_processing: c.consent_processing,
+                consent_advertising: c.consent_advertising,
                 id: c.id,
             });
         }

@@ -137,7 +137,7 @@ impl Cx<'_> {
                 );
             }
         }
-        let Some(inserted) = self.tx.customer(CustomerKey::Id(&new.id))? else {
+        let Some(mut inserted) = self.tx.customer(CustomerKey::Id(&new.id))? else {
             return Err(
                 StoreError::Conflict("no free virtual card number was drawn".into()).into(),
             );
@@ -152,6 +152,7 @@ impl Cx<'_> {
                 cashier: Some(&op.cashier),
             })?;
         }
+        (inserted.consent_processing, inserted.consent_advertising) = (true, r.consent_advertising);
         if let Some(w) = &status.welcome_bonus {
             self.grant_bonus(r.customer_id, w, Source::Welcome, "Приветственные бонусы")?;
         }
@@ -182,21 +183,38 @@ impl Cx<'_> {
         Ok(answer)
     }
 
+    /// Records each consent the till changed, with the time, the till and the cashier,
+    /// and answers both as they stand now. The feed carries the new state to every till.
     pub(super) fn consent(
         &mut self,
         customer_id: &str,
-        advertising: bool,
+        processing: Option<bool>,
+        advertising: Option<bool>,
     ) -> Result<serde_json::Value, Failure> {
+        if processing.is_none() && advertising.is_none() {
+            return reject(
+                RejectReason::Invalid,
+                "a consent operation names processing, advertising or both",
+            );
+        }
         let c = self.customer(customer_id)?;
-        self.tx.insert_consent(&NewConsent {
-            customer_id: &c.id,
-            kind: "advertising",
-            granted: advertising,
-            at: self.now,
-            terminal_id: Some(&self.terminal.id),
-            cashier: Some(&self.op.cashier),
-        })?;
-        Ok(serde_json::json!({ "advertising": advertising }))
+        let changes = [("processing", processing), ("advertising", advertising)];
+        for (kind, granted) in changes {
+            let Some(granted) = granted else { continue };
+            self.tx.insert_consent(&NewConsent {
+                customer_id: &c.id,
+                kind,
+                granted,
+                at: self.now,
+                terminal_id: Some(&self.terminal.id),
+                cashier: Some(&self.op.cashier),
+            })?;
+        }
+        self.touch(&c.id);
+        Ok(serde_json::json!({
+            "processing": processing.unwrap_or(c.consent_processing),
+            "advertising": advertising.unwrap_or(c.consent_advertising),
+        }))
     }
 
     /// Marks a customer's phone verified with a fresh SMS proof for that phone.

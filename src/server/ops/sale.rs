@@ -79,6 +79,13 @@ impl Cx<'_> {
         let held = self.tx.held(&c.id, now, hold)?;
         let spendable = holds::spendable(balance.active, held);
         if !spend.is_zero() {
+            if !c.consent_processing {
+                return reject(
+                    RejectReason::SpendNotAllowed,
+                    "the customer withdrew the consent to the processing of personal data: \
+                     no bonuses are spent or accrued until it is given again",
+                );
+            }
             if !c.phone_verified {
                 return reject(
                     RejectReason::VerificationRequired,
@@ -115,6 +122,7 @@ impl Cx<'_> {
             purchases_sum: Money::ZERO,
             purchases_count: 0,
             can_spend: c.phone_verified,
+            loyalty: c.consent_processing,
         };
         let calc = calculate(rules, &state, receipt, spend).map_err(|e| match e {
             CalcError::SpendAboveMax { .. } => {
@@ -163,7 +171,13 @@ impl Cx<'_> {
                 now,
             )?;
         }
-        let first_purchase = !self.tx.has_purchases(&c.id)?;
+        // Without the consent to the processing of personal data the sale is booked as for
+        // no customer (issue 14; the withdrawal under 152-ФЗ, SPEC.md §8): the engine gave no
+        // discount, spend or accrual, and nothing else personal follows either — no
+        // first-purchase gift, no referrers' rewards, no status raised. The sale and its
+        // purchase sum are kept all the same, so a return of it finds it and counts right.
+        let loyalty = c.consent_processing;
+        let first_purchase = loyalty && !self.tx.has_purchases(&c.id)?;
         if first_purchase && let Some(gift) = &rules.first_purchase_gift {
             self.grant_bonus(
                 &c.id,
@@ -173,8 +187,12 @@ impl Cx<'_> {
             )?;
         }
         self.tx.insert_purchase(&c.id, at, calc.to_pay.kopecks())?;
-        self.referral_rewards(&c, calc.to_pay)?;
-        let upgraded = self.upgrade_status(&c)?;
+        let upgraded = if loyalty {
+            self.referral_rewards(&c, calc.to_pay)?;
+            self.upgrade_status(&c)?
+        } else {
+            None
+        };
         let sale = Sale::from_calculation(receipt, &calc);
         let sale = serde_json::to_string(&sale)
             .map_err(|e| StoreError::Other(format!("a sale does not serialize: {e}")))?;

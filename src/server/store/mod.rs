@@ -265,6 +265,9 @@ pub trait CustomerRead {
         limit: i64,
         now: DateTime<Utc>,
     ) -> Result<(Vec<FeedRow>, i64), StoreError>;
+    /// Every consent the customer gave or withdrew, oldest first, with when, at which
+    /// till and by which cashier.
+    fn consents(&mut self, customer_id: &str) -> Result<Vec<ConsentRow>, StoreError>;
 }
 
 /// Writes of customers: registration, card status, consents, audit events, the feed.

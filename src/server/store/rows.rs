@@ -5,6 +5,7 @@ use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::StoreError;
 use crate::protocol::server::Role;
 
 /// Where bonuses came from, or why they left: a batch's source and a history line's kind,
@@ -62,6 +63,11 @@ pub struct Customer {
     pub birth_date: Option<NaiveDate>,
     pub registered_at: DateTime<Utc>,
     pub referrer_id: Option<String>,
+    /// The consent to the processing of personal data as it stands now: withdrawn, the
+    /// customer neither accrues nor spends until it is given again.
+    pub consent_processing: bool,
+    /// The separate consent to advertising SMS as it stands now.
+    pub consent_advertising: bool,
 }
 
 impl fmt::Debug for Customer {
@@ -133,10 +139,10 @@ impl CustomerKey<'_> {
 }
 
 /// The columns of `customers c` a [`Customer`] is read from, in its fields' order.
-pub(crate) const CUSTOMER_COLUMNS: &str = "c.id, c.phone, c.card_number, c.card_status, c.phone_verified, c.first_name, c.last_name, c.birth_date, c.registered_at, c.referrer_id";
+pub(crate) const CUSTOMER_COLUMNS: &str = "c.id, c.phone, c.card_number, c.card_status, c.phone_verified, c.first_name, c.last_name, c.birth_date, c.registered_at, c.referrer_id, c.consent_processing, c.consent_advertising";
 
 /// The number of columns [`CUSTOMER_COLUMNS`] names.
-pub(crate) const CUSTOMER_WIDTH: usize = 10;
+pub(crate) const CUSTOMER_WIDTH: usize = 12;
 
 /// The stored name of a cashier's role.
 pub(crate) fn role_name(r: Role) -> &'static str {
@@ -322,7 +328,8 @@ pub struct SaleFiscal<'a> {
     pub json: &'a str,
 }
 
-/// A consent given or withdrawn.
+/// A consent given or withdrawn: a row of the customer's consent history, and the
+/// customer's current state of that consent (`Customer::consent_*`) set with it.
 #[derive(Debug, Clone)]
 pub struct NewConsent<'a> {
     pub customer_id: &'a str,
@@ -332,6 +339,28 @@ pub struct NewConsent<'a> {
     pub at: DateTime<Utc>,
     pub terminal_id: Option<&'a str>,
     pub cashier: Option<&'a str>,
+}
+
+/// A consent given or withdrawn, as the history of the customer's consents keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRow {
+    /// `"processing"` or `"advertising"`.
+    pub kind: String,
+    pub granted: bool,
+    pub at: DateTime<Utc>,
+    pub terminal_id: Option<String>,
+    pub cashier: Option<String>,
+}
+
+/// The `customers` column that keeps the current state of a consent of this kind.
+pub(crate) fn consent_column(kind: &str) -> Result<&'static str, StoreError> {
+    match kind {
+        "processing" => Ok("consent_processing"),
+        "advertising" => Ok("consent_advertising"),
+        other => Err(StoreError::Other(format!(
+            "unknown consent kind {other:?}: expected processing or advertising"
+        ))),
+    }
 }
 
 /// An audit event from a till.

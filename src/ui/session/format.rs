@@ -411,6 +411,7 @@ pub(super) fn problem_info(problem: &Problem) -> ProblemInfo {
         Problem::SmsFailed => plain(K::SmsFailed),
         Problem::CodeRequired => plain(K::CodeRequired),
         Problem::ConsentRequired => plain(K::ConsentRequired),
+        Problem::ProcessingConsentWithdrawn => plain(K::ProcessingConsentWithdrawn),
         Problem::BadEmail => plain(K::BadEmail),
         Problem::BadBirthDate => plain(K::BadBirthDate),
         Problem::AlreadyRegistered => plain(K::AlreadyRegistered),

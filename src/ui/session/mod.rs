@@ -167,6 +167,7 @@ fn show(window: &AppWindow, view: View) {
     )));
     customer.set_burning(view.customer_history.burning);
     customer.set_history_needs_server(view.customer_history.needs_server);
+    customer.set_consents(view.consents);
 
     window
         .global::<RegistrationAdapter>()

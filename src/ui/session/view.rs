@@ -11,15 +11,15 @@ use super::format::{
 };
 use crate::checkout::{CustomerPanel, CustomerTab as Tab, RegistrationStep, Screen};
 use crate::domain::money::Bonus;
-use crate::protocol::server::RejectReason;
+use crate::protocol::server::{CustomerView, RejectReason};
 use crate::runner::{Notice as RunnerNotice, Shown};
 use crate::store::{Shift, ShiftBy, ShiftFigures};
 use crate::terminal::ReturnSale;
 use crate::ui::{
-    ConflictKind, ConflictLine, ConflictReason, CustomerCard, CustomerTab, LastReceipt, Notice,
-    Page, ProblemInfo, PurchaseRow, PurchasesOwner, ReceiptInfo, RegStep, RegistrationInfo,
-    ReturnInfo, ReturnLine, ShiftInfo, ShiftRow, ShiftStatus, ShiftWho, SpendCode, TillStatus,
-    UnconfirmedLine,
+    ConflictKind, ConflictLine, ConflictReason, CustomerCard, CustomerConsents, CustomerTab,
+    LastReceipt, Notice, Page, ProblemInfo, PurchaseRow, PurchasesOwner, ReceiptInfo, RegStep,
+    RegistrationInfo, ReturnInfo, ReturnLine, ShiftInfo, ShiftRow, ShiftStatus, ShiftWho,
+    SpendCode, TillStatus, UnconfirmedLine,
 };
 
 /// The kind of a refused operation, from the kind it was queued as.
@@ -86,6 +86,8 @@ pub(super) struct View {
     pub(super) purchases_need_server: bool,
     /// The customer card's «История», when that tab is open.
     pub(super) customer_history: HistoryView,
+    /// The customer's consents, and the «Согласия» panel when it is open.
+    pub(super) consents: CustomerConsents,
     pub(super) registration: RegistrationInfo,
     pub(super) refund: ReturnInfo,
     pub(super) refund_lines: Vec<ReturnLine>,
@@ -128,6 +130,7 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
         customer_purchases: Vec::new(),
         purchases_need_server: false,
         customer_history: HistoryView::default(),
+        consents: CustomerConsents::default(),
         registration: RegistrationInfo {
             tries_left: -1,
             ..RegistrationInfo::default()
@@ -187,7 +190,12 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
                 } else {
                     Default::default()
                 },
-                discount_percent: c.discount_percent.clone().into(),
+                // Without the processing consent no card discount applies.
+                discount_percent: if c.consent_processing {
+                    c.discount_percent.clone().into()
+                } else {
+                    "0".into()
+                },
                 max_spend: bonus(calc.max_spend).into(),
                 offline: found.offline || priced.offline,
                 unverified: !c.phone_verified,
@@ -210,7 +218,9 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
                     view.customer_history = history_view(history, now);
                 }
                 CustomerPanel::HistoryNeedsServer => view.customer_history.needs_server = true,
+                CustomerPanel::Consents { .. } => {}
             }
+            view.consents = consents(c, panel);
             if let Some(code) = code {
                 view.spend_code = SpendCode {
                     open: true,
@@ -404,5 +414,19 @@ fn shift_row(cashier: &str, f: &ShiftFigures) -> ShiftRow {
         returned: money(&f.returned.to_string()).into(),
         refunded: bonus(f.refunded).into(),
         clawed_back: bonus(f.clawed_back).into(),
+    }
+}
+
+/// The customer's consents on the card, and the «Согласия» panel when it is open.
+fn consents(c: &CustomerView, panel: &CustomerPanel) -> CustomerConsents {
+    let (open, confirming) = match panel {
+        CustomerPanel::Consents { confirming } => (true, *confirming),
+        _ => (false, false),
+    };
+    CustomerConsents {
+        processing: c.consent_processing,
+        advertising: c.consent_advertising,
+        open,
+        confirming,
     }
 }

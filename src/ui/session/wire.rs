@@ -11,6 +11,7 @@ use super::keypad::{FindModeChoice, Typing, show_entry};
 use crate::checkout::{Action, CardChoice, CustomerTab as Tab};
 use crate::protocol::server::{Gender, Questionnaire, Secret};
 use crate::runner::{Command, Commands};
+use crate::terminal::ConsentChange;
 use crate::ui::{
     AppWindow, CustomerAdapter, CustomerTab, FindAdapter, FindMode, LoginAdapter, ManagerAdapter,
     ProblemInfo, ProblemKind, Questions, RegistrationAdapter, ReturnAdapter, SessionAdapter,
@@ -204,6 +205,20 @@ fn customer(window: &AppWindow, send: &Sender, typing: &Rc<RefCell<Typing>>) {
             })
         });
     }
+    consents(&adapter, send);
+}
+
+/// `CustomerAdapter`: the «Согласия» panel of the card.
+fn consents(adapter: &CustomerAdapter, send: &Sender) {
+    adapter.on_show_consents(send.tap(Action::ShowConsents));
+    {
+        let send = send.clone();
+        adapter.on_set_advertising(move |given| {
+            send.act(Action::SetConsent(ConsentChange::Advertising(given)))
+        });
+    }
+    adapter.on_withdraw_processing(send.tap(Action::SetConsent(ConsentChange::Processing(false))));
+    adapter.on_give_processing(send.tap(Action::SetConsent(ConsentChange::Processing(true))));
 }
 
 /// `RegistrationAdapter`: the four steps of a registration.

@@ -61,6 +61,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0003_sale_fiscal",
         sql: include_str!("../../../../migrations/server-postgres/0003_sale_fiscal.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_consent_state",
+        sql: include_str!("../../../../migrations/server-postgres/0004_consent_state.sql"),
+    },
 ];
 
 /// The schema version this program writes: the newest migration's.

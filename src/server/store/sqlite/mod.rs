@@ -43,6 +43,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_sale_fiscal",
         include_str!("../../../../migrations/server/0005_sale_fiscal.sql"),
     ),
+    (
+        "0006_consent_state",
+        include_str!("../../../../migrations/server/0006_consent_state.sql"),
+    ),
 ];
 
 /// The schema version this program writes.

@@ -63,6 +63,26 @@ impl CustomerRead {
             .collect::<Result<_, StoreError>>()?;
         Ok((rows, remaining))
     }
+
+    fn consents(&mut self, customer_id: &str) -> Result<Vec<ConsentRow>, StoreError> {
+        self.session()
+            .query(
+                "SELECT kind, granted, at, terminal_id, cashier FROM consents
+                 WHERE customer_id = $1 ORDER BY seq",
+                &[&customer_id],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(ConsentRow {
+                    kind: col(r, 0)?,
+                    granted: col(r, 1)?,
+                    at: col(r, 2)?,
+                    terminal_id: col(r, 3)?,
+                    cashier: col(r, 4)?,
+                })
+            })
+            .collect()
+    }
 }
 }
 
@@ -129,8 +149,13 @@ impl CustomerTx for PgTx<'_> {
                 &c.cashier,
             ],
         )?;
-        row.map(drop)
-            .ok_or_else(|| no_customer("a consent", c.customer_id))
+        row.ok_or_else(|| no_customer("a consent", c.customer_id))?;
+        let column = consent_column(c.kind)?;
+        self.s.execute(
+            &format!("UPDATE customers SET {column} = $1 WHERE id = $2"),
+            &[&c.granted, &c.customer_id],
+        )?;
+        Ok(())
     }
 
     fn insert_audit(&mut self, a: &NewAudit<'_>) -> Result<(), StoreError> {

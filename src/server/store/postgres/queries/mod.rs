@@ -261,6 +261,8 @@ fn customer(r: &Row) -> Result<Customer, StoreError> {
         birth_date: col::<Option<NaiveDate>>(r, 7)?,
         registered_at: col(r, 8)?,
         referrer_id: col(r, 9)?,
+        consent_processing: col(r, 10)?,
+        consent_advertising: col(r, 11)?,
     })
 }
 

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, named_params, params};
 
-use super::{BALANCE_PARTS, Conn, SqliteTx, all, balance_col, customer};
+use super::{BALANCE_PARTS, Conn, SqliteTx, all, balance_col, customer, time_col};
 use crate::server::store::*;
 use crate::sqlite::ts;
 
@@ -64,6 +64,22 @@ impl<T: Conn> CustomerRead for T {
         )?)?;
         Ok((rows, remaining))
     }
+
+    fn consents(&mut self, customer_id: &str) -> Result<Vec<ConsentRow>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT kind, granted, at, terminal_id, cashier FROM consents
+             WHERE customer_id = ?1 ORDER BY id",
+        )?;
+        all(stmt.query_map([customer_id], |r| {
+            Ok(ConsentRow {
+                kind: r.get(0)?,
+                granted: r.get(1)?,
+                at: time_col(r, 2)?,
+                terminal_id: r.get(3)?,
+                cashier: r.get(4)?,
+            })
+        })?)
+    }
 }
 
 impl CustomerTx for SqliteTx<'_> {
@@ -116,6 +132,11 @@ impl CustomerTx for SqliteTx<'_> {
         self.conn.execute(
             "INSERT INTO consents (customer_id, kind, granted, at, terminal_id, cashier) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![c.customer_id, c.kind, c.granted, ts(c.at), c.terminal_id, c.cashier],
+        )?;
+        let column = consent_column(c.kind)?;
+        self.conn.execute(
+            &format!("UPDATE customers SET {column} = ?1 WHERE id = ?2"),
+            params![c.granted, c.customer_id],
         )?;
         Ok(())
     }

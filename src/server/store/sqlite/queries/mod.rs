@@ -116,6 +116,8 @@ fn customer(r: &Row<'_>) -> rusqlite::Result<Customer> {
         birth_date: birth.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
         registered_at: time_col(r, 8)?,
         referrer_id: r.get(9)?,
+        consent_processing: r.get(10)?,
+        consent_advertising: r.get(11)?,
     })
 }
 
