@@ -405,10 +405,11 @@ impl Till {
             return;
         }
         let shown = self.window.window().size();
-        self.window.window().set_size(size);
+        self.resize(size);
         self.pump();
         self.write_picture(name);
-        self.window.window().set_size(shown);
+        // Back, and the page laid out for that shape again before the walk goes on.
+        self.resize(shown);
         self.pump();
     }
 }

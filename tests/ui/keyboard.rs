@@ -160,11 +160,11 @@ fn session_walk() {
     edit(&till, "Дата рождения, ДД.ММ.ГГГГ", "SessionPages");
     tap_chars(&till, "17.05.1990");
     assert_eq!(value(&till, "Дата рождения, ДД.ММ.ГГГГ"), "17.05.1990");
-    till.window.window().set_size(large());
+    till.resize(large());
     till.pump();
     edit(&till, "Кто пригласил: телефон или карта", "SessionPages");
     till.picture("keyboard_1280x800");
-    till.window.window().set_size(small());
+    till.resize(small());
     till.pump();
 
     // A physical keyboard types into the field the keyboard is open for. (The field

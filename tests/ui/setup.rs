@@ -37,7 +37,7 @@ fn walk() {
     till.expect("Настройка кассы");
     till.expect_starting("Касса ещё не подключена к серверу");
     till.pictures_in_portrait("new");
-    till.window.window().set_size(whole_page());
+    till.resize(whole_page());
     till.pump();
 
     // The connection test: a wrong address, then the server.
@@ -86,15 +86,15 @@ fn walk() {
     // The whole page on the portrait terminal too: nothing on it is wider than 720 px,
     // down to the bottom a finger scrolls to.
     till.check_buttons_at_sizes("enrolled_whole_page", &[whole_portrait_page()]);
-    till.window.window().set_size(large());
+    till.resize(large());
     till.pump();
     till.picture("enrolled_1280x800");
-    till.window.window().set_size(whole_page());
+    till.resize(whole_page());
     till.pump();
 
     // Saved: the same window is the cashier's login, in the language chosen.
     till.tap("Сохранить и начать работу");
-    till.window.window().set_size(small());
+    till.resize(small());
     till.pump();
     till.expect("Cashier login");
     let config = TerminalConfig::load(&rig.till_data).unwrap();
@@ -112,7 +112,7 @@ fn walk() {
     till.tap("Войти");
     till.tap("Режим менеджера");
     till.tap("Настройка кассы");
-    till.window.window().set_size(whole_page());
+    till.resize(whole_page());
     till.pump();
     till.expect_starting("Касса подключена: магазин");
     assert_eq!(
@@ -123,7 +123,7 @@ fn walk() {
         till.field("Ключ связи").accessible_value().as_deref(),
         Some(new_key.as_str())
     );
-    till.window.window().set_size(small());
+    till.resize(small());
     till.pump();
     till.picture("reopened");
     till.tap("Отмена");
