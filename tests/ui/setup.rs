@@ -12,7 +12,7 @@ use bonuskassa::server::admin;
 use bonuskassa::terminal::TerminalConfig;
 use bonuskassa::ui::Language;
 use chrono::Utc;
-use slint::{ComponentHandle, PhysicalSize};
+use slint::PhysicalSize;
 
 /// Tall enough that the whole setup page is in view: the testing backend finds only
 /// elements that are visible, and a finger would scroll to them anyway.
