@@ -235,8 +235,12 @@ impl Worker {
                         // Idle long enough with nothing under way: the cashier is logged
                         // out, and the screen says why.
                         session.logout_if_idle();
-                        let busy = self.commands.pending() > 0;
-                        self.show(session, busy, None);
+                        // The countdowns move on. With a command waiting, its own view
+                        // comes next: one from here, built before it, would show the
+                        // buttons greyed for a moment, and a tap in that moment is lost.
+                        if self.commands.pending() == 0 {
+                            self.show(session, false, None);
+                        }
                     }
                 }
             }

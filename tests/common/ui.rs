@@ -62,7 +62,14 @@ pub fn on_slint_thread(test: impl FnOnce() + Send + 'static) {
     jobs.send((Box::new(test), answer))
         .expect("the Slint thread takes tests");
     if let Err(panic) = answered.recv().expect("the Slint thread answers") {
-        std::panic::resume_unwind(panic);
+        // The message was printed on the Slint thread, whose output the harness gives to
+        // whichever test started that thread: say it again in this test's failure.
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("(a panic without a message)");
+        panic!("on the Slint thread: {message}");
     }
 }
 
