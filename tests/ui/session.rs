@@ -326,9 +326,18 @@ fn customer_history(
     );
     till.open_card(receipt("ui-history-card", "300.00"), "9990000004");
     till.tap("История");
-    let burns_on = (chrono::Utc::now() + chrono::Duration::days(30))
+    // The gift burns in 30 days: "02.01.2027" across a new year, "17.06" within one.
+    let now = chrono::Utc::now();
+    let day = (now + chrono::Duration::days(30))
         .with_timezone(&chrono::Local)
-        .format("%d.%m");
+        .date_naive();
+    let burns_on = if chrono::Datelike::year(&day)
+        == chrono::Datelike::year(&now.with_timezone(&chrono::Local))
+    {
+        day.format("%d.%m").to_string()
+    } else {
+        day.format("%d.%m.%Y").to_string()
+    };
     till.expect(&format!("Сгорит 100 бонусов {burns_on}"));
     for text in [
         "Подарок за первую покупку",

@@ -146,7 +146,7 @@ pub(super) fn history_view(history: &HistoryResponse, now: DateTime<Utc>) -> His
     let on_day = |(day, amount): (chrono::NaiveDate, Bonus)| BonusesOnDay {
         amount: bonus(amount).into(),
         count: plural_count(amount),
-        date: day.format("%d.%m").to_string().into(),
+        date: day_of(day, now).into(),
     };
     HistoryView {
         lines,
@@ -161,6 +161,17 @@ pub(super) fn history_view(history: &HistoryResponse, now: DateTime<Utc>) -> His
             .map(on_day)
             .unwrap_or_default(),
         needs_server: false,
+    }
+}
+
+/// A day to come as the card names it: "15.01" in this year, "15.01.2027" in another (a
+/// year-long batch burns on today's date next year, which must not read as today).
+pub(super) fn day_of(day: chrono::NaiveDate, now: DateTime<Utc>) -> String {
+    use chrono::Datelike;
+    if day.year() == now.with_timezone(&Local).year() {
+        day.format("%d.%m").to_string()
+    } else {
+        day.format("%d.%m.%Y").to_string()
     }
 }
 
@@ -545,6 +556,20 @@ mod tests {
             ("121", 121, "20.12")
         );
         assert!(!v.needs_server);
+
+        let next_year = Local
+            .with_ymd_and_hms(2027, 12, 3, 12, 0, 0)
+            .unwrap()
+            .to_utc();
+        let far = history_view(
+            &HistoryResponse {
+                activating: Vec::new(),
+                burning: vec![dated("500", next_year)],
+                ..history.clone()
+            },
+            now,
+        );
+        assert_eq!(far.burning.date, "03.12.2027", "not to be read as today");
 
         let nothing = history_view(
             &HistoryResponse {
