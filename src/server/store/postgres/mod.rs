@@ -66,6 +66,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0004_consent_state",
         sql: include_str!("../../../../migrations/server-postgres/0004_consent_state.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_backoffice",
+        sql: include_str!("../../../../migrations/server-postgres/0005_backoffice.sql"),
+    },
 ];
 
 /// The schema version this program writes: the newest migration's.
