@@ -70,14 +70,78 @@ pub fn status_on_review<'r>(
     purchases: &[Purchase],
     now: DateTime<Utc>,
 ) -> Option<&'r CardRule> {
+    status_on_review_by(rules, current, |t| threshold_met(t, purchases, now))
+}
+
+/// [`status_on_review`] with the `keep` threshold judged by `met`, as the server does.
+///
+/// One level down is the nearest lower status a customer can reach without a person: a
+/// status with `issue = "manual"` (a staff card, a VIP card) is skipped, since nobody chose
+/// it for this customer. A status with `issue = "manual"` never carries `keep` (the rules
+/// refuse it): what a person gave, a person takes back. The lowest status never drops.
+pub fn status_on_review_by<'r>(
+    rules: &'r Rules,
+    current: &str,
+    mut met: impl FnMut(&Threshold) -> bool,
+) -> Option<&'r CardRule> {
     let level = rules.card_level(current)?;
     let card = &rules.cards[level];
-    match &card.keep {
-        Some(keep) if level > 0 && !threshold_met(keep, purchases, now) => {
-            Some(&rules.cards[level - 1])
-        }
-        _ => None,
+    let keep = card.keep.as_ref()?;
+    if card.issue == IssueRule::Manual {
+        return None;
     }
+    let lower = rules.cards[..level]
+        .iter()
+        .rev()
+        .find(|c| c.issue != IssueRule::Manual)?;
+    (!met(keep)).then_some(lower)
+}
+
+/// Why the status a cashier picked at registration cannot be given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatusChoiceError {
+    #[error("the rules have no card status \"{0}\"")]
+    Unknown(String),
+    #[error("the card status \"{0}\" is not one a cashier may issue (cashier_can_issue)")]
+    NotCashierIssuable(String),
+}
+
+/// The status a newly registered customer gets. With no choice: the first status with
+/// `issue = "registration"` (the lowest when there is none). With a choice: that status,
+/// which the rules must mark `cashier_can_issue = true` (seed 004: the cashier picks the
+/// card at registration).
+pub fn registration_status<'r>(
+    rules: &'r Rules,
+    chosen: Option<&str>,
+) -> Result<&'r CardRule, StatusChoiceError> {
+    match chosen {
+        None => Ok(rules.registration_card().unwrap_or(&rules.cards[0])),
+        Some(name) => match rules.card(name) {
+            None => Err(StatusChoiceError::Unknown(name.to_string())),
+            Some(c) if !c.cashier_can_issue => {
+                Err(StatusChoiceError::NotCashierIssuable(name.to_string()))
+            }
+            Some(c) => Ok(c),
+        },
+    }
+}
+
+/// The statuses a cashier may pick from at registration, lowest first. The till offers
+/// a choice only when there are two or more.
+pub fn cashier_statuses(rules: &Rules) -> Vec<&CardRule> {
+    rules.cards.iter().filter(|c| c.cashier_can_issue).collect()
+}
+
+/// The statuses the daily review looks at: those with a `keep` condition above the lowest
+/// status.
+pub fn reviewed_statuses(rules: &Rules) -> Vec<&str> {
+    rules
+        .cards
+        .iter()
+        .enumerate()
+        .filter(|(level, c)| *level > 0 && c.keep.is_some() && c.issue != IssueRule::Manual)
+        .map(|(_, c)| c.name.as_str())
+        .collect()
 }
 
 #[cfg(test)]
@@ -144,6 +208,80 @@ mod tests {
         );
         let enough: Vec<_> = (0..4).map(|d| buy(d, "100")).collect();
         assert_eq!(status_on_review(&r, "Серебряная", &enough, now()), None);
+    }
+
+    /// Стандартная (registration), Сотрудник (manual), Серебряная (sum, keep), Партнёр
+    /// (manual, cashier may issue).
+    fn with_manual() -> Rules {
+        Rules::from_toml_str(
+            r#"
+version = 1
+currency = "RUB"
+[[card]]
+name = "Стандартная"
+issue = "registration"
+cashier_can_issue = true
+[[card]]
+name = "Сотрудник"
+issue = "manual"
+[[card]]
+name = "Серебряная"
+issue = { purchases_sum = "20000" }
+keep = { purchases_count = 4, within_days = 90 }
+[[card]]
+name = "Партнёр"
+issue = "manual"
+cashier_can_issue = true
+"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_keep_drop_skips_a_manual_status_and_the_lowest_never_drops() {
+        let r = with_manual();
+        assert_eq!(
+            status_on_review(&r, "Серебряная", &[], now()).map(|c| c.name.as_str()),
+            Some("Стандартная")
+        );
+        assert_eq!(status_on_review(&r, "Сотрудник", &[], now()), None);
+        assert_eq!(status_on_review(&r, "Партнёр", &[], now()), None);
+        assert_eq!(status_on_review(&r, "Стандартная", &[], now()), None);
+        assert_eq!(status_on_review(&r, "Нет такой", &[], now()), None);
+        assert_eq!(reviewed_statuses(&r), vec!["Серебряная"]);
+        assert_eq!(reviewed_statuses(&rules()), vec!["Серебряная"]);
+    }
+
+    #[test]
+    fn a_manual_status_is_never_reached_by_purchases() {
+        let r = with_manual();
+        let big = [buy(1, "60000")];
+        assert_eq!(
+            status_after_sale(&r, "Стандартная", &big, now()).map(|c| c.name.as_str()),
+            Some("Серебряная")
+        );
+        assert_eq!(status_after_sale(&r, "Серебряная", &big, now()), None);
+    }
+
+    #[test]
+    fn registration_gives_the_registration_status_or_a_cashier_issuable_choice() {
+        let r = with_manual();
+        assert_eq!(registration_status(&r, None).unwrap().name, "Стандартная");
+        assert_eq!(
+            registration_status(&r, Some("Партнёр")).unwrap().name,
+            "Партнёр"
+        );
+        assert_eq!(
+            registration_status(&r, Some("Сотрудник")),
+            Err(StatusChoiceError::NotCashierIssuable("Сотрудник".into()))
+        );
+        assert_eq!(
+            registration_status(&r, Some("Платиновая")),
+            Err(StatusChoiceError::Unknown("Платиновая".into()))
+        );
+        let names: Vec<_> = cashier_statuses(&r).iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["Стандартная", "Партнёр"]);
+        assert_eq!(cashier_statuses(&rules()).len(), 1);
     }
 
     #[test]

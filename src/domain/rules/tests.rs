@@ -273,3 +273,16 @@ fn happy_hours_accept_lists_daily_and_midnight() {
     let h: HappyHours = "10:00-11:00".parse().unwrap();
     assert!(h.contains(2, NaiveTime::from_hms_opt(10, 30, 0).unwrap()));
 }
+
+#[test]
+fn keep_on_a_status_issued_only_by_hand_is_refused_with_its_key() {
+    for issue in ["issue = \"manual\"\n", ""] {
+        let e = err(&with_card(&format!(
+            "{issue}keep = {{ purchases_count = 4, within_days = 90 }}"
+        )));
+        assert_eq!(e.path, "card[0].keep", "{e}");
+        assert!(e.problem.contains("manual"), "{e}");
+    }
+    let ok = with_card("issue = { purchases_sum = \"100\" }\nkeep = { purchases_count = 1 }");
+    assert!(Rules::from_toml_str(&ok).is_ok());
+}

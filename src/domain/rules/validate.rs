@@ -74,6 +74,14 @@ impl Rules {
                 check_threshold(&format!("{p}.issue"), t)?;
             }
             if let Some(t) = &card.keep {
+                if card.issue == IssueRule::Manual {
+                    return Err(invalid(
+                        format!("{p}.keep"),
+                        "a status issued only by hand (issue = \"manual\", also when issue is \
+                         left out) is never dropped by keep: a person takes it back; remove keep \
+                         or give the status an issue threshold",
+                    ));
+                }
                 check_threshold(&format!("{p}.keep"), t)?;
             }
             if let Some(g) = &card.welcome_bonus {
