@@ -279,7 +279,10 @@ cashier_can_issue = true
             registration_status(&r, Some("Платиновая")),
             Err(StatusChoiceError::Unknown("Платиновая".into()))
         );
-        let names: Vec<_> = cashier_statuses(&r).iter().map(|c| c.name.as_str()).collect();
+        let names: Vec<_> = cashier_statuses(&r)
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
         assert_eq!(names, ["Стандартная", "Партнёр"]);
         assert_eq!(cashier_statuses(&rules()).len(), 1);
     }

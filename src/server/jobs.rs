@@ -1,11 +1,13 @@
-//! Periodic jobs: burning expired bonuses, granting birthday bonuses, pruning SMS codes, and
-//! picking up a rules version another server process stored.
+//! Periodic jobs: burning expired bonuses, granting birthday bonuses, the daily review of
+//! card statuses' `keep` conditions, pruning SMS codes, and picking up a rules version
+//! another server process stored.
 //!
 //! Every job is idempotent and runs exactly once per due item even when several server
 //! processes share one database and all run their jobs: a customer's batches are burnt
 //! under that customer's row lock and re-read under it, so the second process finds
 //! nothing left to burn; a birthday grant is claimed through a unique key (customer, year)
-//! before it is booked. Running late, twice, or after a crash is therefore safe.
+//! before it is booked; a `keep` drop is claimed through a unique key (customer, day) with
+//! the status it moves from. Running late, twice, or after a crash is therefore safe.
 //!
 //! Engine-free: everything goes through the store seam.
 
@@ -46,8 +48,13 @@ pub fn start(state: Arc<State>) -> tokio::task::JoinHandle<()> {
             match done {
                 Ok(Ok((r, now))) => {
                     since = now;
-                    if r.burnt + r.birthdays > 0 {
-                        tracing::info!(burnt = r.burnt, birthdays = r.birthdays, "jobs ran");
+                    if r.burnt + r.birthdays + r.dropped > 0 {
+                        tracing::info!(
+                            burnt = r.burnt,
+                            birthdays = r.birthdays,
+                            statuses_dropped = r.dropped,
+                            "jobs ran"
+                        );
                     }
                 }
                 Ok(Err(e)) => tracing::error!(error = %e, "a periodic job failed"),
@@ -61,6 +68,8 @@ pub fn start(state: Arc<State>) -> tokio::task::JoinHandle<()> {
 pub struct JobReport {
     pub burnt: u32,
     pub birthdays: u32,
+    /// Customers whose status dropped a level by the `keep` review.
+    pub dropped: u32,
 }
 
 /// Runs every job once, at `now`; `since` is the previous run.
@@ -79,12 +88,23 @@ pub fn run_once(
     })?;
     let burnt = burn(store, now)?;
     let birthdays = birthdays(store, rules, now)?;
+    // The `keep` review runs once a day: on the first run (which looks back a day) and on
+    // the first run after midnight UTC.
+    let dropped = if since.date_naive() != now.date_naive() {
+        super::statuses::review(store, rules, now)?
+    } else {
+        0
+    };
     // Codes and proofs nothing can use or count any more are deleted, so the tables hold
     // only the last few minutes of SMS traffic. Deleting twice deletes nothing twice.
     store::write(store, |tx| sms::prune(tx, sms_policy, now))?;
     // Expired holds stopped counting by themselves; their rows go a day later.
     store::write(store, |tx| super::holds::prune(tx, now))?;
-    Ok(JobReport { burnt, birthdays })
+    Ok(JobReport {
+        burnt,
+        birthdays,
+        dropped,
+    })
 }
 
 /// Burns every batch past its burning time, a chunk of customers per transaction.

@@ -30,6 +30,7 @@ pub mod openapi;
 pub mod ops;
 pub mod sales;
 pub mod sms;
+pub mod statuses;
 pub mod store;
 pub mod workers;
 

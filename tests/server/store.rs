@@ -849,7 +849,8 @@ fn a_small_fleet_loses_and_doubles_nothing() {
 }
 
 /// Two nodes run their periodic jobs on one database at the same moment: each expired
-/// batch burns once, each birthday bonus is granted once.
+/// batch burns once, each birthday bonus is granted once, and the customer below their
+/// status's `keep` condition drops one level once.
 #[test]
 fn jobs_run_by_several_nodes_at_once_burn_and_grant_each_item_once() {
     for engine in engines() {
@@ -885,6 +886,18 @@ fn jobs_run_by_several_nodes_at_once_burn_and_grant_each_item_once() {
             "{engine}: the three demo balances burn once: {reports:?}"
         );
         assert_eq!(birthdays, 1, "{engine}: one birthday bonus: {reports:?}");
+        let dropped: u32 = reports.iter().map(|r| r.dropped).sum();
+        assert_eq!(
+            dropped, 1,
+            "{engine}: Серебряная without purchases: {reports:?}"
+        );
+        let silver = customer_id(&*first, "+79990000002");
+        let changes = store::read(&*first, |r| r.status_changes(&silver)).unwrap();
+        assert_eq!(changes.len(), 1, "{engine}: {changes:?}");
+        assert_eq!(
+            (changes[0].from.as_str(), changes[0].to.as_str()),
+            ("Серебряная", "Стандартная")
+        );
         for phone in ["+79990000001", "+79990000002", "+79990000003"] {
             let id = customer_id(&*first, phone);
             let lines = store::read(&*first, |r| r.history(&id, 100)).unwrap();
@@ -902,6 +915,7 @@ fn jobs_run_by_several_nodes_at_once_burn_and_grant_each_item_once() {
 }
 
 mod holds;
+mod statuses;
 
 #[test]
 fn a_managers_code_lifts_a_terminals_login_lock_and_no_other_code_does() {

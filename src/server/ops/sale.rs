@@ -9,14 +9,16 @@ use crate::domain::fiscal::{FiscalData, FiscalKind};
 use crate::domain::money::{Bonus, Money, round_half_up};
 use crate::domain::receipt::{Receipt, ReceiptKind};
 use crate::domain::returns::Sale;
-use crate::domain::rules::Threshold;
 use crate::domain::status::status_after_sale_by;
 use crate::protocol::server::{RejectReason, Secret};
 use crate::server::customers::Customer;
 use crate::server::holds;
 use crate::server::ledger::{self, Grant, Source, Spend};
 use crate::server::sms;
-use crate::server::store::{CustomerKey, HoldState, NewSale, SaleFiscal, StoreError};
+use crate::server::statuses;
+use crate::server::store::{
+    CustomerKey, HoldState, NewSale, NewStatusChange, SaleFiscal, StatusCause, StoreError,
+};
 
 impl Cx<'_> {
     /// The fiscal document to keep with a sale, as JSON. A sale is never refused for its
@@ -279,8 +281,8 @@ impl Cx<'_> {
     /// Raises the card status right after the sale that crosses its threshold.
     fn upgrade_status(&mut self, c: &Customer) -> Result<Option<String>, Failure> {
         let (rules, now) = (self.rules, self.now);
-        // Each threshold is one indexed sum over the purchases in its window (returns count
-        // against the sum, not the count), never the customer's whole history in memory.
+        // Each threshold is one indexed sum over the purchases in its window, never the
+        // customer's whole history in memory.
         let mut failed = None;
         let tx = &mut *self.tx;
         let next = status_after_sale_by(rules, &c.card_status, |t| {
@@ -289,28 +291,26 @@ impl Cx<'_> {
             if failed.is_some() {
                 return false;
             }
-            let since = t.within_days().map(|d| now - Duration::days(i64::from(d)));
-            match tx.purchase_totals(&c.id, since, now) {
-                Ok(totals) => match t {
-                    Threshold::PurchasesSum { sum: need, .. } => {
-                        Money::from_kopecks(totals.sum) >= *need
-                    }
-                    Threshold::PurchasesCount { count: need, .. } => {
-                        totals.count >= i64::from(*need)
-                    }
-                },
-                Err(e) => {
-                    failed = Some(e);
-                    false
-                }
-            }
+            statuses::threshold_met(tx, &c.id, t, now).unwrap_or_else(|e| {
+                failed = Some(e);
+                false
+            })
         });
         if let Some(e) = failed {
             return Err(e.into());
         }
         match next {
             Some(card) => {
-                self.tx.set_card_status(&c.id, &card.name)?;
+                self.tx.change_card_status(&NewStatusChange {
+                    customer_id: &c.id,
+                    from: &c.card_status,
+                    to: &card.name,
+                    cause: StatusCause::Sale,
+                    actor: None,
+                    reason: "",
+                    at: now,
+                    review_day: None,
+                })?;
                 Ok(Some(card.name.clone()))
             }
             None => Ok(None),

@@ -38,6 +38,7 @@ pub mod postgres;
 mod retry;
 mod rows;
 pub mod sqlite;
+mod statuses;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -50,6 +51,7 @@ use crate::protocol::server::Role;
 pub use backoffice::*;
 pub use retry::{MAX_ATTEMPTS, conflicts_retried, read, write};
 pub use rows::*;
+pub use statuses::*;
 
 /// Which engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,13 +175,22 @@ pub trait Store: Send + Sync {
 
 /// Reads, on a read view or inside a transaction.
 pub trait ReadTx:
-    SetupRead + CustomerRead + LedgerRead + OperationRead + HoldRead + BackofficeRead
+    SetupRead + CustomerRead + LedgerRead + OperationRead + HoldRead + BackofficeRead + StatusRead
 {
 }
 
 /// A read-write transaction. Dropping it without [`Tx::commit`] rolls it back.
 pub trait Tx:
-    ReadTx + SetupTx + CustomerTx + LedgerTx + OperationTx + HoldTx + SmsTx + JobTx + BackofficeTx
+    ReadTx
+    + SetupTx
+    + CustomerTx
+    + LedgerTx
+    + OperationTx
+    + HoldTx
+    + SmsTx
+    + JobTx
+    + BackofficeTx
+    + StatusTx
 {
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
     /// Starts a savepoint; one level at a time.

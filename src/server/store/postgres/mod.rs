@@ -71,6 +71,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0005_backoffice",
         sql: include_str!("../../../../migrations/server-postgres/0005_backoffice.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_status_changes",
+        sql: include_str!("../../../../migrations/server-postgres/0008_status_changes.sql"),
+    },
 ];
 
 /// The schema version this program writes: the newest migration's.

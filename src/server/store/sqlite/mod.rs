@@ -51,6 +51,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_backoffice",
         include_str!("../../../../migrations/server/0007_backoffice.sql"),
     ),
+    (
+        "0010_status_changes",
+        include_str!("../../../../migrations/server/0010_status_changes.sql"),
+    ),
 ];
 
 /// The schema version this program writes.

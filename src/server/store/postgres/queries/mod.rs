@@ -342,6 +342,7 @@ mod ledger;
 mod operations;
 mod setup;
 mod sms;
+mod statuses;
 
 impl ReadTx for PgRead<'_> {}
 impl ReadTx for PgTx<'_> {}

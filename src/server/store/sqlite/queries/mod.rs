@@ -22,6 +22,7 @@ mod ledger;
 mod operations;
 mod setup;
 mod sms;
+mod statuses;
 
 /// A connection that answers the reads.
 pub(super) trait Conn {
