@@ -80,6 +80,8 @@ pub enum Action {
         processing: bool,
         advertising: bool,
     },
+    /// The card status picked on the card step, among those the rules let a cashier issue.
+    ChooseStatus(String),
     IssueCard(CardChoice),
     /// Manager mode.
     OpenManagerMenu,
@@ -252,6 +254,7 @@ impl Session {
                 processing,
                 advertising,
             } => self.consents(processing, advertising),
+            Action::ChooseStatus(name) => self.choose_status(&name),
             Action::IssueCard(choice) => self.issue_card(choice).await,
             Action::OpenManagerMenu => {
                 let c = self.cashier_or_login()?;

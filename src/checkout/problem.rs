@@ -2,6 +2,7 @@
 //! with their figures, which the UI words in Russian (or English) through `@tr`, each with
 //! what to do next. The English `Display` is for logs and tests.
 
+use crate::domain::status::StatusChoiceError;
 use crate::protocol::server::ErrorCode;
 use crate::store::StoreError;
 use crate::sync::client::ClientError;
@@ -87,6 +88,8 @@ pub enum Problem {
     BadBirthDate,
     #[error("this phone is already registered")]
     AlreadyRegistered,
+    #[error("the rules do not let a cashier issue the card status {0}")]
+    StatusNotIssuable(String),
     #[error("this return's sale was not made at this till: a manager handles it")]
     SaleNotKept,
     #[error(
@@ -181,6 +184,9 @@ impl From<TerminalError> for Problem {
             TerminalError::CodeRequired => Problem::CodeRequired,
             TerminalError::ConsentRequired => Problem::ConsentRequired,
             TerminalError::AlreadyRegistered => Problem::AlreadyRegistered,
+            TerminalError::StatusNotIssuable(
+                StatusChoiceError::Unknown(s) | StatusChoiceError::NotCashierIssuable(s),
+            ) => Problem::StatusNotIssuable(s),
             TerminalError::UnknownCustomer(_) => Problem::NotFound,
             TerminalError::NoKept(_) | TerminalError::KeptSettled { .. } => Problem::NoSuchReceipt,
             TerminalError::KeptChanged(d) => Problem::ReceiptChanged(d),

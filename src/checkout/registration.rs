@@ -7,6 +7,7 @@ use super::{AppliedWhat, CardChoice, Problem, Screen, Session};
 use crate::domain::card::CardNumber;
 use crate::domain::money::Bonus;
 use crate::domain::phone::Phone;
+use crate::domain::status::{cashier_statuses, registration_status};
 use crate::protocol::server::{CardIssue, CustomerView, Questionnaire, Secret, SmsPurpose};
 use crate::terminal::{Found, NewCustomer};
 
@@ -38,6 +39,15 @@ pub struct Registration {
     /// Set when this is not a new customer but one registered «Без кода» whose phone is
     /// being verified now.
     pub existing: Option<CustomerView>,
+    /// The card statuses the cashier may pick from (seed 004), lowest first: empty unless
+    /// the cached rules let a cashier issue two or more.
+    pub statuses: Vec<String>,
+    /// The status the new customer gets: the rules' registration status unless the
+    /// cashier picked another.
+    pub status: String,
+    /// Whether the cashier picked `status` (it goes with the operation) or it is the
+    /// rules' registration status.
+    pub status_picked: bool,
 }
 
 impl Session {
@@ -65,6 +75,15 @@ impl Session {
         existing: Option<CustomerView>,
     ) -> Result<Registration, Problem> {
         let rules = self.terminal.rules()?.1;
+        let offered = cashier_statuses(&rules);
+        let statuses = if offered.len() > 1 && existing.is_none() {
+            offered.iter().map(|c| c.name.clone()).collect()
+        } else {
+            Vec::new()
+        };
+        let status = registration_status(&rules, None)
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
         Ok(Registration {
             phone,
             step: RegistrationStep::Code,
@@ -77,6 +96,9 @@ impl Session {
             consent_advertising: false,
             without_code_allowed: rules.verification.allow_without_code,
             existing,
+            statuses,
+            status,
+            status_picked: false,
         })
     }
 
@@ -276,6 +298,22 @@ impl Session {
         Ok(())
     }
 
+    /// The cashier picks the card status of the new customer on the card step.
+    pub(super) fn choose_status(&mut self, name: &str) -> Result<(), Problem> {
+        let Screen::Register { registration, .. } = &mut self.screen else {
+            return Err(Problem::NothingOpen);
+        };
+        if registration.step != RegistrationStep::Card {
+            return Err(Problem::NothingOpen);
+        }
+        if !registration.statuses.iter().any(|s| s == name) {
+            return Err(Problem::StatusNotIssuable(name.to_string()));
+        }
+        registration.status = name.to_string();
+        registration.status_picked = true;
+        Ok(())
+    }
+
     pub(super) async fn issue_card(&mut self, choice: CardChoice) -> Result<(), Problem> {
         let cashier = self.cashier_or_login()?;
         let Screen::Register {
@@ -310,6 +348,7 @@ impl Session {
                 consent_processing: r.consent_processing,
                 consent_advertising: r.consent_advertising,
                 card,
+                card_status: r.status_picked.then_some(r.status),
             },
         )?;
         match receipt {

@@ -380,6 +380,12 @@ pub enum OperationBody {
         consent_advertising: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         card: Option<CardIssue>,
+        /// The card status the cashier picked (seed 004); absent: the rules' registration
+        /// status. Must be one the rules mark `cashier_can_issue = true`, or the operation
+        /// is refused with `status_not_issuable`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
+        card_status: Option<String>,
     },
     /// The customer gives or withdraws a consent at the till: each one present is
     /// recorded with the operation's time, till and cashier; one absent is left as it
@@ -487,6 +493,8 @@ pub enum RejectReason {
     ReturnExceedsSale,
     NotPermitted,
     SequenceReused,
+    /// The registration named a card status the rules do not let a cashier issue.
+    StatusNotIssuable,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -109,6 +109,8 @@ pub enum TerminalError {
     ConsentRequired,
     #[error("this phone is already registered")]
     AlreadyRegistered,
+    #[error(transparent)]
+    StatusNotIssuable(#[from] crate::domain::status::StatusChoiceError),
     #[error("no applied receipt with operation id {0} is kept at this till")]
     NoKept(String),
     #[error("the printed receipt is not the one the loyalty was applied to: {0}")]

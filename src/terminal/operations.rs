@@ -7,6 +7,7 @@ use crate::domain::fiscal::FiscalData;
 use crate::domain::money::Bonus;
 use crate::domain::phone::Phone;
 use crate::domain::returns::Sale;
+use crate::domain::status::registration_status;
 use crate::protocol::server::{
     CardIssue, CustomerView, Operation, OperationBody, OperationResult, OperationStatus,
     Questionnaire, Secret, SmsPurpose, SmsSendRequest, SmsSendResponse, SmsVerifyRequest,
@@ -39,6 +40,8 @@ pub struct NewCustomer {
     pub consent_processing: bool,
     pub consent_advertising: bool,
     pub card: Option<CardIssue>,
+    /// The card status the cashier picked; `None`: the rules' registration status.
+    pub card_status: Option<String>,
 }
 
 /// One consent a customer gives (`true`) or withdraws (`false`) at the till.
@@ -225,7 +228,9 @@ impl Terminal {
             // A virtual number is made by the server; the card shows it after the sync.
             _ => (None, None),
         };
-        let status = rules.registration_card().unwrap_or(&rules.cards[0]).clone();
+        // The same rule as the server's, from the cached rules: a picked status must be one
+        // a cashier may issue.
+        let status = registration_status(&rules, new.card_status.as_deref())?.clone();
         let cached = CachedCustomer {
             id: uuid::Uuid::now_v7().to_string(),
             phone_masked: new.phone.masked(),
@@ -251,6 +256,7 @@ impl Terminal {
                 consent_processing: true,
                 consent_advertising: new.consent_advertising,
                 card: new.card,
+                card_status: new.card_status,
             },
             &cashier.name,
             Some(cashier.id),

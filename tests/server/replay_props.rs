@@ -165,6 +165,7 @@ fn operations(case: u64, steps: &[Step], customers: &[String]) -> (Vec<Operation
                     consent_processing: true,
                     consent_advertising: false,
                     card: None,
+                    card_status: None,
                 },
             };
             Operation {

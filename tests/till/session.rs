@@ -1132,3 +1132,102 @@ async fn a_registered_card_shows_its_welcome_bonus_and_virtual_number_at_once() 
     assert!(found.customer.card_masked.is_some());
     assert_eq!(s.terminal().conflicts().unwrap(), vec![]);
 }
+
+/// The demo rules with Серебряная also issuable by a cashier (seed 004): two to pick from.
+fn rules_with_two_cashier_statuses() -> String {
+    let demo = bonuskassa::server::admin::DEMO_RULES;
+    let silver = "issue = { purchases_sum = \"20000\" }\n";
+    assert!(demo.contains(silver));
+    demo.replace(silver, &format!("{silver}cashier_can_issue = true\n"))
+}
+
+/// The registration as it stands on the screen.
+fn registration(s: &Session) -> &bonuskassa::checkout::Registration {
+    match s.screen() {
+        Screen::Register { registration, .. } => registration,
+        other => panic!("{other:?} {:?}", s.problem()),
+    }
+}
+
+/// Walks a registration of `phone` to its card step, «Без кода».
+async fn to_the_card_step(s: &mut Session, phone: &str) {
+    s.act(Action::StartRegistration {
+        phone: phone.into(),
+    })
+    .await;
+    s.act(Action::WithoutCode).await;
+    s.act(Action::Questionnaire(Questionnaire::default())).await;
+    s.act(Action::Consents {
+        processing: true,
+        advertising: false,
+    })
+    .await;
+    assert_eq!(registration(s).step, RegistrationStep::Card);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cashier_picks_a_card_status_the_rules_let_them_issue_online_and_offline() {
+    let mut rig = Rig::new();
+    rig.stop_server();
+    let store = crate::common::server::open(&rig.server_data);
+    bonuskassa::server::store::write(&*store, |tx| {
+        bonuskassa::server::store_rules(tx, &rules_with_two_cashier_statuses(), chrono::Utc::now())
+    })
+    .unwrap();
+    drop(store);
+    rig.start_server();
+    let mut s = logged_in(&rig, "1111").await;
+
+    // Online: the choice is offered, a status outside it is refused, the pick registers.
+    s.act(Action::OpenReceipt(receipt("st-1", "700.00"))).await;
+    s.act(Action::FindByPhone("+7 999 620-00-01".into())).await;
+    to_the_card_step(&mut s, "+7 999 620-00-01").await;
+    let r = registration(&s);
+    assert_eq!(r.statuses, ["Стандартная", "Серебряная"]);
+    assert_eq!((r.status.as_str(), r.status_picked), ("Стандартная", false));
+    s.act(Action::ChooseStatus("Золотая".into())).await;
+    assert_eq!(
+        s.problem(),
+        Some(&Problem::StatusNotIssuable("Золотая".into()))
+    );
+    s.act(Action::ChooseStatus("Серебряная".into())).await;
+    assert_eq!(s.problem(), None);
+    assert_eq!(registration(&s).status, "Серебряная");
+    s.act(Action::IssueCard(CardChoice::None)).await;
+    let Screen::Customer { found, .. } = s.screen() else {
+        panic!("{:?} {:?}", s.screen(), s.problem())
+    };
+    assert!(!found.offline);
+    assert_eq!(found.customer.card_status, "Серебряная");
+    s.act(Action::Cancel).await;
+
+    // Offline: the till applies the same rule from its cached rules, and the server agrees
+    // when the queue drains.
+    rig.stop_server();
+    s.act(Action::OpenReceipt(receipt("st-2", "700.00"))).await;
+    s.act(Action::FindByPhone("+7 999 620-00-02".into())).await;
+    to_the_card_step(&mut s, "+7 999 620-00-02").await;
+    s.act(Action::ChooseStatus("Серебряная".into())).await;
+    s.act(Action::IssueCard(CardChoice::None)).await;
+    let Screen::Customer { found, .. } = s.screen() else {
+        panic!("{:?} {:?}", s.screen(), s.problem())
+    };
+    assert!(found.offline);
+    assert_eq!(found.customer.card_status, "Серебряная");
+    s.act(Action::Cancel).await;
+    rig.start_server();
+    wait_for(s.terminal(), "the registration to sync", |st| {
+        st.queue.pending == 0
+    })
+    .await;
+    let store = crate::common::server::open(&rig.server_data);
+    for phone in ["+79996200001", "+79996200002"] {
+        let c = bonuskassa::server::store::read(&*store, |r| {
+            r.customer(bonuskassa::server::store::CustomerKey::Phone(phone))
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.card_status, "Серебряная", "{phone}");
+    }
+    assert!(s.terminal().conflicts().unwrap().is_empty());
+}

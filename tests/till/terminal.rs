@@ -168,6 +168,7 @@ async fn online_first_then_offline_from_the_cache_then_the_queue_drains() {
                 consent_processing: true,
                 consent_advertising: false,
                 card: None,
+                card_status: None,
             },
         )
         .unwrap();
@@ -311,6 +312,7 @@ async fn registration_with_an_sms_code_and_a_manual_change_online() {
                 consent_processing: true,
                 consent_advertising: true,
                 card: None,
+                card_status: None,
             },
         )
         .unwrap();

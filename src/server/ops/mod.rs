@@ -303,6 +303,7 @@ struct RegistrationInput<'a> {
     consent_processing: bool,
     consent_advertising: bool,
     card: Option<&'a CardIssue>,
+    card_status: Option<&'a str>,
 }
 
 impl Cx<'_> {
@@ -353,6 +354,7 @@ impl Cx<'_> {
                 consent_processing,
                 consent_advertising,
                 card,
+                card_status,
             } => self.register(RegistrationInput {
                 customer_id,
                 phone,
@@ -361,6 +363,7 @@ impl Cx<'_> {
                 consent_processing: *consent_processing,
                 consent_advertising: *consent_advertising,
                 card: card.as_ref(),
+                card_status: card_status.as_deref(),
             }),
             OperationBody::Consent {
                 customer_id,

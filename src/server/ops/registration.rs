@@ -2,6 +2,7 @@
 
 use super::{Cx, Failure, RegistrationInput, Reject, reject};
 use crate::domain::card::{CardFormat, CardNumber, VirtualPrefix, generate_virtual};
+use crate::domain::status::registration_status;
 use crate::protocol::server::{CardIssue, Gender, RejectReason, Secret};
 use crate::server::customers;
 use crate::server::ledger::Source;
@@ -20,6 +21,10 @@ impl Cx<'_> {
                 "registration needs the customer's consent to the processing of personal data",
             );
         }
+        // A status the cashier picked must be one the rules let a cashier issue.
+        let status = registration_status(rules, r.card_status)
+            .map_err(|e| Reject(RejectReason::StatusNotIssuable, e.to_string()))?
+            .clone();
         if let Some(existing) = self.tx.customer(CustomerKey::Phone(r.phone.as_e164()))? {
             return reject(
                 RejectReason::AlreadyRegistered,
@@ -80,7 +85,6 @@ impl Cx<'_> {
             Some(text) => customers::by_phone_or_card(self.tx, text.expose(), &formats)?,
             None => None,
         };
-        let status = rules.registration_card().unwrap_or(&rules.cards[0]).clone();
         let mut new = NewCustomer {
             id: r.customer_id.to_string(),
             phone: r.phone.as_e164().to_string(),

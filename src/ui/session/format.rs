@@ -426,6 +426,7 @@ pub(super) fn problem_info(problem: &Problem) -> ProblemInfo {
         Problem::BadEmail => plain(K::BadEmail),
         Problem::BadBirthDate => plain(K::BadBirthDate),
         Problem::AlreadyRegistered => plain(K::AlreadyRegistered),
+        Problem::StatusNotIssuable(s) => info(K::StatusNotIssuable, s.as_str(), ""),
         Problem::SaleNotKept => plain(K::SaleNotKept),
         Problem::SaleElsewhereOffline => plain(K::SaleElsewhereOffline),
         Problem::FiscalSaleNotFound => plain(K::FiscalSaleNotFound),

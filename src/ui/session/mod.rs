@@ -169,9 +169,12 @@ fn show(window: &AppWindow, view: View) {
     customer.set_history_needs_server(view.customer_history.needs_server);
     customer.set_consents(view.consents);
 
-    window
-        .global::<RegistrationAdapter>()
-        .set_registration(view.registration);
+    let registration = window.global::<RegistrationAdapter>();
+    registration.set_registration(view.registration);
+    // Set only when they change: a new model rebuilds the buttons under the cashier's finger.
+    if !slint::Model::iter(&registration.get_statuses()).eq(view.statuses.iter().cloned()) {
+        registration.set_statuses(ModelRc::new(VecModel::from(view.statuses)));
+    }
 
     let refund = window.global::<ReturnAdapter>();
     refund.set_refund(view.refund);

@@ -52,6 +52,7 @@ fn conflict_reason(reason: Option<RejectReason>) -> ConflictReason {
         Some(RejectReason::ReturnExceedsSale) => C::ReturnExceedsSale,
         Some(RejectReason::NotPermitted) => C::NotPermitted,
         Some(RejectReason::SequenceReused) => C::SequenceReused,
+        Some(RejectReason::StatusNotIssuable) => C::StatusNotIssuable,
     }
 }
 
@@ -96,6 +97,8 @@ pub(super) struct View {
     pub(super) purchases_shown: bool,
     pub(super) purchases_owner: PurchasesOwner,
     pub(super) conflicts: Vec<ConflictLine>,
+    /// The card statuses the cashier may pick from at registration.
+    pub(super) statuses: Vec<slint::SharedString>,
     pub(super) unconfirmed: Vec<UnconfirmedLine>,
     pub(super) shift: ShiftInfo,
     pub(super) shift_cashiers: Vec<ShiftRow>,
@@ -141,6 +144,7 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
         purchases_shown: false,
         purchases_owner: PurchasesOwner::default(),
         conflicts: Vec::new(),
+        statuses: Vec::new(),
         unconfirmed: Vec::new(),
         shift: ShiftInfo::default(),
         shift_cashiers: Vec::new(),
@@ -251,7 +255,9 @@ pub(super) fn view(shown: &Shown<'_>) -> View {
                 tries_left: r.tries_left.map_or(-1, |n| n as i32),
                 without_code_allowed: r.without_code_allowed,
                 existing: r.existing.is_some(),
+                status: r.status.as_str().into(),
             };
+            view.statuses = r.statuses.iter().map(|s| s.as_str().into()).collect();
         }
         Screen::Return {
             receipt,

@@ -267,6 +267,10 @@ fn registration(window: &AppWindow, send: &Sender, typing: &Rc<RefCell<Typing>>)
         });
     }
     {
+        let send = send.clone();
+        adapter.on_choose_status(move |name| send.act(Action::ChooseStatus(name.into())));
+    }
+    {
         let (typing, send) = (typing.clone(), send.clone());
         adapter.on_issue_card(move |how| {
             let choice = match how.as_str() {
