@@ -63,14 +63,18 @@ pub fn status_after_sale_by<'r>(
 }
 
 /// The periodic review of a status with a `keep` condition: `Some(lower)` when the
-/// condition is not met and the status drops one level.
+/// condition is not met and the status drops one level. `held_since`: when the customer
+/// got the status (registered with it, raised to it, or given it by hand).
 pub fn status_on_review<'r>(
     rules: &'r Rules,
     current: &str,
+    held_since: DateTime<Utc>,
     purchases: &[Purchase],
     now: DateTime<Utc>,
 ) -> Option<&'r CardRule> {
-    status_on_review_by(rules, current, |t| threshold_met(t, purchases, now))
+    status_on_review_by(rules, current, held_since, now, |t| {
+        threshold_met(t, purchases, now)
+    })
 }
 
 /// [`status_on_review`] with the `keep` threshold judged by `met`, as the server does.
@@ -79,15 +83,26 @@ pub fn status_on_review<'r>(
 /// status with `issue = "manual"` (a staff card, a VIP card) is skipped, since nobody chose
 /// it for this customer. A status with `issue = "manual"` never carries `keep` (the rules
 /// refuse it): what a person gave, a person takes back. The lowest status never drops.
+///
+/// A status is judged only once the customer has held it for the whole `within_days` window
+/// of its `keep`: a customer raised to it (or given it at registration) yesterday has had
+/// no chance to make the purchases yet.
 pub fn status_on_review_by<'r>(
     rules: &'r Rules,
     current: &str,
+    held_since: DateTime<Utc>,
+    now: DateTime<Utc>,
     mut met: impl FnMut(&Threshold) -> bool,
 ) -> Option<&'r CardRule> {
     let level = rules.card_level(current)?;
     let card = &rules.cards[level];
     let keep = card.keep.as_ref()?;
     if card.issue == IssueRule::Manual {
+        return None;
+    }
+    if let Some(days) = keep.within_days()
+        && now - held_since < Duration::days(i64::from(days))
+    {
         return None;
     }
     let lower = rules.cards[..level]
@@ -164,6 +179,23 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
     }
 
+    fn long_ago() -> DateTime<Utc> {
+        now() - Duration::days(1000)
+    }
+
+    #[test]
+    fn a_status_is_judged_only_after_it_was_held_for_its_keep_window() {
+        let r = rules();
+        // Серебряная keeps with 4 purchases in 90 days.
+        let raised = now() - Duration::days(89);
+        assert_eq!(status_on_review(&r, "Серебряная", raised, &[], now()), None);
+        let raised = now() - Duration::days(90);
+        assert_eq!(
+            status_on_review(&r, "Серебряная", raised, &[], now()).map(|c| c.name.as_str()),
+            Some("Стандартная")
+        );
+    }
+
     #[test]
     fn crossing_a_sum_threshold_raises_the_status_right_after_the_sale() {
         let r = rules();
@@ -203,11 +235,14 @@ mod tests {
         let r = rules();
         let few = [buy(5, "100"), buy(200, "100")];
         assert_eq!(
-            status_on_review(&r, "Серебряная", &few, now()).map(|c| c.name.as_str()),
+            status_on_review(&r, "Серебряная", long_ago(), &few, now()).map(|c| c.name.as_str()),
             Some("Стандартная")
         );
         let enough: Vec<_> = (0..4).map(|d| buy(d, "100")).collect();
-        assert_eq!(status_on_review(&r, "Серебряная", &enough, now()), None);
+        assert_eq!(
+            status_on_review(&r, "Серебряная", long_ago(), &enough, now()),
+            None
+        );
     }
 
     /// Стандартная (registration), Сотрудник (manual), Серебряная (sum, keep), Партнёр
@@ -241,13 +276,25 @@ cashier_can_issue = true
     fn a_keep_drop_skips_a_manual_status_and_the_lowest_never_drops() {
         let r = with_manual();
         assert_eq!(
-            status_on_review(&r, "Серебряная", &[], now()).map(|c| c.name.as_str()),
+            status_on_review(&r, "Серебряная", long_ago(), &[], now()).map(|c| c.name.as_str()),
             Some("Стандартная")
         );
-        assert_eq!(status_on_review(&r, "Сотрудник", &[], now()), None);
-        assert_eq!(status_on_review(&r, "Партнёр", &[], now()), None);
-        assert_eq!(status_on_review(&r, "Стандартная", &[], now()), None);
-        assert_eq!(status_on_review(&r, "Нет такой", &[], now()), None);
+        assert_eq!(
+            status_on_review(&r, "Сотрудник", long_ago(), &[], now()),
+            None
+        );
+        assert_eq!(
+            status_on_review(&r, "Партнёр", long_ago(), &[], now()),
+            None
+        );
+        assert_eq!(
+            status_on_review(&r, "Стандартная", long_ago(), &[], now()),
+            None
+        );
+        assert_eq!(
+            status_on_review(&r, "Нет такой", long_ago(), &[], now()),
+            None
+        );
         assert_eq!(reviewed_statuses(&r), vec!["Серебряная"]);
         assert_eq!(reviewed_statuses(&rules()), vec!["Серебряная"]);
     }

@@ -5,6 +5,8 @@
 //! - A status with `issue = "manual"` is given only by a person and taken back only by a
 //!   person: purchases never raise a customer to it, `keep` never applies to it (the rules
 //!   refuse `keep` there), and a `keep` drop skips it on the way down.
+//! - A status is judged only once the customer has held it for its `keep` window (since
+//!   registration or the last change): a customer raised yesterday has had no chance yet.
 //! - The review drops a customer at most one level a day (a claim per customer and UTC day),
 //!   so every server process may run it, late or twice, and a customer who fell below two
 //!   `keep` conditions steps down one level a day rather than at once.
@@ -83,8 +85,13 @@ fn review_one(
     let Some(c) = tx.customer(CustomerKey::Id(id))? else {
         return Ok(false);
     };
+    // Held since the last change of the status, or since registration.
+    let held_since = tx
+        .status_changes(id)?
+        .first()
+        .map_or(c.registered_at, |change| change.at);
     let mut failed = None;
-    let lower = status_on_review_by(rules, &c.card_status, |t| {
+    let lower = status_on_review_by(rules, &c.card_status, held_since, now, |t| {
         match threshold_met(tx, id, t, now) {
             Ok(met) => met,
             Err(e) => {

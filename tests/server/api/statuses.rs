@@ -32,7 +32,11 @@ async fn a_registration_takes_only_a_status_a_cashier_may_issue() {
         let (s, v) = f
             .post("/customers/lookup", json!({ "phone": "+79996300001" }))
             .await;
-        assert_eq!(s, StatusCode::NOT_FOUND, "{engine}: nothing registered: {v}");
+        assert_eq!(
+            s,
+            StatusCode::NOT_FOUND,
+            "{engine}: nothing registered: {v}"
+        );
         let r = register(3, "+79996300001", "Стандартная").await;
         assert_eq!(r["status"], "applied", "{engine}: {r}");
         assert_eq!(r["answer"]["customer"]["card_status"], "Стандартная");

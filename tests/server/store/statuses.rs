@@ -109,7 +109,10 @@ fn the_keep_review_drops_one_level_once_and_bumps_the_feed() {
     for engine in engines() {
         let (_db, store) = demo(engine);
         let silver = customer_id(&*store, "+79990000002");
-        let later = t0() + Span::days(1);
+        // The demo customers registered at t0: Серебряная is judged after its 90 days.
+        let early = t0() + Span::days(89);
+        assert_eq!(statuses::review(&*store, &rules(), early).unwrap(), 0);
+        let later = t0() + Span::days(90);
         let (_, last) = store::read(&*store, |r| r.feed(0, 1000, later)).unwrap();
         assert_eq!(statuses::review(&*store, &rules(), later).unwrap(), 1);
         assert_eq!(statuses::review(&*store, &rules(), later).unwrap(), 0);
