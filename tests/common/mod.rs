@@ -141,6 +141,23 @@ impl Rig {
         s
     }
 
+    /// Restarts the server on the demo rules with Серебряная also issuable by a cashier
+    /// (seed 004): two statuses to pick from at registration.
+    pub fn two_cashier_statuses(&mut self) {
+        let demo = bonuskassa::server::admin::DEMO_RULES;
+        let silver = "issue = { purchases_sum = \"20000\" }\n";
+        assert!(demo.contains(silver));
+        let text = demo.replace(silver, &format!("{silver}cashier_can_issue = true\n"));
+        self.stop_server();
+        let store = server::open(&self.server_data);
+        bonuskassa::server::store::write(&*store, |tx| {
+            bonuskassa::server::store_rules(tx, &text, Utc::now())
+        })
+        .unwrap();
+        drop(store);
+        self.start_server();
+    }
+
     pub fn stop_server(&mut self) {
         self.server.take().unwrap().stop().unwrap();
     }

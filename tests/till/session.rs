@@ -1133,14 +1133,6 @@ async fn a_registered_card_shows_its_welcome_bonus_and_virtual_number_at_once() 
     assert_eq!(s.terminal().conflicts().unwrap(), vec![]);
 }
 
-/// The demo rules with Серебряная also issuable by a cashier (seed 004): two to pick from.
-fn rules_with_two_cashier_statuses() -> String {
-    let demo = bonuskassa::server::admin::DEMO_RULES;
-    let silver = "issue = { purchases_sum = \"20000\" }\n";
-    assert!(demo.contains(silver));
-    demo.replace(silver, &format!("{silver}cashier_can_issue = true\n"))
-}
-
 /// The registration as it stands on the screen.
 fn registration(s: &Session) -> &bonuskassa::checkout::Registration {
     match s.screen() {
@@ -1168,14 +1160,7 @@ async fn to_the_card_step(s: &mut Session, phone: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cashier_picks_a_card_status_the_rules_let_them_issue_online_and_offline() {
     let mut rig = Rig::new();
-    rig.stop_server();
-    let store = crate::common::server::open(&rig.server_data);
-    bonuskassa::server::store::write(&*store, |tx| {
-        bonuskassa::server::store_rules(tx, &rules_with_two_cashier_statuses(), chrono::Utc::now())
-    })
-    .unwrap();
-    drop(store);
-    rig.start_server();
+    rig.two_cashier_statuses();
     let mut s = logged_in(&rig, "1111").await;
 
     // Online: the choice is offered, a status outside it is refused, the pick registers.

@@ -29,6 +29,8 @@ fn the_touch_screens_walk_a_sale_a_registration_a_return_and_the_manager_menu() 
 /// The test, on the Slint thread.
 fn walk() {
     let mut rig = Rig::new();
+    // Two statuses a cashier may issue, so the registration's card step offers the pick.
+    rig.two_cashier_statuses();
     // The test's own runtime enrols the till and reads the demo SMS inbox; it stays alive
     // for the whole walk, since the till's HTTP connections were made on it.
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -143,7 +145,33 @@ fn walk() {
     till.pictures_in_portrait("register_consents");
     till.tap("Далее");
     till.expect("Шаг 4 из 4: карта");
+    // The card status: the registration one is picked; Серебряная may be picked instead
+    // (seed 004), and back again.
+    till.expect("Статус карты");
+    assert!(
+        till.element("Стандартная", AccessibleRole::Button)
+            .accessible_checked()
+            .unwrap_or_default()
+    );
+    till.tap("Серебряная");
+    assert!(
+        till.element("Серебряная", AccessibleRole::Button)
+            .accessible_checked()
+            .unwrap_or_default()
+    );
+    assert!(
+        !till
+            .element("Стандартная", AccessibleRole::Button)
+            .accessible_checked()
+            .unwrap_or_default()
+    );
     till.pictures_in_portrait("register_card");
+    till.tap("Стандартная");
+    assert!(
+        till.element("Стандартная", AccessibleRole::Button)
+            .accessible_checked()
+            .unwrap_or_default()
+    );
     till.tap("Виртуальная карта");
     till.expect("Вера");
     // The server registered her at once: the virtual card's number, and the welcome
