@@ -160,7 +160,7 @@ pub fn set_card_status(
     if reason.is_empty() {
         return Err(StatusError::NoReason);
     }
-    let done = store::write(store, |tx| {
+    store::write(store, |tx| {
         let Some((_, text)) = tx.newest_rules()? else {
             return Ok(Err(StatusError::Rules("no rules are stored".into())));
         };
@@ -198,6 +198,5 @@ pub fn set_card_status(
             from: c.card_status.clone(),
             to: status.to_string(),
         }))
-    })?;
-    done
+    })?
 }
