@@ -448,6 +448,25 @@ pub fn customer_feed(
         for row in rows {
             let c = row.customer;
             cursor = row.seq;
+            if c.gone {
+                // Only that it is gone: nothing of the person goes to the till.
+                out.push(FeedCustomer {
+                    id: c.id,
+                    phone_hash: String::new(),
+                    card_hash: None,
+                    phone_masked: String::new(),
+                    name: String::new(),
+                    card_status: String::new(),
+                    phone_verified: false,
+                    balance: Bonus::ZERO,
+                    pending: Bonus::ZERO,
+                    seq: row.seq,
+                    consent_processing: false,
+                    consent_advertising: false,
+                    gone: true,
+                });
+                continue;
+            }
             out.push(FeedCustomer {
                 phone_hash: lookup_hash(&key, &c.phone),
                 card_hash: c.card_number.as_deref().map(|n| lookup_hash(&key, n)),
@@ -460,6 +479,7 @@ pub fn customer_feed(
                 seq: row.seq,
                 consent_processing: c.consent_processing,
                 consent_advertising: c.consent_advertising,
+                gone: false,
                 id: c.id,
             });
         }

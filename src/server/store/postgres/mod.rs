@@ -71,6 +71,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0005_backoffice",
         sql: include_str!("../../../../migrations/server-postgres/0005_backoffice.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0009_customer_admin",
+        sql: include_str!("../../../../migrations/server-postgres/0009_customer_admin.sql"),
+    },
 ];
 
 /// The schema version this program writes: the newest migration's.

@@ -51,6 +51,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_backoffice",
         include_str!("../../../../migrations/server/0007_backoffice.sql"),
     ),
+    (
+        "0011_customer_admin",
+        include_str!("../../../../migrations/server/0011_customer_admin.sql"),
+    ),
 ];
 
 /// The schema version this program writes.
