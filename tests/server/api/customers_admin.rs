@@ -406,6 +406,18 @@ async fn two_records_of_one_person_merge_and_an_erased_customer_leaves_only_anon
             )
             .await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
+        // A sale a till queued offline for the merged record lands on the record kept.
+        let kept_before = f.page(&owner, &ilya).await["balance"].clone();
+        let r = f
+            .op(
+                1,
+                json!({ "kind": "sale", "customer_id": anna, "receipt": receipt("r-merged", "1000.00"), "spend": "0" }),
+            )
+            .await;
+        assert_eq!(r["status"], "applied", "{r}");
+        let kept_after = f.page(&owner, &ilya).await;
+        assert_ne!(kept_after["balance"], kept_before, "{kept_after}");
+        assert_eq!(f.page(&owner, &anna).await["balance"], "0.00");
         // The ledger adds up after the move, on both records.
         let census = srv::census(&f.db.location);
         assert_eq!(census.unbalanced, 0, "{census:?}");
