@@ -77,6 +77,7 @@ fn fill(store: &mut TerminalStore, key: &[u8], rng: &mut StdRng) {
                 seq: i as i64 + 1,
                 consent_processing: true,
                 consent_advertising: false,
+                gone: false,
             });
         }
         let cursor = page.last().map_or(0, |c| c.seq);

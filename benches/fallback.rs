@@ -63,6 +63,7 @@ fn fallback(c: &mut Criterion) {
             seq: 1,
             consent_processing: true,
             consent_advertising: false,
+            gone: false,
         };
         store
             .apply_feed(&[customer], 1, Utc::now())

@@ -354,7 +354,12 @@ async fn calc(
 ) -> Result<axum::Json<CalcResponse>, ApiError> {
     read(&state, move |s| {
         token.read(s, |r, _| {
-            Ok(json(customers::calculate(r, &s.rules(), &req, s.now())?))
+            Ok(json(customers::calculate(
+                r,
+                &s.current_rules(),
+                &req,
+                s.now(),
+            )?))
         })
     })
     .await
@@ -372,7 +377,7 @@ async fn operations(
     }
     write(&state, move |s| {
         let terminal = token.terminal(s)?;
-        let rules = s.rules();
+        let rules = s.current_rules();
         let results = ops::apply_batch(s.store(), &rules.rules, &terminal, req.operations, || {
             s.now()
         })?;
@@ -417,7 +422,7 @@ async fn rules(
 ) -> Result<axum::Json<RulesResponse>, ApiError> {
     read(&state, move |s| {
         token.terminal(s)?;
-        let r = s.rules();
+        let r = s.current_rules();
         Ok(json(RulesResponse {
             version: r.version,
             text: r.text.clone(),

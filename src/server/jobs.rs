@@ -100,6 +100,8 @@ pub fn run_once(
     store::write(store, |tx| sms::prune(tx, sms_policy, now))?;
     // Expired holds stopped counting by themselves; their rows go a day later.
     store::write(store, |tx| super::holds::prune(tx, now))?;
+    // Expired back-office sessions open nothing; their rows go.
+    store::write(store, |tx| tx.prune_sessions(now))?;
     Ok(JobReport {
         burnt,
         birthdays,

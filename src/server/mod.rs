@@ -105,6 +105,9 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
+/// How often a serving process looks for a rules version activated elsewhere.
+pub const RULES_CHECK_S: i64 = 5;
+
 /// The rules the server calculates with, and their version.
 #[derive(Debug)]
 pub struct LoadedRules {
@@ -122,6 +125,8 @@ pub struct State {
     pub(crate) demo_inbox: Option<Arc<sms::LogGateway>>,
     pub(crate) config: ServerConfig,
     pub(crate) workers: workers::Workers,
+    /// When this process last looked for a newer rules version (Unix seconds).
+    pub(crate) rules_checked: std::sync::atomic::AtomicI64,
 }
 
 impl State {
@@ -138,6 +143,25 @@ impl State {
     /// A handle to the store, for work moved to another thread.
     pub fn store_arc(&self) -> Arc<dyn Store> {
         self.store.clone()
+    }
+
+    /// The rules, after looking for a newer active version in the database if nobody in
+    /// this process did in the last [`RULES_CHECK_S`] seconds: a version activated through
+    /// another node reaches this one's calculations within seconds, and a busy node reads
+    /// the rules table once per period, not once per request. Call from a blocking thread.
+    pub fn current_rules(&self) -> Arc<LoadedRules> {
+        use std::sync::atomic::Ordering;
+        let now = self.now().timestamp();
+        let last = self.rules_checked.load(Ordering::Relaxed);
+        if now - last >= RULES_CHECK_S
+            && self
+                .rules_checked
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.refresh_rules();
+        }
+        self.rules()
     }
 
     /// Picks up a newer rules version another process stored (call from a blocking
@@ -237,6 +261,7 @@ impl Server {
         Ok(Server {
             state: Arc::new(State {
                 workers: workers::Workers::new(store.engine())?,
+                rules_checked: std::sync::atomic::AtomicI64::new(0),
                 store,
                 rules: RwLock::new(Arc::new(rules)),
                 clock,

@@ -202,6 +202,7 @@ fn feed_pages_are_cached_and_found_by_keyed_hash_only() {
         seq: 7,
         consent_processing: true,
         consent_advertising: false,
+        gone: false,
     };
     s.apply_feed(std::slice::from_ref(&c), 7, Utc::now())
         .unwrap();
@@ -214,8 +215,22 @@ fn feed_pages_are_cached_and_found_by_keyed_hash_only() {
         seq: 9,
         ..c
     };
-    s.apply_feed(&[updated], 9, Utc::now()).unwrap();
+    s.apply_feed(std::slice::from_ref(&updated), 9, Utc::now())
+        .unwrap();
     assert_eq!(s.customer_by_hash("ph").unwrap().unwrap().balance, 100);
+    // Erased on request or merged away: the till forgets them, by phone and by card.
+    let gone = FeedCustomer {
+        phone_hash: String::new(),
+        card_hash: None,
+        name: String::new(),
+        seq: 12,
+        gone: true,
+        ..updated
+    };
+    s.apply_feed(&[gone], 12, Utc::now()).unwrap();
+    assert_eq!(s.customer_by_hash("ph").unwrap(), None);
+    assert_eq!(s.customer_by_hash("ch").unwrap(), None);
+    assert_eq!(s.feed_cursor().unwrap(), 12);
 }
 
 #[test]
@@ -234,6 +249,7 @@ fn the_cache_keeps_both_consents_from_the_feed_and_from_a_consent_queued_here() 
         seq: 3,
         consent_processing: false,
         consent_advertising: true,
+        gone: false,
     };
     s.apply_feed(std::slice::from_ref(&c), 3, Utc::now())
         .unwrap();

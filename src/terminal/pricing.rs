@@ -103,6 +103,16 @@ impl Terminal {
             Ok(r) => {
                 self.saw_server(true, None);
                 self.release_unreleased().await;
+                // The server calculates with another rules version than the cached one
+                // (an owner activated or rolled one back): fetch it now rather than at the
+                // next periodic refresh, so the offline fallback prices alike.
+                if self
+                    .status()
+                    .rules_version
+                    .is_some_and(|v| v != r.rules_version)
+                {
+                    self.refresh();
+                }
                 Ok(Priced {
                     receipt: receipt.clone(),
                     spend,

@@ -710,4 +710,6 @@ mod consents;
 
 mod backoffice;
 
+mod customers_admin;
+
 mod statuses;

@@ -14,10 +14,10 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 use serde::Deserialize;
 
-use super::{Actor, BackofficeError, accounts, chain, rules};
+use super::{Actor, BackofficeError, accounts, chain, customers, rules};
 use crate::protocol::admin::*;
 use crate::protocol::server::ErrorCode;
 use crate::server::State;
@@ -50,6 +50,15 @@ pub(crate) fn router() -> Router<Arc<State>> {
         .route("/rules/{version}/activate", post(activate_rules))
         .route("/rules/{version}/try", post(try_rules))
         .route("/audit", get(audit))
+        .route("/customers", get(search_customers))
+        .route("/customers/{id}", get(customer_page))
+        .route("/customers/{id}/questionnaire", put(customer_questionnaire))
+        .route("/customers/{id}/block-card", post(customer_block_card))
+        .route("/customers/{id}/replace-card", post(customer_replace_card))
+        .route("/customers/{id}/manual-change", post(customer_bonuses))
+        .route("/customers/{id}/consents", post(customer_consents))
+        .route("/customers/{id}/merge", post(customer_merge))
+        .route("/customers/{id}/erase", post(customer_erase))
 }
 
 impl From<BackofficeError> for ApiError {
@@ -154,6 +163,34 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionToken {
     }
 }
 
+/// Runs `f` on the read pool as the signed-in actor (its one-time password changed); the
+/// answer as JSON.
+async fn reading<T: Send + 'static>(
+    state: &Arc<State>,
+    token: SessionToken,
+    f: impl FnOnce(&State, &Actor) -> Result<T, BackofficeError> + Send + 'static,
+) -> Result<Json<T>, ApiError> {
+    read(state, move |s| Ok(axum::Json(f(s, &token.actor(s)?)?))).await
+}
+
+/// Runs a change on the write pool as the signed-in actor; the answer as JSON.
+async fn changing<T: Send + 'static>(
+    state: &Arc<State>,
+    token: SessionToken,
+    f: impl FnOnce(&State, &Actor) -> Result<T, BackofficeError> + Send + 'static,
+) -> Result<Json<T>, ApiError> {
+    write(state, move |s| Ok(axum::Json(f(s, &token.actor(s)?)?))).await
+}
+
+/// [`changing`] for what makes something new: `201 Created`.
+async fn creating<T: Send + 'static>(
+    state: &Arc<State>,
+    token: SessionToken,
+    f: impl FnOnce(&State, &Actor) -> Result<T, BackofficeError> + Send + 'static,
+) -> Result<(StatusCode, Json<T>), ApiError> {
+    Ok((StatusCode::CREATED, changing(state, token, f).await?))
+}
+
 /// The cookie that carries a session in a browser.
 fn session_cookie(token: &str, max_age_s: i64) -> HeaderValue {
     HeaderValue::from_str(&format!(
@@ -243,10 +280,11 @@ async fn list_accounts(
     axum::extract::State(state): St,
     token: SessionToken,
 ) -> Result<Json<Vec<AccountView>>, ApiError> {
-    read(&state, move |s| {
-        let actor = token.actor(s)?;
-        let all = accounts::list(s.store(), &actor)?;
-        Ok(axum::Json(all.iter().map(accounts::view).collect()))
+    reading(&state, token, |s, a| {
+        Ok(accounts::list(s.store(), a)?
+            .iter()
+            .map(accounts::view)
+            .collect())
     })
     .await
 }
@@ -256,23 +294,14 @@ async fn add_account(
     token: SessionToken,
     Body(req): Body<NewAccountRequest>,
 ) -> Result<(StatusCode, Json<AccountCreated>), ApiError> {
-    write(&state, move |s| {
-        let actor = token.actor(s)?;
-        let (account, password) = accounts::add_account(
-            s.store(),
-            &actor,
-            &req.email,
-            role_of(req.role),
-            &req.stores,
-            s.now(),
-        )?;
-        Ok((
-            StatusCode::CREATED,
-            axum::Json(AccountCreated {
-                account: accounts::view(&account),
-                one_time_password: Some(password),
-            }),
-        ))
+    creating(&state, token, move |s, a| {
+        let role = role_of(req.role);
+        let (account, password) =
+            accounts::add_account(s.store(), a, &req.email, role, &req.stores, s.now())?;
+        Ok(AccountCreated {
+            account: accounts::view(&account),
+            one_time_password: Some(password),
+        })
     })
     .await
 }
@@ -283,21 +312,15 @@ async fn update_account(
     StrictPath(id): StrictPath<i64>,
     Body(req): Body<AccountUpdate>,
 ) -> Result<Json<AccountCreated>, ApiError> {
-    write(&state, move |s| {
-        let actor = token.actor(s)?;
-        let (account, password) = accounts::update_account(
-            s.store(),
-            &actor,
-            id,
-            req.stores.as_deref(),
-            req.active,
-            req.reset_password.unwrap_or(false),
-            s.now(),
-        )?;
-        Ok(axum::Json(AccountCreated {
+    changing(&state, token, move |s, a| {
+        let reset = req.reset_password.unwrap_or(false);
+        let stores = req.stores.as_deref();
+        let (account, password) =
+            accounts::update_account(s.store(), a, id, stores, req.active, reset, s.now())?;
+        Ok(AccountCreated {
             account: accounts::view(&account),
             one_time_password: password,
-        }))
+        })
     })
     .await
 }
@@ -306,11 +329,7 @@ async fn list_stores(
     axum::extract::State(state): St,
     token: SessionToken,
 ) -> Result<Json<Vec<StoreView>>, ApiError> {
-    read(&state, move |s| {
-        let actor = token.actor(s)?;
-        Ok(axum::Json(chain::stores(s.store(), &actor, s.now())?))
-    })
-    .await
+    reading(&state, token, |s, a| chain::stores(s.store(), a, s.now())).await
 }
 
 async fn add_store(
@@ -318,10 +337,8 @@ async fn add_store(
     token: SessionToken,
     Body(req): Body<NewStoreRequest>,
 ) -> Result<(StatusCode, Json<StoreView>), ApiError> {
-    write(&state, move |s| {
-        let actor = token.actor(s)?;
-        let view = chain::add_store(s.store(), &actor, &req, s.now())?;
-        Ok((StatusCode::CREATED, axum::Json(view)))
+    creating(&state, token, move |s, a| {
+        chain::add_store(s.store(), a, &req, s.now())
     })
     .await
 }
@@ -332,15 +349,8 @@ async fn update_store(
     StrictPath(id): StrictPath<String>,
     Body(req): Body<StoreUpdate>,
 ) -> Result<Json<StoreView>, ApiError> {
-    write(&state, move |s| {
-        let actor = token.actor(s)?;
-        Ok(axum::Json(chain::update_store(
-            s.store(),
-            &actor,
-            &id,
-            &req,
-            s.now(),
-        )?))
+    changing(&state, token, move |s, a| {
+        chain::update_store(s.store(), a, &id, &req, s.now())
     })
     .await
 }
@@ -356,13 +366,8 @@ async fn list_staff(
     token: SessionToken,
     StrictQuery(q): StrictQuery<StoreQuery>,
 ) -> Result<Json<Vec<StaffView>>, ApiError> {
-    read(&state, move |s| {
-        let actor = token.actor(s)?;
-        Ok(axum::Json(chain::staff(
-            s.store(),
-            &actor,
-            q.store.as_deref(),
-        )?))
+    reading(&state, token, move |s, a| {
+        chain::staff(s.store(), a, q.store.as_deref())
     })
     .await
 }
@@ -372,10 +377,8 @@ async fn add_staff(
     token: SessionToken,
     Body(req): Body<NewStaffRequest>,
 ) -> Result<(StatusCode, Json<StaffView>), ApiError> {
-    write(&state, move |s| {
-        let actor = token.actor(s)?;
-        let view = chain::add_staff(s.store(), &actor, &req, s.now())?;
-        Ok((StatusCode::CREATED, axum::Json(view)))
+    creating(&state, token, move |s, a| {
+        chain::add_staff(s.store(), a, &req, s.now())
     })
     .await
 }
@@ -386,15 +389,8 @@ async fn update_staff(
     StrictPath(id): StrictPath<i64>,
     Body(req): Body<StaffUpdate>,
 ) -> Result<Json<StaffView>, ApiError> {
-    write(&state, move |s| {
-        let actor = token.actor(s)?;
-        Ok(axum::Json(chain::update_staff(
-            s.store(),
-            &actor,
-            id,
-            &req,
-            s.now(),
-        )?))
+    changing(&state, token, move |s, a| {
+        chain::update_staff(s.store(), a, id, &req, s.now())
     })
     .await
 }
@@ -404,14 +400,8 @@ async fn list_terminals(
     token: SessionToken,
     StrictQuery(q): StrictQuery<StoreQuery>,
 ) -> Result<Json<Vec<TerminalView>>, ApiError> {
-    read(&state, move |s| {
-        let actor = token.actor(s)?;
-        Ok(axum::Json(chain::terminals(
-            s.store(),
-            &actor,
-            q.store.as_deref(),
-            s.now(),
-        )?))
+    reading(&state, token, move |s, a| {
+        chain::terminals(s.store(), a, q.store.as_deref(), s.now())
     })
     .await
 }
@@ -421,10 +411,8 @@ async fn enrollment_code(
     token: SessionToken,
     Body(req): Body<EnrollmentCodeRequest>,
 ) -> Result<(StatusCode, Json<EnrollmentCodeResponse>), ApiError> {
-    write(&state, move |s| {
-        let actor = token.actor(s)?;
-        let code = chain::enrollment_code(s.store(), &actor, &req.store_id, s.now())?;
-        Ok((StatusCode::CREATED, axum::Json(code)))
+    creating(&state, token, move |s, a| {
+        chain::enrollment_code(s.store(), a, &req.store_id, s.now())
     })
     .await
 }
@@ -434,14 +422,8 @@ async fn revoke_terminal(
     token: SessionToken,
     StrictPath(id): StrictPath<String>,
 ) -> Result<Json<TerminalView>, ApiError> {
-    write(&state, move |s| {
-        let actor = token.actor(s)?;
-        Ok(axum::Json(chain::revoke_terminal(
-            s.store(),
-            &actor,
-            &id,
-            s.now(),
-        )?))
+    changing(&state, token, move |s, a| {
+        chain::revoke_terminal(s.store(), a, &id, s.now())
     })
     .await
 }
@@ -451,14 +433,8 @@ async fn unlock_terminal(
     token: SessionToken,
     StrictPath(id): StrictPath<String>,
 ) -> Result<Json<TerminalView>, ApiError> {
-    write(&state, move |s| {
-        let actor = token.actor(s)?;
-        Ok(axum::Json(chain::unlock_terminal(
-            s.store(),
-            &actor,
-            &id,
-            s.now(),
-        )?))
+    changing(&state, token, move |s, a| {
+        chain::unlock_terminal(s.store(), a, &id, s.now())
     })
     .await
 }
@@ -467,11 +443,7 @@ async fn list_rules(
     axum::extract::State(state): St,
     token: SessionToken,
 ) -> Result<Json<Vec<RulesVersionView>>, ApiError> {
-    read(&state, move |s| {
-        token.actor(s)?;
-        Ok(axum::Json(rules::versions(s.store())?))
-    })
-    .await
+    reading(&state, token, |s, _| rules::versions(s.store())).await
 }
 
 async fn upload_rules(
@@ -512,9 +484,8 @@ async fn rules_version(
     token: SessionToken,
     StrictPath(version): StrictPath<i64>,
 ) -> Result<Json<RulesVersionText>, ApiError> {
-    read(&state, move |s| {
-        token.actor(s)?;
-        Ok(axum::Json(rules::version(s.store(), version)?))
+    reading(&state, token, move |s, _| {
+        rules::version(s.store(), version)
     })
     .await
 }
@@ -558,9 +529,8 @@ async fn diff_rules(
     token: SessionToken,
     StrictQuery(q): StrictQuery<DiffQuery>,
 ) -> Result<Json<RulesDiff>, ApiError> {
-    read(&state, move |s| {
-        token.actor(s)?;
-        Ok(axum::Json(rules::diff(s.store(), q.from, q.to)?))
+    reading(&state, token, move |s, _| {
+        rules::diff(s.store(), q.from, q.to)
     })
     .await
 }
@@ -571,14 +541,8 @@ async fn try_rules(
     StrictPath(version): StrictPath<i64>,
     Body(req): Body<RulesTryRequest>,
 ) -> Result<Json<RulesTryResponse>, ApiError> {
-    read(&state, move |s| {
-        token.actor(s)?;
-        Ok(axum::Json(rules::try_receipt(
-            s.store(),
-            version,
-            &req,
-            s.now(),
-        )?))
+    reading(&state, token, move |s, _| {
+        rules::try_receipt(s.store(), version, &req, s.now())
     })
     .await
 }
@@ -627,6 +591,132 @@ pub(crate) async fn terminal_status(
         let terminal = token.terminal(s)?;
         chain::report_terminal(s.store(), &terminal.id, &req, s.now())?;
         Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchQuery {
+    q: String,
+}
+
+async fn search_customers(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictQuery(q): StrictQuery<SearchQuery>,
+) -> Result<Json<Vec<CustomerListItem>>, ApiError> {
+    reading(&state, token, move |s, a| {
+        customers::search(s.store(), a, &q.q)
+    })
+    .await
+}
+
+async fn customer_page(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<String>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    reading(&state, token, move |s, a| {
+        customers::page(s.store(), a, &id, s.now())
+    })
+    .await
+}
+
+/// A change of a customer, answered with their page as it is after it.
+async fn change_customer(
+    state: Arc<State>,
+    token: SessionToken,
+    id: String,
+    f: impl FnOnce(&State, &Actor, &str) -> Result<(), BackofficeError> + Send + 'static,
+) -> Result<Json<CustomerPage>, ApiError> {
+    changing(&state, token, move |s, a| {
+        f(s, a, &id)?;
+        customers::page(s.store(), a, &id, s.now())
+    })
+    .await
+}
+
+async fn customer_questionnaire(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<String>,
+    Body(req): Body<CustomerQuestionnaire>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    change_customer(state, token, id, move |s, actor, id| {
+        customers::update_questionnaire(s.store(), actor, id, &req, s.now()).map(|_| ())
+    })
+    .await
+}
+
+async fn customer_block_card(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<String>,
+    Body(req): Body<CardBlockRequest>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    change_customer(state, token, id, move |s, actor, id| {
+        customers::block_card(s.store(), actor, id, &req.reason, s.now())
+    })
+    .await
+}
+
+async fn customer_replace_card(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<String>,
+    Body(req): Body<CardReplaceRequest>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    change_customer(state, token, id, move |s, actor, id| {
+        let number = req.number.as_ref().map(|n| n.expose());
+        customers::replace_card(s.store(), actor, id, number, &req.reason, s.now()).map(|_| ())
+    })
+    .await
+}
+
+async fn customer_bonuses(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<String>,
+    Body(req): Body<ManualChangeRequest>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    change_customer(state, token, id, move |s, actor, id| {
+        customers::manual_change(s.store(), actor, id, &req, s.now()).map(|_| ())
+    })
+    .await
+}
+
+async fn customer_consents(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<String>,
+    Body(req): Body<ConsentsUpdate>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    change_customer(state, token, id, move |s, actor, id| {
+        customers::set_consents(s.store(), actor, id, &req, s.now())
+    })
+    .await
+}
+
+async fn customer_merge(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<String>,
+    Body(req): Body<MergeRequest>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    changing(&state, token, move |s, a| {
+        customers::merge(s.store(), a, &id, &req.duplicate_id, s.now())
+    })
+    .await
+}
+
+async fn customer_erase(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<String>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    change_customer(state, token, id, move |s, actor, id| {
+        customers::erase(s.store(), actor, id, s.now())
     })
     .await
 }

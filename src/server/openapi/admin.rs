@@ -36,6 +36,53 @@ pub(super) fn schemas(all: &mut Vec<(String, RefOr<Schema>)>) {
     add::<RulesTryRequest>(all);
     add::<RulesTryResponse>(all);
     add::<AuditEvent>(all);
+    add::<CustomerListItem>(all);
+    add::<CustomerPage>(all);
+    add::<CustomerQuestionnaire>(all);
+    add::<CardBlockRequest>(all);
+    add::<CardReplaceRequest>(all);
+    add::<ManualChangeRequest>(all);
+    add::<ConsentsUpdate>(all);
+    add::<MergeRequest>(all);
+}
+
+fn customer_param() -> Parameter {
+    path_param("id", "The customer's id", false)
+}
+
+/// A change of one customer: its body, the page after it, and the refusals every such
+/// change has.
+fn customer_change(
+    id: &'static str,
+    summary: &'static str,
+    body: Option<(&str, serde_json::Value)>,
+) -> Op {
+    let mut op = Op::new(id, summary, false).admin().param(customer_param());
+    match body {
+        // The body's own 400 covers an erased or merged record too (`BAD_REQUEST`).
+        Some((schema, example)) => op = op.body(schema, example),
+        None => {
+            op = op.answer(
+                400,
+                error(
+                    "The record was erased or merged into another",
+                    &[E::BadRequest],
+                ),
+            )
+        }
+    }
+    op.answer(
+        200,
+        ok(
+            "The customer's page after the change",
+            schema_ref("CustomerPage"),
+        ),
+    )
+    .answer(
+        403,
+        forbidden("Not a customer of this manager's stores, or only the owner may"),
+    )
+    .answer(404, not_found("No customer with this id"))
 }
 
 fn list_of(name: &str) -> RefOr<Schema> {
@@ -487,6 +534,106 @@ pub(super) fn routes() -> Vec<(&'static str, HttpMethod, Operation)> {
                     error("This program no longer reads the version", &[E::RulesInvalid]),
                 ),
             ),
+        ),
+        (
+            "/admin/customers",
+            HttpMethod::Get,
+            done(
+                Op::new(
+                    "admin_search_customers",
+                    "Find customers by phone, card number or a part of a name (masked as on the till)",
+                    false,
+                )
+                .admin()
+                .param(query("q", string(), "A phone in any Russian spelling, a card number, or 2+ letters of a name"))
+                .answer(200, ok("At most 50 customers", list_of("CustomerListItem")))
+                .answer(400, bad_query()),
+            ),
+        ),
+        (
+            "/admin/customers/{id}",
+            HttpMethod::Get,
+            done(
+                Op::new(
+                    "admin_customer",
+                    "The customer's page: balance, batches, history, purchases, consents",
+                    false,
+                )
+                .admin()
+                .param(customer_param())
+                .answer(200, ok("The page", schema_ref("CustomerPage")))
+                .answer(403, forbidden("Not a customer of this manager's stores"))
+                .answer(404, not_found("No customer with this id")),
+            ),
+        ),
+        (
+            "/admin/customers/{id}/questionnaire",
+            HttpMethod::Put,
+            done(customer_change(
+                "admin_customer_questionnaire",
+                "Replace the customer's questionnaire",
+                Some((
+                    "CustomerQuestionnaire",
+                    json!({ "last_name": "Соколова", "first_name": "Карина", "birth_date": "1990-05-17" }),
+                )),
+            )),
+        ),
+        (
+            "/admin/customers/{id}/block-card",
+            HttpMethod::Post,
+            done(customer_change(
+                "admin_customer_block_card",
+                "Block the customer's card: the number opens nothing and is never issued again",
+                Some(("CardBlockRequest", json!({ "reason": "Потеряна" }))),
+            )),
+        ),
+        (
+            "/admin/customers/{id}/replace-card",
+            HttpMethod::Post,
+            done(
+                customer_change(
+                    "admin_customer_replace_card",
+                    "Replace a lost card, keeping the balance: the old number is blocked",
+                    Some(("CardReplaceRequest", json!({ "number": "2900000000049", "reason": "Потеряна" }))),
+                )
+                .answer(409, taken("The number belongs to another customer or was blocked")),
+            ),
+        ),
+        (
+            "/admin/customers/{id}/manual-change",
+            HttpMethod::Post,
+            done(customer_change(
+                "admin_customer_manual_change",
+                "Add or take bonuses with a reason",
+                Some(("ManualChangeRequest", json!({ "amount": "-50", "reason": "Компенсация ошибки кассира" }))),
+            )),
+        ),
+        (
+            "/admin/customers/{id}/consents",
+            HttpMethod::Post,
+            done(customer_change(
+                "admin_customer_consents",
+                "Give or withdraw the customer's consents, as they asked",
+                Some(("ConsentsUpdate", json!({ "advertising": false }))),
+            )),
+        ),
+        (
+            "/admin/customers/{id}/merge",
+            HttpMethod::Post,
+            done(customer_change(
+                "admin_customer_merge",
+                "Merge a duplicate record of the same person into this one (owner only)",
+                Some(("MergeRequest", json!({ "duplicate_id": "0190f7a4-8c1e-7d3a-9b2e-000000000002" }))),
+            )),
+        ),
+        (
+            "/admin/customers/{id}/erase",
+            HttpMethod::Post,
+            done(customer_change(
+                "admin_customer_erase",
+                "Erase the customer's personal data on their request (152-ФЗ); the ledger stays, anonymous",
+                None,
+            )),
         ),
         (
             "/admin/audit",

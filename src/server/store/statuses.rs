@@ -62,7 +62,7 @@ pub struct StatusChangeRow {
 /// Reads of card statuses.
 pub trait StatusRead {
     /// Customers (id, status) holding one of `statuses`, ids above `after`, in id order,
-    /// at most `limit`.
+    /// at most `limit`; a record merged into another or erased is not one.
     fn customers_with_status(
         &mut self,
         statuses: &[&str],

@@ -271,6 +271,73 @@ async fn a_back_office_exchange_matches_the_document() {
         )
         .await;
     assert_eq!(s, StatusCode::OK);
+    // Customers: found, shown, changed, merged, erased.
+    let (s, found) = f
+        .get("/admin/customers", "/admin/customers?q=%2B79990000001")
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let karina = found[0]["id"].as_str().unwrap().to_string();
+    let (s, found) = f
+        .get("/admin/customers", "/admin/customers?q=%2B79990000002")
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let ilya = found[0]["id"].as_str().unwrap().to_string();
+    let (s, _) = f
+        .get(
+            "/admin/customers/{id}",
+            &format!("/admin/customers/{karina}"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = f
+        .get("/admin/customers/{id}", "/admin/customers/nobody")
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let route = |what: &str| format!("/admin/customers/{{id}}/{what}");
+    let url = |id: &str, what: &str| format!("/admin/customers/{id}/{what}");
+    let changes = [
+        (
+            "questionnaire",
+            Method::PUT,
+            json!({ "first_name": "Карина", "gender": "female" }),
+        ),
+        (
+            "manual-change",
+            Method::POST,
+            json!({ "amount": 25, "reason": "Подарок", "lifetime_days": 30 }),
+        ),
+        (
+            "consents",
+            Method::POST,
+            json!({ "processing": true, "advertising": false }),
+        ),
+        ("block-card", Method::POST, json!({ "reason": "Потеряна" })),
+        ("replace-card", Method::POST, json!({ "reason": "Новая" })),
+    ];
+    for (what, method, body) in changes {
+        let (s, v) = f
+            .exchange(method, &route(what), &url(&karina, what), Some(body))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{what}: {v}");
+    }
+    let (s, _) = f
+        .exchange(
+            Method::POST,
+            &route("merge"),
+            &url(&ilya, "merge"),
+            Some(json!({ "duplicate_id": karina })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = f
+        .exchange(Method::POST, &route("erase"), &url(&ilya, "erase"), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = f
+        .exchange(Method::POST, &route("erase"), &url(&ilya, "erase"), None)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
     let (s, _) = f.get("/admin/audit", "/admin/audit?limit=20").await;
     assert_eq!(s, StatusCode::OK);
 

@@ -72,7 +72,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../../migrations/server-postgres/0005_backoffice.sql"),
     },
     Migration {
-        version: 8,
+        version: 6,
+        name: "0009_customer_admin",
+        sql: include_str!("../../../../migrations/server-postgres/0009_customer_admin.sql"),
+    },
+    Migration {
+        version: 7,
         name: "0008_status_changes",
         sql: include_str!("../../../../migrations/server-postgres/0008_status_changes.sql"),
     },

@@ -30,7 +30,9 @@ impl StatusRead {
         self.session()
             .query(
                 "SELECT id, card_status FROM customers
-                 WHERE card_status = ANY($1) AND id > $2 ORDER BY id LIMIT $3",
+                 WHERE card_status = ANY($1) AND id > $2
+                   AND merged_into IS NULL AND erased_at IS NULL
+                 ORDER BY id LIMIT $3",
                 &[&statuses, &after, &no_limit_if_negative(limit)],
             )?
             .iter()

@@ -37,6 +37,7 @@ impl<T: Conn> StatusRead for T {
         let mut stmt = self.conn().prepare_cached(
             "SELECT id, card_status FROM customers
              WHERE card_status IN (SELECT value FROM json_each(?1)) AND id > ?2
+               AND merged_into IS NULL AND erased_at IS NULL
              ORDER BY id LIMIT ?3",
         )?;
         all(stmt.query_map(params![statuses, after, limit], |r| {
