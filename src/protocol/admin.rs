@@ -458,6 +458,8 @@ pub struct CustomerPage {
     pub consent_advertising: bool,
     pub consents: Vec<ConsentChange>,
     pub blocked_cards: Vec<BlockedCardView>,
+    /// Every change of the card status: by a sale, the daily `keep` review, or a person.
+    pub status_changes: Vec<StatusChangeView>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub erased_at: Option<DateTime<Utc>>,
@@ -513,4 +515,28 @@ pub struct ConsentsUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub advertising: Option<bool>,
+}
+
+/// A change of a customer's card status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChangeView {
+    pub from: String,
+    pub to: String,
+    /// `sale`, `keep` or `manual`.
+    pub cause: String,
+    /// Who, for a change by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub by: Option<String>,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRequest {
+    /// A card status of the active rules (an `issue = "manual"` one too).
+    pub status: String,
+    pub reason: String,
 }

@@ -156,10 +156,6 @@ pub fn set_card_status(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<SetStatus, StatusError> {
-    let reason = reason.trim();
-    if reason.is_empty() {
-        return Err(StatusError::NoReason);
-    }
     store::write(store, |tx| {
         let Some((_, text)) = tx.newest_rules()? else {
             return Ok(Err(StatusError::Rules("no rules are stored".into())));
@@ -168,35 +164,52 @@ pub fn set_card_status(
             Ok(r) => r,
             Err(e) => return Ok(Err(StatusError::Rules(e.to_string()))),
         };
-        if rules.card(status).is_none() {
-            return Ok(Err(StatusError::UnknownStatus(status.to_string())));
-        }
-        tx.lock_customers(&[customer_id])?;
-        let Some(c) = tx.customer(CustomerKey::Id(customer_id))? else {
-            return Ok(Err(StatusError::NoCustomer(customer_id.to_string())));
-        };
-        if c.card_status == status {
-            return Ok(Err(StatusError::Unchanged(status.to_string())));
-        }
-        let changed = tx.change_card_status(&NewStatusChange {
-            customer_id,
-            from: &c.card_status,
-            to: status,
-            cause: StatusCause::Manual,
-            actor: Some(actor_name),
-            reason,
-            at: now,
-            review_day: None,
-        })?;
-        if !changed {
-            return Err(StoreError::Conflict(
-                "the status changed while it was being set".into(),
-            ));
-        }
-        tx.bump_feed(&[customer_id])?;
-        Ok(Ok(SetStatus {
-            from: c.card_status.clone(),
-            to: status.to_string(),
-        }))
+        set_card_status_in(tx, &rules, actor_name, customer_id, status, reason, now)
     })?
+}
+
+/// [`set_card_status`] inside the caller's transaction, with the active rules.
+pub fn set_card_status_in(
+    tx: &mut dyn Tx,
+    rules: &Rules,
+    actor_name: &str,
+    customer_id: &str,
+    status: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<SetStatus, StatusError>, StoreError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Ok(Err(StatusError::NoReason));
+    }
+    if rules.card(status).is_none() {
+        return Ok(Err(StatusError::UnknownStatus(status.to_string())));
+    }
+    tx.lock_customers(&[customer_id])?;
+    let Some(c) = tx.customer(CustomerKey::Id(customer_id))? else {
+        return Ok(Err(StatusError::NoCustomer(customer_id.to_string())));
+    };
+    if c.card_status == status {
+        return Ok(Err(StatusError::Unchanged(status.to_string())));
+    }
+    let changed = tx.change_card_status(&NewStatusChange {
+        customer_id,
+        from: &c.card_status,
+        to: status,
+        cause: StatusCause::Manual,
+        actor: Some(actor_name),
+        reason,
+        at: now,
+        review_day: None,
+    })?;
+    if !changed {
+        return Err(StoreError::Conflict(
+            "the status changed while it was being set".into(),
+        ));
+    }
+    tx.bump_feed(&[customer_id])?;
+    Ok(Ok(SetStatus {
+        from: c.card_status.clone(),
+        to: status.to_string(),
+    }))
 }

@@ -205,6 +205,18 @@ pub fn page(
                 reason: b.reason,
             })
             .collect();
+        let status_changes = r
+            .status_changes(id)?
+            .into_iter()
+            .map(|c| StatusChangeView {
+                from: c.from,
+                to: c.to,
+                cause: c.cause.name().into(),
+                by: c.actor,
+                reason: c.reason,
+                at: c.at,
+            })
+            .collect();
         let gone = p.customer.gone;
         Ok(Ok(CustomerPage {
             id: p.customer.id.clone(),
@@ -228,6 +240,7 @@ pub fn page(
             consent_advertising: p.customer.consent_advertising,
             consents,
             blocked_cards,
+            status_changes,
             erased_at: p.erased_at,
             merged_into: p.merged_into.clone(),
         }))
@@ -642,6 +655,44 @@ pub fn erase(
             p.store_id.as_deref(),
             None::<&()>,
             Some(&serde_json::json!({ "erased": true })),
+        )?;
+        Ok(Ok(()))
+    })
+}
+
+/// Sets the customer's card status by hand — any status of the active rules, an
+/// `issue = "manual"` one too, up or down — with a reason; traced and audited.
+pub fn set_status(
+    store: &dyn Store,
+    actor: &Actor,
+    id: &str,
+    req: &StatusRequest,
+    rules: &crate::domain::rules::Rules,
+    now: DateTime<Utc>,
+) -> Result<(), BackofficeError> {
+    let reason = reason_field(&req.reason)?;
+    change(store, actor, id, |tx, p| {
+        let set = match crate::server::statuses::set_card_status_in(
+            tx,
+            rules,
+            &actor.name,
+            id,
+            &req.status,
+            &reason,
+            now,
+        )? {
+            Ok(set) => set,
+            Err(e) => return Ok(Err(BackofficeError::BadRequest(format!("status: {e}")))),
+        };
+        audit(
+            tx,
+            actor,
+            now,
+            "customer.status",
+            &format!("customer {id}"),
+            p.store_id.as_deref(),
+            Some(&serde_json::json!({ "status": set.from })),
+            Some(&serde_json::json!({ "status": set.to, "reason": reason })),
         )?;
         Ok(Ok(()))
     })

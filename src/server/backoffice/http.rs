@@ -57,6 +57,7 @@ pub(crate) fn router() -> Router<Arc<State>> {
         .route("/customers/{id}/replace-card", post(customer_replace_card))
         .route("/customers/{id}/manual-change", post(customer_bonuses))
         .route("/customers/{id}/consents", post(customer_consents))
+        .route("/customers/{id}/status", post(customer_status))
         .route("/customers/{id}/merge", post(customer_merge))
         .route("/customers/{id}/erase", post(customer_erase))
 }
@@ -717,6 +718,19 @@ async fn customer_erase(
 ) -> Result<Json<CustomerPage>, ApiError> {
     change_customer(state, token, id, move |s, actor, id| {
         customers::erase(s.store(), actor, id, s.now())
+    })
+    .await
+}
+
+async fn customer_status(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<String>,
+    Body(req): Body<StatusRequest>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    change_customer(state, token, id, move |s, actor, id| {
+        let rules = s.current_rules();
+        customers::set_status(s.store(), actor, id, &req, &rules.rules, s.now())
     })
     .await
 }

@@ -44,6 +44,7 @@ pub(super) fn schemas(all: &mut Vec<(String, RefOr<Schema>)>) {
     add::<ManualChangeRequest>(all);
     add::<ConsentsUpdate>(all);
     add::<MergeRequest>(all);
+    add::<StatusRequest>(all);
 }
 
 fn customer_param() -> Parameter {
@@ -615,6 +616,15 @@ pub(super) fn routes() -> Vec<(&'static str, HttpMethod, Operation)> {
                 "admin_customer_consents",
                 "Give or withdraw the customer's consents, as they asked",
                 Some(("ConsentsUpdate", json!({ "advertising": false }))),
+            )),
+        ),
+        (
+            "/admin/customers/{id}/status",
+            HttpMethod::Post,
+            done(customer_change(
+                "admin_customer_status",
+                "Set the card status by hand (an issue = \"manual\" one too), with a reason",
+                Some(("StatusRequest", json!({ "status": "Золотая", "reason": "Партнёр сети" }))),
             )),
         ),
         (

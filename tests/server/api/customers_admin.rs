@@ -339,6 +339,52 @@ async fn a_lost_card_is_blocked_and_replaced_keeping_the_balance_and_bonuses_cha
                 .is_none()
         );
 
+        // A status set by hand, a manual one too; an unknown status is named.
+        let (s, v) = f
+            .change(
+                &owner,
+                &karina,
+                "status",
+                json!({ "status": "Платиновая", "reason": "x" }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(v["message"].as_str().unwrap().starts_with("status:"), "{v}");
+        let (s, v) = f
+            .change(
+                &owner,
+                &karina,
+                "status",
+                json!({ "status": "Золотая", "reason": "Партнёр сети" }),
+            )
+            .await;
+        assert_eq!(
+            (s, &v["card_status"]),
+            (StatusCode::OK, &json!("Золотая")),
+            "{v}"
+        );
+        let change = v["status_changes"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (
+                &change["from"],
+                &change["cause"],
+                &change["by"],
+                &change["reason"]
+            ),
+            (
+                &json!("Стандартная"),
+                &json!("manual"),
+                &json!("owner@example.ru"),
+                &json!("Партнёр сети")
+            )
+        );
+        assert_eq!(f.feed_of(&karina).await["card_status"], "Золотая");
+
         let (_, events) = f
             .admin_call(reqwest::Method::GET, "/audit", &owner, None)
             .await;

@@ -313,6 +313,11 @@ async fn a_back_office_exchange_matches_the_document() {
         ),
         ("block-card", Method::POST, json!({ "reason": "Потеряна" })),
         ("replace-card", Method::POST, json!({ "reason": "Новая" })),
+        (
+            "status",
+            Method::POST,
+            json!({ "status": "Серебряная", "reason": "Партнёр" }),
+        ),
     ];
     for (what, method, body) in changes {
         let (s, v) = f
