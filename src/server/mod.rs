@@ -27,6 +27,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod openapi;
 pub mod ops;
+pub mod reports;
 pub mod sales;
 pub mod sms;
 pub mod store;

@@ -16,7 +16,9 @@ use crate::server::customers::Customer;
 use crate::server::holds;
 use crate::server::ledger::{self, Grant, Source, Spend};
 use crate::server::sms;
-use crate::server::store::{CustomerKey, HoldState, NewSale, SaleFiscal, StoreError};
+use crate::server::store::{
+    CustomerKey, HoldState, NewReceiptFigures, NewSale, SaleFiscal, StoreError,
+};
 
 impl Cx<'_> {
     /// The fiscal document to keep with a sale, as JSON. A sale is never refused for its
@@ -225,6 +227,16 @@ impl Cx<'_> {
                 "this till already sold a receipt with this number",
             );
         }
+        self.tx.insert_receipt_figures(&NewReceiptFigures {
+            operation_id: &op.id,
+            kind: "sale",
+            at,
+            store_id: &self.terminal.store_id,
+            terminal_id: &self.terminal.id,
+            cashier: &op.cashier,
+            paid: calc.to_pay.kopecks(),
+            discount: calc.discount.kopecks(),
+        })?;
         if let Some(id) = hold {
             self.tx.end_hold(id, HoldState::Consumed)?;
         }

@@ -66,6 +66,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0004_consent_state",
         sql: include_str!("../../../../migrations/server-postgres/0004_consent_state.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_report_figures",
+        sql: include_str!("../../../../migrations/server-postgres/0006_report_figures.sql"),
+    },
 ];
 
 /// The schema version this program writes: the newest migration's.

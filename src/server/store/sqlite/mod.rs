@@ -47,6 +47,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_consent_state",
         include_str!("../../../../migrations/server/0006_consent_state.sql"),
     ),
+    (
+        "0008_report_figures",
+        include_str!("../../../../migrations/server/0008_report_figures.sql"),
+    ),
 ];
 
 /// The schema version this program writes.
