@@ -422,3 +422,46 @@ fn the_liability_as_of_a_moment_is_what_the_batches_held_then() {
         assert_eq!(liability(at(24, 6, 0), Some(&msk)), owed(-3_600, 0), "{engine}");
     }
 }
+
+#[test]
+fn sales_and_returns_of_a_database_older_than_the_reports_are_counted_after_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    std::fs::create_dir(&data).unwrap();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let path = bonuskassa::server::database_path(&data);
+    std::fs::copy(format!("{fixtures}/server-v1.sqlite3"), &path).unwrap();
+    // What the old server kept of its purchases: paid (positive) and paid back (negative).
+    let (paid, paid_back): (i64, i64) = {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.query_row(
+            "SELECT SUM(CASE WHEN sum > 0 THEN sum ELSE 0 END),
+                    SUM(CASE WHEN sum < 0 THEN -sum ELSE 0 END) FROM purchases",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    let s = store::open(&data.as_path().into()).unwrap();
+    let report = reports::report(
+        &*s,
+        &ReportRequest {
+            period: Period::new(day(1), day(30)).unwrap(),
+            by: GroupBy::Cashier,
+            stores: None,
+        },
+    )
+    .unwrap();
+    let t = report.total;
+    assert_eq!((t.receipts, t.returns), (5, 1), "{t:?}");
+    assert!(paid > 0 && paid_back > 0);
+    assert_eq!((t.revenue, t.returned), (paid, paid_back), "{t:?}");
+    // Every old sale spent or accrued, so each is under the cashier its history names.
+    let sellers: Vec<&str> = report
+        .lines
+        .iter()
+        .filter(|l| l.figures.receipts > 0)
+        .map(|l| l.cashier.as_deref().unwrap())
+        .collect();
+    assert!(!sellers.is_empty() && !sellers.contains(&""), "{sellers:?}");
+}
