@@ -81,7 +81,7 @@ struct Customer<'a> {
 }
 
 /// The chain of the module's story, up to the moment the expiry job would run.
-fn chain(engine: store::Engine) -> (TestDb, std::sync::Arc<dyn Store>) {
+pub(crate) fn chain(engine: store::Engine) -> (TestDb, std::sync::Arc<dyn Store>) {
     let db = TestDb::new(engine);
     let s = db.open();
     let customers = [

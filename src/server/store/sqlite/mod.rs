@@ -11,6 +11,7 @@
 //! The data dir is private to the server's user (0700) and every file in it 0600: the
 //! database holds phone numbers and names.
 
+pub mod backup;
 mod queries;
 
 use std::path::{Path, PathBuf};
