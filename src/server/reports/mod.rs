@@ -5,8 +5,10 @@
 //!
 //! The database sums the figures ([`store::ReportRead::report_figures`]) per store, local
 //! day and cashier: a year of a chain's sales comes back as a few thousand rows, never as
-//! the sales themselves. A day is the store's local day: [`utc_offset_minutes`] is the one
-//! place a store's offset from UTC comes from. A store manager's report takes the list of
+//! the sales themselves. A day is the store's local day in its time zone:
+//! [`utc_offset_minutes`] is the one place a store's offset from UTC comes from, taken at
+//! the start of the period (Russia keeps no daylight saving time; where a zone changes
+//! its offset inside a period, the rest of the period is read at the first offset). A store manager's report takes the list of
 //! their stores, and nothing of another store is read.
 //!
 //! Engine-free: everything goes through the store seam. Exports are in [`export`].
@@ -22,15 +24,15 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use super::store::{self, FigureQuery, Figures, Liability, Store, StoreError, StoreRow};
 
 /// The offset from UTC (minutes) of what belongs to no store: Moscow time, the stores'
-/// default.
+/// default zone.
 pub const NO_STORE_OFFSET_MINUTES: i32 = 180;
 
 /// The longest period one report covers.
 pub const MAX_DAYS: i64 = 3 * 366;
 
-/// The offset from UTC, in minutes, a store's local days begin at.
-pub fn utc_offset_minutes(store: &StoreRow) -> i32 {
-    store.utc_offset_minutes
+/// The offset from UTC, in minutes, of a store's time zone at `at`.
+pub fn utc_offset_minutes(store: &StoreRow, at: DateTime<Utc>) -> i32 {
+    super::backoffice::chain::offset_minutes(store.tz(), at)
 }
 
 /// How a report's lines are cut.
@@ -179,18 +181,19 @@ pub const NO_STORE_NAME: &str = "Без магазина";
 /// Builds a report.
 pub fn report(store: &dyn Store, req: &ReportRequest<'_>) -> Result<Report, ReportError> {
     let (stores, rows) = store::read(store, |r| {
-        let all = r.report_stores()?;
+        let all = r.stores()?;
         let chosen = match choose(&all, req.stores) {
             Ok(chosen) => chosen,
             Err(e) => return Ok(Err(e)),
         };
+        let start = req.period.first.and_time(chrono::NaiveTime::MIN).and_utc();
         let offsets: Vec<(String, i32)> = chosen
             .iter()
             .map(|s| {
                 let offset = if s.id.is_empty() {
                     NO_STORE_OFFSET_MINUTES
                 } else {
-                    utc_offset_minutes(s)
+                    utc_offset_minutes(s, start)
                 };
                 (s.id.clone(), offset)
             })
@@ -295,6 +298,8 @@ fn choose(all: &[StoreRow], wanted: Option<&[String]>) -> Result<Vec<StoreRow>, 
                 id: String::new(),
                 name: NO_STORE_NAME.into(),
                 utc_offset_minutes: NO_STORE_OFFSET_MINUTES,
+                address: String::new(),
+                time_zone: String::new(),
             });
             Ok(chosen)
         }
@@ -310,7 +315,7 @@ pub fn liability(
 ) -> Result<Liability, ReportError> {
     store::read(store, |r| {
         if let Some(ids) = stores
-            && let Err(e) = choose(&r.report_stores()?, Some(ids))
+            && let Err(e) = choose(&r.stores()?, Some(ids))
         {
             return Ok(Err(e));
         }

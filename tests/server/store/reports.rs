@@ -113,8 +113,13 @@ pub(crate) fn chain(engine: store::Engine) -> (TestDb, std::sync::Arc<dyn Store>
         },
     ];
     store::write(&*s, |tx| {
-        auth::create_store(tx, "msk", "Кофе у Карины, Тверская 1", 180, at(1, 0, 0))?;
-        auth::create_store(tx, "nsk", "Кофе у Карины, Красный проспект 5", 420, at(1, 0, 0))?;
+        let zones = [
+            ("msk", "Кофе у Карины, Тверская 1", chrono_tz::Europe::Moscow),
+            ("nsk", "Кофе у Карины, Красный проспект 5", chrono_tz::Asia::Novosibirsk),
+        ];
+        for (id, name, zone) in zones {
+            auth::create_store(tx, id, name, "", zone, at(1, 0, 0))?;
+        }
         for (id, store) in [("till-msk", "msk"), ("till-nsk", "nsk")] {
             tx.insert_terminal(&NewTerminal {
                 id,

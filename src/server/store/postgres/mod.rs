@@ -67,6 +67,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../../migrations/server-postgres/0004_consent_state.sql"),
     },
     Migration {
+        version: 5,
+        name: "0005_backoffice",
+        sql: include_str!("../../../../migrations/server-postgres/0005_backoffice.sql"),
+    },
+    Migration {
         version: 6,
         name: "0006_report_figures",
         sql: include_str!("../../../../migrations/server-postgres/0006_report_figures.sql"),

@@ -49,6 +49,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../../migrations/server/0006_consent_state.sql"),
     ),
     (
+        "0007_backoffice",
+        include_str!("../../../../migrations/server/0007_backoffice.sql"),
+    ),
+    (
         "0008_report_figures",
         include_str!("../../../../migrations/server/0008_report_figures.sql"),
     ),

@@ -21,20 +21,6 @@ const DIALECT: FigureDialect = FigureDialect {
 
 impl_reads! {
 impl ReportRead {
-    fn report_stores(&mut self) -> Result<Vec<StoreRow>, StoreError> {
-        self.session()
-            .query("SELECT id, name, utc_offset_minutes FROM stores ORDER BY id", &[])?
-            .iter()
-            .map(|r| {
-                Ok(StoreRow {
-                    id: col(r, 0)?,
-                    name: col(r, 1)?,
-                    utc_offset_minutes: col(r, 2)?,
-                })
-            })
-            .collect()
-    }
-
     fn report_figures(&mut self, q: &FigureQuery<'_>) -> Result<Vec<FigureRow>, StoreError> {
         let (from, until) = q.utc_bounds();
         let stores = q.stores_json();

@@ -28,19 +28,6 @@ fn day_col(r: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<NaiveDate> {
 }
 
 impl<T: Conn> ReportRead for T {
-    fn report_stores(&mut self) -> Result<Vec<StoreRow>, StoreError> {
-        let mut stmt = self
-            .conn()
-            .prepare_cached("SELECT id, name, utc_offset_minutes FROM stores ORDER BY id")?;
-        all(stmt.query_map([], |r| {
-            Ok(StoreRow {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                utc_offset_minutes: r.get(2)?,
-            })
-        })?)
-    }
-
     fn report_figures(&mut self, q: &FigureQuery<'_>) -> Result<Vec<FigureRow>, StoreError> {
         let (from, until) = q.utc_bounds();
         let mut stmt = self.conn().prepare_cached(&figures_sql(&DIALECT))?;
