@@ -22,6 +22,7 @@ pub mod auth;
 pub mod backoffice;
 pub mod crypto;
 pub mod customers;
+pub mod demo_history;
 pub mod error;
 pub mod holds;
 pub mod jobs;

@@ -198,9 +198,9 @@ pub(crate) struct FigureDialect {
 
 /// The report's SQL: every source of a figure as rows of (store, time, cashier, figures…),
 /// summed per store, local day and cashier. Bonuses come from the ledger: a history line
-/// belongs to the store of the till whose operation wrote it, else to the customer's home
-/// store; its cashier is the one it names, else the one of the sale or return it belongs
-/// to.
+/// belongs to the store of the sale or return that wrote it, else of the till whose
+/// operation did, else to the customer's home store; its cashier is the one it names, else
+/// the one of the sale or return it belongs to.
 pub(crate) fn figures_sql(d: &FigureDialect) -> String {
     let FigureDialect {
         stores,
@@ -245,7 +245,8 @@ pub(crate) fn figures_sql(d: &FigureDialect) -> String {
                 {z7}
             FROM receipt_figures r WHERE r.at >= {from} AND r.at < {until}
             UNION ALL
-            SELECT COALESCE(t.store_id, c.store_id, ''), e.at, COALESCE(e.actor, rf.cashier, ''),
+            SELECT COALESCE(NULLIF(rf.store_id, ''), t.store_id, c.store_id, ''), e.at,
+                COALESCE(e.actor, rf.cashier, ''),
                 {z3},
                 CASE WHEN e.amount > 0 AND e.kind <> 'return_refund' THEN e.amount ELSE 0 END,
                 CASE WHEN e.amount < 0 AND e.kind IN ('purchase', 'manual') THEN -e.amount ELSE 0 END,
