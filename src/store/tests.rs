@@ -173,12 +173,17 @@ fn a_refusal_whose_answer_was_lost_is_still_a_conflict_when_resent() {
 }
 
 #[test]
-fn the_newest_rules_version_wins() {
+fn the_cached_rules_follow_the_servers_active_version_back_too() {
     let mut s = TerminalStore::open_in_memory().unwrap();
     assert_eq!(s.rules().unwrap(), None);
-    s.put_rules(2, "two", now()).unwrap();
     s.put_rules(1, "one", now()).unwrap();
+    s.put_rules(2, "two", now()).unwrap();
     assert_eq!(s.rules().unwrap(), Some((2, "two".into())));
+    assert_eq!(s.rules_version().unwrap(), Some(2));
+    // The owner rolled back to version 1: the till drops version 2.
+    s.put_rules(1, "one", now()).unwrap();
+    assert_eq!(s.rules().unwrap(), Some((1, "one".into())));
+    assert_eq!(s.rules_version().unwrap(), Some(1));
 }
 
 #[test]
