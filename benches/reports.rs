@@ -207,18 +207,8 @@ fn bench(c: &mut Criterion) {
                 let dir = tempfile::tempdir().unwrap();
                 let s = store::open(&Location::Sqlite(dir.path().join("demo"))).unwrap();
                 let now = Utc::now();
+                // The demo chain: Moscow and Yekaterinburg.
                 admin::demo_data_in(&*s, now).unwrap();
-                store::write(&*s, |tx| {
-                    auth::create_store(
-                        tx,
-                        "store-2",
-                        "Кофе у Карины, Красный проспект 5",
-                        "",
-                        chrono_tz::Asia::Novosibirsk,
-                        now,
-                    )
-                })
-                .unwrap();
                 let customers: Vec<String> = (1..=4)
                     .map(|n| {
                         store::read(&*s, |r| {

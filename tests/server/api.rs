@@ -709,3 +709,5 @@ mod holds;
 mod consents;
 
 mod backoffice;
+
+mod reports;

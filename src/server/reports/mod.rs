@@ -21,7 +21,10 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
+use super::backoffice::Actor;
 use super::store::{self, FigureQuery, Figures, Liability, Store, StoreError, StoreRow};
+use crate::domain::money::{Bonus, Money};
+use crate::protocol::reports::{LiabilityView, ReportBy, ReportFigures, ReportLine as LineView, ReportView};
 
 /// The offset from UTC (minutes) of what belongs to no store: Moscow time, the stores'
 /// default zone.
@@ -162,6 +165,10 @@ pub enum ReportError {
     BadGrouping(String),
     #[error("there is no store {0:?}")]
     UnknownStore(String),
+    #[error("store {0} is not one of this account's stores")]
+    NotYours(String),
+    #[error("an export is csv or xlsx, not {0:?}")]
+    BadFormat(String),
     #[error("the report cannot be written: {0}")]
     Export(String),
     #[error(transparent)]
@@ -322,3 +329,127 @@ pub fn liability(
         Ok(Ok(r.liability(at, stores)?))
     })?
 }
+
+// --- The back office's requests -----------------------------------------------------------
+
+/// A report as the back office asks for it: the dates and the grouping as text, at most
+/// one store.
+#[derive(Debug, Clone, Copy)]
+pub struct Asked<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+    /// `day` when left out.
+    pub by: Option<&'a str>,
+    pub store: Option<&'a str>,
+}
+
+/// The stores an actor's report covers: the one asked for (a store manager: one of
+/// theirs), else all of theirs (`None` for the owner: the whole chain).
+pub fn scope(actor: &Actor, store: Option<&str>) -> Result<Option<Vec<String>>, ReportError> {
+    match (store, actor.store_filter()) {
+        (Some(s), Some(mine)) if !mine.iter().any(|m| m == s) => {
+            Err(ReportError::NotYours(s.to_string()))
+        }
+        (Some(s), _) => Ok(Some(vec![s.to_string()])),
+        (None, mine) => Ok(mine.map(<[String]>::to_vec)),
+    }
+}
+
+/// The report an actor asked for, within their stores.
+pub fn report_for(store: &dyn Store, actor: &Actor, asked: &Asked<'_>) -> Result<Report, ReportError> {
+    let period = Period::new(parse_date(asked.from)?, parse_date(asked.to)?)?;
+    let by = asked.by.unwrap_or("day").parse()?;
+    let stores = scope(actor, asked.store)?;
+    report(
+        store,
+        &ReportRequest {
+            period,
+            by,
+            stores: stores.as_deref(),
+        },
+    )
+}
+
+/// The liability an actor asked for: at the end of the day `at` (Moscow time), else at
+/// `now`; of the customers of their stores.
+pub fn liability_for(
+    store: &dyn Store,
+    actor: &Actor,
+    at: Option<&str>,
+    store_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<LiabilityView, ReportError> {
+    let moment = match at {
+        Some(day) => end_of_day(parse_date(day)?),
+        None => now,
+    };
+    let stores = scope(actor, store_id)?;
+    let owed = liability(store, moment, stores.as_deref())?;
+    Ok(LiabilityView {
+        at: moment,
+        active: Bonus::from_kopecks(owed.active),
+        pending: Bonus::from_kopecks(owed.pending),
+        total: Bonus::from_kopecks(owed.active + owed.pending),
+    })
+}
+
+fn figures_view(f: &Figures) -> ReportFigures {
+    ReportFigures {
+        receipts: f.receipts,
+        revenue: Money::from_kopecks(f.revenue),
+        discount: Money::from_kopecks(f.discount),
+        accrued: Bonus::from_kopecks(f.accrued),
+        spent: Bonus::from_kopecks(f.spent),
+        burnt: Bonus::from_kopecks(f.burnt),
+        returns: f.returns,
+        returned: Money::from_kopecks(f.returned),
+        refunded: Bonus::from_kopecks(f.refunded),
+        clawed_back: Bonus::from_kopecks(f.clawed_back),
+        new_customers: f.new_customers,
+        processing_given: f.processing_given,
+        processing_withdrawn: f.processing_withdrawn,
+        advertising_given: f.advertising_given,
+        advertising_withdrawn: f.advertising_withdrawn,
+    }
+}
+
+/// A report on the wire.
+pub fn view(report: &Report) -> ReportView {
+    ReportView {
+        from: report.period.first,
+        to: report.period.last,
+        by: match report.by {
+            GroupBy::Day => ReportBy::Day,
+            GroupBy::Store => ReportBy::Store,
+            GroupBy::Cashier => ReportBy::Cashier,
+        },
+        lines: report
+            .lines
+            .iter()
+            .map(|l| LineView {
+                day: l.day,
+                store_id: l.store.as_ref().map(|s| s.id.clone()),
+                store_name: l.store.as_ref().map(|s| s.name.clone()),
+                cashier: l.cashier.clone(),
+                figures: figures_view(&l.figures),
+            })
+            .collect(),
+        total: figures_view(&report.total),
+    }
+}
+
+/// An export of a report: its bytes, media type and file name.
+pub fn export_file(report: &Report, format: &str) -> Result<(Vec<u8>, &'static str, String), ReportError> {
+    let name = format!(
+        "report-{}-{}-{}",
+        report.period.first, report.period.last, report.by
+    );
+    match format {
+        "csv" => Ok((export::to_csv(report), "text/csv; charset=utf-8", format!("{name}.csv"))),
+        "xlsx" => Ok((export::to_xlsx(report)?, XLSX_TYPE, format!("{name}.xlsx"))),
+        other => Err(ReportError::BadFormat(other.to_string())),
+    }
+}
+
+/// The media type of an XLSX workbook.
+pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
