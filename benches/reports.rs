@@ -163,20 +163,23 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("reports");
     group.sample_size(10);
     for by in [GroupBy::Day, GroupBy::Cashier] {
-        group.bench_function(format!("a year of 100 000 sales in 10 stores, by {by}"), |b| {
-            b.iter(|| {
-                let r = reports::report(
-                    &*s,
-                    &ReportRequest {
-                        period: year,
-                        by,
-                        stores: None,
-                    },
-                )
-                .unwrap();
-                assert_eq!(r.total.receipts, SALES as i64);
-            })
-        });
+        group.bench_function(
+            format!("a year of 100 000 sales in 10 stores, by {by}"),
+            |b| {
+                b.iter(|| {
+                    let r = reports::report(
+                        &*s,
+                        &ReportRequest {
+                            period: year,
+                            by,
+                            stores: None,
+                        },
+                    )
+                    .unwrap();
+                    assert_eq!(r.total.receipts, SALES as i64);
+                })
+            },
+        );
     }
     let one = ["store-3".to_string()];
     group.bench_function("a year of one store of the ten, by day", |b| {

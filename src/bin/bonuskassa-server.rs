@@ -342,7 +342,8 @@ fn run(args: Args) -> Result<(), (u8, String)> {
             format,
             out,
         } => {
-            let bad = |e: reports::ReportError| (if e.is_bad_input() { 2 } else { 1 }, e.to_string());
+            let bad =
+                |e: reports::ReportError| (if e.is_bad_input() { 2 } else { 1 }, e.to_string());
             let period = reports::Period::new(
                 reports::parse_date(&from).map_err(bad)?,
                 reports::parse_date(&to).map_err(bad)?,
@@ -352,10 +353,7 @@ fn run(args: Args) -> Result<(), (u8, String)> {
             let format = match format.as_str() {
                 "table" | "csv" | "xlsx" => format,
                 other => {
-                    return Err((
-                        2,
-                        format!("--format is table, csv or xlsx, not {other:?}"),
-                    ));
+                    return Err((2, format!("--format is table, csv or xlsx, not {other:?}")));
                 }
             };
             if format == "xlsx" && out.is_none() {
@@ -381,14 +379,13 @@ fn run(args: Args) -> Result<(), (u8, String)> {
                     .map_err(|e| (1, format!("cannot write {}: {e}", path.display())))?,
                 None => {
                     use std::io::Write;
-                    std::io::stdout()
-                        .write_all(&bytes)
-                        .map_err(|e| fail(&e))?;
+                    std::io::stdout().write_all(&bytes).map_err(|e| fail(&e))?;
                 }
             }
         }
         Command::Liability { db, at, stores } => {
-            let bad = |e: reports::ReportError| (if e.is_bad_input() { 2 } else { 1 }, e.to_string());
+            let bad =
+                |e: reports::ReportError| (if e.is_bad_input() { 2 } else { 1 }, e.to_string());
             let moment = match at {
                 Some(day) => reports::end_of_day(reports::parse_date(&day).map_err(bad)?),
                 None => now,

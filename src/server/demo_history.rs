@@ -213,7 +213,9 @@ pub fn apply_history(
                     }
                 };
                 ops.push(Operation {
-                    id: uuid::Builder::from_random_bytes(rng.random()).into_uuid().to_string(),
+                    id: uuid::Builder::from_random_bytes(rng.random())
+                        .into_uuid()
+                        .to_string(),
                     seq: seqs[si],
                     at: *at,
                     cashier: cashier.clone(),
@@ -225,12 +227,18 @@ pub fn apply_history(
             // Synced at closing: the ledger's lines are dated then.
             let closing = *times.last().expect("at least one receipt");
             let results =
-                ops::apply_batch(store, rules, &history_terminal(&hs.store.id), ops, || closing)?;
+                ops::apply_batch(store, rules, &history_terminal(&hs.store.id), ops, || {
+                    closing
+                })?;
             for r in &results {
                 match r.status {
                     OperationStatus::Applied => {
                         // A sale answers with its calculation, a return with what came back.
-                        if r.answer.as_ref().and_then(|a| a.get("calculation")).is_some() {
+                        if r.answer
+                            .as_ref()
+                            .and_then(|a| a.get("calculation"))
+                            .is_some()
+                        {
                             summary.sales += 1;
                         } else {
                             summary.returns += 1;
@@ -273,7 +281,9 @@ fn receipts_on(day: NaiveDate, pace: Pace, rng: &mut StdRng) -> u32 {
 /// A moment of the store's business hours (08:00–21:00 local) on `day`.
 fn local_time(tz: &chrono_tz::Tz, day: NaiveDate, rng: &mut StdRng) -> DateTime<Utc> {
     let minute = rng.random_range(8 * 60..21 * 60);
-    let naive = day.and_hms_opt(minute / 60, minute % 60, rng.random_range(0..60)).expect("a valid time");
+    let naive = day
+        .and_hms_opt(minute / 60, minute % 60, rng.random_range(0..60))
+        .expect("a valid time");
     tz.from_local_datetime(&naive)
         .earliest()
         .map_or_else(|| naive.and_utc(), |t| t.with_timezone(&Utc))
@@ -328,7 +338,11 @@ fn basket(
         })
         .collect();
     Receipt {
-        id: format!("{}-{}", at.format("%Y%m%d%H%M%S"), rng.random_range(100..1000)),
+        id: format!(
+            "{}-{}",
+            at.format("%Y%m%d%H%M%S"),
+            rng.random_range(100..1000)
+        ),
         kind: ReceiptKind::Sale,
         at: receipt_at(at, tz),
         store: store.id.clone(),
@@ -348,7 +362,11 @@ fn give_back(
 ) -> OperationBody {
     let original = sale.id.clone();
     let receipt = Receipt {
-        id: format!("В-{}-{}", at.format("%Y%m%d%H%M%S"), rng.random_range(100..1000)),
+        id: format!(
+            "В-{}-{}",
+            at.format("%Y%m%d%H%M%S"),
+            rng.random_range(100..1000)
+        ),
         kind: ReceiptKind::Return,
         at: receipt_at(at, tz),
         original_receipt: Some(original.clone()),

@@ -55,7 +55,11 @@ fn chain_dir() -> (TestDb, String) {
 
 fn assert_refused(out: &Output, says: &str) {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(out));
-    assert!(stderr(out).contains(says), "{:?} does not say {says:?}", stderr(out));
+    assert!(
+        stderr(out).contains(says),
+        "{:?} does not say {says:?}",
+        stderr(out)
+    );
 }
 
 #[test]
@@ -64,8 +68,19 @@ fn the_report_is_printed_and_exported_for_russian_excel_and_read_back() {
     let dir = tempfile::tempdir().unwrap();
     let csv_path = dir.path().join("отчёт.csv");
     let out = bin(&[
-        "report", "--data", &data, "--from", "01.11.2026", "--to", "2026-11-30", "--by",
-        "store", "--format", "csv", "--out", csv_path.to_str().unwrap(),
+        "report",
+        "--data",
+        &data,
+        "--from",
+        "01.11.2026",
+        "--to",
+        "2026-11-30",
+        "--by",
+        "store",
+        "--format",
+        "csv",
+        "--out",
+        csv_path.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let bytes = std::fs::read(&csv_path).unwrap();
@@ -74,7 +89,10 @@ fn the_report_is_printed_and_exported_for_russian_excel_and_read_back() {
         .delimiter(b';')
         .from_reader(&bytes[3..]);
     let headers: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
-    assert_eq!(headers[..4], ["Магазин", "Чеков с картой", "Выручка, ₽", "Скидка, ₽"]);
+    assert_eq!(
+        headers[..4],
+        ["Магазин", "Чеков с картой", "Выручка, ₽", "Скидка, ₽"]
+    );
     assert_eq!(headers.len(), 16);
     let rows: Vec<Vec<String>> = reader
         .records()
@@ -94,14 +112,28 @@ fn the_report_is_printed_and_exported_for_russian_excel_and_read_back() {
     assert_eq!(rows[1][1..4], ["2", "1090,00", "60,00"]);
     assert_eq!(rows[2][1..4], ["1", "380,00", "20,00"]);
     let total = &rows[3];
-    assert_eq!(total[1..7], ["3", "1470,00", "80,00", "177,00", "50,00", "30,00"]);
+    assert_eq!(
+        total[1..7],
+        ["3", "1470,00", "80,00", "177,00", "50,00", "30,00"]
+    );
     assert_eq!(total[7..11], ["1", "950,00", "0,00", "95,00"]);
     assert_eq!(total[11..], ["3", "2", "0", "1", "1"]);
 
     let xlsx_path = dir.path().join("report.xlsx");
     let out = bin(&[
-        "report", "--data", &data, "--from", "2026-11-01", "--to", "2026-11-30", "--by",
-        "cashier", "--format", "xlsx", "--out", xlsx_path.to_str().unwrap(),
+        "report",
+        "--data",
+        &data,
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-30",
+        "--by",
+        "cashier",
+        "--format",
+        "xlsx",
+        "--out",
+        xlsx_path.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let mut book: Xlsx<_> =
@@ -116,20 +148,36 @@ fn the_report_is_printed_and_exported_for_russian_excel_and_read_back() {
     assert_eq!(cell(last, 3), Data::Float(1470.0));
     // The cashiers, store by store; burns and imports are nobody's.
     let cashiers: Vec<String> = (1..last).map(|r| cell(r, 1).to_string()).collect();
-    assert_eq!(cashiers, ["(без кассира)", "Бухгалтер", "Анна", "Вера", "Борис"]);
+    assert_eq!(
+        cashiers,
+        ["(без кассира)", "Бухгалтер", "Анна", "Вера", "Борис"]
+    );
 
     let out = bin(&[
-        "report", "--data", &data, "--from", "2026-11-23", "--to", "2026-11-24", "--store",
+        "report",
+        "--data",
+        &data,
+        "--from",
+        "2026-11-23",
+        "--to",
+        "2026-11-24",
+        "--store",
         "nsk",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let table = stdout(&out);
-    assert!(table.starts_with("Отчёт за 23.11.2026 – 24.11.2026\n"), "{table}");
+    assert!(
+        table.starts_with("Отчёт за 23.11.2026 – 24.11.2026\n"),
+        "{table}"
+    );
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[1].starts_with("День"), "{table}");
     assert!(lines[2].starts_with("23.11.2026  "), "{table}");
     assert!(lines[3].starts_with("24.11.2026  "), "{table}");
-    assert!(lines[4].starts_with("Итого") && lines[4].contains("380,00"), "{table}");
+    assert!(
+        lines[4].starts_with("Итого") && lines[4].contains("380,00"),
+        "{table}"
+    );
     assert!(!table.contains("1090,00"), "Moscow is left out: {table}");
 }
 
@@ -154,15 +202,36 @@ fn a_report_asked_for_wrongly_is_refused_with_a_sentence() {
         "a report is by day, store or cashier, not \"week\"",
     );
     assert_refused(
-        &report(&["--from", "2026-11-01", "--to", "2026-11-30", "--store", "spb"]),
+        &report(&[
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-30",
+            "--store",
+            "spb",
+        ]),
         "there is no store \"spb\"",
     );
     assert_refused(
-        &report(&["--from", "2026-11-01", "--to", "2026-11-30", "--format", "xlsx"]),
+        &report(&[
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-30",
+            "--format",
+            "xlsx",
+        ]),
         "--format xlsx needs --out FILE",
     );
     assert_refused(
-        &report(&["--from", "2026-11-01", "--to", "2026-11-30", "--format", "pdf"]),
+        &report(&[
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-30",
+            "--format",
+            "pdf",
+        ]),
         "--format is table, csv or xlsx, not \"pdf\"",
     );
     assert_refused(
@@ -181,7 +250,15 @@ fn the_liability_is_printed_as_of_the_end_of_a_day() {
         stdout(&out),
         "bonus liability as of 2026-11-24T20:59:59Z\nactive  2.00\npending 0.00\ntotal   2.00\n"
     );
-    let out = bin(&["liability", "--data", &data, "--at", "2026-11-20", "--store", "msk"]);
+    let out = bin(&[
+        "liability",
+        "--data",
+        &data,
+        "--at",
+        "2026-11-20",
+        "--store",
+        "msk",
+    ]);
     assert!(stdout(&out).ends_with("total   0.00\n"), "{}", stdout(&out));
     let out = bin(&["liability", "--data", &data, "--at", "2026-11-20"]);
     assert!(stdout(&out).contains("pending 30.00\n"), "{}", stdout(&out));
@@ -220,7 +297,10 @@ fn a_backup_taken_while_sales_go_on_restores_whole_into_an_empty_dir() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("server");
     admin::demo_data(&data, Utc::now()).unwrap();
-    let (stop, sold) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let (stop, sold) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
     let writer = {
         let (data, stop, sold) = (data.clone(), stop.clone(), sold.clone());
         std::thread::spawn(move || keep_selling(&data, &stop, &sold))
@@ -231,11 +311,19 @@ fn a_backup_taken_while_sales_go_on_restores_whole_into_an_empty_dir() {
     let copy = dir.path().join("backup.sqlite3");
     let before = sold.load(Ordering::SeqCst);
     let out = bin(&[
-        "backup", "--data", data.to_str().unwrap(), "--to", copy.to_str().unwrap(),
+        "backup",
+        "--data",
+        data.to_str().unwrap(),
+        "--to",
+        copy.to_str().unwrap(),
     ]);
     let after = sold.load(Ordering::SeqCst);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).starts_with("backup written to "), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("backup written to "),
+        "{}",
+        stdout(&out)
+    );
     // The sales went on during the backup.
     while sold.load(Ordering::SeqCst) < after + 20 {
         std::thread::sleep(std::time::Duration::from_millis(5));
@@ -245,13 +333,21 @@ fn a_backup_taken_while_sales_go_on_restores_whole_into_an_empty_dir() {
 
     // A backup never overwrites.
     let again = bin(&[
-        "backup", "--data", data.to_str().unwrap(), "--to", copy.to_str().unwrap(),
+        "backup",
+        "--data",
+        data.to_str().unwrap(),
+        "--to",
+        copy.to_str().unwrap(),
     ]);
     assert_refused(&again, "already exists: a backup never overwrites a file");
 
     let restored = dir.path().join("restored");
     let out = bin(&[
-        "restore", "--from", copy.to_str().unwrap(), "--data", restored.to_str().unwrap(),
+        "restore",
+        "--from",
+        copy.to_str().unwrap(),
+        "--data",
+        restored.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let s = store::open(&restored.as_path().into()).unwrap();
@@ -282,9 +378,16 @@ fn a_backup_taken_while_sales_go_on_restores_whole_into_an_empty_dir() {
 
     // Into a dir that is not empty: refused, and nothing there is touched.
     let out = bin(&[
-        "restore", "--from", copy.to_str().unwrap(), "--data", restored.to_str().unwrap(),
+        "restore",
+        "--from",
+        copy.to_str().unwrap(),
+        "--data",
+        restored.to_str().unwrap(),
     ]);
-    assert_refused(&out, "is not empty: a restore goes into an empty (or new) data dir only");
+    assert_refused(
+        &out,
+        "is not empty: a restore goes into an empty (or new) data dir only",
+    );
 }
 
 #[test]
@@ -294,7 +397,13 @@ fn a_restore_refuses_what_is_not_a_bonuskassa_database_and_postgres_is_left_to_i
     let text = dir.path().join("notes.txt");
     std::fs::write(&text, "Отчёт за ноябрь").unwrap();
     assert_refused(
-        &bin(&["restore", "--from", text.to_str().unwrap(), "--data", target.to_str().unwrap()]),
+        &bin(&[
+            "restore",
+            "--from",
+            text.to_str().unwrap(),
+            "--data",
+            target.to_str().unwrap(),
+        ]),
         "is not an SQLite database: it does not begin as one",
     );
     let other = dir.path().join("other.sqlite3");
@@ -303,16 +412,34 @@ fn a_restore_refuses_what_is_not_a_bonuskassa_database_and_postgres_is_left_to_i
         .execute_batch("CREATE TABLE customers (id TEXT); CREATE TABLE outbox (id TEXT);")
         .unwrap();
     assert_refused(
-        &bin(&["restore", "--from", other.to_str().unwrap(), "--data", target.to_str().unwrap()]),
+        &bin(&[
+            "restore",
+            "--from",
+            other.to_str().unwrap(),
+            "--data",
+            target.to_str().unwrap(),
+        ]),
         "is an SQLite database but not a bonuskassa server's: it has no bonus_batches table",
     );
     assert_refused(
-        &bin(&["restore", "--from", "/nonexistent/b.sqlite3", "--data", target.to_str().unwrap()]),
+        &bin(&[
+            "restore",
+            "--from",
+            "/nonexistent/b.sqlite3",
+            "--data",
+            target.to_str().unwrap(),
+        ]),
         "there is no backup file /nonexistent/b.sqlite3",
     );
     assert!(!target.exists(), "nothing was made for a refused restore");
     assert_refused(
-        &bin(&["backup", "--data", target.to_str().unwrap(), "--to", "/tmp/x.sqlite3"]),
+        &bin(&[
+            "backup",
+            "--data",
+            target.to_str().unwrap(),
+            "--to",
+            "/tmp/x.sqlite3",
+        ]),
         "has no bonuskassa-server database",
     );
     let url = "postgres://bk@127.0.0.1:5432/bonuskassa";

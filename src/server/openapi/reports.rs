@@ -135,4 +135,3 @@ pub(super) fn routes() -> Vec<(&'static str, HttpMethod, Operation)> {
         ),
     ]
 }
-

@@ -61,7 +61,12 @@ pub const NO_CASHIER: &str = "(без кассира)";
 
 /// The text of a line's own columns.
 fn key_cells(by: GroupBy, line: &ReportLine) -> Vec<String> {
-    let store = || line.store.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+    let store = || {
+        line.store
+            .as_ref()
+            .map(|s| s.name.clone())
+            .unwrap_or_default()
+    };
     match by {
         GroupBy::Day => vec![
             line.day
@@ -150,7 +155,9 @@ pub fn to_xlsx(report: &Report) -> Result<Vec<u8>, ReportError> {
     let headers = headers(report.by);
     for (col, h) in headers.iter().enumerate() {
         let col = u16::try_from(col).map_err(|e| ReportError::Export(e.to_string()))?;
-        sheet.write_string_with_format(0, col, *h, &bold).map_err(fail)?;
+        sheet
+            .write_string_with_format(0, col, *h, &bold)
+            .map_err(fail)?;
         sheet
             .set_column_width(col, if col == 0 { 28 } else { 16 })
             .map_err(fail)?;
@@ -162,7 +169,12 @@ pub fn to_xlsx(report: &Report) -> Result<Vec<u8>, ReportError> {
         for (col, text) in key.iter().enumerate() {
             sheet.write_string(row, col as u16, text).map_err(fail)?;
         }
-        for (j, (v, (_, unit))) in figures.to_array().into_iter().zip(FIGURE_COLUMNS).enumerate() {
+        for (j, (v, (_, unit))) in figures
+            .to_array()
+            .into_iter()
+            .zip(FIGURE_COLUMNS)
+            .enumerate()
+        {
             let col = (key_width + j) as u16;
             match unit {
                 // Counts and kopecks are far below 2^53: exact as a spreadsheet's number.
@@ -178,13 +190,20 @@ pub fn to_xlsx(report: &Report) -> Result<Vec<u8>, ReportError> {
 /// The report as an aligned text table for a terminal: the period, the headers, the lines
 /// and the total.
 pub fn to_table(report: &Report) -> String {
-    let mut table: Vec<Vec<String>> = vec![headers(report.by).into_iter().map(String::from).collect()];
+    let mut table: Vec<Vec<String>> =
+        vec![headers(report.by).into_iter().map(String::from).collect()];
     for (key, figures) in rows(report) {
         table.push(key.into_iter().chain(figure_cells(&figures, ',')).collect());
     }
     let columns = table[0].len();
     let widths: Vec<usize> = (0..columns)
-        .map(|c| table.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            table
+                .iter()
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let key_width = key_headers(report.by).len();
     let mut out = format!(

@@ -24,7 +24,9 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use super::backoffice::Actor;
 use super::store::{self, FigureQuery, Figures, Liability, Store, StoreError, StoreRow};
 use crate::domain::money::{Bonus, Money};
-use crate::protocol::reports::{LiabilityView, ReportBy, ReportFigures, ReportLine as LineView, ReportView};
+use crate::protocol::reports::{
+    LiabilityView, ReportBy, ReportFigures, ReportLine as LineView, ReportView,
+};
 
 /// The offset from UTC (minutes) of what belongs to no store: Moscow time, the stores'
 /// default zone.
@@ -356,7 +358,11 @@ pub fn scope(actor: &Actor, store: Option<&str>) -> Result<Option<Vec<String>>, 
 }
 
 /// The report an actor asked for, within their stores.
-pub fn report_for(store: &dyn Store, actor: &Actor, asked: &Asked<'_>) -> Result<Report, ReportError> {
+pub fn report_for(
+    store: &dyn Store,
+    actor: &Actor,
+    asked: &Asked<'_>,
+) -> Result<Report, ReportError> {
     let period = Period::new(parse_date(asked.from)?, parse_date(asked.to)?)?;
     let by = asked.by.unwrap_or("day").parse()?;
     let stores = scope(actor, asked.store)?;
@@ -439,13 +445,20 @@ pub fn view(report: &Report) -> ReportView {
 }
 
 /// An export of a report: its bytes, media type and file name.
-pub fn export_file(report: &Report, format: &str) -> Result<(Vec<u8>, &'static str, String), ReportError> {
+pub fn export_file(
+    report: &Report,
+    format: &str,
+) -> Result<(Vec<u8>, &'static str, String), ReportError> {
     let name = format!(
         "report-{}-{}-{}",
         report.period.first, report.period.last, report.by
     );
     match format {
-        "csv" => Ok((export::to_csv(report), "text/csv; charset=utf-8", format!("{name}.csv"))),
+        "csv" => Ok((
+            export::to_csv(report),
+            "text/csv; charset=utf-8",
+            format!("{name}.csv"),
+        )),
         "xlsx" => Ok((export::to_xlsx(report)?, XLSX_TYPE, format!("{name}.xlsx"))),
         other => Err(ReportError::BadFormat(other.to_string())),
     }

@@ -11,12 +11,23 @@ use calamine::{Data, Reader, Xlsx};
 
 impl Fixture {
     async fn session(&self, email: &str, role: AccountRole, stores: &[&str]) -> String {
-        srv::admin_session(&self.http, &self.server, &self.db.location, email, role, stores).await
+        srv::admin_session(
+            &self.http,
+            &self.server,
+            &self.db.location,
+            email,
+            role,
+            stores,
+        )
+        .await
     }
 
     async fn admin_raw(&self, path_and_query: &str, session: &str) -> reqwest::Response {
         self.http
-            .get(format!("{}/api/v1/admin{path_and_query}", self.server.url()))
+            .get(format!(
+                "{}/api/v1/admin{path_and_query}",
+                self.server.url()
+            ))
             .bearer_auth(session)
             .send()
             .await
@@ -64,7 +75,9 @@ async fn the_owner_reads_and_exports_the_chains_figures_and_a_manager_only_their
         assert_eq!(v["total"]["revenue"], "300.00", "{engine}: {v}");
 
         // The same as a file: CSV for Russian Excel, and XLSX.
-        let resp = f.admin_raw(&format!("/reports/export?{q}&format=csv"), &owner).await;
+        let resp = f
+            .admin_raw(&format!("/reports/export?{q}&format=csv"), &owner)
+            .await;
         assert_eq!(resp.status(), StatusCode::OK, "{engine}");
         let headers = resp.headers().clone();
         assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
@@ -77,16 +90,24 @@ async fn the_owner_reads_and_exports_the_chains_figures_and_a_manager_only_their
         );
         let bytes = resp.bytes().await.unwrap();
         let text = std::str::from_utf8(&bytes).unwrap();
-        assert!(text.starts_with("\u{feff}Магазин;Чеков с картой;Выручка, ₽;"), "{text}");
+        assert!(
+            text.starts_with("\u{feff}Магазин;Чеков с картой;Выручка, ₽;"),
+            "{text}"
+        );
         assert!(text.contains("\r\nИтого;1;300,00;0,00;"), "{text}");
-        let resp = f.admin_raw(&format!("/reports/export?{q}&format=xlsx"), &owner).await;
+        let resp = f
+            .admin_raw(&format!("/reports/export?{q}&format=xlsx"), &owner)
+            .await;
         assert_eq!(resp.status(), StatusCode::OK, "{engine}");
         let mut book: Xlsx<_> =
             calamine::open_workbook_from_rs(Cursor::new(resp.bytes().await.unwrap().to_vec()))
                 .unwrap();
         let sheet = book.worksheet_range("Отчёт").unwrap();
         let last = sheet.height() as u32 - 1;
-        assert_eq!(sheet.get_value((last, 0)), Some(&Data::String("Итого".into())));
+        assert_eq!(
+            sheet.get_value((last, 0)),
+            Some(&Data::String("Итого".into()))
+        );
         assert_eq!(sheet.get_value((last, 2)), Some(&Data::Float(300.0)));
 
         // What the chain owes now: the demo balances and the 6 bonuses of the coffee.
@@ -97,7 +118,11 @@ async fn the_owner_reads_and_exports_the_chains_figures_and_a_manager_only_their
 
         // The Yekaterinburg manager: nothing of Moscow, and Moscow refused.
         let manager = f
-            .session("ekb@example.ru", AccountRole::Manager, &[admin::DEMO_STORE_EAST])
+            .session(
+                "ekb@example.ru",
+                AccountRole::Manager,
+                &[admin::DEMO_STORE_EAST],
+            )
             .await;
         let (s, v) = f.admin_json(&format!("/reports?{q}"), &manager).await;
         assert_eq!(s, StatusCode::OK, "{engine}: {v}");
@@ -120,15 +145,31 @@ async fn the_owner_reads_and_exports_the_chains_figures_and_a_manager_only_their
         }
         let (s, v) = f.admin_json("/liability", &manager).await;
         assert_eq!(s, StatusCode::OK, "{engine}: {v}");
-        assert_eq!(v["total"], "0.00", "{engine}: no customer's home is Yekaterinburg");
+        assert_eq!(
+            v["total"], "0.00",
+            "{engine}: no customer's home is Yekaterinburg"
+        );
 
         // Bad questions, named.
-        let (s, v) = f.admin_json("/reports?from=2026-12-01&to=2026-11-01", &owner).await;
+        let (s, v) = f
+            .admin_json("/reports?from=2026-12-01&to=2026-11-01", &owner)
+            .await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{engine}: {v}");
-        assert_eq!(v["message"], "the period ends (2026-11-01) before it begins (2026-12-01)");
-        let (s, v) = f.admin_json(&format!("/reports?{q}&store=spb"), &owner).await;
-        assert_eq!((s, v["code"].as_str()), (StatusCode::NOT_FOUND, Some("NOT_FOUND")), "{v}");
-        let (s, v) = f.admin_json(&format!("/reports/export?{q}&format=pdf"), &owner).await;
+        assert_eq!(
+            v["message"],
+            "the period ends (2026-11-01) before it begins (2026-12-01)"
+        );
+        let (s, v) = f
+            .admin_json(&format!("/reports?{q}&store=spb"), &owner)
+            .await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("NOT_FOUND")),
+            "{v}"
+        );
+        let (s, v) = f
+            .admin_json(&format!("/reports/export?{q}&format=pdf"), &owner)
+            .await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{engine}: {v}");
         // A terminal's token is no session.
         let (s, _) = f.admin_json(&format!("/reports?{q}"), &f.token).await;

@@ -23,10 +23,25 @@ fn year(engine: Engine, pace: Pace) -> (TestDb, HistorySummary, Census, Figures)
     let start = now() - Duration::days(400);
     let ids: Vec<String> = (1..=12).map(|n| format!("demo-{n:02}")).collect();
     store::write(&*s, |tx| {
-        auth::create_store(tx, "msk", "Кофе у Карины, Тверская 1", "", chrono_tz::Europe::Moscow, start)?;
-        auth::create_store(tx, "nsk", "Кофе у Карины, Красный проспект 5", "", chrono_tz::Asia::Novosibirsk, start)?;
+        auth::create_store(
+            tx,
+            "msk",
+            "Кофе у Карины, Тверская 1",
+            "",
+            chrono_tz::Europe::Moscow,
+            start,
+        )?;
+        auth::create_store(
+            tx,
+            "nsk",
+            "Кофе у Карины, Красный проспект 5",
+            "",
+            chrono_tz::Asia::Novosibirsk,
+            start,
+        )?;
         for (n, id) in ids.iter().enumerate() {
-            let birth = (n % 3 == 0).then(|| NaiveDate::from_ymd_opt(1990, 1 + n as u32 % 12, 10).unwrap());
+            let birth =
+                (n % 3 == 0).then(|| NaiveDate::from_ymd_opt(1990, 1 + n as u32 % 12, 10).unwrap());
             tx.insert_customer(&NewCustomer {
                 id: id.clone(),
                 phone: format!("+7999555{:04}", n + 1),
@@ -92,7 +107,11 @@ fn year(engine: Engine, pace: Pace) -> (TestDb, HistorySummary, Census, Figures)
         .filter(|l| l.figures.receipts > 0)
         .map(|l| l.cashier.as_deref().unwrap())
         .collect();
-    assert_eq!(sellers, ["Кассир Мария", "Кассир Олег", "Кассир Дина"], "{engine}");
+    assert_eq!(
+        sellers,
+        ["Кассир Мария", "Кассир Олег", "Кассир Дина"],
+        "{engine}"
+    );
     drop(s);
     (db, summary, census, report.total)
 }
@@ -109,13 +128,22 @@ fn a_year_of_demo_purchases_is_consistent_counted_and_the_same_every_time() {
         assert_eq!(summary.rejected, 0, "{engine}: {summary:?}");
         assert!(summary.sales > 2 * 300 * 3, "{engine}: {summary:?}");
         assert!(summary.returns > 0, "{engine}: {summary:?}");
-        assert!(summary.burnt_batches > 0, "{engine}: gifts burn within the year");
+        assert!(
+            summary.burnt_batches > 0,
+            "{engine}: gifts burn within the year"
+        );
         assert!(summary.birthdays >= 4, "{engine}: {summary:?}");
         assert_eq!(total.receipts as u64, summary.sales, "{engine}");
         assert_eq!(total.returns as u64, summary.returns, "{engine}");
         assert_eq!(census.sales as u64, summary.sales, "{engine}");
-        assert!(total.spent > 0 && total.burnt > 0 && total.clawed_back > 0, "{engine}: {total:?}");
-        assert!(total.revenue > 0 && total.returned > 0, "{engine}: {total:?}");
+        assert!(
+            total.spent > 0 && total.burnt > 0 && total.clawed_back > 0,
+            "{engine}: {total:?}"
+        );
+        assert!(
+            total.revenue > 0 && total.returned > 0,
+            "{engine}: {total:?}"
+        );
         // The same seed, the same year, to the kopeck.
         let (_again, summary_again, _, total_again) = year(engine, pace);
         assert_eq!(summary_again, summary, "{engine}");

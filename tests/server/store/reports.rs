@@ -11,11 +11,11 @@ use bonuskassa::domain::rules::Rules;
 use bonuskassa::protocol::server::{Operation, OperationStatus};
 use bonuskassa::server::auth::{self, Terminal};
 use bonuskassa::server::ledger::{self, Grant, Source};
+use bonuskassa::server::ops;
 use bonuskassa::server::reports::{self, GroupBy, Period, ReportRequest};
 use bonuskassa::server::store::{
-    self, Figures, FigureQuery, Liability, NewConsent, NewCustomer, NewTerminal, Store,
+    self, FigureQuery, Figures, Liability, NewConsent, NewCustomer, NewTerminal, Store,
 };
-use bonuskassa::server::ops;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::{Value, json};
 
@@ -39,7 +39,8 @@ spend = { max_percent = "50" }
 "#;
 
 fn at(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, day, hour, minute, 0).unwrap()
+    Utc.with_ymd_and_hms(2026, 11, day, hour, minute, 0)
+        .unwrap()
 }
 
 fn day(d: u32) -> NaiveDate {
@@ -54,7 +55,14 @@ fn till(id: &str, store: &str) -> Terminal {
 }
 
 /// Applies one operation made at `when` by `cashier`, received at once.
-fn apply(store: &dyn Store, t: &Terminal, seq: u64, when: DateTime<Utc>, cashier: &str, body: Value) {
+fn apply(
+    store: &dyn Store,
+    t: &Terminal,
+    seq: u64,
+    when: DateTime<Utc>,
+    cashier: &str,
+    body: Value,
+) {
     let rules = Rules::from_toml_str(RULES).unwrap();
     let op: Operation = serde_json::from_value(json!({
         "id": uuid::Uuid::now_v7().to_string(), "seq": seq, "at": when,
@@ -114,8 +122,16 @@ pub(crate) fn chain(engine: store::Engine) -> (TestDb, std::sync::Arc<dyn Store>
     ];
     store::write(&*s, |tx| {
         let zones = [
-            ("msk", "Кофе у Карины, Тверская 1", chrono_tz::Europe::Moscow),
-            ("nsk", "Кофе у Карины, Красный проспект 5", chrono_tz::Asia::Novosibirsk),
+            (
+                "msk",
+                "Кофе у Карины, Тверская 1",
+                chrono_tz::Europe::Moscow,
+            ),
+            (
+                "nsk",
+                "Кофе у Карины, Красный проспект 5",
+                chrono_tz::Asia::Novosibirsk,
+            ),
         ];
         for (id, name, zone) in zones {
             auth::create_store(tx, id, name, "", zone, at(1, 0, 0))?;
@@ -144,9 +160,30 @@ pub(crate) fn chain(engine: store::Engine) -> (TestDb, std::sync::Arc<dyn Store>
         }
         let consents = [
             ("anna", "processing", true, at(23, 8, 0), "till-msk", "Анна"),
-            ("boris", "processing", true, at(23, 20, 0), "till-nsk", "Борис"),
-            ("boris", "advertising", true, at(23, 20, 0), "till-nsk", "Борис"),
-            ("boris", "advertising", false, at(24, 5, 0), "till-nsk", "Борис"),
+            (
+                "boris",
+                "processing",
+                true,
+                at(23, 20, 0),
+                "till-nsk",
+                "Борис",
+            ),
+            (
+                "boris",
+                "advertising",
+                true,
+                at(23, 20, 0),
+                "till-nsk",
+                "Борис",
+            ),
+            (
+                "boris",
+                "advertising",
+                false,
+                at(24, 5, 0),
+                "till-nsk",
+                "Борис",
+            ),
         ];
         for (customer_id, kind, granted, when, terminal, cashier) in consents {
             tx.insert_consent(&NewConsent {
@@ -183,12 +220,33 @@ pub(crate) fn chain(engine: store::Engine) -> (TestDb, std::sync::Arc<dyn Store>
     .unwrap();
     let (msk, nsk) = (till("till-msk", "msk"), till("till-nsk", "nsk"));
     // 1000 ₽ less 5 % = 950 ₽ paid, 95 bonuses accrued.
-    apply(&*s, &msk, 1, at(23, 9, 0), "Анна", sale("r-1", "anna", "1000.00", "0", at(23, 9, 0)));
+    apply(
+        &*s,
+        &msk,
+        1,
+        at(23, 9, 0),
+        "Анна",
+        sale("r-1", "anna", "1000.00", "0", at(23, 9, 0)),
+    );
     // 22:30 UTC is 01:30 of the 24th in Moscow: 200 ₽ less 5 % = 190, 50 bonuses spent,
     // 140 ₽ paid, 14 bonuses accrued.
-    apply(&*s, &msk, 2, at(23, 22, 30), "Вера", sale("r-2", "anna", "200.00", "50", at(23, 22, 30)));
+    apply(
+        &*s,
+        &msk,
+        2,
+        at(23, 22, 30),
+        "Вера",
+        sale("r-2", "anna", "200.00", "50", at(23, 22, 30)),
+    );
     // 400 ₽ less 5 % = 380 ₽ paid, 38 bonuses.
-    apply(&*s, &nsk, 1, at(24, 2, 0), "Борис", sale("r-3", "boris", "400.00", "0", at(24, 2, 0)));
+    apply(
+        &*s,
+        &nsk,
+        1,
+        at(24, 2, 0),
+        "Борис",
+        sale("r-3", "boris", "400.00", "0", at(24, 2, 0)),
+    );
     // Anna brings the first coffee back to the Novosibirsk till: 950 ₽ paid back and its
     // 95 bonuses taken back (she has 59: a debt of 36 is left).
     let back = ReceiptJson::return_of("ret-1", "r-1")
@@ -346,10 +404,17 @@ fn a_store_filter_leaves_every_other_store_out() {
             .iter()
             .map(|l| (l.store.clone().unwrap().id, l.cashier.clone()))
             .collect();
-        assert_eq!(lines, [("nsk".to_string(), Some("Борис".to_string()))], "{engine}");
+        assert_eq!(
+            lines,
+            [("nsk".to_string(), Some("Борис".to_string()))],
+            "{engine}"
+        );
         assert_eq!(report.total.revenue, 38_000, "{engine}");
         assert_eq!(report.total.returned, 95_000, "{engine}");
-        assert_eq!(report.total.new_customers, 1, "{engine}: not Anna's, not Clara's");
+        assert_eq!(
+            report.total.new_customers, 1,
+            "{engine}: not Anna's, not Clara's"
+        );
         // An unknown store is named, not silently empty.
         let nowhere = ["spb".to_string()];
         let err = reports::report(
@@ -377,7 +442,11 @@ fn reports_by_day_and_by_store_sum_the_same_figures() {
         };
         let by_day = reports::report(&*s, &request(GroupBy::Day)).unwrap();
         let days: Vec<NaiveDate> = by_day.lines.iter().map(|l| l.day.unwrap()).collect();
-        assert_eq!(days, [day(22), day(23), day(24), day(25)], "{engine}: every day");
+        assert_eq!(
+            days,
+            [day(22), day(23), day(24), day(25)],
+            "{engine}: every day"
+        );
         assert_eq!(by_day.lines[0].figures, Figures::default(), "{engine}");
         assert_eq!(by_day.lines[1].figures.revenue, 95_000, "{engine}");
         assert_eq!(by_day.lines[2].figures.revenue, 14_000 + 38_000, "{engine}");
@@ -389,7 +458,10 @@ fn reports_by_day_and_by_store_sum_the_same_figures() {
             .map(|l| l.store.as_ref().unwrap().id.as_str())
             .collect();
         assert_eq!(stores, ["", "msk", "nsk"], "{engine}");
-        assert_eq!(by_store.lines[0].store.as_ref().unwrap().name, "Без магазина");
+        assert_eq!(
+            by_store.lines[0].store.as_ref().unwrap().name,
+            "Без магазина"
+        );
         assert_eq!(by_day.total, by_store.total, "{engine}");
         // Clara's registration and grant on the 20th are outside this period.
         assert_eq!(by_day.total.new_customers, 2, "{engine}");
@@ -405,26 +477,49 @@ fn owed(active: i64, pending: i64) -> Liability {
 fn the_liability_as_of_a_moment_is_what_the_batches_held_then() {
     for engine in engines() {
         let (_db, s) = chain(engine);
-        let liability = |when, stores: Option<&[String]>| {
-            reports::liability(&*s, when, stores).unwrap()
-        };
+        let liability =
+            |when, stores: Option<&[String]>| reports::liability(&*s, when, stores).unwrap();
         // Before anything.
         assert_eq!(liability(at(19, 0, 0), None), owed(0, 0), "{engine}");
         // Clara's 30 bonuses are granted but not active before the 21st.
         assert_eq!(liability(at(20, 12, 0), None), owed(0, 3_000), "{engine}");
         // Active; and Anna's 95 from her first coffee.
-        assert_eq!(liability(at(23, 12, 0), None), owed(3_000 + 9_500, 0), "{engine}");
+        assert_eq!(
+            liability(at(23, 12, 0), None),
+            owed(3_000 + 9_500, 0),
+            "{engine}"
+        );
         // Clara's burnt at midnight though the job has not run: Anna has 95 − 50 + 14.
         assert_eq!(liability(at(24, 1, 0), None), owed(5_900, 0), "{engine}");
         burn(&*s);
-        assert_eq!(liability(at(24, 1, 0), None), owed(5_900, 0), "{engine}: job ran");
-        assert_eq!(liability(at(23, 12, 0), None), owed(12_500, 0), "{engine}: job ran");
+        assert_eq!(
+            liability(at(24, 1, 0), None),
+            owed(5_900, 0),
+            "{engine}: job ran"
+        );
+        assert_eq!(
+            liability(at(23, 12, 0), None),
+            owed(12_500, 0),
+            "{engine}: job ran"
+        );
         // After the return: Anna owes 36, Boris has 38.
-        assert_eq!(liability(at(24, 6, 0), None), owed(3_800 - 3_600, 0), "{engine}");
+        assert_eq!(
+            liability(at(24, 6, 0), None),
+            owed(3_800 - 3_600, 0),
+            "{engine}"
+        );
         let nsk = ["nsk".to_string()];
-        assert_eq!(liability(at(24, 6, 0), Some(&nsk)), owed(3_800, 0), "{engine}");
+        assert_eq!(
+            liability(at(24, 6, 0), Some(&nsk)),
+            owed(3_800, 0),
+            "{engine}"
+        );
         let msk = ["msk".to_string()];
-        assert_eq!(liability(at(24, 6, 0), Some(&msk)), owed(-3_600, 0), "{engine}");
+        assert_eq!(
+            liability(at(24, 6, 0), Some(&msk)),
+            owed(-3_600, 0),
+            "{engine}"
+        );
     }
 }
 

@@ -107,7 +107,9 @@ pub fn backup(data_dir: &Path, to: &Path) -> Result<BackupInfo, BackupError> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(sql(&source_path))?;
-    source.busy_timeout(Duration::from_secs(30)).map_err(sql(&source_path))?;
+    source
+        .busy_timeout(Duration::from_secs(30))
+        .map_err(sql(&source_path))?;
     source
         .pragma_update(None, "query_only", "ON")
         .map_err(sql(&source_path))?;
@@ -257,10 +259,12 @@ pub fn restore(from: &Path, data_dir: &Path) -> Result<BackupInfo, BackupError> 
             return Err(BackupError::NotEmpty(data_dir.to_path_buf()));
         }
     }
-    let source = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| BackupError::NotADatabase {
-            path: from.to_path_buf(),
-            why: e.to_string(),
+    let source =
+        Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| {
+            BackupError::NotADatabase {
+                path: from.to_path_buf(),
+                why: e.to_string(),
+            }
         })?;
     check_server_database(&source, from)?;
     integrity(&source, from)?;
@@ -268,9 +272,8 @@ pub fn restore(from: &Path, data_dir: &Path) -> Result<BackupInfo, BackupError> 
     let target = database_path(data_dir);
     let tmp = partial(&target);
     create_private_file(&tmp)?;
-    let copied = copy_into(&source, &tmp).and_then(|()| {
-        std::fs::rename(&tmp, &target).map_err(io(&target))
-    });
+    let copied =
+        copy_into(&source, &tmp).and_then(|()| std::fs::rename(&tmp, &target).map_err(io(&target)));
     if let Err(e) = copied {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
