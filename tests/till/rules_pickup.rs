@@ -20,10 +20,7 @@ async fn picked_up(rig: &Rig, terminal: &bonuskassa::terminal::Terminal, version
     let deadline = started + Duration::from_secs(20);
     loop {
         if terminal.status().rules_version == Some(version) {
-            let cached = TerminalStore::open(&rig.till_data)
-                .unwrap()
-                .rules()
-                .unwrap();
+            let cached = TerminalStore::open(&rig.till_data).unwrap().rules().unwrap();
             assert_eq!(cached.map(|(v, _)| v), Some(version));
             return started.elapsed();
         }
@@ -92,11 +89,7 @@ async fn an_activated_version_and_a_roll_back_reach_the_till_at_its_next_refresh
     assert_eq!(r.status(), reqwest::StatusCode::CREATED);
     let took = picked_up(&rig, &terminal, 2).await;
     eprintln!("rules version 2 reached the till {took:?} after its activation (refresh_s = 5)");
-    let cached = TerminalStore::open(&rig.till_data)
-        .unwrap()
-        .rules()
-        .unwrap()
-        .unwrap();
+    let cached = TerminalStore::open(&rig.till_data).unwrap().rules().unwrap().unwrap();
     assert_eq!(cached.1, richer);
 
     let r = http
