@@ -126,7 +126,7 @@ fn chain(store: &dyn Store) {
                     actor: Some(&cashier),
                 };
                 tx.insert_entry(&entry)?;
-                if r % 5 == 0 {
+                if r.is_multiple_of(5) {
                     entry.amount = -(accrued / 2);
                     entry.description = "Списание при оплате покупки";
                     tx.insert_entry(&entry)?;

@@ -30,6 +30,10 @@ fn bin(args: &[&str]) -> Output {
         .unwrap()
 }
 
+fn restore(from: &str, data: &str) -> Output {
+    bin(&["restore", "--from", from, "--data", data])
+}
+
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
@@ -342,13 +346,7 @@ fn a_backup_taken_while_sales_go_on_restores_whole_into_an_empty_dir() {
     assert_refused(&again, "already exists: a backup never overwrites a file");
 
     let restored = dir.path().join("restored");
-    let out = bin(&[
-        "restore",
-        "--from",
-        copy.to_str().unwrap(),
-        "--data",
-        restored.to_str().unwrap(),
-    ]);
+    let out = restore(copy.to_str().unwrap(), restored.to_str().unwrap());
     assert!(out.status.success(), "{}", stderr(&out));
     let s = store::open(&restored.as_path().into()).unwrap();
     let census = store::read(&*s, |r| r.census()).unwrap();
@@ -377,13 +375,7 @@ fn a_backup_taken_while_sales_go_on_restores_whole_into_an_empty_dir() {
     drop(s);
 
     // Into a dir that is not empty: refused, and nothing there is touched.
-    let out = bin(&[
-        "restore",
-        "--from",
-        copy.to_str().unwrap(),
-        "--data",
-        restored.to_str().unwrap(),
-    ]);
+    let out = restore(copy.to_str().unwrap(), restored.to_str().unwrap());
     assert_refused(
         &out,
         "is not empty: a restore goes into an empty (or new) data dir only",
@@ -397,13 +389,7 @@ fn a_restore_refuses_what_is_not_a_bonuskassa_database_and_postgres_is_left_to_i
     let text = dir.path().join("notes.txt");
     std::fs::write(&text, "Отчёт за ноябрь").unwrap();
     assert_refused(
-        &bin(&[
-            "restore",
-            "--from",
-            text.to_str().unwrap(),
-            "--data",
-            target.to_str().unwrap(),
-        ]),
+        &restore(text.to_str().unwrap(), target.to_str().unwrap()),
         "is not an SQLite database: it does not begin as one",
     );
     let other = dir.path().join("other.sqlite3");
@@ -412,23 +398,11 @@ fn a_restore_refuses_what_is_not_a_bonuskassa_database_and_postgres_is_left_to_i
         .execute_batch("CREATE TABLE customers (id TEXT); CREATE TABLE outbox (id TEXT);")
         .unwrap();
     assert_refused(
-        &bin(&[
-            "restore",
-            "--from",
-            other.to_str().unwrap(),
-            "--data",
-            target.to_str().unwrap(),
-        ]),
+        &restore(other.to_str().unwrap(), target.to_str().unwrap()),
         "is an SQLite database but not a bonuskassa server's: it has no bonus_batches table",
     );
     assert_refused(
-        &bin(&[
-            "restore",
-            "--from",
-            "/nonexistent/b.sqlite3",
-            "--data",
-            target.to_str().unwrap(),
-        ]),
+        &restore("/nonexistent/b.sqlite3", target.to_str().unwrap()),
         "there is no backup file /nonexistent/b.sqlite3",
     );
     assert!(!target.exists(), "nothing was made for a refused restore");

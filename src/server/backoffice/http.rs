@@ -657,6 +657,20 @@ struct ExportQuery {
     format: Option<String>,
 }
 
+fn asked<'a>(
+    from: &'a str,
+    to: &'a str,
+    by: &'a Option<String>,
+    store: &'a Option<String>,
+) -> reports::Asked<'a> {
+    reports::Asked {
+        from,
+        to,
+        by: by.as_deref(),
+        store: store.as_deref(),
+    }
+}
+
 async fn report(
     axum::extract::State(state): St,
     token: SessionToken,
@@ -664,12 +678,7 @@ async fn report(
 ) -> Result<Json<crate::protocol::reports::ReportView>, ApiError> {
     read(&state, move |s| {
         let actor = token.actor(s)?;
-        let asked = reports::Asked {
-            from: &q.from,
-            to: &q.to,
-            by: q.by.as_deref(),
-            store: q.store.as_deref(),
-        };
+        let asked = asked(&q.from, &q.to, &q.by, &q.store);
         let report = reports::report_for(s.store(), &actor, &asked)?;
         Ok(axum::Json(reports::view(&report)))
     })
@@ -684,12 +693,7 @@ async fn export_report(
 ) -> Result<Response, ApiError> {
     read(&state, move |s| {
         let actor = token.actor(s)?;
-        let asked = reports::Asked {
-            from: &q.from,
-            to: &q.to,
-            by: q.by.as_deref(),
-            store: q.store.as_deref(),
-        };
+        let asked = asked(&q.from, &q.to, &q.by, &q.store);
         let report = reports::report_for(s.store(), &actor, &asked)?;
         let format = q.format.as_deref().unwrap_or("csv");
         let (bytes, media, name) = reports::export_file(&report, format)?;

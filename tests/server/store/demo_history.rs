@@ -101,12 +101,7 @@ fn year(engine: Engine, pace: Pace) -> (TestDb, HistorySummary, Census, Figures)
     }
     assert_eq!((owed.active, owed.pending), balances, "{engine}");
     // Every cashier sold; nobody else did.
-    let sellers: Vec<&str> = report
-        .lines
-        .iter()
-        .filter(|l| l.figures.receipts > 0)
-        .map(|l| l.cashier.as_deref().unwrap())
-        .collect();
+    let sellers = super::reports::sellers(&report);
     assert_eq!(
         sellers,
         ["Кассир Мария", "Кассир Олег", "Кассир Дина"],

@@ -469,6 +469,16 @@ fn reports_by_day_and_by_store_sum_the_same_figures() {
     }
 }
 
+/// The cashiers of a report by cashier who sold anything, in the report's order.
+pub(crate) fn sellers(report: &reports::Report) -> Vec<&str> {
+    report
+        .lines
+        .iter()
+        .filter(|l| l.figures.receipts > 0)
+        .map(|l| l.cashier.as_deref().unwrap())
+        .collect()
+}
+
 fn owed(active: i64, pending: i64) -> Liability {
     Liability { active, pending }
 }
@@ -557,11 +567,6 @@ fn sales_and_returns_of_a_database_older_than_the_reports_are_counted_after_the_
     assert!(paid > 0 && paid_back > 0);
     assert_eq!((t.revenue, t.returned), (paid, paid_back), "{t:?}");
     // Every old sale spent or accrued, so each is under the cashier its history names.
-    let sellers: Vec<&str> = report
-        .lines
-        .iter()
-        .filter(|l| l.figures.receipts > 0)
-        .map(|l| l.cashier.as_deref().unwrap())
-        .collect();
+    let sellers = sellers(&report);
     assert!(!sellers.is_empty() && !sellers.contains(&""), "{sellers:?}");
 }
