@@ -139,7 +139,11 @@ fn a_year_of_demo_purchases_is_consistent_counted_and_the_same_every_time() {
             total.revenue > 0 && total.returned > 0,
             "{engine}: {total:?}"
         );
-        // The same seed, the same year, to the kopeck.
+        // The same seed, the same year, to the kopeck (once: the year is the same code on
+        // either engine).
+        if engine != Engine::Sqlite {
+            continue;
+        }
         let (_again, summary_again, _, total_again) = year(engine, pace);
         assert_eq!(summary_again, summary, "{engine}");
         assert_eq!(total_again, total, "{engine}");
