@@ -8,7 +8,10 @@ use std::sync::Arc;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 
-use bonuskassa::server::store::Location;
+use bonuskassa::domain::money::Bonus;
+use bonuskassa::server::reports::{self, export};
+use bonuskassa::server::store::sqlite::backup;
+use bonuskassa::server::store::{self, Location, Store};
 
 /// mimalloc instead of glibc's malloc: requests allocate on the executor's threads and free
 /// on the read pool's, which glibc serialises on an arena lock (measured: calculations/s
@@ -160,6 +163,58 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         customers: usize,
     },
+    /// Print or export the chain's report for a period: loyalty receipts, revenue, discount,
+    /// bonuses accrued, spent and burnt, returns, new customers and consents.
+    Report {
+        #[command(flatten)]
+        db: Db,
+        /// The first day, 2026-01-31 or 31.01.2026 (each store's local days).
+        #[arg(long)]
+        from: String,
+        /// The last day, included.
+        #[arg(long)]
+        to: String,
+        /// One line per day, store or cashier.
+        #[arg(long, default_value = "day")]
+        by: String,
+        /// Only this store (repeat the option for several).
+        #[arg(long = "store")]
+        stores: Vec<String>,
+        /// table (for the terminal), csv (UTF-8 with a BOM, `;`: Russian Excel) or xlsx.
+        #[arg(long, default_value = "table")]
+        format: String,
+        /// Write to this file instead of standard output (needed for xlsx).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print the outstanding bonus liability: the bonuses customers hold, active and pending.
+    Liability {
+        #[command(flatten)]
+        db: Db,
+        /// As of the end of this day (Moscow time); without it, now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Only customers of this store (repeat the option for several).
+        #[arg(long = "store")]
+        stores: Vec<String>,
+    },
+    /// Copy the database to a new file, consistent as of one moment, while a server may be
+    /// serving from it (SQLite's online backup).
+    Backup {
+        #[command(flatten)]
+        db: Db,
+        /// The new backup file.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Restore a backup into an empty (or new) data dir.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        #[command(flatten)]
+        db: Db,
+    },
     /// Serve the HTTP API.
     Serve {
         #[command(flatten)]
@@ -189,6 +244,29 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// Opens the store, migrated.
+fn open(db: Db) -> Result<Arc<dyn Store>, (u8, String)> {
+    store::open(&db.location()?).map_err(|e| (1, e.to_string()))
+}
+
+/// The data dir of an embedded database; a PostgreSQL one is backed up and restored by
+/// PostgreSQL's own tool, named in the refusal.
+fn embedded(db: Db, tool: &str) -> Result<PathBuf, (u8, String)> {
+    match db.location()? {
+        Location::Sqlite(dir) => Ok(dir),
+        Location::Postgres(_) => Err((
+            2,
+            format!(
+                "a PostgreSQL database is backed up and restored with PostgreSQL's own tools: use {tool} (see README, \"Backups\")"
+            ),
+        )),
+    }
+}
+
+fn backup_failed(e: backup::BackupError) -> (u8, String) {
+    (if e.is_bad_input() { 2 } else { 1 }, e.to_string())
 }
 
 fn run(args: Args) -> Result<(), (u8, String)> {
@@ -254,6 +332,98 @@ fn run(args: Args) -> Result<(), (u8, String)> {
             if !report.ok() {
                 return Err((1, "the fleet's checks failed".into()));
             }
+        }
+        Command::Report {
+            db,
+            from,
+            to,
+            by,
+            stores,
+            format,
+            out,
+        } => {
+            let bad =
+                |e: reports::ReportError| (if e.is_bad_input() { 2 } else { 1 }, e.to_string());
+            let period = reports::Period::new(
+                reports::parse_date(&from).map_err(bad)?,
+                reports::parse_date(&to).map_err(bad)?,
+            )
+            .map_err(bad)?;
+            let by: reports::GroupBy = by.parse().map_err(bad)?;
+            let format = match format.as_str() {
+                "table" | "csv" | "xlsx" => format,
+                other => {
+                    return Err((2, format!("--format is table, csv or xlsx, not {other:?}")));
+                }
+            };
+            if format == "xlsx" && out.is_none() {
+                return Err((2, "--format xlsx needs --out FILE".into()));
+            }
+            let store = open(db)?;
+            let report = reports::report(
+                &*store,
+                &reports::ReportRequest {
+                    period,
+                    by,
+                    stores: (!stores.is_empty()).then_some(stores.as_slice()),
+                },
+            )
+            .map_err(bad)?;
+            let bytes = match format.as_str() {
+                "csv" => export::to_csv(&report),
+                "xlsx" => export::to_xlsx(&report).map_err(bad)?,
+                _ => export::to_table(&report).into_bytes(),
+            };
+            match out {
+                Some(path) => std::fs::write(&path, bytes)
+                    .map_err(|e| (1, format!("cannot write {}: {e}", path.display())))?,
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().write_all(&bytes).map_err(|e| fail(&e))?;
+                }
+            }
+        }
+        Command::Liability { db, at, stores } => {
+            let bad =
+                |e: reports::ReportError| (if e.is_bad_input() { 2 } else { 1 }, e.to_string());
+            let moment = match at {
+                Some(day) => reports::end_of_day(reports::parse_date(&day).map_err(bad)?),
+                None => now,
+            };
+            let store = open(db)?;
+            let owed = reports::liability(
+                &*store,
+                moment,
+                (!stores.is_empty()).then_some(stores.as_slice()),
+            )
+            .map_err(bad)?;
+            let rubles = |k: i64| Bonus::from_kopecks(k).to_string();
+            println!(
+                "bonus liability as of {}\nactive  {}\npending {}\ntotal   {}",
+                moment.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                rubles(owed.active),
+                rubles(owed.pending),
+                rubles(owed.active + owed.pending)
+            );
+        }
+        Command::Backup { db, to } => {
+            let dir = embedded(db, "pg_dump")?;
+            let made = backup::backup(&dir, &to).map_err(backup_failed)?;
+            println!(
+                "backup written to {} ({} bytes, schema version {})",
+                made.path.display(),
+                made.bytes,
+                made.schema_version
+            );
+        }
+        Command::Restore { from, db } => {
+            let dir = embedded(db, "pg_restore")?;
+            let made = backup::restore(&from, &dir).map_err(backup_failed)?;
+            println!(
+                "restored into {} (schema version {})",
+                dir.display(),
+                made.schema_version
+            );
         }
         Command::Serve {
             db,

@@ -6,6 +6,7 @@
 //! API lives under `/api/v1`: add fields with defaults and new endpoints; a changed meaning
 //! is a new version, never an edit.
 pub mod admin;
+pub mod reports;
 pub mod sales;
 pub mod schema;
 pub mod server;

@@ -247,3 +247,22 @@ impl IntoResponse for ApiError {
         resp
     }
 }
+
+impl From<super::reports::ReportError> for ApiError {
+    fn from(e: super::reports::ReportError) -> ApiError {
+        use super::reports::ReportError as R;
+        let message = e.to_string();
+        match e {
+            R::BadDate(_) | R::BadPeriod(_) | R::BadGrouping(_) | R::BadFormat(_) => {
+                ApiError::bad_request(message)
+            }
+            R::UnknownStore(_) => ApiError::not_found(ErrorCode::NotFound, message),
+            R::NotYours(_) => ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message),
+            R::Store(e) => e.into(),
+            R::Export(_) => {
+                tracing::error!(error = %message, "a report's export failed");
+                ApiError::internal()
+            }
+        }
+    }
+}

@@ -712,4 +712,5 @@ mod backoffice;
 
 mod customers_admin;
 
+mod reports;
 mod statuses;

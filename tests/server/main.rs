@@ -12,5 +12,6 @@ mod binary;
 mod ledger_props;
 mod openapi;
 mod replay_props;
+mod reports_cli;
 mod sms_gateway;
 mod store;

@@ -23,6 +23,7 @@ use crate::protocol::server::ErrorCode;
 use crate::server::State;
 use crate::server::api::{Body, StrictPath, StrictQuery, Token, read, write};
 use crate::server::error::ApiError;
+use crate::server::reports;
 use crate::server::store::{self, AccountRole, AccountRow};
 
 type St = axum::extract::State<Arc<State>>;
@@ -50,6 +51,9 @@ pub(crate) fn router() -> Router<Arc<State>> {
         .route("/rules/{version}/activate", post(activate_rules))
         .route("/rules/{version}/try", post(try_rules))
         .route("/audit", get(audit))
+        .route("/reports", get(report))
+        .route("/reports/export", get(export_report))
+        .route("/liability", get(liability))
         .route("/customers", get(search_customers))
         .route("/customers/{id}", get(customer_page))
         .route("/customers/{id}/questionnaire", put(customer_questionnaire))
@@ -731,6 +735,107 @@ async fn customer_status(
     change_customer(state, token, id, move |s, actor, id| {
         let rules = s.current_rules();
         customers::set_status(s.store(), actor, id, &req, &rules.rules, s.now())
+    })
+    .await
+}
+
+// --- Reports ----------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportQuery {
+    from: String,
+    to: String,
+    by: Option<String>,
+    store: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportQuery {
+    from: String,
+    to: String,
+    by: Option<String>,
+    store: Option<String>,
+    /// `csv` (the default) or `xlsx`.
+    format: Option<String>,
+}
+
+fn asked<'a>(
+    from: &'a str,
+    to: &'a str,
+    by: &'a Option<String>,
+    store: &'a Option<String>,
+) -> reports::Asked<'a> {
+    reports::Asked {
+        from,
+        to,
+        by: by.as_deref(),
+        store: store.as_deref(),
+    }
+}
+
+async fn report(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictQuery(q): StrictQuery<ReportQuery>,
+) -> Result<Json<crate::protocol::reports::ReportView>, ApiError> {
+    read(&state, move |s| {
+        let actor = token.actor(s)?;
+        let asked = asked(&q.from, &q.to, &q.by, &q.store);
+        let report = reports::report_for(s.store(), &actor, &asked)?;
+        Ok(axum::Json(reports::view(&report)))
+    })
+    .await
+}
+
+/// The report as a file: CSV for Russian Excel or XLSX, as an attachment.
+async fn export_report(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictQuery(q): StrictQuery<ExportQuery>,
+) -> Result<Response, ApiError> {
+    read(&state, move |s| {
+        let actor = token.actor(s)?;
+        let asked = asked(&q.from, &q.to, &q.by, &q.store);
+        let report = reports::report_for(s.store(), &actor, &asked)?;
+        let format = q.format.as_deref().unwrap_or("csv");
+        let (bytes, media, name) = reports::export_file(&report, format)?;
+        let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+            .map_err(|_| ApiError::internal())?;
+        Ok((
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static(media)),
+                (header::CONTENT_DISPOSITION, disposition),
+            ],
+            bytes,
+        )
+            .into_response())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LiabilityQuery {
+    at: Option<String>,
+    store: Option<String>,
+}
+
+async fn liability(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictQuery(q): StrictQuery<LiabilityQuery>,
+) -> Result<Json<crate::protocol::reports::LiabilityView>, ApiError> {
+    read(&state, move |s| {
+        let actor = token.actor(s)?;
+        Ok(axum::Json(reports::liability_for(
+            s.store(),
+            &actor,
+            q.at.as_deref(),
+            q.store.as_deref(),
+            s.now(),
+        )?))
     })
     .await
 }

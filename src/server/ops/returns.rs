@@ -6,7 +6,7 @@ use crate::domain::returns::{ReturnError, Returned, Sale, compute_return};
 use crate::protocol::sales::SaleRef;
 use crate::protocol::server::RejectReason;
 use crate::server::ledger::{self, Grant, Source};
-use crate::server::store::StoreError;
+use crate::server::store::{NewReceiptFigures, StoreError};
 
 impl Cx<'_> {
     /// A return of the sale `sale` names (made at any till of the chain), or else of this
@@ -90,6 +90,16 @@ impl Cx<'_> {
             .map_err(|e| StoreError::Other(format!("a return does not serialize: {e}")))?;
         self.tx
             .set_sale_returned(&terminal_id, &original, &returned)?;
+        self.tx.insert_receipt_figures(&NewReceiptFigures {
+            operation_id: &op.id,
+            kind: "return",
+            at: op.at.min(now),
+            store_id: &self.terminal.store_id,
+            terminal_id: &self.terminal.id,
+            cashier: &op.cashier,
+            paid: result.paid.kopecks(),
+            discount: 0,
+        })?;
         self.touch(&c.id);
         serde_json::to_value(&result)
             .map_err(|e| StoreError::Other(format!("a return does not serialize: {e}")).into())

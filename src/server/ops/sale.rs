@@ -17,7 +17,8 @@ use crate::server::ledger::{self, Grant, Source, Spend};
 use crate::server::sms;
 use crate::server::statuses;
 use crate::server::store::{
-    CustomerKey, HoldState, NewSale, NewStatusChange, SaleFiscal, StatusCause, StoreError,
+    CustomerKey, HoldState, NewReceiptFigures, NewSale, NewStatusChange, SaleFiscal, StatusCause,
+    StoreError,
 };
 
 impl Cx<'_> {
@@ -227,6 +228,16 @@ impl Cx<'_> {
                 "this till already sold a receipt with this number",
             );
         }
+        self.tx.insert_receipt_figures(&NewReceiptFigures {
+            operation_id: &op.id,
+            kind: "sale",
+            at,
+            store_id: &self.terminal.store_id,
+            terminal_id: &self.terminal.id,
+            cashier: &op.cashier,
+            paid: calc.to_pay.kopecks(),
+            discount: calc.discount.kopecks(),
+        })?;
         if let Some(id) = hold {
             self.tx.end_hold(id, HoldState::Consumed)?;
         }

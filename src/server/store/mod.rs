@@ -35,6 +35,7 @@
 
 mod backoffice;
 pub mod postgres;
+mod report_rows;
 mod retry;
 mod rows;
 pub mod sqlite;
@@ -49,6 +50,7 @@ use chrono::{DateTime, Utc};
 use crate::protocol::server::Role;
 
 pub use backoffice::*;
+pub use report_rows::*;
 pub use retry::{MAX_ATTEMPTS, conflicts_retried, read, write};
 pub use rows::*;
 pub use statuses::*;
@@ -175,7 +177,14 @@ pub trait Store: Send + Sync {
 
 /// Reads, on a read view or inside a transaction.
 pub trait ReadTx:
-    SetupRead + CustomerRead + LedgerRead + OperationRead + HoldRead + BackofficeRead + StatusRead
+    SetupRead
+    + CustomerRead
+    + LedgerRead
+    + OperationRead
+    + HoldRead
+    + BackofficeRead
+    + StatusRead
+    + ReportRead
 {
 }
 
@@ -191,6 +200,7 @@ pub trait Tx:
     + JobTx
     + BackofficeTx
     + StatusTx
+    + ReportTx
 {
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
     /// Starts a savepoint; one level at a time.
@@ -509,4 +519,25 @@ pub trait JobTx {
     ) -> Result<Vec<String>, StoreError>;
     /// Claims the birthday grant of a customer and year: `true` for exactly one caller.
     fn claim_birthday(&mut self, customer_id: &str, year: i32) -> Result<bool, StoreError>;
+}
+
+/// Reads of the back office's reports: figures summed in the database per local day, store
+/// and cashier, and the outstanding bonus liability.
+pub trait ReportRead {
+    /// The figures of the query's stores on its local days, one row per store, local day
+    /// and cashier that has any; rows of other stores are left out.
+    fn report_figures(&mut self, q: &FigureQuery<'_>) -> Result<Vec<FigureRow>, StoreError>;
+    /// The bonuses customers hold at `at` (of customers of these home stores only, when
+    /// `stores` is given).
+    fn liability(
+        &mut self,
+        at: DateTime<Utc>,
+        stores: Option<&[String]>,
+    ) -> Result<Liability, StoreError>;
+}
+
+/// Writes of the reports' own records.
+pub trait ReportTx {
+    /// Records the store, cashier and money of an applied sale or return.
+    fn insert_receipt_figures(&mut self, r: &NewReceiptFigures<'_>) -> Result<(), StoreError>;
 }

@@ -25,7 +25,7 @@ impl Fixture {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    async fn session(&self, email: &str, role: AccountRole, stores: &[&str]) -> String {
+    pub(super) async fn session(&self, email: &str, role: AccountRole, stores: &[&str]) -> String {
         srv::admin_session(
             &self.http,
             &self.server,

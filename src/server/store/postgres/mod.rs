@@ -73,13 +73,18 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 6,
-        name: "0009_customer_admin",
-        sql: include_str!("../../../../migrations/server-postgres/0009_customer_admin.sql"),
+        name: "0006_report_figures",
+        sql: include_str!("../../../../migrations/server-postgres/0006_report_figures.sql"),
     },
     Migration {
-        version: 7,
-        name: "0008_status_changes",
-        sql: include_str!("../../../../migrations/server-postgres/0008_status_changes.sql"),
+        version: 8,
+        name: "0008_customer_admin",
+        sql: include_str!("../../../../migrations/server-postgres/0008_customer_admin.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "0009_status_changes",
+        sql: include_str!("../../../../migrations/server-postgres/0009_status_changes.sql"),
     },
 ];
 

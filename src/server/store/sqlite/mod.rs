@@ -11,6 +11,7 @@
 //! The data dir is private to the server's user (0700) and every file in it 0600: the
 //! database holds phone numbers and names.
 
+pub mod backup;
 mod queries;
 
 use std::path::{Path, PathBuf};
@@ -52,12 +53,16 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../../migrations/server/0007_backoffice.sql"),
     ),
     (
-        "0011_customer_admin",
-        include_str!("../../../../migrations/server/0011_customer_admin.sql"),
+        "0008_report_figures",
+        include_str!("../../../../migrations/server/0008_report_figures.sql"),
     ),
     (
-        "0010_status_changes",
-        include_str!("../../../../migrations/server/0010_status_changes.sql"),
+        "0010_customer_admin",
+        include_str!("../../../../migrations/server/0010_customer_admin.sql"),
+    ),
+    (
+        "0011_status_changes",
+        include_str!("../../../../migrations/server/0011_status_changes.sql"),
     ),
 ];
 

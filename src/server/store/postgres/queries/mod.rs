@@ -341,6 +341,7 @@ mod holds;
 mod jobs;
 mod ledger;
 mod operations;
+mod reports;
 mod setup;
 mod sms;
 mod statuses;

@@ -20,6 +20,7 @@ mod holds;
 mod jobs;
 mod ledger;
 mod operations;
+mod reports;
 mod setup;
 mod sms;
 mod statuses;

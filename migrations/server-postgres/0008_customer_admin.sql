@@ -1,7 +1,7 @@
 -- The back office's customer page: cards blocked (lost, stolen, replaced), records merged
 -- into another record of the same person, and customers erased on request (152-ФЗ): their
 -- personal data removed, their ledger and purchases kept under the anonymous record. The
--- same data as migrations/server/0011_customer_admin.sql. Appended; never edit once landed.
+-- same data as migrations/server/0010_customer_admin.sql. Appended; never edit once landed.
 
 ALTER TABLE customers ADD COLUMN IF NOT EXISTS erased_at timestamptz;
 ALTER TABLE customers ADD COLUMN IF NOT EXISTS merged_into text REFERENCES customers(id);
