@@ -66,6 +66,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0004_consent_state",
         sql: include_str!("../../../../migrations/server-postgres/0004_consent_state.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_customer_imports",
+        sql: include_str!("../../../../migrations/server-postgres/0007_customer_imports.sql"),
+    },
 ];
 
 /// The schema version this program writes: the newest migration's.

@@ -47,6 +47,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_consent_state",
         include_str!("../../../../migrations/server/0006_consent_state.sql"),
     ),
+    (
+        "0009_customer_imports",
+        include_str!("../../../../migrations/server/0009_customer_imports.sql"),
+    ),
 ];
 
 /// The schema version this program writes.

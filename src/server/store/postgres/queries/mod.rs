@@ -336,6 +336,7 @@ macro_rules! impl_reads {
 
 mod customers;
 mod holds;
+mod import;
 mod jobs;
 mod ledger;
 mod operations;

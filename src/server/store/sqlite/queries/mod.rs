@@ -16,6 +16,7 @@ use crate::sqlite::parse_ts_column;
 
 mod customers;
 mod holds;
+mod import;
 mod jobs;
 mod ledger;
 mod operations;
