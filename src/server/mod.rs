@@ -23,6 +23,7 @@ pub mod crypto;
 pub mod customers;
 pub mod error;
 pub mod holds;
+pub mod import;
 pub mod jobs;
 pub mod ledger;
 pub mod openapi;
