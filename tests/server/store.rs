@@ -7,6 +7,7 @@
 //! The concurrency tests are the ones that fail if "apply an operation id at most once" were
 //! a check-then-insert, or if a spend read the balance without locking the customer.
 
+mod import;
 mod sales;
 
 use std::process::{Child, Command, Stdio};

@@ -131,7 +131,9 @@ impl Column {
     /// The column a header names, if any.
     pub fn of_header(header: &str) -> Option<Column> {
         let h = normalize(header);
-        Column::ALL.into_iter().find(|c| c.names().contains(&h.as_str()))
+        Column::ALL
+            .into_iter()
+            .find(|c| c.names().contains(&h.as_str()))
     }
 }
 
@@ -258,8 +260,12 @@ pub fn gender(cell: &Cell) -> Result<Option<&'static str>, ()> {
         return Ok(None);
     }
     match normalize(&text).as_str() {
-        "м" | "муж" | "мужской" | "мужчина" | "m" | "male" | "man" => Ok(Some("male")),
-        "ж" | "жен" | "женский" | "женщина" | "f" | "female" | "woman" => Ok(Some("female")),
+        "м" | "муж" | "мужской" | "мужчина" | "m" | "male" | "man" => {
+            Ok(Some("male"))
+        }
+        "ж" | "жен" | "женский" | "женщина" | "f" | "female" | "woman" => {
+            Ok(Some("female"))
+        }
         _ => Err(()),
     }
 }
@@ -295,10 +301,17 @@ mod tests {
         assert_eq!(Column::of_header("Телефон"), Some(Column::Phone));
         assert_eq!(Column::of_header("  НОМЕР  ТЕЛЕФОНА "), Some(Column::Phone));
         assert_eq!(Column::of_header("Дата рождения"), Some(Column::BirthDate));
-        assert_eq!(Column::of_header("Е-mail"), None, "a Cyrillic Е is no e-mail");
+        assert_eq!(
+            Column::of_header("Е-mail"),
+            None,
+            "a Cyrillic Е is no e-mail"
+        );
         assert_eq!(Column::of_header("E-mail"), Some(Column::Email));
         assert_eq!(Column::of_header("Баланс (бонусы)"), Some(Column::Balance));
-        assert_eq!(Column::of_header("Сумма покупок, руб."), Some(Column::PurchasesSum));
+        assert_eq!(
+            Column::of_header("Сумма покупок, руб."),
+            Some(Column::PurchasesSum)
+        );
         assert_eq!(Column::of_header("Статус карты"), Some(Column::CardStatus));
         assert_eq!(Column::of_header("статус_карты"), Some(Column::CardStatus));
         assert_eq!(Column::of_header("Отчёство"), Some(Column::MiddleName));

@@ -629,7 +629,11 @@ struct Plan {
     problems: Vec<RowProblem>,
 }
 
-fn make_plan(r: &mut dyn ReadTx, rows: &[Row], file_problems: &[RowProblem]) -> Result<Plan, StoreError> {
+fn make_plan(
+    r: &mut dyn ReadTx,
+    rows: &[Row],
+    file_problems: &[RowProblem],
+) -> Result<Plan, StoreError> {
     let mut problems = file_problems.to_vec();
     let (new, already) = against_database(r, rows, &mut problems)?;
     problems.sort_by_key(|p| {

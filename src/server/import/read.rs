@@ -251,7 +251,10 @@ impl<'a> LineCounter<'a> {
             end += 1;
         }
         if end > self.at {
-            self.line += self.text[self.at..end].iter().filter(|&&b| b == b'\n').count() as u64;
+            self.line += self.text[self.at..end]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
             self.at = end;
         }
         self.line
@@ -373,12 +376,16 @@ mod tests {
 
     #[test]
     fn a_windows_1251_csv_with_semicolons_reads_as_russian_excel_saved_it() {
-        let text = "Телефон;Фамилия;Имя;Баланс бонусов\r\n8 (999) 100-00-01;Ёлкина;Дарья;1 234,50\r\n";
+        let text =
+            "Телефон;Фамилия;Имя;Баланс бонусов\r\n8 (999) 100-00-01;Ёлкина;Дарья;1 234,50\r\n";
         let (bytes, _, lossy) = encoding_rs::WINDOWS_1251.encode(text);
         assert!(!lossy);
         assert!(std::str::from_utf8(&bytes).is_err(), "really not UTF-8");
         let sheet = read(&bytes).unwrap();
-        assert_eq!(sheet.headers, ["Телефон", "Фамилия", "Имя", "Баланс бонусов"]);
+        assert_eq!(
+            sheet.headers,
+            ["Телефон", "Фамилия", "Имя", "Баланс бонусов"]
+        );
         assert_eq!(
             texts(&sheet),
             [["8 (999) 100-00-01", "Ёлкина", "Дарья", "1 234,50"]]
@@ -396,9 +403,14 @@ mod tests {
     #[test]
     fn a_utf8_csv_with_a_bom_and_commas_reads_without_the_bom() {
         let mut bytes = b"\xef\xbb\xbf".to_vec();
-        bytes.extend_from_slice("Телефон,Имя,Сумма покупок\n+7 999 100 00 02,Илья,\"12 500,00\"\n".as_bytes());
+        bytes.extend_from_slice(
+            "Телефон,Имя,Сумма покупок\n+7 999 100 00 02,Илья,\"12 500,00\"\n".as_bytes(),
+        );
         let sheet = read(&bytes).unwrap();
-        assert_eq!(sheet.headers[0], "Телефон", "no BOM glued to the first header");
+        assert_eq!(
+            sheet.headers[0], "Телефон",
+            "no BOM glued to the first header"
+        );
         assert_eq!(texts(&sheet), [["+7 999 100 00 02", "Илья", "12 500,00"]]);
         assert_eq!(
             sheet.format,
@@ -433,9 +445,15 @@ mod tests {
         let mut book = Workbook::new();
         let sheet = book.add_worksheet();
         sheet.set_name("Клиенты").unwrap();
-        for (col, h) in ["Телефон", "Имя", "Дата рождения", "Баланс бонусов", "Номер карты"]
-            .iter()
-            .enumerate()
+        for (col, h) in [
+            "Телефон",
+            "Имя",
+            "Дата рождения",
+            "Баланс бонусов",
+            "Номер карты",
+        ]
+        .iter()
+        .enumerate()
         {
             sheet.write_string(0, col as u16, *h).unwrap();
         }

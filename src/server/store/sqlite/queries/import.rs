@@ -28,16 +28,14 @@ impl<T: Conn> ImportRead for T {
                LEFT JOIN customer_imports m ON m.customer_id = c.id
               WHERE c.card_number IN (SELECT value FROM json_each(?2))",
         )?;
-        all(
-            stmt.query_map(params![json(phones)?, json(cards)?], |r| {
-                Ok(ImportMatch {
-                    customer_id: r.get(0)?,
-                    phone: r.get(1)?,
-                    card_number: r.get(2)?,
-                    digest: r.get(3)?,
-                })
-            })?,
-        )
+        all(stmt.query_map(params![json(phones)?, json(cards)?], |r| {
+            Ok(ImportMatch {
+                customer_id: r.get(0)?,
+                phone: r.get(1)?,
+                card_number: r.get(2)?,
+                digest: r.get(3)?,
+            })
+        })?)
     }
 }
 
