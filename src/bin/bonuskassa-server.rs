@@ -15,6 +15,7 @@ use bonuskassa::server::store::Location;
 /// on 2 cores, see README).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use bonuskassa::server::backoffice::cli;
 use bonuskassa::server::{self, ServerConfig, SystemClock, admin};
 
 #[derive(Parser)]
@@ -51,8 +52,68 @@ impl Db {
     }
 }
 
+/// Where the data is, for the back office's commands: `--data DIR` or `--database URL`,
+/// given anywhere on the line (`admin add --data DIR …`).
+#[derive(clap::Args)]
+struct AnyDb {
+    /// A data dir with the embedded SQLite database.
+    #[arg(long, global = true)]
+    data: Option<PathBuf>,
+    /// A PostgreSQL database, `postgres://USER@HOST:PORT/DB` (password from PGPASSWORD or
+    /// a password file).
+    #[arg(long, global = true, conflicts_with = "data")]
+    database: Option<String>,
+}
+
+impl AnyDb {
+    /// Opens the store.
+    fn open(self) -> Result<Arc<dyn bonuskassa::server::store::Store>, (u8, String)> {
+        let location = Db {
+            data: self.data,
+            database: self.database,
+        }
+        .location()?;
+        bonuskassa::server::store::open(&location).map_err(|e| (1, e.to_string()))
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Back-office accounts: the chain's owner and store managers.
+    Admin {
+        #[command(flatten)]
+        db: AnyDb,
+        #[command(subcommand)]
+        cmd: cli::AdminCommand,
+    },
+    /// The chain's stores, with their addresses and time zones.
+    Store {
+        #[command(flatten)]
+        db: AnyDb,
+        #[command(subcommand)]
+        cmd: cli::StoreCommand,
+    },
+    /// Cashiers and till managers of the stores.
+    Staff {
+        #[command(flatten)]
+        db: AnyDb,
+        #[command(subcommand)]
+        cmd: cli::StaffCommand,
+    },
+    /// The tills: what each reported, unlocking cashier logins.
+    Terminal {
+        #[command(flatten)]
+        db: AnyDb,
+        #[command(subcommand)]
+        cmd: cli::TerminalCommand,
+    },
+    /// The loyalty rules versions: upload, list, diff, try, activate, roll back.
+    Rules {
+        #[command(flatten)]
+        db: AnyDb,
+        #[command(subcommand)]
+        cmd: cli::RulesCommand,
+    },
     /// Fill a fresh database with a demo store, cashiers, invented customers and the demo rules.
     DemoData {
         #[command(flatten)]
@@ -134,6 +195,11 @@ fn run(args: Args) -> Result<(), (u8, String)> {
     let now = Utc::now();
     let fail = |e: &dyn std::fmt::Display| (1, e.to_string());
     match args.command {
+        Command::Admin { db, cmd } => cli::admin(&*db.open()?, cmd, now)?,
+        Command::Store { db, cmd } => cli::stores(&*db.open()?, cmd, now)?,
+        Command::Staff { db, cmd } => cli::staff(&*db.open()?, cmd, now)?,
+        Command::Terminal { db, cmd } => cli::terminals(&*db.open()?, cmd, now)?,
+        Command::Rules { db, cmd } => cli::rules(&*db.open()?, cmd, now)?,
         Command::DemoData { db } => {
             let location = db.location()?;
             let s = admin::demo_data(&location, now).map_err(|e| fail(&e))?;

@@ -242,6 +242,8 @@ mod tests {
             message: "customer store mismatch (internal detail)".into(),
             retry_after_s: None,
             tries_left: None,
+            line: None,
+            key: None,
         })
     }
 

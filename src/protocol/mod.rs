@@ -5,6 +5,7 @@
 //! (`Receipt`, `Calculation`, `Bonus`, …) serialize as decimal strings. Version 1 of the
 //! API lives under `/api/v1`: add fields with defaults and new endpoints; a changed meaning
 //! is a new version, never an edit.
+pub mod admin;
 pub mod sales;
 pub mod schema;
 pub mod server;

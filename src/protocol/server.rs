@@ -64,6 +64,19 @@ pub enum ErrorCode {
     InsufficientBalance,
     /// A hold id already names a hold of another customer or amount.
     HoldConflict,
+    /// Back office: the account may not see or change this (another store's data, or
+    /// what only the owner does).
+    Forbidden,
+    /// Back office: a wrong e-mail or password (which of the two is not said).
+    SignInFailed,
+    /// Back office: too many wrong passwords; `retry_after_s` says how long.
+    AccountLocked,
+    /// Back office: the one-time password must be changed before anything else.
+    PasswordChangeRequired,
+    /// Back office: the e-mail, store id or cashier code is taken.
+    AlreadyExists,
+    /// Back office: a rules file does not parse; the message names the line and key.
+    RulesInvalid,
     Internal,
 }
 
@@ -81,6 +94,14 @@ pub struct ErrorBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub tries_left: Option<u32>,
+    /// A rules file's problem (`RULES_INVALID`): the 1-based line, where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub line: Option<u64>,
+    /// A rules file's problem: the key path, like `card[0].accrual.percent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub key: Option<String>,
 }
 
 // --- Enrollment and cashiers -----------------------------------------------------------

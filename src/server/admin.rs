@@ -96,7 +96,14 @@ pub fn demo_data_in(store: &dyn Store, now: DateTime<Utc>) -> Result<DemoSummary
             return Ok(Err(AdminError::AlreadyFilled));
         }
         let rules_version = store_rules(tx, DEMO_RULES, now)?;
-        auth::create_store(tx, DEMO_STORE, "Кофе у Карины, Тверская 1", 180, now)?;
+        auth::create_store(
+            tx,
+            DEMO_STORE,
+            "Кофе у Карины",
+            "Москва, Тверская ул., 1",
+            chrono_tz::Europe::Moscow,
+            now,
+        )?;
         let cashiers = [
             ("Кассир Мария", Role::Cashier, DEMO_CASHIER_CODE),
             ("Управляющий Олег", Role::Manager, DEMO_MANAGER_CODE),

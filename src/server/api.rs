@@ -42,7 +42,12 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/holds", post(place_hold))
         .route("/holds/{id}", delete(release_hold))
         .route("/rules", get(rules))
-        .route("/feed/customers", get(feed));
+        .route("/feed/customers", get(feed))
+        .route(
+            "/terminal/status",
+            post(super::backoffice::http::terminal_status),
+        )
+        .nest("/admin", super::backoffice::http::router());
     if state.config.demo_endpoints {
         api = api.route("/demo/sms", get(demo_sms));
     }
@@ -60,7 +65,7 @@ pub fn router(state: Arc<State>) -> Router {
 
 /// Runs a request's reads on the read pool: one hop per request, the token checked there
 /// too.
-async fn read<T: Send + 'static>(
+pub(crate) async fn read<T: Send + 'static>(
     state: &Arc<State>,
     f: impl FnOnce(&State) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -69,7 +74,7 @@ async fn read<T: Send + 'static>(
 }
 
 /// Runs a request's writes (and its token check) on the blocking pool, a few at once.
-async fn write<T: Send + 'static>(
+pub(crate) async fn write<T: Send + 'static>(
     state: &Arc<State>,
     f: impl FnOnce(&State) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -139,7 +144,7 @@ pub struct Token(String);
 
 impl Token {
     /// The terminal the token belongs to.
-    fn terminal(&self, s: &State) -> Result<Terminal, ApiError> {
+    pub(crate) fn terminal(&self, s: &State) -> Result<Terminal, ApiError> {
         Ok(store::read(s.store(), |r| {
             Ok(auth::authenticate(r, &self.0))
         })??)

@@ -33,14 +33,17 @@ pub fn create_store(
     tx: &mut dyn Tx,
     id: &str,
     name: &str,
-    utc_offset_minutes: i32,
+    address: &str,
+    time_zone: chrono_tz::Tz,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     tx.insert_store(
         &StoreRow {
             id: id.into(),
             name: name.into(),
-            utc_offset_minutes,
+            utc_offset_minutes: crate::server::backoffice::chain::offset_minutes(time_zone, now),
+            address: address.into(),
+            time_zone: time_zone.name().into(),
         },
         &random_bytes(32),
         now,
@@ -82,6 +85,15 @@ pub fn add_cashier(
     let salt = random_bytes(16);
     let hash = sha256(&[&salt, code.as_bytes()]);
     Ok(tx.insert_cashier(store_id, name, role, &salt, &hash)?)
+}
+
+/// The id of the active cashier of a store whose code this is.
+pub fn code_owner(
+    tx: &mut dyn ReadTx,
+    store_id: &str,
+    code: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(find_cashier(tx, store_id, code)?.map(|c| c.cashier_id))
 }
 
 /// The active cashier of a store whose code this is.

@@ -30,6 +30,8 @@ impl ApiError {
                 message: message.into(),
                 retry_after_s: None,
                 tries_left: None,
+                line: None,
+                key: None,
             },
         }
     }

@@ -110,16 +110,51 @@ fn burn(store: &dyn Store, now: DateTime<Utc>) -> Result<u32, StoreError> {
 }
 
 /// Grants the birthday bonus to every customer whose birthday is `days_before` days from
-/// today (Moscow time: the stores' default), once a year.
+/// today in their home store's time zone (Moscow for a customer without one), once a year.
 fn birthdays(store: &dyn Store, rules: &Rules, now: DateTime<Utc>) -> Result<u32, StoreError> {
     let Some(b) = &rules.birthday else {
         return Ok(0);
     };
-    let today = (now + Duration::hours(3)).date_naive();
-    let target = today + Duration::days(i64::from(b.days_before));
+    let stores = store::read(store, |r| r.stores())?;
+    let target_of = |today: chrono::NaiveDate| today + Duration::days(i64::from(b.days_before));
+    // The stores by the date that is the target in their zone (at most a few dates:
+    // Russia's zones are UTC+2 to UTC+12).
+    let mut by_target: std::collections::BTreeMap<chrono::NaiveDate, Vec<String>> =
+        Default::default();
+    for s in &stores {
+        by_target
+            .entry(target_of(s.local_date(now)))
+            .or_default()
+            .push(s.id.clone());
+    }
+    let homeless_target = target_of(now.with_timezone(&chrono_tz::Europe::Moscow).date_naive());
+    by_target.entry(homeless_target).or_default();
+    let mut granted = 0;
+    for (target, ids) in by_target {
+        granted += birthdays_on(store, b, target, &ids, target == homeless_target, now)?;
+    }
+    Ok(granted)
+}
+
+/// Grants the birthday bonus to the customers of `stores` (and the homeless ones, when
+/// asked) born on `target`'s day.
+fn birthdays_on(
+    store: &dyn Store,
+    b: &crate::domain::rules::Birthday,
+    target: chrono::NaiveDate,
+    stores: &[String],
+    homeless: bool,
+    now: DateTime<Utc>,
+) -> Result<u32, StoreError> {
     let amount = b.bonus.amount.kopecks();
     store::write(store, |tx| {
-        let due = tx.birthday_customers(target.month(), target.day(), target.year())?;
+        let due = tx.birthday_customers(
+            target.month(),
+            target.day(),
+            target.year(),
+            stores,
+            homeless,
+        )?;
         tx.lock_customers(&due.iter().map(String::as_str).collect::<Vec<_>>())?;
         let mut granted = Vec::new();
         for id in &due {

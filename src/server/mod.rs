@@ -19,6 +19,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod backoffice;
 pub mod crypto;
 pub mod customers;
 pub mod error;
@@ -162,13 +163,19 @@ impl State {
     }
 }
 
-/// Stores a rules text as a new version unless it equals the newest; returns its version.
+/// Stores a rules text as a new version and activates it, unless it equals the active
+/// one; returns its version. (`serve --rules` and `demo-data`; the back office uploads
+/// and activates separately.)
 pub fn store_rules(tx: &mut dyn Tx, text: &str, now: DateTime<Utc>) -> Result<i64, StoreError> {
     match tx.newest_rules()? {
         Some((v, t)) if t == text => Ok(v),
-        other => {
-            let v = other.map_or(1, |(v, _)| v + 1);
+        _ => {
+            let v = tx
+                .rules_versions()?
+                .first()
+                .map_or(1, |newest| newest.version + 1);
             tx.insert_rules(v, text, now)?;
+            tx.activate_rules(v, now, "")?;
             Ok(v)
         }
     }

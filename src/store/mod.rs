@@ -401,18 +401,24 @@ impl TerminalStore {
         })
     }
 
-    /// Caches a rules version (the newest wins).
+    /// Caches the server's active rules version; cached versions newer than it (rolled
+    /// back on the server) are dropped.
     pub fn put_rules(
         &mut self,
         version: i64,
         text: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.conn.execute(
+        let tx = self.conn.transaction()?;
+        // Versions newer than the server's active one were rolled back there: drop them,
+        // so the newest cached version is always the one the server uses.
+        tx.execute("DELETE FROM rules_cache WHERE version > ?1", [version])?;
+        tx.execute(
             "INSERT INTO rules_cache (version, text, fetched_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (version) DO UPDATE SET text = excluded.text, fetched_at = excluded.fetched_at",
             params![version, text, ts(now)],
         )?;
+        tx.commit()?;
         Ok(())
     }
 

@@ -397,6 +397,17 @@ impl ServerClient {
             .map(|_| ())
     }
 
+    /// Tells the server this till's version and queue, for the back office's list of
+    /// terminals.
+    pub async fn report_status(
+        &self,
+        req: &crate::protocol::admin::TerminalStatusRequest,
+    ) -> Result<(), ClientError> {
+        self.post::<_, Option<serde_json::Value>>("/terminal/status", req)
+            .await
+            .map(|_| ())
+    }
+
     pub async fn rules(&self) -> Result<RulesResponse, ClientError> {
         self.get("/rules").await
     }

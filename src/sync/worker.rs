@@ -369,16 +369,35 @@ async fn run(
     }
 }
 
-/// Pulls the rules (when newer) and the customer feed page by page, with progress.
+/// Reports this till's version and queue to the server. A server that does not know the
+/// report (an older one) or does not answer changes nothing: the refresh goes on.
+async fn report_status(store: &TerminalStore, client: &ServerClient) {
+    let Ok(queue) = store.queue_status() else {
+        return;
+    };
+    let report = crate::protocol::admin::TerminalStatusRequest {
+        app_version: env!("CARGO_PKG_VERSION").to_string(),
+        queue_length: u32::try_from(queue.pending).unwrap_or(u32::MAX),
+        oldest_queued_at: queue.oldest_pending_at,
+    };
+    if let Err(e) = client.report_status(&report).await {
+        tracing::debug!(error = %e, "the server did not take the till's status report");
+    }
+}
+
+/// Pulls the rules (when the server's active version differs from the cached one) and the
+/// customer feed page by page, with progress.
 async fn refresh(
     store: &mut TerminalStore,
     client: &ServerClient,
     status: &StatusCell,
     page: u32,
 ) -> Result<(), String> {
+    report_status(store, client).await;
     let rules = client.rules().await.map_err(|e| e.to_string())?;
     let cached = store.rules().map_err(|e| e.to_string())?.map(|(v, _)| v);
-    if cached.is_none_or(|v| rules.version > v) {
+    // The server's active version, newer or older: an owner may roll the rules back.
+    if cached != Some(rules.version) {
         // Rules the engine cannot read are not cached: the till keeps the last good ones.
         crate::domain::rules::Rules::from_toml_str(&rules.text).map_err(|e| {
             format!(
@@ -390,7 +409,7 @@ async fn refresh(
             .put_rules(rules.version, &rules.text, Utc::now())
             .map_err(|e| e.to_string())?;
     }
-    status.send_modify(|s| s.rules_version = Some(rules.version.max(cached.unwrap_or(0))));
+    status.send_modify(|s| s.rules_version = Some(rules.version));
     let mut cursor = store.feed_cursor().map_err(|e| e.to_string())?;
     let mut loaded = 0u64;
     let mut total = None;

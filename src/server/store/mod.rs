@@ -33,6 +33,7 @@
 //! Architecture Invariant: no module outside `server/store/` names `rusqlite` or
 //! `tokio_postgres` (`tests/tidy.rs`), and nothing here knows of HTTP.
 
+mod backoffice;
 pub mod postgres;
 mod retry;
 mod rows;
@@ -46,6 +47,7 @@ use chrono::{DateTime, Utc};
 
 use crate::protocol::server::Role;
 
+pub use backoffice::*;
 pub use retry::{MAX_ATTEMPTS, conflicts_retried, read, write};
 pub use rows::*;
 
@@ -171,13 +173,22 @@ pub trait Store: Send + Sync {
 
 /// Reads, on a read view or inside a transaction.
 pub trait ReadTx:
-    SetupRead + CustomerRead + LedgerRead + OperationRead + HoldRead + ImportRead
+    SetupRead + CustomerRead + LedgerRead + OperationRead + HoldRead + BackofficeRead + ImportRead
 {
 }
 
 /// A read-write transaction. Dropping it without [`Tx::commit`] rolls it back.
 pub trait Tx:
-    ReadTx + SetupTx + CustomerTx + LedgerTx + OperationTx + HoldTx + SmsTx + JobTx + ImportTx
+    ReadTx
+    + SetupTx
+    + CustomerTx
+    + LedgerTx
+    + OperationTx
+    + HoldTx
+    + SmsTx
+    + JobTx
+    + BackofficeTx
+    + ImportTx
 {
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
     /// Starts a savepoint; one level at a time.
@@ -194,7 +205,8 @@ pub trait Tx:
 
 /// Reads of the chain's setup: rules, stores, terminals, cashiers.
 pub trait SetupRead {
-    /// The newest rules version and its text.
+    /// The active rules version and its text: the latest activated one (before any
+    /// activation, the newest).
     fn newest_rules(&mut self) -> Result<Option<(i64, String)>, StoreError>;
     fn store(&mut self, id: &str) -> Result<Option<StoreRow>, StoreError>;
     /// The key of the store's keyed lookup hashes.
@@ -482,12 +494,16 @@ pub trait JobTx {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Vec<String>, StoreError>;
-    /// Customers born on this month and day who have no birthday grant for `year`.
+    /// Customers born on this month and day who have no birthday grant for `year`, whose
+    /// home store (where they registered) is one of `stores`; with `homeless`, also those
+    /// without a known home store.
     fn birthday_customers(
         &mut self,
         month: u32,
         day: u32,
         year: i32,
+        stores: &[String],
+        homeless: bool,
     ) -> Result<Vec<String>, StoreError>;
     /// Claims the birthday grant of a customer and year: `true` for exactly one caller.
     fn claim_birthday(&mut self, customer_id: &str, year: i32) -> Result<bool, StoreError>;

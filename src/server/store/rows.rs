@@ -232,7 +232,26 @@ pub struct HistoryRow {
 pub struct StoreRow {
     pub id: String,
     pub name: String,
+    /// The offset of `time_zone` when the store was last saved (Russia has no daylight
+    /// saving time; kept for readers that want a plain number).
     pub utc_offset_minutes: i32,
+    pub address: String,
+    /// An IANA time zone name (`Europe/Moscow`): the store's local day for birthdays and
+    /// reports.
+    pub time_zone: String,
+}
+
+impl StoreRow {
+    /// The store's time zone; a name that does not parse (it never should: the back office
+    /// checks it) counts as Moscow, where the chain's first stores are.
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.time_zone.parse().unwrap_or(chrono_tz::Europe::Moscow)
+    }
+
+    /// The store's local date at `at`.
+    pub fn local_date(&self, at: DateTime<Utc>) -> chrono::NaiveDate {
+        at.with_timezone(&self.tz()).date_naive()
+    }
 }
 
 /// A cashier as stored: the code only as a salted hash.

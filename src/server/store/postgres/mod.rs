@@ -67,6 +67,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../../migrations/server-postgres/0004_consent_state.sql"),
     },
     Migration {
+        version: 5,
+        name: "0005_backoffice",
+        sql: include_str!("../../../../migrations/server-postgres/0005_backoffice.sql"),
+    },
+    Migration {
         version: 7,
         name: "0007_customer_imports",
         sql: include_str!("../../../../migrations/server-postgres/0007_customer_imports.sql"),

@@ -568,6 +568,8 @@ fn scenario(store: &dyn Store) -> Vec<String> {
                 id: "s1".into(),
                 name: "Магазин 1".into(),
                 utc_offset_minutes: 180,
+                address: "Москва".into(),
+                time_zone: "Europe/Moscow".into(),
             },
             b"lookup-key",
             t0(),
@@ -887,7 +889,12 @@ fn scenario(store: &dyn Store) -> Vec<String> {
         log("changed none", format!("{none:?}"));
         log(
             "birthdays",
-            format!("{:?}", tx.birthday_customers(3, 15, 2025)?),
+            format!(
+                "{:?} {:?} {:?}",
+                tx.birthday_customers(3, 15, 2025, &["s1".into()], false)?,
+                tx.birthday_customers(3, 15, 2025, &[], true)?,
+                tx.birthday_customers(3, 15, 2025, &["s9".into()], false)?
+            ),
         );
         log(
             "claim birthday",
@@ -901,9 +908,9 @@ fn scenario(store: &dyn Store) -> Vec<String> {
             "birthdays after",
             format!(
                 "{:?} {:?} {:?}",
-                tx.birthday_customers(3, 15, 2025)?,
-                tx.birthday_customers(3, 15, 2026)?,
-                tx.birthday_customers(13, 40, 2025)?
+                tx.birthday_customers(3, 15, 2025, &["s1".into()], true)?,
+                tx.birthday_customers(3, 15, 2026, &["s1".into()], true)?,
+                tx.birthday_customers(13, 40, 2025, &["s1".into()], true)?
             ),
         );
         Ok(())
@@ -1126,7 +1133,180 @@ fn scenario(store: &dyn Store) -> Vec<String> {
         Ok(())
     })
     .unwrap();
+    backoffice_scenario(store, &mut log);
     out
+}
+
+/// The back office's calls: accounts, sessions, the audit log, stores, staff, terminals'
+/// reports, rules versions and activations.
+fn backoffice_scenario(store: &dyn Store, log: &mut dyn FnMut(&str, String)) {
+    st::write(store, |tx| {
+        let account = |email, role, must_change| NewAccount {
+            email,
+            role,
+            password: "$argon2id$hash",
+            must_change,
+            at: t0(),
+        };
+        let owner = tx.insert_account(&account("owner@x.ru", AccountRole::Owner, true))?;
+        let manager = tx.insert_account(&account("m@x.ru", AccountRole::Manager, false))?;
+        let taken = tx.insert_account(&account("owner@x.ru", AccountRole::Manager, false))?;
+        log(
+            "accounts",
+            format!("{} {} {taken:?}", owner.is_some(), manager.is_some()),
+        );
+        let (owner, manager) = (owner.unwrap(), manager.unwrap());
+        tx.set_account_stores(manager, &["s1".into()])?;
+        tx.set_account_stores(manager, &["s1".into()])?;
+        tx.set_account_password(owner, "$argon2id$other", false)?;
+        tx.set_account_lock(
+            owner,
+            AccountLock {
+                failed_tries: 2,
+                locks: 1,
+                locked_until: Some(day(2)),
+            },
+        )?;
+        let fmt = |a: Option<AccountRow>| {
+            format!(
+                "{:?}",
+                a.map(|a| (
+                    a.email,
+                    a.role,
+                    a.password,
+                    a.must_change,
+                    a.failed_tries,
+                    a.locks,
+                    a.locked_until,
+                    a.active,
+                    a.stores
+                ))
+            )
+        };
+        log("owner", fmt(tx.account(owner)?));
+        log("manager by email", fmt(tx.account_by_email("m@x.ru")?));
+        log("nobody", fmt(tx.account_by_email("x@x.ru")?));
+        log(
+            "all accounts",
+            format!(
+                "{:?}",
+                tx.accounts()?.iter().map(|a| &a.email).collect::<Vec<_>>()
+            ),
+        );
+        tx.insert_session(b"s-owner", owner, t0(), day(1))?;
+        tx.insert_session(b"s-old", owner, t0(), t0())?;
+        tx.insert_session(b"s-manager", manager, t0(), day(1))?;
+        log(
+            "sessions",
+            format!(
+                "{} {} {} {}",
+                fmt(tx.session_account(b"s-owner", t0())?),
+                fmt(tx.session_account(b"s-old", t0())?),
+                fmt(tx.session_account(b"s-owner", day(1))?),
+                fmt(tx.session_account(b"nope", t0())?)
+            ),
+        );
+        log("pruned", format!("{}", tx.prune_sessions(t0())?));
+        tx.delete_session(b"s-owner")?;
+        tx.set_account_active(manager, false)?;
+        log(
+            "after end",
+            format!(
+                "{} {}",
+                fmt(tx.session_account(b"s-owner", t0())?),
+                fmt(tx.session_account(b"s-manager", t0())?)
+            ),
+        );
+        tx.delete_sessions_of(manager)?;
+        for (i, store_id) in [Some("s1"), None, Some("s2")].into_iter().enumerate() {
+            tx.insert_admin_audit(&NewAdminAudit {
+                at: t0() + Duration::minutes(i as i64),
+                account_id: Some(owner).filter(|_| i != 1),
+                actor: "owner@x.ru",
+                action: "store.update",
+                target: "store s1",
+                store_id,
+                before: Some("{\"name\":\"a\"}"),
+                after: None,
+            })?;
+        }
+        log("audit all", format!("{:?}", tx.admin_audit(None, 10)?));
+        log(
+            "audit s1",
+            format!("{:?}", tx.admin_audit(Some(&["s1".into()]), 10)?),
+        );
+        log("audit limit", format!("{:?}", tx.admin_audit(None, 1)?));
+        let mut s1 = tx.store("s1")?.unwrap();
+        s1.name = "Магазин 1 на Ленина".into();
+        s1.time_zone = "Asia/Yekaterinburg".into();
+        s1.utc_offset_minutes = 300;
+        log(
+            "update store",
+            format!("{} {}", tx.update_store(&s1)?, {
+                let mut none = s1.clone();
+                none.id = "none".into();
+                tx.update_store(&none)?
+            }),
+        );
+        log("stores", format!("{:?}", tx.stores()?));
+        let first = tx.staff(Some("s1"))?[0].id;
+        tx.set_staff_name_role(first, "Анна К.", Role::Manager)?;
+        tx.set_staff_code(first, b"salt9", b"hash9")?;
+        tx.set_staff_active(first, false)?;
+        log("staff", format!("{:?}", tx.staff(None)?));
+        log("staff s1", format!("{:?}", tx.staff(Some("s1"))?));
+        log("staff member", format!("{:?}", tx.staff_member(first)?));
+        log("active cashiers", format!("{:?}", tx.cashiers("s1")?));
+        log(
+            "report",
+            format!(
+                "{} {}",
+                tx.report_terminal(
+                    "term1",
+                    &TerminalReport {
+                        app_version: "0.2.0",
+                        queue_length: 3,
+                        oldest_queued_at: Some(t0()),
+                        at: day(1),
+                    }
+                )?,
+                tx.report_terminal(
+                    "none",
+                    &TerminalReport {
+                        app_version: "0.2.0",
+                        queue_length: 0,
+                        oldest_queued_at: None,
+                        at: day(1),
+                    }
+                )?
+            ),
+        );
+        log("terminals", format!("{:?}", tx.terminals(None)?));
+        log("terminals s9", format!("{:?}", tx.terminals(Some("s9"))?));
+        tx.insert_rules_version(&NewRulesVersion {
+            version: 3,
+            text: "rules three",
+            at: day(2),
+            uploaded_by: "owner@x.ru",
+            comment: "осень",
+        })?;
+        log(
+            "rules before activation",
+            format!("{:?}", tx.newest_rules()?),
+        );
+        tx.activate_rules(2, day(3), "owner@x.ru")?;
+        log("rules activated", format!("{:?}", tx.newest_rules()?));
+        tx.activate_rules(3, day(4), "owner@x.ru")?;
+        tx.activate_rules(2, day(5), "")?;
+        log("rules rolled back", format!("{:?}", tx.newest_rules()?));
+        log("versions", format!("{:?}", tx.rules_versions()?));
+        log(
+            "rules text",
+            format!("{:?} {:?}", tx.rules_text(3)?, tx.rules_text(9)?),
+        );
+        Ok(())
+    })
+    .unwrap();
 }
 
 #[test]
@@ -1255,6 +1435,8 @@ fn claims_succeed_for_exactly_one_of_many_threads() {
                 id: "s".into(),
                 name: "s".into(),
                 utc_offset_minutes: 0,
+                address: String::new(),
+                time_zone: "UTC".into(),
             },
             b"k",
             t0(),

@@ -48,6 +48,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../../migrations/server/0006_consent_state.sql"),
     ),
     (
+        "0007_backoffice",
+        include_str!("../../../../migrations/server/0007_backoffice.sql"),
+    ),
+    (
         "0009_customer_imports",
         include_str!("../../../../migrations/server/0009_customer_imports.sql"),
     ),

@@ -36,6 +36,8 @@ impl JobTx for PgTx<'_> {
         month: u32,
         day: u32,
         year: i32,
+        stores: &[String],
+        homeless: bool,
     ) -> Result<Vec<String>, StoreError> {
         // Out-of-range numbers match no date, as SQLite's text comparison does.
         let (Ok(month), Ok(day)) = (i32::try_from(month), i32::try_from(day)) else {
@@ -46,10 +48,13 @@ impl JobTx for PgTx<'_> {
              WHERE c.birth_date IS NOT NULL
                AND EXTRACT(MONTH FROM c.birth_date)::integer = $1
                AND EXTRACT(DAY FROM c.birth_date)::integer = $2
+               AND (c.store_id = ANY($4)
+                    OR ($5 AND (c.store_id IS NULL
+                                OR NOT EXISTS (SELECT 1 FROM stores s WHERE s.id = c.store_id))))
                AND NOT EXISTS (SELECT 1 FROM birthday_grants g
                                WHERE g.customer_id = c.id AND g.year = $3)
              ORDER BY c.id",
-            &[&month, &day, &year],
+            &[&month, &day, &year, &stores, &homeless],
         )
     }
 

@@ -334,6 +334,7 @@ macro_rules! impl_reads {
     };
 }
 
+mod backoffice;
 mod customers;
 mod holds;
 mod import;

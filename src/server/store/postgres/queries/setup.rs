@@ -7,12 +7,24 @@ use super::{Conn, PgRead, PgTx, col};
 use crate::protocol::server::Role;
 use crate::server::store::*;
 
+pub(super) fn store_row(r: &tokio_postgres::Row) -> Result<StoreRow, StoreError> {
+    Ok(StoreRow {
+        id: col(r, 0)?,
+        name: col(r, 1)?,
+        utc_offset_minutes: col(r, 2)?,
+        address: col(r, 3)?,
+        time_zone: col(r, 4)?,
+    })
+}
+
 impl_reads! {
 impl SetupRead {
     fn newest_rules(&mut self) -> Result<Option<(i64, String)>, StoreError> {
         self.session()
             .query_opt(
-                "SELECT version, text FROM rules ORDER BY version DESC LIMIT 1",
+                "SELECT version, text FROM rules WHERE version = COALESCE(
+                    (SELECT version FROM rules_activations ORDER BY seq DESC LIMIT 1),
+                    (SELECT MAX(version) FROM rules))",
                 &[],
             )?
             .map(|r| Ok((col(&r, 0)?, col(&r, 1)?)))
@@ -22,16 +34,10 @@ impl SetupRead {
     fn store(&mut self, id: &str) -> Result<Option<StoreRow>, StoreError> {
         self.session()
             .query_opt(
-                "SELECT id, name, utc_offset_minutes FROM stores WHERE id = $1",
+                "SELECT id, name, utc_offset_minutes, address, time_zone FROM stores WHERE id = $1",
                 &[&id],
             )?
-            .map(|r| {
-                Ok(StoreRow {
-                    id: col(&r, 0)?,
-                    name: col(&r, 1)?,
-                    utc_offset_minutes: col(&r, 2)?,
-                })
-            })
+            .map(|r| store_row(&r))
             .transpose()
     }
 
@@ -118,8 +124,16 @@ impl SetupTx for PgTx<'_> {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.s.execute(
-            "INSERT INTO stores (id, name, utc_offset_minutes, created_at) VALUES ($1, $2, $3, $4)",
-            &[&store.id, &store.name, &store.utc_offset_minutes, &at],
+            "INSERT INTO stores (id, name, utc_offset_minutes, created_at, address, time_zone)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &store.id,
+                &store.name,
+                &store.utc_offset_minutes,
+                &at,
+                &store.address,
+                &store.time_zone,
+            ],
         )?;
         self.s.execute(
             "INSERT INTO lookup_keys (store_id, key) VALUES ($1, $2)",

@@ -44,15 +44,24 @@ impl JobTx for SqliteTx<'_> {
         month: u32,
         day: u32,
         year: i32,
+        stores: &[String],
+        homeless: bool,
     ) -> Result<Vec<String>, StoreError> {
+        let stores = serde_json::to_string(stores).map_err(|e| StoreError::Other(e.to_string()))?;
         let mut stmt = self.conn.prepare_cached(
             "SELECT c.id FROM customers c
              WHERE c.birth_date IS NOT NULL AND substr(c.birth_date, 6, 5) = ?1
+               AND (c.store_id IN (SELECT value FROM json_each(?3))
+                    OR (?4 AND (c.store_id IS NULL
+                                OR c.store_id NOT IN (SELECT id FROM stores))))
                AND NOT EXISTS (SELECT 1 FROM birthday_grants g WHERE g.customer_id = c.id AND g.year = ?2)
              ORDER BY c.id",
         )?;
         let ids = stmt
-            .query_map(params![format!("{month:02}-{day:02}"), year], |r| r.get(0))?
+            .query_map(
+                params![format!("{month:02}-{day:02}"), year, stores, homeless],
+                |r| r.get(0),
+            )?
             .collect::<Result<_, _>>()?;
         Ok(ids)
     }

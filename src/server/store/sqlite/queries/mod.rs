@@ -14,6 +14,7 @@ use super::ReaderPool;
 use crate::server::store::*;
 use crate::sqlite::parse_ts_column;
 
+mod backoffice;
 mod customers;
 mod holds;
 mod import;

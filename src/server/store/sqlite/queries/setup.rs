@@ -9,11 +9,27 @@ use crate::protocol::server::Role;
 use crate::server::store::*;
 use crate::sqlite::ts;
 
+pub(super) const STORE_COLUMNS: &str = "id, name, utc_offset_minutes, address, time_zone";
+
+pub(super) fn store_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoreRow> {
+    Ok(StoreRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        utc_offset_minutes: r.get(2)?,
+        address: r.get(3)?,
+        time_zone: r.get(4)?,
+    })
+}
+
 impl<T: Conn> SetupRead for T {
     fn newest_rules(&mut self) -> Result<Option<(i64, String)>, StoreError> {
         Ok(self
             .conn()
-            .prepare_cached("SELECT version, text FROM rules ORDER BY version DESC LIMIT 1")?
+            .prepare_cached(
+                "SELECT version, text FROM rules WHERE version = COALESCE(
+                    (SELECT version FROM rules_activations ORDER BY seq DESC LIMIT 1),
+                    (SELECT MAX(version) FROM rules))",
+            )?
             .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?)
     }
@@ -21,14 +37,8 @@ impl<T: Conn> SetupRead for T {
     fn store(&mut self, id: &str) -> Result<Option<StoreRow>, StoreError> {
         Ok(self
             .conn()
-            .prepare_cached("SELECT id, name, utc_offset_minutes FROM stores WHERE id = ?1")?
-            .query_row([id], |r| {
-                Ok(StoreRow {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    utc_offset_minutes: r.get(2)?,
-                })
-            })
+            .prepare_cached(&format!("SELECT {STORE_COLUMNS} FROM stores WHERE id = ?1"))?
+            .query_row([id], store_row)
             .optional()?)
     }
 
@@ -110,8 +120,16 @@ impl SetupTx for SqliteTx<'_> {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.conn.execute(
-            "INSERT INTO stores (id, name, utc_offset_minutes, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![store.id, store.name, store.utc_offset_minutes, ts(at)],
+            "INSERT INTO stores (id, name, utc_offset_minutes, created_at, address, time_zone)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                store.id,
+                store.name,
+                store.utc_offset_minutes,
+                ts(at),
+                store.address,
+                store.time_zone
+            ],
         )?;
         self.conn.execute(
             "INSERT INTO lookup_keys (store_id, key) VALUES (?1, ?2)",

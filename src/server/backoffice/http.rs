@@ -1,0 +1,632 @@
+//! `/api/v1/admin`: the back office over HTTP. Handlers hand one service call to a
+//! blocking thread, like the terminals' API.
+//!
+//! A request signs in with the session token as `Authorization: Bearer <token>` or as the
+//! `bk_session` cookie (HttpOnly, SameSite=Strict) that sign-in sets for a browser. A
+//! terminal token is no session here, and a session is no terminal token there: the two
+//! are looked up in different tables. Until its one-time password is changed an account
+//! may only change it, read itself and sign out.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use serde::Deserialize;
+
+use super::{Actor, BackofficeError, accounts, chain, rules};
+use crate::protocol::admin::*;
+use crate::protocol::server::ErrorCode;
+use crate::server::State;
+use crate::server::api::{Body, StrictPath, StrictQuery, Token, read, write};
+use crate::server::error::ApiError;
+use crate::server::store::{self, AccountRole, AccountRow};
+
+type St = axum::extract::State<Arc<State>>;
+type Json<T> = axum::Json<T>;
+
+pub(crate) fn router() -> Router<Arc<State>> {
+    Router::new()
+        .route("/session", post(sign_in).delete(sign_out))
+        .route("/me", get(me))
+        .route("/password", post(change_password))
+        .route("/accounts", get(list_accounts).post(add_account))
+        .route("/accounts/{id}", patch(update_account))
+        .route("/stores", get(list_stores).post(add_store))
+        .route("/stores/{id}", patch(update_store))
+        .route("/staff", get(list_staff).post(add_staff))
+        .route("/staff/{id}", patch(update_staff))
+        .route("/terminals", get(list_terminals))
+        .route("/terminals/enrollment-codes", post(enrollment_code))
+        .route("/terminals/{id}/revoke", post(revoke_terminal))
+        .route("/terminals/{id}/unlock", post(unlock_terminal))
+        .route("/rules", get(list_rules).post(upload_rules))
+        .route("/rules/diff", get(diff_rules))
+        .route("/rules/rollback", post(roll_back_rules))
+        .route("/rules/{version}", get(rules_version))
+        .route("/rules/{version}/activate", post(activate_rules))
+        .route("/rules/{version}/try", post(try_rules))
+        .route("/audit", get(audit))
+}
+
+impl From<BackofficeError> for ApiError {
+    fn from(e: BackofficeError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            BackofficeError::BadRequest(_) => ApiError::bad_request(message),
+            BackofficeError::NotFound(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
+            }
+            BackofficeError::Forbidden(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
+            }
+            BackofficeError::AlreadyExists(_) => {
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::AlreadyExists, message)
+            }
+            BackofficeError::RulesInvalid(r) => {
+                let mut e = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorCode::RulesInvalid,
+                    message,
+                );
+                e.body.line = r.line.map(|l| l as u64);
+                e.body.key = (!r.path.is_empty()).then_some(r.path);
+                e
+            }
+            BackofficeError::SignInFailed => {
+                ApiError::unauthorized(ErrorCode::SignInFailed, message)
+            }
+            BackofficeError::Locked { retry_after_s } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::AccountLocked,
+                message,
+            )
+            .retry_after(retry_after_s),
+            BackofficeError::Unauthorized => {
+                ApiError::unauthorized(ErrorCode::Unauthorized, message)
+            }
+            BackofficeError::PasswordChangeRequired => ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::PasswordChangeRequired,
+                message,
+            ),
+            BackofficeError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The session token of a request: the bearer token, else the session cookie.
+pub struct SessionToken(String);
+
+impl SessionToken {
+    fn from_headers(headers: &HeaderMap) -> Option<SessionToken> {
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let cookie = || {
+            headers
+                .get_all(header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(';'))
+                .filter_map(|kv| kv.trim().split_once('='))
+                .find(|(k, _)| *k == SESSION_COOKIE)
+                .map(|(_, v)| v.trim())
+                .filter(|v| !v.is_empty())
+        };
+        bearer.or_else(cookie).map(|t| SessionToken(t.to_string()))
+    }
+
+    /// The signed-in account, even one that must still change its password.
+    fn account(&self, s: &State) -> Result<AccountRow, ApiError> {
+        let now = s.now();
+        store::read(s.store(), |r| accounts::authenticate(r, &self.0, now))?
+            .ok_or_else(|| BackofficeError::Unauthorized.into())
+    }
+
+    /// The signed-in account as an actor, its one-time password changed.
+    fn actor(&self, s: &State) -> Result<Actor, ApiError> {
+        let account = self.account(s)?;
+        if account.must_change {
+            return Err(BackofficeError::PasswordChangeRequired.into());
+        }
+        Ok(Actor::of(&account))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SessionToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        SessionToken::from_headers(&parts.headers).ok_or_else(|| {
+            ApiError::unauthorized(
+                ErrorCode::Unauthorized,
+                "sign in first (POST /api/v1/admin/session), then send the session as \
+                 `Authorization: Bearer <token>` or the bk_session cookie",
+            )
+        })
+    }
+}
+
+/// The cookie that carries a session in a browser.
+fn session_cookie(token: &str, max_age_s: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}"
+    ))
+    .expect("a hex token makes a valid header")
+}
+
+fn signed_in(session: accounts::Session, now: chrono::DateTime<chrono::Utc>) -> Response {
+    let max_age = (session.expires_at - now).num_seconds().max(0);
+    let cookie = session_cookie(session.token.expose(), max_age);
+    let body = SignInResponse {
+        token: session.token,
+        expires_at: session.expires_at,
+        account: accounts::view(&session.account),
+    };
+    ([(header::SET_COOKIE, cookie)], axum::Json(body)).into_response()
+}
+
+async fn sign_in(
+    axum::extract::State(state): St,
+    Body(req): Body<SignInRequest>,
+) -> Result<Response, ApiError> {
+    // Hashing a password is slow on purpose: it runs on the blocking pool.
+    write(&state, move |s| {
+        let now = s.now();
+        let session = accounts::sign_in(s.store(), &req.email, req.password.expose(), now)?;
+        tracing::info!(account = session.account.id, "back-office sign-in");
+        Ok(signed_in(session, now))
+    })
+    .await
+}
+
+async fn sign_out(
+    axum::extract::State(state): St,
+    token: SessionToken,
+) -> Result<Response, ApiError> {
+    write(&state, move |s| {
+        accounts::sign_out(s.store(), &token.0)?;
+        Ok((
+            StatusCode::NO_CONTENT,
+            [(header::SET_COOKIE, session_cookie("", 0))],
+        )
+            .into_response())
+    })
+    .await
+}
+
+async fn me(
+    axum::extract::State(state): St,
+    token: SessionToken,
+) -> Result<Json<AccountView>, ApiError> {
+    read(&state, move |s| {
+        Ok(axum::Json(accounts::view(&token.account(s)?)))
+    })
+    .await
+}
+
+async fn change_password(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    Body(req): Body<ChangePasswordRequest>,
+) -> Result<Response, ApiError> {
+    write(&state, move |s| {
+        let account = token.account(s)?;
+        let now = s.now();
+        let session = accounts::change_password(
+            s.store(),
+            &account,
+            req.current.expose(),
+            req.new.expose(),
+            now,
+        )?;
+        Ok(signed_in(session, now))
+    })
+    .await
+}
+
+fn role_of(r: AccountRoleWire) -> AccountRole {
+    match r {
+        AccountRoleWire::Owner => AccountRole::Owner,
+        AccountRoleWire::Manager => AccountRole::Manager,
+    }
+}
+
+async fn list_accounts(
+    axum::extract::State(state): St,
+    token: SessionToken,
+) -> Result<Json<Vec<AccountView>>, ApiError> {
+    read(&state, move |s| {
+        let actor = token.actor(s)?;
+        let all = accounts::list(s.store(), &actor)?;
+        Ok(axum::Json(all.iter().map(accounts::view).collect()))
+    })
+    .await
+}
+
+async fn add_account(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    Body(req): Body<NewAccountRequest>,
+) -> Result<(StatusCode, Json<AccountCreated>), ApiError> {
+    write(&state, move |s| {
+        let actor = token.actor(s)?;
+        let (account, password) = accounts::add_account(
+            s.store(),
+            &actor,
+            &req.email,
+            role_of(req.role),
+            &req.stores,
+            s.now(),
+        )?;
+        Ok((
+            StatusCode::CREATED,
+            axum::Json(AccountCreated {
+                account: accounts::view(&account),
+                one_time_password: Some(password),
+            }),
+        ))
+    })
+    .await
+}
+
+async fn update_account(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<i64>,
+    Body(req): Body<AccountUpdate>,
+) -> Result<Json<AccountCreated>, ApiError> {
+    write(&state, move |s| {
+        let actor = token.actor(s)?;
+        let (account, password) = accounts::update_account(
+            s.store(),
+            &actor,
+            id,
+            req.stores.as_deref(),
+            req.active,
+            req.reset_password.unwrap_or(false),
+            s.now(),
+        )?;
+        Ok(axum::Json(AccountCreated {
+            account: accounts::view(&account),
+            one_time_password: password,
+        }))
+    })
+    .await
+}
+
+async fn list_stores(
+    axum::extract::State(state): St,
+    token: SessionToken,
+) -> Result<Json<Vec<StoreView>>, ApiError> {
+    read(&state, move |s| {
+        let actor = token.actor(s)?;
+        Ok(axum::Json(chain::stores(s.store(), &actor, s.now())?))
+    })
+    .await
+}
+
+async fn add_store(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    Body(req): Body<NewStoreRequest>,
+) -> Result<(StatusCode, Json<StoreView>), ApiError> {
+    write(&state, move |s| {
+        let actor = token.actor(s)?;
+        let view = chain::add_store(s.store(), &actor, &req, s.now())?;
+        Ok((StatusCode::CREATED, axum::Json(view)))
+    })
+    .await
+}
+
+async fn update_store(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<String>,
+    Body(req): Body<StoreUpdate>,
+) -> Result<Json<StoreView>, ApiError> {
+    write(&state, move |s| {
+        let actor = token.actor(s)?;
+        Ok(axum::Json(chain::update_store(
+            s.store(),
+            &actor,
+            &id,
+            &req,
+            s.now(),
+        )?))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreQuery {
+    store: Option<String>,
+}
+
+async fn list_staff(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictQuery(q): StrictQuery<StoreQuery>,
+) -> Result<Json<Vec<StaffView>>, ApiError> {
+    read(&state, move |s| {
+        let actor = token.actor(s)?;
+        Ok(axum::Json(chain::staff(
+            s.store(),
+            &actor,
+            q.store.as_deref(),
+        )?))
+    })
+    .await
+}
+
+async fn add_staff(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    Body(req): Body<NewStaffRequest>,
+) -> Result<(StatusCode, Json<StaffView>), ApiError> {
+    write(&state, move |s| {
+        let actor = token.actor(s)?;
+        let view = chain::add_staff(s.store(), &actor, &req, s.now())?;
+        Ok((StatusCode::CREATED, axum::Json(view)))
+    })
+    .await
+}
+
+async fn update_staff(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<i64>,
+    Body(req): Body<StaffUpdate>,
+) -> Result<Json<StaffView>, ApiError> {
+    write(&state, move |s| {
+        let actor = token.actor(s)?;
+        Ok(axum::Json(chain::update_staff(
+            s.store(),
+            &actor,
+            id,
+            &req,
+            s.now(),
+        )?))
+    })
+    .await
+}
+
+async fn list_terminals(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictQuery(q): StrictQuery<StoreQuery>,
+) -> Result<Json<Vec<TerminalView>>, ApiError> {
+    read(&state, move |s| {
+        let actor = token.actor(s)?;
+        Ok(axum::Json(chain::terminals(
+            s.store(),
+            &actor,
+            q.store.as_deref(),
+            s.now(),
+        )?))
+    })
+    .await
+}
+
+async fn enrollment_code(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    Body(req): Body<EnrollmentCodeRequest>,
+) -> Result<(StatusCode, Json<EnrollmentCodeResponse>), ApiError> {
+    write(&state, move |s| {
+        let actor = token.actor(s)?;
+        let code = chain::enrollment_code(s.store(), &actor, &req.store_id, s.now())?;
+        Ok((StatusCode::CREATED, axum::Json(code)))
+    })
+    .await
+}
+
+async fn revoke_terminal(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<String>,
+) -> Result<Json<TerminalView>, ApiError> {
+    write(&state, move |s| {
+        let actor = token.actor(s)?;
+        Ok(axum::Json(chain::revoke_terminal(
+            s.store(),
+            &actor,
+            &id,
+            s.now(),
+        )?))
+    })
+    .await
+}
+
+async fn unlock_terminal(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<String>,
+) -> Result<Json<TerminalView>, ApiError> {
+    write(&state, move |s| {
+        let actor = token.actor(s)?;
+        Ok(axum::Json(chain::unlock_terminal(
+            s.store(),
+            &actor,
+            &id,
+            s.now(),
+        )?))
+    })
+    .await
+}
+
+async fn list_rules(
+    axum::extract::State(state): St,
+    token: SessionToken,
+) -> Result<Json<Vec<RulesVersionView>>, ApiError> {
+    read(&state, move |s| {
+        token.actor(s)?;
+        Ok(axum::Json(rules::versions(s.store())?))
+    })
+    .await
+}
+
+async fn upload_rules(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    Body(req): Body<RulesUploadRequest>,
+) -> Result<(StatusCode, Json<RulesVersionView>), ApiError> {
+    let view = write(&state, move |s| {
+        let actor = token.actor(s)?;
+        Ok(rules::upload(
+            s.store(),
+            &actor,
+            &req.text,
+            &req.comment,
+            req.activate,
+            s.now(),
+        )?)
+    })
+    .await?;
+    if view.active {
+        picked_up(&state).await;
+    }
+    Ok((StatusCode::CREATED, axum::Json(view)))
+}
+
+/// This process takes an activated version at once; other API processes on the same
+/// database take it at their next rules check.
+async fn picked_up(state: &Arc<State>) {
+    let _ = read(state, |s| {
+        s.refresh_rules();
+        Ok(())
+    })
+    .await;
+}
+
+async fn rules_version(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(version): StrictPath<i64>,
+) -> Result<Json<RulesVersionText>, ApiError> {
+    read(&state, move |s| {
+        token.actor(s)?;
+        Ok(axum::Json(rules::version(s.store(), version)?))
+    })
+    .await
+}
+
+async fn activate_rules(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(version): StrictPath<i64>,
+) -> Result<Json<RulesVersionView>, ApiError> {
+    let view = write(&state, move |s| {
+        let actor = token.actor(s)?;
+        Ok(rules::activate(s.store(), &actor, version, s.now())?)
+    })
+    .await?;
+    picked_up(&state).await;
+    Ok(axum::Json(view))
+}
+
+async fn roll_back_rules(
+    axum::extract::State(state): St,
+    token: SessionToken,
+) -> Result<Json<RulesVersionView>, ApiError> {
+    let view = write(&state, move |s| {
+        let actor = token.actor(s)?;
+        Ok(rules::roll_back(s.store(), &actor, s.now())?)
+    })
+    .await?;
+    picked_up(&state).await;
+    Ok(axum::Json(view))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DiffQuery {
+    from: i64,
+    to: i64,
+}
+
+async fn diff_rules(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictQuery(q): StrictQuery<DiffQuery>,
+) -> Result<Json<RulesDiff>, ApiError> {
+    read(&state, move |s| {
+        token.actor(s)?;
+        Ok(axum::Json(rules::diff(s.store(), q.from, q.to)?))
+    })
+    .await
+}
+
+async fn try_rules(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(version): StrictPath<i64>,
+    Body(req): Body<RulesTryRequest>,
+) -> Result<Json<RulesTryResponse>, ApiError> {
+    read(&state, move |s| {
+        token.actor(s)?;
+        Ok(axum::Json(rules::try_receipt(
+            s.store(),
+            version,
+            &req,
+            s.now(),
+        )?))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitQuery {
+    limit: Option<u32>,
+}
+
+async fn audit(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictQuery(q): StrictQuery<LimitQuery>,
+) -> Result<Json<Vec<AuditEvent>>, ApiError> {
+    read(&state, move |s| {
+        let actor = token.actor(s)?;
+        let limit = i64::from(q.limit.unwrap_or(100).min(1000));
+        let rows = store::read(s.store(), |r| r.admin_audit(actor.store_filter(), limit))?;
+        let parse = |j: &Option<String>| j.as_deref().and_then(|j| serde_json::from_str(j).ok());
+        Ok(axum::Json(
+            rows.iter()
+                .map(|a| AuditEvent {
+                    at: a.at,
+                    actor: a.actor.clone(),
+                    action: a.action.clone(),
+                    target: a.target.clone(),
+                    store_id: a.store_id.clone(),
+                    before: parse(&a.before),
+                    after: parse(&a.after),
+                })
+                .collect(),
+        ))
+    })
+    .await
+}
+
+/// `POST /terminal/status`: what a till reports of itself on every refresh — its
+/// version, its queue — for the back office's list of terminals.
+pub(crate) async fn terminal_status(
+    axum::extract::State(state): St,
+    token: Token,
+    Body(req): Body<TerminalStatusRequest>,
+) -> Result<StatusCode, ApiError> {
+    write(&state, move |s| {
+        let terminal = token.terminal(s)?;
+        chain::report_terminal(s.store(), &terminal.id, &req, s.now())?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
