@@ -40,6 +40,7 @@ use sha2::{Digest, Sha256};
 pub use columns::Column;
 pub use read::{FileError, FileFormat, MAX_ROWS};
 
+use super::backoffice::{Actor, BackofficeError, audit};
 use super::ledger::{self, Grant};
 use super::store::{
     self, ImportMark, NewConsent, NewCustomer, ReadTx, Source, Store, StoreError, Tx,
@@ -277,10 +278,49 @@ pub enum ImportError {
     },
     #[error("no store {0}")]
     UnknownStore(String),
+    /// A store manager importing into a store not theirs.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("no loyalty rules are active yet: upload and activate a rules file first")]
+    NoRules,
+    #[error("the active rules version {0} no longer parses")]
+    StoredRules(i64),
     #[error("the loyalty rules have no card status for new customers")]
     NoCardStatus,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl ImportError {
+    /// Whether the file, the command or the account is at fault (exit code 2, HTTP 4xx),
+    /// not the database.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, ImportError::Store(_) | ImportError::StoredRules(_))
+    }
+}
+
+impl From<BackofficeError> for ImportError {
+    fn from(e: BackofficeError) -> ImportError {
+        match e {
+            BackofficeError::Store(e) => ImportError::Store(e),
+            other => ImportError::Forbidden(other.to_string()),
+        }
+    }
+}
+
+/// What the audit event of an import keeps: counts, never a customer.
+#[derive(Serialize)]
+struct AuditSummary {
+    rows: u32,
+    new_customers: u32,
+    already_imported: u32,
+    bonuses: Bonus,
+    purchases_sum: Money,
 }
 
 fn template_headers() -> String {
@@ -740,17 +780,22 @@ fn write_rows(
     Ok(())
 }
 
-/// Checks a customer base file (`dry_run`), or imports it into the store `store_id`: all
-/// or nothing, in one transaction. The report names every bad row; an error means the file
-/// as a whole cannot be read or the database failed.
+/// Checks a customer base file (`dry_run`), or imports it into the store `store_id` for
+/// `actor` (a store manager only into their own stores): all or nothing, in one
+/// transaction, with an audit event of the counts when it writes. The report names every
+/// bad row; an error means the file as a whole cannot be read, the store is not the
+/// actor's, or the database failed.
+#[allow(clippy::too_many_arguments)]
 pub fn import(
     db: &dyn Store,
+    actor: &Actor,
     rules: &Rules,
     file: &[u8],
     store_id: &str,
     dry_run: bool,
     now: DateTime<Utc>,
 ) -> Result<ImportReport, ImportError> {
+    actor.require_store(store_id)?;
     let sheet = read::read(file)?;
     let layout = layout(&sheet.headers)?;
     let (rows, file_problems) = read_rows(&sheet, &layout, rules, now.date_naive())?;
@@ -779,8 +824,44 @@ pub fn import(
         let write = plan.problems.is_empty() && !plan.new.is_empty();
         if write {
             write_rows(tx, &plan.new, rules, store_id, now)?;
+            let r = report(&plan, true);
+            let summary = AuditSummary {
+                rows: r.rows,
+                new_customers: r.new_customers,
+                already_imported: r.already_imported,
+                bonuses: r.bonuses,
+                purchases_sum: r.purchases_sum,
+            };
+            audit(
+                tx,
+                actor,
+                now,
+                "customers.import",
+                &format!("store {store_id}"),
+                Some(store_id),
+                None::<&()>,
+                Some(&summary),
+            )?;
         }
         Ok((plan, write))
     })?;
     Ok(report(&plan, written))
+}
+
+/// [`import`] of a file on disk with the store's active rules, as the owner on the
+/// server's command line (`bonuskassa-server import`).
+pub fn import_file(
+    db: &dyn Store,
+    path: &std::path::Path,
+    store_id: &str,
+    dry_run: bool,
+    now: DateTime<Utc>,
+) -> Result<ImportReport, ImportError> {
+    let file = std::fs::read(path).map_err(|source| ImportError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let (version, text) = store::read(db, |r| r.newest_rules())?.ok_or(ImportError::NoRules)?;
+    let rules = Rules::from_toml_str(&text).map_err(|_| ImportError::StoredRules(version))?;
+    import(db, &Actor::cli(), &rules, &file, store_id, dry_run, now)
 }

@@ -6,6 +6,7 @@
 
 use super::*;
 use bonuskassa::domain::card::ean_check_digit;
+use bonuskassa::server::backoffice::Actor;
 use bonuskassa::server::import::{self, Column, ImportReport, Problem, RowProblem};
 use bonuskassa::server::store::{ImportMark, Source};
 
@@ -45,7 +46,16 @@ fn good_lines() -> Vec<String> {
 }
 
 fn run(store: &dyn Store, file: &[u8], dry_run: bool) -> ImportReport {
-    import::import(store, &rules(), file, admin::DEMO_STORE, dry_run, now()).unwrap()
+    import::import(
+        store,
+        &Actor::cli(),
+        &rules(),
+        file,
+        admin::DEMO_STORE,
+        dry_run,
+        now(),
+    )
+    .unwrap()
 }
 
 fn problem(row: u32, column: Column, problem: Problem) -> RowProblem {
@@ -475,7 +485,7 @@ fn a_file_that_cannot_be_read_or_has_no_phone_column_is_an_error() {
     let (_db, store) = demo(Engine::Sqlite);
     let s = &*store;
     let err = |file: &[u8], store_id: &str| {
-        import::import(s, &rules(), file, store_id, true, now())
+        import::import(s, &Actor::cli(), &rules(), file, store_id, true, now())
             .unwrap_err()
             .to_string()
     };
@@ -492,6 +502,7 @@ fn a_file_that_cannot_be_read_or_has_no_phone_column_is_an_error() {
     // Columns it does not know are named and left alone.
     let report = import::import(
         s,
+        &Actor::cli(),
         &rules(),
         "Телефон;Комментарий\n+7 999 200 00 05;постоянный\n".as_bytes(),
         admin::DEMO_STORE,
