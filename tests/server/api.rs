@@ -707,3 +707,5 @@ async fn bad_query_strings_get_a_coded_json_error() {
 mod holds;
 
 mod consents;
+
+mod imports;
