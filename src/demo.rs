@@ -129,6 +129,9 @@ pub struct Demo {
     pub clock: Arc<dyn Clock>,
     /// The store the till was enrolled in, as the demo data made it.
     pub store: String,
+    /// The back office's owner account and its one-time password.
+    pub owner_email: String,
+    pub owner_password: crate::protocol::server::Secret,
 }
 
 /// The demo's temporary directory, removed when dropped.
@@ -181,7 +184,8 @@ pub fn prepare(runtime: &tokio::runtime::Runtime) -> Result<Demo, DemoError> {
     let dir = DemoDir(path);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let server_data = dir.path().join("server");
-    admin::demo_data(&server_data, clock.now()).map_err(|e| DemoError::Server(e.to_string()))?;
+    let summary = admin::demo_data(&server_data, clock.now())
+        .map_err(|e| DemoError::Server(e.to_string()))?;
     let mut config = ServerConfig::new(&server_data);
     config.demo_endpoints = true;
     let first = server::spawn(config, clock.clone(), "127.0.0.1:0")
@@ -237,6 +241,8 @@ pub fn prepare(runtime: &tokio::runtime::Runtime) -> Result<Demo, DemoError> {
         bridge_key,
         clock,
         store: admin::DEMO_STORE.into(),
+        owner_email: summary.owner_email,
+        owner_password: summary.owner_password,
     })
 }
 
@@ -335,8 +341,12 @@ pub fn run(language: Language) -> anyhow::Result<()> {
     eprintln!(
         "bonuskassa demo: the loyalty server runs at {}, the register bridge at {bridge}.\n\
          Log in on the till with 1111 (cashier) or 9999 (manager); ring up products on the\n\
-         register and press «Оплатить». Demo customers: +7 999 000-00-01 … 04.",
+         register and press «Оплатить». Demo customers: +7 999 000-00-01 … 04.\n\
+         The back office's API is {}/api/v1/admin: owner {}, one-time password {}.",
         demo.server.url(),
+        demo.server.url(),
+        demo.owner_email,
+        demo.owner_password.expose(),
     );
     stop_on_signal();
     let ran = ui::run_side_by_side(&window, &register);

@@ -237,8 +237,20 @@ fn run(args: Args) -> Result<(), (u8, String)> {
             let location = db.location()?;
             let s = admin::demo_data(&location, now).map_err(|e| fail(&e))?;
             println!(
-                "demo data in {location:?}: store {}, {} customers, rules version {}\ncashier code {}, manager code {}",
-                s.store, s.customers, s.rules_version, s.cashier_code, s.manager_code
+                "demo data in {location:?}: stores {} and {}, {} customers, rules version {}\n\
+                 cashier code {}, manager code {} (in {}: {} and {})\n\
+                 back office: {}, one-time password {}",
+                s.store,
+                admin::DEMO_STORE_EAST,
+                s.customers,
+                s.rules_version,
+                s.cashier_code,
+                s.manager_code,
+                admin::DEMO_STORE_EAST,
+                admin::DEMO_EAST_CASHIER_CODE,
+                admin::DEMO_EAST_MANAGER_CODE,
+                s.owner_email,
+                s.owner_password.expose()
             );
         }
         Command::EnrollCode { db, store } => {

@@ -346,3 +346,171 @@ pub struct AuditEvent {
     #[schema(nullable = false)]
     pub after: Option<serde_json::Value>,
 }
+
+// --- Customers ---------------------------------------------------------------------------
+
+/// A customer found by the back office's search: masked as on the till.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerListItem {
+    pub id: String,
+    /// First name and the initial of the last (`Карина С.`).
+    pub name: String,
+    pub phone_masked: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub card_masked: Option<String>,
+    pub card_status: String,
+    /// Where they registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub home_store: Option<String>,
+}
+
+/// A customer's questionnaire as the back office edits it: every field, left out = none.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerQuestionnaire {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub middle_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub gender: Option<super::server::Gender>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub birth_date: Option<chrono::NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub email: Option<String>,
+}
+
+/// One batch of a customer's bonuses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchView {
+    pub amount: Bonus,
+    /// What is left of it; negative for a debt.
+    pub remaining: Bonus,
+    pub source: super::server::HistoryKind,
+    pub active_from: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub burns_at: Option<DateTime<Utc>>,
+}
+
+/// One consent given or withdrawn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentChange {
+    /// `processing` or `advertising`.
+    pub kind: String,
+    pub granted: bool,
+    pub at: DateTime<Utc>,
+    /// The till, or none for the back office.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub terminal_id: Option<String>,
+    /// The cashier, or the back-office account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub by: Option<String>,
+}
+
+/// A card number taken off the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlockedCardView {
+    pub card_number: String,
+    pub blocked_at: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// The customer's page: everything the back office knows of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPage {
+    pub id: String,
+    /// E.164; empty once erased.
+    pub phone: String,
+    pub phone_verified: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub card_number: Option<String>,
+    pub card_status: String,
+    pub questionnaire: CustomerQuestionnaire,
+    pub registered_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub home_store: Option<String>,
+    pub balance: Bonus,
+    pub pending: Bonus,
+    pub batches: Vec<BatchView>,
+    pub history: Vec<super::server::HistoryEntry>,
+    pub purchases: Vec<super::sales::KeptSale>,
+    pub consent_processing: bool,
+    pub consent_advertising: bool,
+    pub consents: Vec<ConsentChange>,
+    pub blocked_cards: Vec<BlockedCardView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub erased_at: Option<DateTime<Utc>>,
+    /// Merged into this record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub merged_into: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CardBlockRequest {
+    /// Why: lost, stolen, damaged (1 to 200 characters).
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CardReplaceRequest {
+    /// A plastic card's number; a new virtual card when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub number: Option<Secret>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManualChangeRequest {
+    /// Signed: positive adds bonuses, negative takes them.
+    #[schema(value_type = crate::protocol::schema::BonusInput)]
+    pub amount: Bonus,
+    pub reason: String,
+    /// Days the added bonuses live; the card status's own when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, format = "uint32", maximum = 4294967295_u32)]
+    pub lifetime_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    /// The other record of the same person: its balance, history and purchases move here.
+    pub duplicate_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentsUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub processing: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub advertising: Option<bool>,
+}

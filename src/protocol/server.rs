@@ -590,6 +590,10 @@ pub struct FeedCustomer {
     /// As in [`CustomerView`]: absent means not given.
     #[serde(default, skip_serializing_if = "is_not_given")]
     pub consent_advertising: bool,
+    /// The customer was erased on request or merged into another record: the till
+    /// forgets them (the other fields are then empty). Absent means false.
+    #[serde(default, skip_serializing_if = "is_not_given")]
+    pub gone: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -7,7 +7,9 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::auth::{self, CashierError};
+use super::backoffice::{Actor, accounts};
 use super::ledger::{self, Grant, Source};
+use super::store::AccountRole;
 use super::store::{self, Location, NewConsent, NewCustomer, Store, StoreError};
 use super::{ServerError, store_rules};
 use crate::domain::card::{CardFormat, CardNumber};
@@ -21,6 +23,12 @@ pub const DEMO_RULES: &str = include_str!("../../assets/demo/rules.toml");
 pub const DEMO_STORE: &str = "store-1";
 pub const DEMO_CASHIER_CODE: &str = "1111";
 pub const DEMO_MANAGER_CODE: &str = "9999";
+/// The demo chain's second store, two hours east of the first.
+pub const DEMO_STORE_EAST: &str = "ekb-1";
+pub const DEMO_EAST_CASHIER_CODE: &str = "2222";
+pub const DEMO_EAST_MANAGER_CODE: &str = "8888";
+/// The demo chain's owner account (its one-time password is printed by `demo-data`).
+pub const DEMO_OWNER_EMAIL: &str = "owner@demo.bonuskassa.ru";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -34,6 +42,8 @@ pub enum AdminError {
     AlreadyFilled,
     #[error("no terminal {0}")]
     NoTerminal(String),
+    #[error("back office: {0}")]
+    Backoffice(String),
 }
 
 /// An invented demo customer: phone, card, last and first name, status, bonus kopecks.
@@ -82,6 +92,9 @@ pub struct DemoSummary {
     pub manager_code: &'static str,
     pub customers: usize,
     pub rules_version: i64,
+    pub owner_email: String,
+    /// The owner's one-time password, changed at the first sign-in.
+    pub owner_password: crate::protocol::server::Secret,
 }
 
 /// Fills a fresh database with the demo store, cashiers, customers and rules.
@@ -104,12 +117,37 @@ pub fn demo_data_in(store: &dyn Store, now: DateTime<Utc>) -> Result<DemoSummary
             chrono_tz::Europe::Moscow,
             now,
         )?;
+        auth::create_store(
+            tx,
+            DEMO_STORE_EAST,
+            "Кофе у Карины, Екатеринбург",
+            "Екатеринбург, ул. Ленина, 5",
+            chrono_tz::Asia::Yekaterinburg,
+            now,
+        )?;
         let cashiers = [
-            ("Кассир Мария", Role::Cashier, DEMO_CASHIER_CODE),
-            ("Управляющий Олег", Role::Manager, DEMO_MANAGER_CODE),
+            (DEMO_STORE, "Кассир Мария", Role::Cashier, DEMO_CASHIER_CODE),
+            (
+                DEMO_STORE,
+                "Управляющий Олег",
+                Role::Manager,
+                DEMO_MANAGER_CODE,
+            ),
+            (
+                DEMO_STORE_EAST,
+                "Кассир Зарина",
+                Role::Cashier,
+                DEMO_EAST_CASHIER_CODE,
+            ),
+            (
+                DEMO_STORE_EAST,
+                "Управляющая Вера",
+                Role::Manager,
+                DEMO_EAST_MANAGER_CODE,
+            ),
         ];
-        for (name, role, code) in cashiers {
-            if let Err(e) = auth::add_cashier(tx, DEMO_STORE, name, role, code) {
+        for (store_id, name, role, code) in cashiers {
+            if let Err(e) = auth::add_cashier(tx, store_id, name, role, code) {
                 return match e {
                     CashierError::Store(e) => Err(e),
                     other => Ok(Err(other.into())),
@@ -169,12 +207,23 @@ pub fn demo_data_in(store: &dyn Store, now: DateTime<Utc>) -> Result<DemoSummary
         tx.bump_feed(&ids.iter().map(String::as_str).collect::<Vec<_>>())?;
         Ok(Ok(rules_version))
     })??;
+    let (owner, owner_password) = accounts::add_account(
+        store,
+        &Actor::cli(),
+        DEMO_OWNER_EMAIL,
+        AccountRole::Owner,
+        &[],
+        now,
+    )
+    .map_err(|e| AdminError::Backoffice(e.to_string()))?;
     Ok(DemoSummary {
         store: DEMO_STORE.into(),
         cashier_code: DEMO_CASHIER_CODE,
         manager_code: DEMO_MANAGER_CODE,
         customers: DEMO_CUSTOMERS.len(),
         rules_version,
+        owner_email: owner.email,
+        owner_password,
     })
 }
 

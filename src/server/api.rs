@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::auth::{self, Terminal};
+use super::backoffice::http::terminal_status;
 use super::error::ApiError;
 use super::store::{self, ReadTx};
 use super::{State, customers, holds, ops, sales, sms};
@@ -43,10 +44,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/holds/{id}", delete(release_hold))
         .route("/rules", get(rules))
         .route("/feed/customers", get(feed))
-        .route(
-            "/terminal/status",
-            post(super::backoffice::http::terminal_status),
-        )
+        .route("/terminal/status", post(terminal_status))
         .nest("/admin", super::backoffice::http::router());
     if state.config.demo_endpoints {
         api = api.route("/demo/sms", get(demo_sms));

@@ -40,10 +40,23 @@ use utoipa::openapi::{
 use crate::protocol::schema::{closed_object, integer, schema_ref, string};
 use crate::protocol::server::*;
 
+mod admin;
 mod holds;
 
 /// The name of the bearer security scheme in the document.
 const BEARER: &str = "terminalToken";
+/// The back office's session, as a bearer token or as the browser's cookie.
+const ADMIN_BEARER: &str = "adminSession";
+const ADMIN_COOKIE: &str = "adminCookie";
+
+/// Which back-office session a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Session {
+    /// Any signed-in session.
+    Any,
+    /// A session whose one-time password is changed.
+    Changed,
+}
 
 /// The document, built once: it never changes while the server runs.
 pub fn document() -> OpenApi {
@@ -164,6 +177,8 @@ struct Op {
     summary: &'static str,
     /// Needs a terminal's bearer token.
     auth: bool,
+    /// Needs a back-office session (and, with `changed`, its one-time password changed).
+    session: Option<Session>,
     body: Option<(RefOr<Schema>, serde_json::Value)>,
     params: Vec<Parameter>,
     responses: Vec<(u16, Response)>,
@@ -175,6 +190,7 @@ impl Op {
             id,
             summary,
             auth,
+            session: None,
             body: None,
             params: Vec::new(),
             responses: Vec::new(),
@@ -212,7 +228,42 @@ impl Op {
         self
     }
 
+    /// Needs a signed-in back-office session, its one-time password changed.
+    fn admin(mut self) -> Op {
+        self.session = Some(Session::Changed);
+        self
+    }
+
+    /// Needs a signed-in back-office session, even one that must change its password.
+    fn signed_in(mut self) -> Op {
+        self.session = Some(Session::Any);
+        self
+    }
+
+    /// Merges the codes of the route's own answer with `status` into `codes`.
+    fn merge(&mut self, status: u16, description: &str, mut codes: Vec<ErrorCode>) {
+        if let Some(i) = self.responses.iter().position(|(s, _)| *s == status) {
+            let (_, own) = self.responses.remove(i);
+            codes.extend(codes_of(&own));
+        }
+        self.responses.push((status, error(description, &codes)));
+    }
+
     fn build(mut self) -> Operation {
+        if let Some(session) = self.session {
+            self.merge(
+                401,
+                "No session, an unknown or expired one, or the route's own refusal",
+                vec![ErrorCode::Unauthorized],
+            );
+            if session == Session::Changed {
+                self.merge(
+                    403,
+                    "The one-time password is not changed yet, or the account may not do this",
+                    vec![ErrorCode::PasswordChangeRequired],
+                );
+            }
+        }
         if self.auth {
             let status = self.responses.iter().position(|(s, _)| *s == 401);
             let auth_codes = [ErrorCode::Unauthorized, ErrorCode::TokenRevoked];
@@ -241,6 +292,11 @@ impl Op {
             .summary(Some(self.summary));
         if self.auth {
             op = op.security(SecurityRequirement::new(BEARER, Vec::<String>::new()));
+        }
+        if self.session.is_some() {
+            op = op
+                .security(SecurityRequirement::new(ADMIN_BEARER, Vec::<String>::new()))
+                .security(SecurityRequirement::new(ADMIN_COOKIE, Vec::<String>::new()));
         }
         if let Some((schema, example)) = self.body {
             op = op.request_body(Some(
@@ -332,6 +388,7 @@ fn query(name: &str, schema: ObjectBuilder, description: &str) -> Parameter {
 fn routes() -> Vec<(&'static str, HttpMethod, Operation)> {
     let mut all = core_routes();
     all.extend(holds::routes());
+    all.extend(admin::routes());
     all
 }
 
@@ -628,12 +685,14 @@ fn core_routes() -> Vec<(&'static str, HttpMethod, Operation)> {
 }
 
 /// The named schemas of every wire type the routes refer to.
+/// Adds a wire type's schema and those it refers to.
+fn add<T: ToSchema>(all: &mut Vec<(String, RefOr<Schema>)>) {
+    all.push((T::name().into_owned(), T::schema()));
+    T::schemas(all);
+}
+
 fn schemas() -> BTreeMap<String, RefOr<Schema>> {
     let mut all: Vec<(String, RefOr<Schema>)> = Vec::new();
-    fn add<T: ToSchema>(all: &mut Vec<(String, RefOr<Schema>)>) {
-        all.push((T::name().into_owned(), T::schema()));
-        T::schemas(all);
-    }
     add::<ErrorBody>(&mut all);
     add::<EnrollRequest>(&mut all);
     add::<EnrollResponse>(&mut all);
@@ -656,6 +715,7 @@ fn schemas() -> BTreeMap<String, RefOr<Schema>> {
     add::<HistoryResponse>(&mut all);
     add::<crate::protocol::sales::FindSaleRequest>(&mut all);
     add::<crate::protocol::sales::SalesResponse>(&mut all);
+    admin::schemas(&mut all);
     for (name, schema) in &mut all {
         if name == "OperationBody" || name == "CardIssue" {
             close_variants(schema);
@@ -695,17 +755,39 @@ fn build() -> OpenApi {
             }
         }
     }
-    let mut components = ComponentsBuilder::new().security_scheme(
-        BEARER,
-        SecurityScheme::Http(
-            HttpBuilder::new()
-                .scheme(HttpAuthScheme::Bearer)
-                .description(Some(
-                    "The terminal token from `POST /enroll`, as `Authorization: Bearer <token>`.",
-                ))
-                .build(),
-        ),
-    );
+    let mut components = ComponentsBuilder::new()
+        .security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The terminal token from `POST /enroll`, as `Authorization: Bearer <token>`.",
+                    ))
+                    .build(),
+            ),
+        )
+        .security_scheme(
+            ADMIN_BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A back-office session token from `POST /admin/session`, as \
+                         `Authorization: Bearer <token>`.",
+                    ))
+                    .build(),
+            ),
+        )
+        .security_scheme(
+            ADMIN_COOKIE,
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    crate::protocol::admin::SESSION_COOKIE,
+                    "The same session as the HttpOnly, SameSite=Strict cookie sign-in sets.",
+                ),
+            )),
+        );
     for (name, schema) in schemas() {
         components = components.schema(name, schema);
     }

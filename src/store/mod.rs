@@ -461,7 +461,12 @@ impl TerminalStore {
                    seq = excluded.seq, cached_at = excluded.cached_at,
                    consent_processing = excluded.consent_processing, consent_advertising = excluded.consent_advertising",
             )?;
+            let mut forget = tx.prepare_cached("DELETE FROM customers_cache WHERE id = ?1")?;
             for c in customers {
+                if c.gone {
+                    forget.execute([&c.id])?;
+                    continue;
+                }
                 stmt.execute(params![
                     c.id,
                     c.phone_hash,

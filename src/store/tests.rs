@@ -173,12 +173,17 @@ fn a_refusal_whose_answer_was_lost_is_still_a_conflict_when_resent() {
 }
 
 #[test]
-fn the_newest_rules_version_wins() {
+fn the_cached_rules_follow_the_servers_active_version_back_too() {
     let mut s = TerminalStore::open_in_memory().unwrap();
     assert_eq!(s.rules().unwrap(), None);
-    s.put_rules(2, "two", now()).unwrap();
     s.put_rules(1, "one", now()).unwrap();
+    s.put_rules(2, "two", now()).unwrap();
     assert_eq!(s.rules().unwrap(), Some((2, "two".into())));
+    assert_eq!(s.rules_version().unwrap(), Some(2));
+    // The owner rolled back to version 1: the till drops version 2.
+    s.put_rules(1, "one", now()).unwrap();
+    assert_eq!(s.rules().unwrap(), Some((1, "one".into())));
+    assert_eq!(s.rules_version().unwrap(), Some(1));
 }
 
 #[test]
@@ -197,6 +202,7 @@ fn feed_pages_are_cached_and_found_by_keyed_hash_only() {
         seq: 7,
         consent_processing: true,
         consent_advertising: false,
+        gone: false,
     };
     s.apply_feed(std::slice::from_ref(&c), 7, Utc::now())
         .unwrap();
@@ -209,8 +215,22 @@ fn feed_pages_are_cached_and_found_by_keyed_hash_only() {
         seq: 9,
         ..c
     };
-    s.apply_feed(&[updated], 9, Utc::now()).unwrap();
+    s.apply_feed(std::slice::from_ref(&updated), 9, Utc::now())
+        .unwrap();
     assert_eq!(s.customer_by_hash("ph").unwrap().unwrap().balance, 100);
+    // Erased on request or merged away: the till forgets them, by phone and by card.
+    let gone = FeedCustomer {
+        phone_hash: String::new(),
+        card_hash: None,
+        name: String::new(),
+        seq: 12,
+        gone: true,
+        ..updated
+    };
+    s.apply_feed(&[gone], 12, Utc::now()).unwrap();
+    assert_eq!(s.customer_by_hash("ph").unwrap(), None);
+    assert_eq!(s.customer_by_hash("ch").unwrap(), None);
+    assert_eq!(s.feed_cursor().unwrap(), 12);
 }
 
 #[test]
@@ -229,6 +249,7 @@ fn the_cache_keeps_both_consents_from_the_feed_and_from_a_consent_queued_here() 
         seq: 3,
         consent_processing: false,
         consent_advertising: true,
+        gone: false,
     };
     s.apply_feed(std::slice::from_ref(&c), 3, Utc::now())
         .unwrap();

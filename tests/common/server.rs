@@ -164,3 +164,46 @@ pub fn consent_changes(rows: &[ConsentRow]) -> Vec<(&str, bool)> {
         .map(|r| (r.kind.as_str(), r.granted))
         .collect()
 }
+
+/// The password the tests' back-office accounts choose at their first sign-in.
+pub const ADMIN_PASSWORD: &str = "a long enough password";
+
+/// A back-office account made on the server's command line (as `admin add` does), signed
+/// in over HTTP with its one-time password, that password changed to [`ADMIN_PASSWORD`]:
+/// the session token.
+pub async fn admin_session(
+    http: &reqwest::Client,
+    server: &RunningServer,
+    location: impl Into<Location>,
+    email: &str,
+    role: bonuskassa::server::store::AccountRole,
+    stores: &[&str],
+) -> String {
+    use bonuskassa::server::backoffice::{Actor, accounts};
+    let store = open(location);
+    let stores: Vec<String> = stores.iter().map(|s| s.to_string()).collect();
+    let (_, otp) =
+        accounts::add_account(&*store, &Actor::cli(), email, role, &stores, Utc::now()).unwrap();
+    let url = |p: &str| format!("{}/api/v1/admin{p}", server.url());
+    let v: serde_json::Value = http
+        .post(url("/session"))
+        .json(&serde_json::json!({ "email": email, "password": otp.expose() }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let first = v["token"].as_str().expect("signed in").to_string();
+    let v: serde_json::Value = http
+        .post(url("/password"))
+        .bearer_auth(&first)
+        .json(&serde_json::json!({ "current": otp.expose(), "new": ADMIN_PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["token"].as_str().expect("password changed").to_string()
+}

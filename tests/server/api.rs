@@ -708,4 +708,8 @@ mod holds;
 
 mod consents;
 
+mod backoffice;
+
+mod customers_admin;
+
 mod imports;

@@ -120,11 +120,43 @@ fn the_source_parser_reads_chained_methods() {
     assert_eq!(got, want);
 }
 
+/// The routes of the terminals' API (`api.rs`) and of the back office nested under
+/// `/admin` (`backoffice/http.rs`), each with the source of its handler.
+fn all_routes() -> Vec<(Route, &'static str)> {
+    let api: &'static str = include_str!("../../src/server/api.rs");
+    let admin: &'static str = include_str!("../../src/server/backoffice/http.rs");
+    assert!(
+        api.contains(".nest(\"/admin\", super::backoffice::http::router())"),
+        "the back office is nested under /admin"
+    );
+    let mut out: Vec<(Route, &'static str)> = Vec::new();
+    for r in routes_in_source(api) {
+        let src = if admin.contains(&format!("async fn {}(", r.handler)) {
+            admin
+        } else {
+            api
+        };
+        out.push((r, src));
+    }
+    for mut r in routes_in_source(admin) {
+        r.path = format!("/admin{}", r.path);
+        out.push((r, admin));
+    }
+    out
+}
+
+/// Whether a handler takes a back-office session.
+fn takes_session(src: &str, handler: &str) -> bool {
+    let Some(at) = src.find(&format!("async fn {handler}(")) else {
+        return false;
+    };
+    src[at..at + src[at..].find('{').expect("a body")].contains(": SessionToken")
+}
+
 #[test]
 fn the_document_lists_exactly_the_routes_of_the_router() {
-    let src =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/server/api.rs")).unwrap();
-    let routes = routes_in_source(&src);
+    let sourced = all_routes();
+    let routes: Vec<Route> = sourced.iter().map(|(r, _)| r.clone()).collect();
     assert!(
         routes.len() >= 10,
         "the parser found too few routes: {routes:?}"
@@ -156,26 +188,40 @@ fn the_document_lists_exactly_the_routes_of_the_router() {
         "documented but not routed: {unrouted:?}"
     );
 
-    for r in &routes {
+    for (r, src) in &sourced {
         let op = &doc["paths"][&r.path][&r.method];
-        let secured = op["security"]
-            .as_array()
-            .is_some_and(|s| s.iter().any(|req| req.get("terminalToken").is_some()));
-        let needs = takes_terminal(&src, &r.handler);
+        let secured_by = |scheme: &str| {
+            op["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|req| req.get(scheme).is_some()))
+        };
+        let needs = takes_terminal(src, &r.handler);
+        let session = takes_session(src, &r.handler);
         assert_eq!(
-            secured, needs,
+            secured_by("terminalToken"),
+            needs,
             "{} {}: security in the document",
-            r.method, r.path
+            r.method,
+            r.path
+        );
+        assert_eq!(
+            secured_by("adminSession") && secured_by("adminCookie"),
+            session,
+            "{} {}: the back office's security in the document",
+            r.method,
+            r.path
         );
         assert_eq!(
             op["responses"].get("401").is_some(),
-            needs || r.path == "/enroll",
+            needs || session || r.path == "/enroll" || r.path == "/admin/session",
             "{} {}: a 401 answer",
             r.method,
             r.path
         );
         assert!(
-            op["responses"].get("200").is_some(),
+            ["200", "201", "204"]
+                .iter()
+                .any(|s| op["responses"].get(*s).is_some()),
             "{} {}",
             r.method,
             r.path
@@ -210,7 +256,11 @@ fn the_document_lists_exactly_the_routes_of_the_router() {
         }
     }
     let server_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/server");
-    for entry in std::fs::read_dir(server_dir).unwrap() {
+    let backoffice_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/server/backoffice");
+    let files = std::fs::read_dir(server_dir)
+        .unwrap()
+        .chain(std::fs::read_dir(backoffice_dir).unwrap());
+    for entry in files {
         let path = entry.unwrap().path();
         // The store knows nothing of HTTP; only the service and API files answer codes.
         if path.is_dir() || path.file_name().is_some_and(|n| n == "openapi.rs") {
@@ -338,6 +388,14 @@ impl Fixture {
         }
         let resp = req.send().await.unwrap();
         let status = resp.status();
+        if status == StatusCode::NO_CONTENT {
+            let documented = &self.schemas.operation(&method, route)["responses"]["204"];
+            assert!(
+                documented.is_object(),
+                "{method} {url}: 204 is not documented"
+            );
+            return (status, Value::Null);
+        }
         let content_type = resp
             .headers()
             .get("content-type")
@@ -729,4 +787,5 @@ fn input_schemas_admit_every_spelling_the_parser_accepts() {
     }
 }
 
+mod admin;
 mod holds;

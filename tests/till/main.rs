@@ -11,6 +11,7 @@ mod bridge_schemathesis;
 mod consents;
 mod fault_proxy;
 mod holds;
+mod rules_pickup;
 mod scanner;
 mod scanner_props;
 mod secrets;

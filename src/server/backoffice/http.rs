@@ -14,10 +14,10 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 use serde::Deserialize;
 
-use super::{Actor, BackofficeError, accounts, chain, rules};
+use super::{Actor, BackofficeError, accounts, chain, customers, rules};
 use crate::protocol::admin::*;
 use crate::protocol::server::ErrorCode;
 use crate::server::State;
@@ -50,6 +50,15 @@ pub(crate) fn router() -> Router<Arc<State>> {
         .route("/rules/{version}/activate", post(activate_rules))
         .route("/rules/{version}/try", post(try_rules))
         .route("/audit", get(audit))
+        .route("/customers", get(search_customers))
+        .route("/customers/{id}", get(customer_page))
+        .route("/customers/{id}/questionnaire", put(customer_questionnaire))
+        .route("/customers/{id}/block-card", post(customer_block_card))
+        .route("/customers/{id}/replace-card", post(customer_replace_card))
+        .route("/customers/{id}/manual-change", post(customer_bonuses))
+        .route("/customers/{id}/consents", post(customer_consents))
+        .route("/customers/{id}/merge", post(customer_merge))
+        .route("/customers/{id}/erase", post(customer_erase))
         .route("/imports", post(import_customers))
 }
 
@@ -628,6 +637,152 @@ pub(crate) async fn terminal_status(
         let terminal = token.terminal(s)?;
         chain::report_terminal(s.store(), &terminal.id, &req, s.now())?;
         Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchQuery {
+    q: String,
+}
+
+async fn search_customers(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictQuery(q): StrictQuery<SearchQuery>,
+) -> Result<Json<Vec<CustomerListItem>>, ApiError> {
+    read(&state, move |s| {
+        let actor = token.actor(s)?;
+        Ok(axum::Json(customers::search(s.store(), &actor, &q.q)?))
+    })
+    .await
+}
+
+async fn customer_page(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<String>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    read(&state, move |s| {
+        let actor = token.actor(s)?;
+        Ok(axum::Json(customers::page(
+            s.store(),
+            &actor,
+            &id,
+            s.now(),
+        )?))
+    })
+    .await
+}
+
+/// A change of a customer, answered with their page as it is after it.
+async fn change_customer(
+    state: Arc<State>,
+    token: SessionToken,
+    id: String,
+    f: impl FnOnce(&State, &Actor, &str) -> Result<(), BackofficeError> + Send + 'static,
+) -> Result<Json<CustomerPage>, ApiError> {
+    write(&state, move |s| {
+        let actor = token.actor(s)?;
+        f(s, &actor, &id)?;
+        Ok(axum::Json(customers::page(
+            s.store(),
+            &actor,
+            &id,
+            s.now(),
+        )?))
+    })
+    .await
+}
+
+async fn customer_questionnaire(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<String>,
+    Body(req): Body<CustomerQuestionnaire>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    change_customer(state, token, id, move |s, actor, id| {
+        customers::update_questionnaire(s.store(), actor, id, &req, s.now()).map(|_| ())
+    })
+    .await
+}
+
+async fn customer_block_card(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<String>,
+    Body(req): Body<CardBlockRequest>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    change_customer(state, token, id, move |s, actor, id| {
+        customers::block_card(s.store(), actor, id, &req.reason, s.now())
+    })
+    .await
+}
+
+async fn customer_replace_card(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<String>,
+    Body(req): Body<CardReplaceRequest>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    change_customer(state, token, id, move |s, actor, id| {
+        let number = req.number.as_ref().map(|n| n.expose());
+        customers::replace_card(s.store(), actor, id, number, &req.reason, s.now()).map(|_| ())
+    })
+    .await
+}
+
+async fn customer_bonuses(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<String>,
+    Body(req): Body<ManualChangeRequest>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    change_customer(state, token, id, move |s, actor, id| {
+        customers::manual_change(s.store(), actor, id, &req, s.now()).map(|_| ())
+    })
+    .await
+}
+
+async fn customer_consents(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<String>,
+    Body(req): Body<ConsentsUpdate>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    change_customer(state, token, id, move |s, actor, id| {
+        customers::set_consents(s.store(), actor, id, &req, s.now())
+    })
+    .await
+}
+
+async fn customer_merge(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<String>,
+    Body(req): Body<MergeRequest>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    write(&state, move |s| {
+        let actor = token.actor(s)?;
+        Ok(axum::Json(customers::merge(
+            s.store(),
+            &actor,
+            &id,
+            &req.duplicate_id,
+            s.now(),
+        )?))
+    })
+    .await
+}
+
+async fn customer_erase(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictPath(id): StrictPath<String>,
+) -> Result<Json<CustomerPage>, ApiError> {
+    change_customer(state, token, id, move |s, actor, id| {
+        customers::erase(s.store(), actor, id, s.now())
     })
     .await
 }

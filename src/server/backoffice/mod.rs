@@ -13,6 +13,7 @@
 pub mod accounts;
 pub mod chain;
 pub mod cli;
+pub mod customers;
 pub(crate) mod http;
 pub mod rules;
 

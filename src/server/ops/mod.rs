@@ -168,7 +168,36 @@ fn customers_to_lock(
             OperationBody::Registration { .. } | OperationBody::Audit { .. } => {}
         }
     }
+    // A record merged into another (in the back office) is applied to the one kept.
+    let mut kept = Vec::new();
+    for id in &ids {
+        if let Some(into) = merged_into(tx, id)? {
+            kept.push(into);
+        }
+    }
+    ids.extend(kept);
     Ok(ids)
+}
+
+/// The record a merged record now lives in (following merges of merges), or `None` for a
+/// record that was not merged.
+fn merged_into(
+    r: &mut dyn crate::server::store::ReadTx,
+    id: &str,
+) -> Result<Option<String>, StoreError> {
+    let mut found = None;
+    let mut at = id.to_string();
+    // A merge chain is short; the bound only guards against a cycle in bad data.
+    for _ in 0..8 {
+        match r.customer_profile(&at)?.and_then(|p| p.merged_into) {
+            Some(into) => {
+                found = Some(into.clone());
+                at = into;
+            }
+            None => break,
+        }
+    }
+    Ok(found)
 }
 
 /// The answer to an operation seen before: the original one, marked `duplicate`.
@@ -386,8 +415,14 @@ impl Cx<'_> {
         }
     }
 
+    /// The customer an operation names; an operation queued for a record that was merged
+    /// since applies to the record kept, so nothing a till sold or gave is lost.
     fn customer(&mut self, id: &str) -> Result<Customer, Failure> {
-        self.tx.customer(CustomerKey::Id(id))?.map_or_else(
+        let id = match merged_into(self.tx, id)? {
+            Some(into) => into,
+            None => id.to_string(),
+        };
+        self.tx.customer(CustomerKey::Id(&id))?.map_or_else(
             || reject(RejectReason::CustomerNotFound, "no customer with this id"),
             Ok,
         )
@@ -448,6 +483,25 @@ pub fn customer_feed(
         for row in rows {
             let c = row.customer;
             cursor = row.seq;
+            if c.gone {
+                // Only that it is gone: nothing of the person goes to the till.
+                out.push(FeedCustomer {
+                    id: c.id,
+                    phone_hash: String::new(),
+                    card_hash: None,
+                    phone_masked: String::new(),
+                    name: String::new(),
+                    card_status: String::new(),
+                    phone_verified: false,
+                    balance: Bonus::ZERO,
+                    pending: Bonus::ZERO,
+                    seq: row.seq,
+                    consent_processing: false,
+                    consent_advertising: false,
+                    gone: true,
+                });
+                continue;
+            }
             out.push(FeedCustomer {
                 phone_hash: lookup_hash(&key, &c.phone),
                 card_hash: c.card_number.as_deref().map(|n| lookup_hash(&key, n)),
@@ -460,6 +514,7 @@ pub fn customer_feed(
                 seq: row.seq,
                 consent_processing: c.consent_processing,
                 consent_advertising: c.consent_advertising,
+                gone: false,
                 id: c.id,
             });
         }

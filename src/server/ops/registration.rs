@@ -71,6 +71,12 @@ impl Cx<'_> {
                         "this card belongs to another customer",
                     );
                 }
+                if self.tx.card_blocked(card.as_str())? {
+                    return reject(
+                        RejectReason::CardTaken,
+                        "this card number was blocked (lost, replaced or erased); issue another card",
+                    );
+                }
                 Some(card)
             }
             _ => None,

@@ -169,8 +169,77 @@ pub struct NewRulesVersion<'a> {
     pub comment: &'a str,
 }
 
+/// How the back office looks a customer up.
+#[derive(Debug, Clone, Copy)]
+pub enum CustomerSearch<'a> {
+    /// An E.164 phone.
+    Phone(&'a str),
+    /// A card number as stored.
+    Card(&'a str),
+    /// Spellings of a part of a name (as typed, lower case, capitalised, upper case): a
+    /// customer matches when their last, first or middle name contains one of them.
+    Name(&'a [String]),
+}
+
+/// Everything the back office shows and edits of a customer's record.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CustomerProfile {
+    pub customer: super::Customer,
+    pub middle_name: Option<String>,
+    /// `"male"` or `"female"`.
+    pub gender: Option<String>,
+    pub email: Option<String>,
+    /// Where they registered: their home store.
+    pub store_id: Option<String>,
+    pub terminal_id: Option<String>,
+    pub cashier: Option<String>,
+    pub erased_at: Option<DateTime<Utc>>,
+    pub merged_into: Option<String>,
+}
+
+impl fmt::Debug for CustomerProfile {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.debug_struct("CustomerProfile")
+            .field("customer", &self.customer)
+            .field("erased_at", &self.erased_at)
+            .field("merged_into", &self.merged_into)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A customer's questionnaire as the back office writes it: every field, `None` cleared.
+#[derive(Clone, Default)]
+pub struct QuestionnaireRow {
+    pub last_name: Option<String>,
+    pub first_name: Option<String>,
+    pub middle_name: Option<String>,
+    pub gender: Option<&'static str>,
+    pub birth_date: Option<chrono::NaiveDate>,
+    pub email: Option<String>,
+}
+
+/// A card number that no longer opens a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockedCard {
+    pub card_number: String,
+    pub blocked_at: DateTime<Utc>,
+    pub reason: String,
+}
+
 /// Reads of the back office.
 pub trait BackofficeRead {
+    /// Customers found (not erased or merged), by id, at most `limit`.
+    fn search_customers(
+        &mut self,
+        by: CustomerSearch<'_>,
+        limit: i64,
+    ) -> Result<Vec<super::Customer>, StoreError>;
+    /// A customer's whole record, erased and merged ones too.
+    fn customer_profile(&mut self, id: &str) -> Result<Option<CustomerProfile>, StoreError>;
+    /// The cards blocked on a customer's record, oldest first.
+    fn blocked_cards(&mut self, customer_id: &str) -> Result<Vec<BlockedCard>, StoreError>;
+    /// Whether a card number was blocked (on anyone's record).
+    fn card_blocked(&mut self, card_number: &str) -> Result<bool, StoreError>;
     fn account(&mut self, id: i64) -> Result<Option<AccountRow>, StoreError>;
     /// The account with this e-mail (lower case).
     fn account_by_email(&mut self, email: &str) -> Result<Option<AccountRow>, StoreError>;
@@ -203,6 +272,26 @@ pub trait BackofficeRead {
 
 /// Writes of the back office.
 pub trait BackofficeTx {
+    fn set_questionnaire(&mut self, id: &str, q: &QuestionnaireRow) -> Result<(), StoreError>;
+    /// Blocks the customer's card: the number is kept as blocked and leaves the record.
+    fn block_card(
+        &mut self,
+        customer_id: &str,
+        card_number: &str,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError>;
+    /// Gives the customer a card number; `false` (nothing written) when another record has
+    /// it.
+    fn set_card_number(&mut self, customer_id: &str, card_number: &str)
+    -> Result<bool, StoreError>;
+    /// Removes a customer's personal data (phone, names, birth date, e-mail, card, SMS
+    /// codes sent to the phone); the ledger, purchases and sales stay on the record.
+    fn erase_customer(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Moves everything of `from` — batches and the running balance, history, purchases,
+    /// sales, consents, holds, referrals, till audit events — to `into`, and marks `from`
+    /// merged, without personal data. Both are locked by the caller.
+    fn merge_customers(&mut self, from: &str, into: &str) -> Result<(), StoreError>;
     /// Creates an account; `None` (and nothing written) when the e-mail is taken.
     fn insert_account(&mut self, a: &NewAccount<'_>) -> Result<Option<i64>, StoreError>;
     fn set_account_password(

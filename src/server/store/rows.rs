@@ -70,6 +70,8 @@ pub struct Customer {
     pub consent_processing: bool,
     /// The separate consent to advertising SMS as it stands now.
     pub consent_advertising: bool,
+    /// Erased on request, or merged into another record: the tills forget it.
+    pub gone: bool,
 }
 
 impl fmt::Debug for Customer {
@@ -141,10 +143,10 @@ impl CustomerKey<'_> {
 }
 
 /// The columns of `customers c` a [`Customer`] is read from, in its fields' order.
-pub(crate) const CUSTOMER_COLUMNS: &str = "c.id, c.phone, c.card_number, c.card_status, c.phone_verified, c.first_name, c.last_name, c.birth_date, c.registered_at, c.referrer_id, c.consent_processing, c.consent_advertising";
+pub(crate) const CUSTOMER_COLUMNS: &str = "c.id, c.phone, c.card_number, c.card_status, c.phone_verified, c.first_name, c.last_name, c.birth_date, c.registered_at, c.referrer_id, c.consent_processing, c.consent_advertising, (c.erased_at IS NOT NULL OR c.merged_into IS NOT NULL)";
 
 /// The number of columns [`CUSTOMER_COLUMNS`] names.
-pub(crate) const CUSTOMER_WIDTH: usize = 12;
+pub(crate) const CUSTOMER_WIDTH: usize = 13;
 
 /// The stored name of a cashier's role.
 pub(crate) fn role_name(r: Role) -> &'static str {

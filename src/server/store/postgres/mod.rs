@@ -72,6 +72,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../../migrations/server-postgres/0005_backoffice.sql"),
     },
     Migration {
+        version: 6,
+        name: "0009_customer_admin",
+        sql: include_str!("../../../../migrations/server-postgres/0009_customer_admin.sql"),
+    },
+    Migration {
         version: 7,
         name: "0007_customer_imports",
         sql: include_str!("../../../../migrations/server-postgres/0007_customer_imports.sql"),

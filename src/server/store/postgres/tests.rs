@@ -1137,6 +1137,102 @@ fn scenario(store: &dyn Store) -> Vec<String> {
     out
 }
 
+/// The back office's calls on customers: search, the record, the questionnaire, cards
+/// blocked and given, erasure and a merge (balances, history and the running total).
+fn customers_scenario(
+    tx: &mut dyn Tx,
+    log: &mut dyn FnMut(&str, String),
+) -> Result<(), StoreError> {
+    let fmt = |cs: Vec<Customer>| format!("{:?}", cs.iter().map(|c| &c.id).collect::<Vec<_>>());
+    tx.set_questionnaire(
+        "c2",
+        &QuestionnaireRow {
+            last_name: Some("Петрова".into()),
+            first_name: Some("Ирина".into()),
+            middle_name: Some("Олеговна".into()),
+            gender: Some("female"),
+            birth_date: NaiveDate::from_ymd_opt(1985, 2, 3),
+            email: Some("irina@example.ru".into()),
+        },
+    )?;
+    let spellings: Vec<String> = vec!["Ирина".into(), "ирина".into()];
+    log(
+        "search",
+        format!(
+            "{} {} {} {}",
+            fmt(tx.search_customers(CustomerSearch::Phone("+79990000002"), 10)?),
+            fmt(tx.search_customers(CustomerSearch::Card("2000000000001"), 10)?),
+            fmt(tx.search_customers(CustomerSearch::Name(&spellings), 10)?),
+            fmt(tx.search_customers(CustomerSearch::Name(&["Олег".into()]), 0)?)
+        ),
+    );
+    log(
+        "profile",
+        format!(
+            "{:?}",
+            tx.customer_profile("c2")?.map(|p| (
+                p.customer.last_name,
+                p.middle_name,
+                p.gender,
+                p.email,
+                p.customer.birth_date,
+                p.store_id,
+                p.erased_at,
+                p.merged_into
+            ))
+        ),
+    );
+    tx.block_card("c1", "2000000000001", day(3), "lost")?;
+    log(
+        "blocked",
+        format!(
+            "{:?} {} {} {:?}",
+            tx.blocked_cards("c1")?,
+            tx.card_blocked("2000000000001")?,
+            tx.card_blocked("2000000000009")?,
+            tx.customer(CustomerKey::Id("c1"))?.map(|c| c.card_number)
+        ),
+    );
+    log(
+        "card given",
+        format!(
+            "{} {}",
+            tx.set_card_number("c1", "2000000000003")?,
+            tx.set_card_number("c1", "2000000000011")?
+        ),
+    );
+    let before = (tx.balance("c1", day(10))?, tx.balance("c3", day(10))?);
+    tx.merge_customers("c3", "c1")?;
+    log(
+        "merged",
+        format!(
+            "{before:?} {:?} {:?} {:?} {}",
+            tx.balance("c1", day(10))?,
+            tx.balance("c3", day(10))?,
+            tx.customer_profile("c3")?
+                .map(|p| (p.merged_into, p.customer.gone, p.customer.phone)),
+            tx.history("c1", 100)?.len()
+        ),
+    );
+    tx.erase_customer("c2", day(4))?;
+    log(
+        "erased",
+        format!(
+            "{:?} {}",
+            tx.customer_profile("c2")?.map(|p| (
+                p.customer.phone,
+                p.customer.first_name,
+                p.email,
+                p.erased_at,
+                p.customer.gone
+            )),
+            fmt(tx.search_customers(CustomerSearch::Phone("+79990000002"), 10)?)
+        ),
+    );
+    log("census after", format!("{:?}", tx.census()?));
+    Ok(())
+}
+
 /// The back office's calls: accounts, sessions, the audit log, stores, staff, terminals'
 /// reports, rules versions and activations.
 fn backoffice_scenario(store: &dyn Store, log: &mut dyn FnMut(&str, String)) {
@@ -1299,6 +1395,7 @@ fn backoffice_scenario(store: &dyn Store, log: &mut dyn FnMut(&str, String)) {
         tx.activate_rules(3, day(4), "owner@x.ru")?;
         tx.activate_rules(2, day(5), "")?;
         log("rules rolled back", format!("{:?}", tx.newest_rules()?));
+        customers_scenario(tx, log)?;
         log("versions", format!("{:?}", tx.rules_versions()?));
         log(
             "rules text",

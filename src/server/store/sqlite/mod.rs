@@ -52,6 +52,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../../migrations/server/0007_backoffice.sql"),
     ),
     (
+        "0011_customer_admin",
+        include_str!("../../../../migrations/server/0011_customer_admin.sql"),
+    ),
+    (
         "0009_customer_imports",
         include_str!("../../../../migrations/server/0009_customer_imports.sql"),
     ),

@@ -72,8 +72,100 @@ fn audit(r: &Row) -> Result<AdminAuditRow, StoreError> {
     })
 }
 
+const PROFILE_COLUMNS: &str = "c.middle_name, c.gender, c.email, c.store_id, c.terminal_id, c.cashier, c.erased_at, c.merged_into";
+
+fn profile(r: &Row) -> Result<CustomerProfile, StoreError> {
+    let at = CUSTOMER_WIDTH;
+    Ok(CustomerProfile {
+        customer: super::customer(r)?,
+        middle_name: col(r, at)?,
+        gender: col(r, at + 1)?,
+        email: col(r, at + 2)?,
+        store_id: col(r, at + 3)?,
+        terminal_id: col(r, at + 4)?,
+        cashier: col(r, at + 5)?,
+        erased_at: col(r, at + 6)?,
+        merged_into: col(r, at + 7)?,
+    })
+}
+
 impl_reads! {
 impl BackofficeRead {
+    fn search_customers(
+        &mut self,
+        by: CustomerSearch<'_>,
+        limit: i64,
+    ) -> Result<Vec<Customer>, StoreError> {
+        let live = "c.erased_at IS NULL AND c.merged_into IS NULL";
+        let rows = match by {
+            CustomerSearch::Phone(p) => self.session().query(
+                &format!(
+                    "SELECT {CUSTOMER_COLUMNS} FROM customers c
+                     WHERE c.phone = $1 AND {live} ORDER BY c.id LIMIT $2"
+                ),
+                &[&p, &limit],
+            )?,
+            CustomerSearch::Card(n) => self.session().query(
+                &format!(
+                    "SELECT {CUSTOMER_COLUMNS} FROM customers c
+                     WHERE c.card_number = $1 AND {live} ORDER BY c.id LIMIT $2"
+                ),
+                &[&n, &limit],
+            )?,
+            CustomerSearch::Name(spellings) => self.session().query(
+                &format!(
+                    "SELECT {CUSTOMER_COLUMNS} FROM customers c
+                     WHERE {live} AND EXISTS (SELECT 1 FROM unnest($1::text[]) s
+                         WHERE strpos(COALESCE(c.last_name, ''), s) > 0
+                            OR strpos(COALESCE(c.first_name, ''), s) > 0
+                            OR strpos(COALESCE(c.middle_name, ''), s) > 0)
+                     ORDER BY c.last_name COLLATE \"C\", c.first_name COLLATE \"C\", c.id
+                     LIMIT $2"
+                ),
+                &[&spellings, &limit],
+            )?,
+        };
+        rows.iter().map(super::customer).collect()
+    }
+
+    fn customer_profile(&mut self, id: &str) -> Result<Option<CustomerProfile>, StoreError> {
+        self.session()
+            .query_opt(
+                &format!(
+                    "SELECT {CUSTOMER_COLUMNS}, {PROFILE_COLUMNS} FROM customers c WHERE c.id = $1"
+                ),
+                &[&id],
+            )?
+            .map(|r| profile(&r))
+            .transpose()
+    }
+
+    fn blocked_cards(&mut self, customer_id: &str) -> Result<Vec<BlockedCard>, StoreError> {
+        self.session()
+            .query(
+                "SELECT card_number, blocked_at, reason FROM blocked_cards
+                 WHERE customer_id = $1 ORDER BY blocked_at, card_number COLLATE \"C\"",
+                &[&customer_id],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(BlockedCard {
+                    card_number: col(r, 0)?,
+                    blocked_at: col(r, 1)?,
+                    reason: col(r, 2)?,
+                })
+            })
+            .collect()
+    }
+
+    fn card_blocked(&mut self, card_number: &str) -> Result<bool, StoreError> {
+        let row = self.session().query_one(
+            "SELECT EXISTS (SELECT 1 FROM blocked_cards WHERE card_number = $1)",
+            &[&card_number],
+        )?;
+        col(&row, 0)
+    }
+
     fn account(&mut self, id: i64) -> Result<Option<AccountRow>, StoreError> {
         self.session()
             .query_opt(
@@ -229,6 +321,129 @@ impl BackofficeRead {
 }
 
 impl BackofficeTx for PgTx<'_> {
+    fn set_questionnaire(&mut self, id: &str, q: &QuestionnaireRow) -> Result<(), StoreError> {
+        self.s.execute(
+            "UPDATE customers SET last_name = $1, first_name = $2, middle_name = $3, gender = $4,
+                birth_date = $5, email = $6 WHERE id = $7",
+            &[
+                &q.last_name,
+                &q.first_name,
+                &q.middle_name,
+                &q.gender,
+                &q.birth_date,
+                &q.email,
+                &id,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn block_card(
+        &mut self,
+        customer_id: &str,
+        card_number: &str,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.s.execute(
+            "INSERT INTO blocked_cards (card_number, customer_id, blocked_at, reason)
+             VALUES ($1, $2, $3, $4) ON CONFLICT (card_number) DO NOTHING",
+            &[&card_number, &customer_id, &at, &reason],
+        )?;
+        self.s.execute(
+            "UPDATE customers SET card_number = NULL WHERE id = $1 AND card_number = $2",
+            &[&customer_id, &card_number],
+        )?;
+        Ok(())
+    }
+
+    fn set_card_number(
+        &mut self,
+        customer_id: &str,
+        card_number: &str,
+    ) -> Result<bool, StoreError> {
+        // The unique key decides between two records racing for one number.
+        Ok(self.s.execute(
+            "UPDATE customers SET card_number = $1 WHERE id = $2
+               AND NOT EXISTS (SELECT 1 FROM customers o WHERE o.card_number = $1)",
+            &[&card_number, &customer_id],
+        )? == 1)
+    }
+
+    fn erase_customer(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.s.execute(
+            "DELETE FROM sms_codes WHERE phone = (SELECT phone FROM customers WHERE id = $1)",
+            &[&id],
+        )?;
+        self.s.execute(
+            "DELETE FROM verifications WHERE phone = (SELECT phone FROM customers WHERE id = $1)",
+            &[&id],
+        )?;
+        self.s.execute(
+            "UPDATE customers SET phone = 'erased:' || id, card_number = NULL, last_name = NULL,
+                first_name = NULL, middle_name = NULL, gender = NULL, birth_date = NULL,
+                email = NULL, cashier = NULL, phone_verified = false, consent_processing = false,
+                consent_advertising = false, erased_at = $2
+             WHERE id = $1",
+            &[&id, &at],
+        )?;
+        Ok(())
+    }
+
+    fn merge_customers(&mut self, from: &str, into: &str) -> Result<(), StoreError> {
+        // Rows keyed (customer_id, seq) take seqs after the last of `into`'s, in their
+        // order: `into`'s ledger_seq moves past them.
+        let row = self.s.query_one(
+            "SELECT (SELECT ledger_seq FROM customers WHERE id = $2),
+                    (SELECT ledger_seq FROM customers WHERE id = $1)",
+            &[&from, &into],
+        )?;
+        let (offset, moved): (i64, i64) = (col(&row, 0)?, col(&row, 1)?);
+        for table in ["bonus_batches", "ledger_entries", "purchases", "consents"] {
+            self.s.execute(
+                &format!(
+                    "UPDATE {table} SET customer_id = $2, seq = seq + $3 WHERE customer_id = $1"
+                ),
+                &[&from, &into, &offset],
+            )?;
+        }
+        for table in ["sales", "holds", "audit_events"] {
+            self.s.execute(
+                &format!("UPDATE {table} SET customer_id = $2 WHERE customer_id = $1"),
+                &[&from, &into],
+            )?;
+        }
+        self.s.execute(
+            "DELETE FROM birthday_grants WHERE customer_id = $1
+               AND year IN (SELECT year FROM birthday_grants WHERE customer_id = $2)",
+            &[&from, &into],
+        )?;
+        self.s.execute(
+            "UPDATE birthday_grants SET customer_id = $2 WHERE customer_id = $1",
+            &[&from, &into],
+        )?;
+        self.s.execute(
+            "UPDATE customers SET referrer_id = CASE WHEN id = $2 THEN NULL ELSE $2 END
+             WHERE referrer_id = $1",
+            &[&from, &into],
+        )?;
+        self.s.execute(
+            "UPDATE customers SET ledger_seq = ledger_seq + $2,
+                bonus_total = bonus_total + (SELECT bonus_total FROM customers WHERE id = $1)
+             WHERE id = $3",
+            &[&from, &moved, &into],
+        )?;
+        self.s.execute(
+            "UPDATE customers SET bonus_total = 0, ledger_seq = 0, phone = 'merged:' || id,
+                card_number = NULL, last_name = NULL, first_name = NULL, middle_name = NULL,
+                gender = NULL, birth_date = NULL, email = NULL, phone_verified = false,
+                merged_into = $2, erased_at = NULL
+             WHERE id = $1",
+            &[&from, &into],
+        )?;
+        Ok(())
+    }
+
     fn insert_account(&mut self, a: &NewAccount<'_>) -> Result<Option<i64>, StoreError> {
         self.s
             .query_opt(

@@ -249,7 +249,7 @@ fn source(s: &str) -> Result<Source, StoreError> {
     Source::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown batch source {s:?}")))
 }
 
-fn customer(r: &Row) -> Result<Customer, StoreError> {
+pub(super) fn customer(r: &Row) -> Result<Customer, StoreError> {
     Ok(Customer {
         id: col(r, 0)?,
         phone: col(r, 1)?,
@@ -263,6 +263,7 @@ fn customer(r: &Row) -> Result<Customer, StoreError> {
         referrer_id: col(r, 9)?,
         consent_processing: col(r, 10)?,
         consent_advertising: col(r, 11)?,
+        gone: col(r, 12)?,
     })
 }
 

@@ -80,7 +80,90 @@ fn audit(r: &Row<'_>) -> rusqlite::Result<AdminAuditRow> {
     })
 }
 
+const PROFILE_COLUMNS: &str = "c.middle_name, c.gender, c.email, c.store_id, c.terminal_id, c.cashier, c.erased_at, c.merged_into";
+
+fn profile(r: &Row<'_>) -> rusqlite::Result<CustomerProfile> {
+    let at = CUSTOMER_WIDTH;
+    Ok(CustomerProfile {
+        customer: super::customer(r)?,
+        middle_name: r.get(at)?,
+        gender: r.get(at + 1)?,
+        email: r.get(at + 2)?,
+        store_id: r.get(at + 3)?,
+        terminal_id: r.get(at + 4)?,
+        cashier: r.get(at + 5)?,
+        erased_at: opt_time_col(r, at + 6)?,
+        merged_into: r.get(at + 7)?,
+    })
+}
+
 impl<T: Conn> BackofficeRead for T {
+    fn search_customers(
+        &mut self,
+        by: CustomerSearch<'_>,
+        limit: i64,
+    ) -> Result<Vec<Customer>, StoreError> {
+        let live = "c.erased_at IS NULL AND c.merged_into IS NULL";
+        match by {
+            CustomerSearch::Phone(p) | CustomerSearch::Card(p) => {
+                let column = if matches!(by, CustomerSearch::Phone(_)) {
+                    "c.phone"
+                } else {
+                    "c.card_number"
+                };
+                let mut stmt = self.conn().prepare_cached(&format!(
+                    "SELECT {CUSTOMER_COLUMNS} FROM customers c
+                     WHERE {column} = ?1 AND {live} ORDER BY c.id LIMIT ?2"
+                ))?;
+                all(stmt.query_map(params![p, limit], super::customer)?)
+            }
+            CustomerSearch::Name(spellings) => {
+                let list = serde_json::to_string(spellings)
+                    .map_err(|e| StoreError::Other(e.to_string()))?;
+                let mut stmt = self.conn().prepare_cached(&format!(
+                    "SELECT {CUSTOMER_COLUMNS} FROM customers c
+                     WHERE {live} AND EXISTS (SELECT 1 FROM json_each(?1) s
+                         WHERE instr(COALESCE(c.last_name, ''), s.value) > 0
+                            OR instr(COALESCE(c.first_name, ''), s.value) > 0
+                            OR instr(COALESCE(c.middle_name, ''), s.value) > 0)
+                     ORDER BY c.last_name, c.first_name, c.id LIMIT ?2"
+                ))?;
+                all(stmt.query_map(params![list, limit], super::customer)?)
+            }
+        }
+    }
+
+    fn customer_profile(&mut self, id: &str) -> Result<Option<CustomerProfile>, StoreError> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {CUSTOMER_COLUMNS}, {PROFILE_COLUMNS} FROM customers c WHERE c.id = ?1"
+            ))?
+            .query_row([id], profile)
+            .optional()?)
+    }
+
+    fn blocked_cards(&mut self, customer_id: &str) -> Result<Vec<BlockedCard>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT card_number, blocked_at, reason FROM blocked_cards
+             WHERE customer_id = ?1 ORDER BY blocked_at, card_number",
+        )?;
+        all(stmt.query_map([customer_id], |r| {
+            Ok(BlockedCard {
+                card_number: r.get(0)?,
+                blocked_at: time_col(r, 1)?,
+                reason: r.get(2)?,
+            })
+        })?)
+    }
+
+    fn card_blocked(&mut self, card_number: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM blocked_cards WHERE card_number = ?1)")?
+            .query_row([card_number], |r| r.get(0))?)
+    }
+
     fn account(&mut self, id: i64) -> Result<Option<AccountRow>, StoreError> {
         Ok(self
             .conn()
@@ -219,6 +302,120 @@ impl<T: Conn> BackofficeRead for T {
 }
 
 impl BackofficeTx for SqliteTx<'_> {
+    fn set_questionnaire(&mut self, id: &str, q: &QuestionnaireRow) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE customers SET last_name = ?1, first_name = ?2, middle_name = ?3, gender = ?4,
+                birth_date = ?5, email = ?6 WHERE id = ?7",
+            params![
+                q.last_name,
+                q.first_name,
+                q.middle_name,
+                q.gender,
+                q.birth_date.map(|d| d.format("%Y-%m-%d").to_string()),
+                q.email,
+                id
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn block_card(
+        &mut self,
+        customer_id: &str,
+        card_number: &str,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO blocked_cards (card_number, customer_id, blocked_at, reason)
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (card_number) DO NOTHING",
+            params![card_number, customer_id, ts(at), reason],
+        )?;
+        self.conn.execute(
+            "UPDATE customers SET card_number = NULL WHERE id = ?1 AND card_number = ?2",
+            params![customer_id, card_number],
+        )?;
+        Ok(())
+    }
+
+    fn set_card_number(
+        &mut self,
+        customer_id: &str,
+        card_number: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE customers SET card_number = ?1 WHERE id = ?2
+               AND NOT EXISTS (SELECT 1 FROM customers o WHERE o.card_number = ?1)",
+            params![card_number, customer_id],
+        )? == 1)
+    }
+
+    fn erase_customer(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn.execute(
+            "DELETE FROM sms_codes WHERE phone = (SELECT phone FROM customers WHERE id = ?1)",
+            [id],
+        )?;
+        self.conn.execute(
+            "DELETE FROM verifications WHERE phone = (SELECT phone FROM customers WHERE id = ?1)",
+            [id],
+        )?;
+        self.conn.execute(
+            "UPDATE customers SET phone = 'erased:' || id, card_number = NULL, last_name = NULL,
+                first_name = NULL, middle_name = NULL, gender = NULL, birth_date = NULL,
+                email = NULL, cashier = NULL, phone_verified = 0, consent_processing = 0,
+                consent_advertising = 0, erased_at = ?2
+             WHERE id = ?1",
+            params![id, ts(at)],
+        )?;
+        Ok(())
+    }
+
+    fn merge_customers(&mut self, from: &str, into: &str) -> Result<(), StoreError> {
+        for table in [
+            "bonus_batches",
+            "ledger_entries",
+            "purchases",
+            "sales",
+            "consents",
+            "holds",
+            "audit_events",
+        ] {
+            self.conn.execute(
+                &format!("UPDATE {table} SET customer_id = ?2 WHERE customer_id = ?1"),
+                params![from, into],
+            )?;
+        }
+        // A birthday granted to both in one year stays granted once.
+        self.conn.execute(
+            "DELETE FROM birthday_grants WHERE customer_id = ?1
+               AND year IN (SELECT year FROM birthday_grants WHERE customer_id = ?2)",
+            params![from, into],
+        )?;
+        self.conn.execute(
+            "UPDATE birthday_grants SET customer_id = ?2 WHERE customer_id = ?1",
+            params![from, into],
+        )?;
+        self.conn.execute(
+            "UPDATE customers SET referrer_id = CASE WHEN id = ?2 THEN NULL ELSE ?2 END
+             WHERE referrer_id = ?1",
+            params![from, into],
+        )?;
+        self.conn.execute(
+            "UPDATE customers SET bonus_total = bonus_total +
+                (SELECT bonus_total FROM customers WHERE id = ?1) WHERE id = ?2",
+            params![from, into],
+        )?;
+        self.conn.execute(
+            "UPDATE customers SET bonus_total = 0, phone = 'merged:' || id, card_number = NULL,
+                last_name = NULL, first_name = NULL, middle_name = NULL, gender = NULL,
+                birth_date = NULL, email = NULL, phone_verified = 0, merged_into = ?2,
+                erased_at = NULL
+             WHERE id = ?1",
+            params![from, into],
+        )?;
+        Ok(())
+    }
+
     fn insert_account(&mut self, a: &NewAccount<'_>) -> Result<Option<i64>, StoreError> {
         let n = self.conn.execute(
             "INSERT INTO admin_accounts (email, role, password, must_change, created_at)

@@ -103,7 +103,7 @@ fn source_col(r: &Row<'_>, idx: usize) -> rusqlite::Result<Source> {
     })
 }
 
-fn customer(r: &Row<'_>) -> rusqlite::Result<Customer> {
+pub(super) fn customer(r: &Row<'_>) -> rusqlite::Result<Customer> {
     let birth: Option<String> = r.get(7)?;
     Ok(Customer {
         id: r.get(0)?,
@@ -120,6 +120,7 @@ fn customer(r: &Row<'_>) -> rusqlite::Result<Customer> {
         referrer_id: r.get(9)?,
         consent_processing: r.get(10)?,
         consent_advertising: r.get(11)?,
+        gone: r.get(12)?,
     })
 }
 
