@@ -42,6 +42,7 @@ use crate::protocol::server::*;
 
 mod admin;
 mod holds;
+mod import;
 
 /// The name of the bearer security scheme in the document.
 const BEARER: &str = "terminalToken";
@@ -389,6 +390,7 @@ fn routes() -> Vec<(&'static str, HttpMethod, Operation)> {
     let mut all = core_routes();
     all.extend(holds::routes());
     all.extend(admin::routes());
+    all.extend(import::routes());
     all
 }
 
@@ -716,6 +718,7 @@ fn schemas() -> BTreeMap<String, RefOr<Schema>> {
     add::<crate::protocol::sales::FindSaleRequest>(&mut all);
     add::<crate::protocol::sales::SalesResponse>(&mut all);
     admin::schemas(&mut all);
+    import::schemas(&mut all);
     for (name, schema) in &mut all {
         if name == "OperationBody" || name == "CardIssue" {
             close_variants(schema);

@@ -103,6 +103,9 @@ impl ImportReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RowProblem {
     pub row: u32,
+    /// Left out when the row as a whole is at fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub column: Option<Column>,
     pub problem: Problem,
 }
