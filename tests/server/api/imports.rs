@@ -43,6 +43,15 @@ async fn signed_in(
     changed["token"].as_str().unwrap().to_string()
 }
 
+/// Checks an answer against the OpenAPI document's `ImportReport`.
+fn documented(report: &Value) {
+    let doc = serde_json::to_value(bonuskassa::server::openapi::document()).unwrap();
+    let schema = json!({ "$ref": "#/components/schemas/ImportReport" });
+    let v = crate::common::schema_validator(&doc["components"], &schema).unwrap();
+    let errors: Vec<String> = v.iter_errors(report).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}: {report}");
+}
+
 async fn post_file(
     http: &reqwest::Client,
     url: String,
@@ -58,7 +67,11 @@ async fn post_file(
     }
     let resp = req.send().await.unwrap();
     let status = resp.status();
-    (status, resp.json().await.unwrap())
+    let body: Value = resp.json().await.unwrap();
+    if status == StatusCode::OK {
+        documented(&body);
+    }
+    (status, body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
