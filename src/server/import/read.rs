@@ -171,8 +171,7 @@ fn read_csv(bytes: &[u8]) -> Result<Sheet, FileError> {
         .has_headers(false)
         .flexible(true)
         .from_reader(text.as_bytes());
-    let mut header: Option<(u32, Vec<String>)> = None;
-    let mut rows = Vec::new();
+    let mut sheet = Rows::new();
     // Excel shows a cell's line breaks inside its one row: the row number is the line the
     // record starts on less the line breaks inside the cells before it.
     // Lines are counted here from the records' byte offsets.
@@ -203,28 +202,53 @@ fn read_csv(bytes: &[u8]) -> Result<Sheet, FileError> {
                 }
             })
             .collect();
-        if cells.iter().all(Cell::is_empty) {
-            continue;
+        sheet.push(SheetRow { number, cells })?;
+    }
+    sheet.finish(FileFormat::Csv {
+        encoding,
+        separator: char::from(sep).to_string(),
+    })
+}
+
+/// A sheet as its rows are read: the first non-blank row is the header.
+struct Rows {
+    header: Option<(u32, Vec<String>)>,
+    rows: Vec<SheetRow>,
+}
+
+impl Rows {
+    fn new() -> Rows {
+        Rows {
+            header: None,
+            rows: Vec::new(),
         }
-        if header.is_none() {
-            header = Some((number, cells.iter().map(Cell::text).collect()));
-            continue;
+    }
+
+    /// Takes a row: blank ones are left out, the first other one is the header.
+    fn push(&mut self, row: SheetRow) -> Result<(), FileError> {
+        if row.cells.iter().all(Cell::is_empty) {
+            return Ok(());
         }
-        if rows.len() == MAX_ROWS {
+        if self.header.is_none() {
+            self.header = Some((row.number, row.cells.iter().map(Cell::text).collect()));
+            return Ok(());
+        }
+        if self.rows.len() == MAX_ROWS {
             return Err(FileError::TooManyRows);
         }
-        rows.push(SheetRow { number, cells });
+        self.rows.push(row);
+        Ok(())
     }
-    let (header_row, headers) = header.ok_or(FileError::NoHeader)?;
-    Ok(Sheet {
-        headers,
-        header_row,
-        rows,
-        format: FileFormat::Csv {
-            encoding,
-            separator: char::from(sep).to_string(),
-        },
-    })
+
+    fn finish(self, format: FileFormat) -> Result<Sheet, FileError> {
+        let (header_row, headers) = self.header.ok_or(FileError::NoHeader)?;
+        Ok(Sheet {
+            headers,
+            header_row,
+            rows: self.rows,
+            format,
+        })
+    }
 }
 
 /// The 1-based line of byte offsets asked in increasing order.
@@ -287,30 +311,13 @@ fn read_xlsx(bytes: &[u8]) -> Result<Sheet, FileError> {
         .ok_or(FileError::NoSheet)?
         .map_err(|e| FileError::Xlsx(e.to_string()))?;
     let first_row = range.start().map_or(0, |(row, _)| row);
-    let mut header: Option<(u32, Vec<String>)> = None;
-    let mut rows = Vec::new();
+    let mut rows = Rows::new();
     for (i, row) in range.rows().enumerate() {
         let number = first_row.saturating_add(u32::try_from(i).unwrap_or(u32::MAX)) + 1;
         let cells: Vec<Cell> = row.iter().map(xlsx_cell).collect();
-        if cells.iter().all(Cell::is_empty) {
-            continue;
-        }
-        if header.is_none() {
-            header = Some((number, cells.iter().map(Cell::text).collect()));
-            continue;
-        }
-        if rows.len() == MAX_ROWS {
-            return Err(FileError::TooManyRows);
-        }
-        rows.push(SheetRow { number, cells });
+        rows.push(SheetRow { number, cells })?;
     }
-    let (header_row, headers) = header.ok_or(FileError::NoHeader)?;
-    Ok(Sheet {
-        headers,
-        header_row,
-        rows,
-        format: FileFormat::Xlsx { sheet },
-    })
+    rows.finish(FileFormat::Xlsx { sheet })
 }
 
 /// The largest whole number an `f64` cell holds exactly.
