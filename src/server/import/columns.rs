@@ -190,7 +190,7 @@ pub fn date(cell: &Cell, today: NaiveDate) -> Result<Option<NaiveDate>, DateErro
                 .iter()
                 .find_map(|f| NaiveDate::parse_from_str(day, f).ok())
                 // Two-digit years are ambiguous (1925 or 2025?): refused, not guessed.
-                .filter(|_| !day.rsplit(['.', '/']).next().is_some_and(|y| y.len() == 2))
+                .filter(|_| day.rsplit(['.', '/']).next().is_none_or(|y| y.len() != 2))
                 .ok_or(DateError::NotADate)?
         }
     };
