@@ -117,6 +117,21 @@ enum Command {
         #[command(subcommand)]
         cmd: cli::RulesCommand,
     },
+    /// Import an existing customer base from a CSV or XLSX file (the columns of
+    /// assets/import/customers.csv): all or nothing, and importing the same file twice
+    /// changes nothing. Prints a report naming every bad row (exit code 2 when there is one).
+    Import {
+        #[command(flatten)]
+        db: Db,
+        /// The file: CSV (`;` or `,`, UTF-8 or Windows-1251) or XLSX.
+        file: PathBuf,
+        /// The store the customers are registered in.
+        #[arg(long)]
+        store: String,
+        /// Check every row and print the report; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Fill a fresh database with a demo store, cashiers, invented customers and the demo rules.
     DemoData {
         #[command(flatten)]
@@ -278,6 +293,24 @@ fn run(args: Args) -> Result<(), (u8, String)> {
         Command::Staff { db, cmd } => cli::staff(&*db.open()?, cmd, now)?,
         Command::Terminal { db, cmd } => cli::terminals(&*db.open()?, cmd, now)?,
         Command::Rules { db, cmd } => cli::rules(&*db.open()?, cmd, now)?,
+        Command::Import {
+            db,
+            file,
+            store,
+            dry_run,
+        } => {
+            let location = db.location()?;
+            let opened = server::store::open(&location).map_err(|e| fail(&e))?;
+            let report = server::import::import_file(&*opened, &file, &store, dry_run, now)
+                .map_err(|e| (if e.is_bad_input() { 2 } else { 1 }, e.to_string()))?;
+            println!("{report}");
+            if !report.ok() {
+                return Err((
+                    2,
+                    format!("{} bad rows in {}", report.bad_rows(), file.display()),
+                ));
+            }
+        }
         Command::DemoData { db } => {
             let location = db.location()?;
             let s = admin::demo_data(&location, now).map_err(|e| fail(&e))?;

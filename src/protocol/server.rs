@@ -642,6 +642,8 @@ pub enum HistoryKind {
     ReturnRefund,
     ReturnClawback,
     Expiry,
+    /// A balance brought over from the chain's previous loyalty program by an import.
+    Import,
 }
 
 /// Bonuses of one batch that change state at a moment: become spendable, or burn.

@@ -25,6 +25,7 @@ pub mod customers;
 pub mod demo_history;
 pub mod error;
 pub mod holds;
+pub mod import;
 pub mod jobs;
 pub mod ledger;
 pub mod openapi;

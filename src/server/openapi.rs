@@ -42,6 +42,7 @@ use crate::protocol::server::*;
 
 mod admin;
 mod holds;
+mod import;
 mod reports;
 
 /// The name of the bearer security scheme in the document.
@@ -391,6 +392,7 @@ fn routes() -> Vec<(&'static str, HttpMethod, Operation)> {
     all.extend(holds::routes());
     all.extend(admin::routes());
     all.extend(reports::routes());
+    all.extend(import::routes());
     all
 }
 
@@ -719,6 +721,7 @@ fn schemas() -> BTreeMap<String, RefOr<Schema>> {
     add::<crate::protocol::sales::SalesResponse>(&mut all);
     admin::schemas(&mut all);
     reports::schemas(&mut all);
+    import::schemas(&mut all);
     for (name, schema) in &mut all {
         if name == "OperationBody" || name == "CardIssue" {
             close_variants(schema);

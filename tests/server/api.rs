@@ -712,5 +712,6 @@ mod backoffice;
 
 mod customers_admin;
 
+mod imports;
 mod reports;
 mod statuses;

@@ -180,3 +180,81 @@ fn a_bad_rules_file_is_refused_at_start_with_its_line() {
         "{err}"
     );
 }
+
+/// `import` as the chain's owner runs it: a dry run, the import, the same file again, a
+/// file with bad rows (exit code 2 and the report), and the mistakes on the command line.
+#[test]
+fn import_checks_imports_and_recognises_a_customer_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let data = data.to_str().unwrap();
+    assert!(
+        bin()
+            .args(["demo-data", "--data", data])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/import/customers.csv");
+    let import_into = |store: &str, file: &str, extra: &[&str]| {
+        let out = bin()
+            .args(["import", "--data", data, file, "--store", store])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let import = |file: &str, extra: &[&str]| import_into("store-1", file, extra);
+    let (code, out, _) = import(sample, &["--dry-run"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("rows: 5; new customers: 5; already imported: 0"),
+        "{out}"
+    );
+    assert!(
+        out.trim_end()
+            .ends_with("dry run: every row is good; nothing written"),
+        "{out}"
+    );
+    let (code, out, _) = import(sample, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.trim_end().ends_with("imported"), "{out}");
+    let (code, out, _) = import(sample, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("new customers: 0; already imported: 5"),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with("nothing new to import"), "{out}");
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "Телефон;Имя;Баланс бонусов\n+7 999 300 00 09;Лев;-5\n+7 999 300 00 01;Алёна;0\n",
+    )
+    .unwrap();
+    let bad = bad.to_str().unwrap();
+    let (code, out, err) = import(bad, &[]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        out.contains("row 2, «Баланс бонусов»: a negative amount"),
+        "{out}"
+    );
+    assert!(
+        out.contains("row 3, «Телефон»: a customer with this phone is already in bonuskassa"),
+        "{out}"
+    );
+    assert!(err.contains("2 bad rows in"), "{err}");
+
+    let (code, _, err) = import_into("store-9", sample, &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no store store-9"), "{err}");
+    let (code, _, err) = import("/nonexistent/base.csv", &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("cannot read /nonexistent/base.csv"), "{err}");
+}

@@ -8,6 +8,7 @@
 //! a check-then-insert, or if a spend read the balance without locking the customer.
 
 mod demo_history;
+mod import;
 pub(crate) mod reports;
 mod sales;
 

@@ -64,6 +64,7 @@ pub(crate) fn router() -> Router<Arc<State>> {
         .route("/customers/{id}/status", post(customer_status))
         .route("/customers/{id}/merge", post(customer_merge))
         .route("/customers/{id}/erase", post(customer_erase))
+        .route("/imports", post(import_customers))
 }
 
 impl From<BackofficeError> for ApiError {
@@ -834,6 +835,68 @@ async fn liability(
             &actor,
             q.at.as_deref(),
             q.store.as_deref(),
+            s.now(),
+        )?))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportQuery {
+    store: String,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+impl From<crate::server::import::ImportError> for ApiError {
+    fn from(e: crate::server::import::ImportError) -> ApiError {
+        use crate::server::import::ImportError as E;
+        let message = e.to_string();
+        match e {
+            E::Store(e) => e.into(),
+            E::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message),
+            E::UnknownStore(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
+            }
+            _ => ApiError::bad_request(message),
+        }
+    }
+}
+
+/// `POST /admin/imports?store=ID[&dry_run=true]`: the body is the customer base file
+/// itself (CSV or XLSX, up to `import::MAX_FILE_BYTES`); the answer is the report, whether
+/// or not it wrote (`written`, `problems`).
+async fn import_customers(
+    axum::extract::State(state): St,
+    token: SessionToken,
+    StrictQuery(q): StrictQuery<ImportQuery>,
+    request: axum::extract::Request,
+) -> Result<Json<crate::server::import::ImportReport>, ApiError> {
+    use crate::server::import;
+    // The file is larger than the API's JSON bodies: read here with its own cap.
+    let file = axum::body::to_bytes(request.into_body(), import::MAX_FILE_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "the file is larger than {} bytes; split it into several files",
+                    import::MAX_FILE_BYTES
+                ),
+            )
+        })?;
+    write(&state, move |s| {
+        let actor = token.actor(s)?;
+        let rules = s.current_rules();
+        Ok(axum::Json(import::import(
+            s.store(),
+            &actor,
+            &rules.rules,
+            &file,
+            &q.store,
+            q.dry_run,
             s.now(),
         )?))
     })

@@ -185,6 +185,7 @@ pub trait ReadTx:
     + BackofficeRead
     + StatusRead
     + ReportRead
+    + ImportRead
 {
 }
 
@@ -201,6 +202,7 @@ pub trait Tx:
     + BackofficeTx
     + StatusTx
     + ReportTx
+    + ImportTx
 {
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
     /// Starts a savepoint; one level at a time.
@@ -540,4 +542,52 @@ pub trait ReportRead {
 pub trait ReportTx {
     /// Records the store, cashier and money of an applied sale or return.
     fn insert_receipt_figures(&mut self, r: &NewReceiptFigures<'_>) -> Result<(), StoreError>;
+}
+
+/// Reads of an import of an existing customer base (`server::import`).
+pub trait ImportRead {
+    /// The customers that have one of these phones (E.164) or card numbers, each once, with
+    /// the digest of the import row that made them (`None`: not made by an import).
+    fn import_matches(
+        &mut self,
+        phones: &[&str],
+        cards: &[&str],
+    ) -> Result<Vec<ImportMatch>, StoreError>;
+}
+
+/// Writes of an import: which customers its rows made.
+pub trait ImportTx {
+    /// Records that import rows made these customers; a customer marked already keeps
+    /// their first mark.
+    fn insert_import_marks(&mut self, marks: &[ImportMark<'_>]) -> Result<(), StoreError>;
+}
+
+/// A customer an import row names by phone or card. `Debug` shows only the id.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ImportMatch {
+    pub customer_id: String,
+    /// E.164.
+    pub phone: String,
+    pub card_number: Option<String>,
+    /// The digest of the import row that made the customer, if one did.
+    pub digest: Option<String>,
+}
+
+impl fmt::Debug for ImportMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImportMatch")
+            .field("customer_id", &self.customer_id)
+            .field("digest", &self.digest)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A customer an import row made.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportMark<'a> {
+    pub customer_id: &'a str,
+    /// The hex SHA-256 of the row's content.
+    pub digest: &'a str,
+    pub store_id: Option<&'a str>,
+    pub at: DateTime<Utc>,
 }

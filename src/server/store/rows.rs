@@ -14,7 +14,7 @@ use crate::protocol::server::Role;
 pub use crate::protocol::server::HistoryKind as Source;
 
 impl Source {
-    pub const ALL: [Source; 10] = [
+    pub const ALL: [Source; 11] = [
         Source::Purchase,
         Source::Welcome,
         Source::FirstPurchase,
@@ -25,6 +25,7 @@ impl Source {
         Source::ReturnRefund,
         Source::ReturnClawback,
         Source::Expiry,
+        Source::Import,
     ];
 
     /// The stable name in the database; renaming one would orphan stored rows.
@@ -40,6 +41,7 @@ impl Source {
             Source::ReturnRefund => "return_refund",
             Source::ReturnClawback => "return_clawback",
             Source::Expiry => "expiry",
+            Source::Import => "import",
         }
     }
 

@@ -188,6 +188,7 @@ fn history_kind(kind: ProtocolHistoryKind) -> HistoryKind {
         K::ReturnRefund => HistoryKind::ReturnRefund,
         K::ReturnClawback => HistoryKind::ReturnClawback,
         K::Expiry => HistoryKind::Expiry,
+        K::Import => HistoryKind::Import,
     }
 }
 

@@ -86,6 +86,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0009_status_changes",
         sql: include_str!("../../../../migrations/server-postgres/0009_status_changes.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_customer_imports",
+        sql: include_str!("../../../../migrations/server-postgres/0007_customer_imports.sql"),
+    },
 ];
 
 /// The schema version this program writes: the newest migration's.

@@ -64,6 +64,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0011_status_changes",
         include_str!("../../../../migrations/server/0011_status_changes.sql"),
     ),
+    (
+        "0009_customer_imports",
+        include_str!("../../../../migrations/server/0009_customer_imports.sql"),
+    ),
 ];
 
 /// The schema version this program writes.

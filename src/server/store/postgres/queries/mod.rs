@@ -338,6 +338,7 @@ macro_rules! impl_reads {
 mod backoffice;
 mod customers;
 mod holds;
+mod import;
 mod jobs;
 mod ledger;
 mod operations;

@@ -17,6 +17,7 @@ use crate::sqlite::parse_ts_column;
 mod backoffice;
 mod customers;
 mod holds;
+mod import;
 mod jobs;
 mod ledger;
 mod operations;
