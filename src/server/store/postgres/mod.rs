@@ -77,6 +77,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../../migrations/server-postgres/0006_report_figures.sql"),
     },
     Migration {
+        version: 7,
+        name: "0007_customer_imports",
+        sql: include_str!("../../../../migrations/server-postgres/0007_customer_imports.sql"),
+    },
+    Migration {
         version: 8,
         name: "0008_customer_admin",
         sql: include_str!("../../../../migrations/server-postgres/0008_customer_admin.sql"),
@@ -85,11 +90,6 @@ const MIGRATIONS: &[Migration] = &[
         version: 9,
         name: "0009_status_changes",
         sql: include_str!("../../../../migrations/server-postgres/0009_status_changes.sql"),
-    },
-    Migration {
-        version: 7,
-        name: "0007_customer_imports",
-        sql: include_str!("../../../../migrations/server-postgres/0007_customer_imports.sql"),
     },
 ];
 

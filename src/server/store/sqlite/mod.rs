@@ -57,16 +57,16 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../../migrations/server/0008_report_figures.sql"),
     ),
     (
+        "0009_customer_imports",
+        include_str!("../../../../migrations/server/0009_customer_imports.sql"),
+    ),
+    (
         "0010_customer_admin",
         include_str!("../../../../migrations/server/0010_customer_admin.sql"),
     ),
     (
         "0011_status_changes",
         include_str!("../../../../migrations/server/0011_status_changes.sql"),
-    ),
-    (
-        "0009_customer_imports",
-        include_str!("../../../../migrations/server/0009_customer_imports.sql"),
     ),
 ];
 
