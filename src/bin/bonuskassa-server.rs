@@ -132,10 +132,14 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Fill a fresh database with a demo store, cashiers, invented customers and the demo rules.
+    /// Fill a fresh database with the demo chain: two stores, cashiers, invented customers,
+    /// the demo rules, the owner's account and a year of invented purchases.
     DemoData {
         #[command(flatten)]
         db: Db,
+        /// Leave out the year of purchases (a faster start, for load and fuzz tests).
+        #[arg(long)]
+        no_history: bool,
     },
     /// Print a one-time enrollment code for a terminal of a store.
     EnrollCode {
@@ -311,9 +315,16 @@ fn run(args: Args) -> Result<(), (u8, String)> {
                 ));
             }
         }
-        Command::DemoData { db } => {
+        Command::DemoData { db, no_history } => {
             let location = db.location()?;
             let s = admin::demo_data(&location, now).map_err(|e| fail(&e))?;
+            if !no_history {
+                let y = admin::demo_year(&location, now).map_err(|e| fail(&e))?;
+                println!(
+                    "a year of invented purchases: {} sales, {} returns, {} birthdays",
+                    y.sales, y.returns, y.birthdays
+                );
+            }
             println!(
                 "demo data in {location:?}: stores {} and {}, {} customers, rules version {}\n\
                  cashier code {}, manager code {} (in {}: {} and {})\n\

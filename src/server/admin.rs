@@ -29,6 +29,20 @@ pub const DEMO_EAST_CASHIER_CODE: &str = "2222";
 pub const DEMO_EAST_MANAGER_CODE: &str = "8888";
 /// The demo chain's owner account (its one-time password is printed by `demo-data`).
 pub const DEMO_OWNER_EMAIL: &str = "owner@demo.bonuskassa.ru";
+/// The invented regulars of the demo year, beside the four named demo customers (whose
+/// balances the README and the tests quote, so the year leaves them alone).
+pub const DEMO_REGULARS: usize = 40;
+
+const REGULAR_NAMES: &[(&str, &str)] = &[
+    ("Волкова", "Ольга"),
+    ("Смирнов", "Артём"),
+    ("Кузнецова", "Дарья"),
+    ("Попов", "Никита"),
+    ("Лебедева", "Софья"),
+    ("Новиков", "Максим"),
+    ("Морозова", "Алиса"),
+    ("Фёдоров", "Глеб"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -262,4 +276,86 @@ pub fn revoke_terminal(
         return Err(AdminError::NoTerminal(terminal.to_string()));
     }
     Ok(())
+}
+
+/// A year of invented purchases at both demo stores, for the back office's reports:
+/// [`DEMO_REGULARS`] regulars registered a year before `now` (phones +7 999 100 00 00 and
+/// on), then every store's day through the real operation path and the nightly jobs
+/// ([`super::demo_history`]). Deterministic. Call after [`demo_data`].
+pub fn demo_year(
+    at: impl Into<Location>,
+    now: DateTime<Utc>,
+) -> Result<super::demo_history::HistorySummary, AdminError> {
+    demo_year_in(&*store::open(&at.into())?, now)
+}
+
+/// [`demo_year`] in an open store.
+pub fn demo_year_in(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+) -> Result<super::demo_history::HistorySummary, AdminError> {
+    use super::demo_history::{self, HistoryStore};
+    let start = now - Duration::days(demo_history::DAYS);
+    let ids = store::write(store, |tx| {
+        let mut ids = Vec::with_capacity(DEMO_REGULARS);
+        for i in 0..DEMO_REGULARS {
+            let (last, first) = REGULAR_NAMES[i % REGULAR_NAMES.len()];
+            let id = format!("demo-regular-{i:03}");
+            let home = if i % 3 == 2 {
+                DEMO_STORE_EAST
+            } else {
+                DEMO_STORE
+            };
+            tx.insert_customer(&NewCustomer {
+                id: id.clone(),
+                phone: format!("+79991{i:06}"),
+                card_status: "Стандартная".into(),
+                phone_verified: true,
+                last_name: Some(last.into()),
+                first_name: Some(first.into()),
+                registered_at: start + Duration::hours(i as i64),
+                store_id: Some(home.into()),
+                ..NewCustomer::default()
+            })?;
+            tx.insert_consent(&NewConsent {
+                customer_id: &id,
+                kind: "processing",
+                granted: true,
+                at: start,
+                terminal_id: None,
+                cashier: None,
+            })?;
+            ids.push(id);
+        }
+        tx.bump_feed(&ids.iter().map(String::as_str).collect::<Vec<_>>())?;
+        Ok(ids)
+    })?;
+    let rules = super::newest_rules(store)?;
+    let (west, east) = store::read(store, |r| {
+        Ok((r.store(DEMO_STORE)?, r.store(DEMO_STORE_EAST)?))
+    })?;
+    let (Some(west), Some(east)) = (west, east) else {
+        return Err(AdminError::Backoffice(
+            "the demo year needs the demo stores: run demo-data first".into(),
+        ));
+    };
+    let west_cashiers = ["Кассир Мария".to_string(), "Управляющий Олег".to_string()];
+    let east_cashiers = ["Кассир Зарина".to_string(), "Управляющая Вера".to_string()];
+    let stores = [
+        HistoryStore {
+            store: &west,
+            cashiers: &west_cashiers,
+        },
+        HistoryStore {
+            store: &east,
+            cashiers: &east_cashiers,
+        },
+    ];
+    Ok(demo_history::apply_year(
+        store,
+        &rules.rules,
+        &stores,
+        &ids,
+        now,
+    )?)
 }

@@ -208,7 +208,7 @@ pub fn store_rules(tx: &mut dyn Tx, text: &str, now: DateTime<Utc>) -> Result<i6
     }
 }
 
-fn newest_rules(store: &dyn Store) -> Result<LoadedRules, ServerError> {
+pub(crate) fn newest_rules(store: &dyn Store) -> Result<LoadedRules, ServerError> {
     let (version, text) = store::read(store, |r| r.newest_rules())?.ok_or(ServerError::NoRules)?;
     let rules = Rules::from_toml_str(&text)
         .map_err(|source| ServerError::StoredRules { version, source })?;

@@ -60,7 +60,13 @@ async fn serve_then_ctrl_c_keeps_every_committed_operation() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("cashier code 1111"));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("cashier code 1111"), "{printed}");
+    assert!(
+        printed.contains("a year of invented purchases"),
+        "{printed}"
+    );
+    assert!(printed.contains("one-time password"), "{printed}");
     let out = bin().args(["demo-data", "--data", data]).output().unwrap();
     assert!(!out.status.success(), "a second fill is refused");
     let out = bin()
@@ -190,7 +196,7 @@ fn import_checks_imports_and_recognises_a_customer_base() {
     let data = data.to_str().unwrap();
     assert!(
         bin()
-            .args(["demo-data", "--data", data])
+            .args(["demo-data", "--data", data, "--no-history"])
             .output()
             .unwrap()
             .status
