@@ -103,10 +103,33 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
                 ApiError::bad_request(format!("cannot read the body: {e}"))
             }
         })?;
+        refuse_nul(&bytes)?;
         crate::protocol::parse_json(&bytes)
             .map(Body)
             .map_err(ApiError::bad_request)
     }
+}
+
+/// No field of the API takes a NUL character, and PostgreSQL cannot store one in text: a
+/// body holding `\u0000` is refused as a whole, before any field reaches a service.
+fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
+    if bytes.windows(6).any(|w| w == b"\\u0000") {
+        return Err(ApiError::bad_request(
+            "a string holds a NUL character (\\u0000); no field takes one",
+        ));
+    }
+    Ok(())
+}
+
+/// The same for a path or query string: `%00` names no id and no value.
+fn refuse_nul_in_uri(parts: &Parts) -> Result<(), ApiError> {
+    let uri = parts.uri.to_string();
+    if uri.contains("%00") {
+        return Err(ApiError::bad_request(
+            "the path or query holds a NUL character (%00); no parameter takes one",
+        ));
+    }
+    Ok(())
 }
 
 /// A query string parsed strictly, refused as `{code, message}` like a bad body.
@@ -116,6 +139,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for StrictQ
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        refuse_nul_in_uri(parts)?;
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(q)| StrictQuery(q))
@@ -130,6 +154,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for StrictP
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        refuse_nul_in_uri(parts)?;
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(p)| StrictPath(p))

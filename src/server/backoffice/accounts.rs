@@ -283,7 +283,12 @@ pub fn sign_in(
     now: DateTime<Utc>,
 ) -> Result<Session, BackofficeError> {
     let email = email.trim().to_lowercase();
-    let found = store::read(store, |r| r.account_by_email(&email))?;
+    // No account's e-mail holds a control character (and PostgreSQL stores no NUL).
+    let found = if email.chars().any(char::is_control) {
+        None
+    } else {
+        store::read(store, |r| r.account_by_email(&email))?
+    };
     let Some(account) = found.filter(|a| a.active) else {
         password_matches(password, decoy_hash());
         return Err(BackofficeError::SignInFailed);

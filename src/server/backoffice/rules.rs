@@ -86,9 +86,9 @@ pub fn upload(
     actor.require_owner("change the loyalty rules")?;
     check(text)?;
     let comment = comment.trim();
-    if comment.chars().count() > 500 {
+    if comment.chars().count() > 500 || comment.contains('\0') {
         return Err(BackofficeError::BadRequest(
-            "comment: at most 500 characters".into(),
+            "comment: at most 500 characters, no NUL".into(),
         ));
     }
     store::write(store, |tx| {

@@ -27,7 +27,8 @@ impl Cell {
     pub fn text(&self) -> String {
         match self {
             Cell::Empty => String::new(),
-            Cell::Text(t) => t.trim().to_string(),
+            // A NUL means nothing in a spreadsheet's cell, and PostgreSQL cannot store one.
+            Cell::Text(t) => t.replace('\0', "").trim().to_string(),
             Cell::Date(d) => d.format("%d.%m.%Y").to_string(),
         }
     }

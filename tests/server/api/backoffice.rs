@@ -698,3 +698,43 @@ async fn rules_versions_are_uploaded_tried_compared_activated_and_rolled_back() 
         assert_eq!(activations, 2, "{events}");
     }
 }
+
+#[tokio::test]
+async fn a_nul_character_anywhere_is_refused_as_bad_input_on_every_engine() {
+    for engine in engines() {
+        let f = Fixture::new(engine).await;
+        let owner = f.owner().await;
+        for path in [
+            "/customers?q=%00a%00",
+            "/staff?store=a%00",
+            "/terminals?store=%00",
+        ] {
+            let (s, v) = f.admin_get(path, &owner).await;
+            assert_eq!(
+                (s, code(&v)),
+                (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+                "{path}: {v}"
+            );
+        }
+        let (s, v) = f
+            .admin_post(
+                "/session",
+                "",
+                json!({ "email": "owner\u{0}@example.ru", "password": "x" }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        let (s, v) = f
+            .admin_post(
+                "/rules",
+                &owner,
+                json!({ "text": admin::DEMO_RULES, "comment": "a\u{0}b" }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        let (s, _) = f
+            .post("/customers/lookup", json!({ "phone": "+7999\u{0}0000001" }))
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+    }
+}
