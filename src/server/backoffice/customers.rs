@@ -81,29 +81,33 @@ pub fn search(
         ));
     }
     let formats = CardFormat::default_formats();
-    let found = store::read(store, |r| {
-        if let Ok(phone) = Phone::parse(q) {
-            return r.search_customers(CustomerSearch::Phone(phone.as_e164()), SEARCH_LIMIT);
-        }
-        if q.chars()
+    // One read view for the search and the home stores of what it found.
+    store::read(store, |r| {
+        let found = if let Ok(phone) = Phone::parse(q) {
+            r.search_customers(CustomerSearch::Phone(phone.as_e164()), SEARCH_LIMIT)?
+        } else if q
+            .chars()
             .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
         {
-            return match CardNumber::parse(q, &formats) {
-                Ok(card) => r.search_customers(CustomerSearch::Card(card.as_str()), SEARCH_LIMIT),
-                Err(_) => Ok(Vec::new()),
-            };
+            match CardNumber::parse(q, &formats) {
+                Ok(card) => {
+                    r.search_customers(CustomerSearch::Card(card.as_str()), SEARCH_LIMIT)?
+                }
+                Err(_) => Vec::new(),
+            }
+        } else {
+            r.search_customers(CustomerSearch::Name(&spellings(q)), SEARCH_LIMIT)?
+        };
+        let mut out = Vec::new();
+        for c in found {
+            let home = r.customer_profile(&c.id)?.and_then(|p| p.store_id);
+            if may_see(actor, home.as_deref()) {
+                out.push(list_item(&c, home));
+            }
         }
-        r.search_customers(CustomerSearch::Name(&spellings(q)), SEARCH_LIMIT)
-    })?;
-    // The home store is on the profile; a search returns few rows.
-    let mut out = Vec::new();
-    for c in found {
-        let home = store::read(store, |r| r.customer_profile(&c.id))?.and_then(|p| p.store_id);
-        if may_see(actor, home.as_deref()) {
-            out.push(list_item(&c, home));
-        }
-    }
-    Ok(out)
+        Ok(out)
+    })
+    .map_err(Into::into)
 }
 
 /// A name as typed, in lower case, capitalised and in upper case: the store compares
