@@ -35,6 +35,7 @@ pub mod sales;
 pub mod sms;
 pub mod statuses;
 pub mod store;
+pub(crate) mod web;
 pub mod workers;
 
 use std::net::SocketAddr;
