@@ -291,7 +291,10 @@ async fn staff_view(
                 } }
             }
         }
-        table.list {
+        @if staff.is_empty() {
+            p.muted { (cab.t("Кассиров пока нет.", "No cashiers yet.")) }
+        }
+        table.list hidden[staff.is_empty()] {
             thead { tr {
                 th { (cab.t("Имя", "Name")) } th { (cab.t("Магазин", "Store")) }
                 th { (cab.t("Роль", "Role")) } th { (cab.t("Состояние", "State")) } th {}
@@ -504,7 +507,11 @@ async fn terminals_view(
             }
             button type="submit" { (cab.t("Показать", "Show")) }
         }
-        table.list {
+        @if terminals.is_empty() {
+            p.muted { (cab.t("Касс пока нет: получите код подключения ниже и введите его в настройке кассы.",
+                "No tills yet: get an enrollment code below and type it into the till's setup.")) }
+        }
+        table.list hidden[terminals.is_empty()] {
             thead { tr {
                 th { (cab.t("Касса", "Till")) } th { (cab.t("Магазин", "Store")) }
                 th { (cab.t("Версия", "Version")) } th { (cab.t("Последняя синхронизация", "Last sync")) }
@@ -568,6 +575,9 @@ async fn terminals_view(
 /// «3 ч назад» / "3 h ago".
 fn ago(cab: &Cab, now: DateTime<Utc>, at: DateTime<Utc>) -> String {
     let d = now - at;
+    if d < Duration::minutes(1) {
+        return cab.t("только что", "just now").to_string();
+    }
     let (n, ru, en) = if d.num_days() >= 1 {
         (d.num_days(), "дн.", "d")
     } else if d.num_hours() >= 1 {

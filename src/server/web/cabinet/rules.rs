@@ -108,7 +108,7 @@ async fn rules_view(
             }
             h2 { (cab.t("Загрузить новую версию", "Upload a new version")) }
             @if let Some(r) = &rejected { (numbered(cab, &r.text, r.line, Some(&r.message))) }
-            form.card method="post" action="/admin/rules" enctype="multipart/form-data" {
+            form.card.wide method="post" action="/admin/rules" enctype="multipart/form-data" {
                 (csrf_field(&cab.csrf))
                 label { (cab.t("Файл правил (TOML)", "Rules file (TOML)")) input type="file" name="file" accept=".toml,text/plain"; }
                 label { (cab.t("…или текст правил", "…or the rules text"))
