@@ -221,9 +221,19 @@ async fn an_owner_sets_up_a_store_a_cashier_and_new_rules() {
     assert!(b.text().await.contains("Возвращена предыдущая версия"));
     assert!(b.text_of("tr.current").await.contains("v1"));
 
+    // The journal names who activated and rolled back the rules.
+    b.goto("/admin/audit").await;
+    let journal = b.text().await;
+    assert!(
+        journal.contains("rules.activate") || journal.contains("rules.upload"),
+        "{journal}"
+    );
+    assert!(journal.contains(OWNER));
+    b.picture("audit").await;
+
     // English on request, and back.
     b.click("footer a[hreflang=en]").await;
-    assert!(b.text().await.contains("Loyalty rules"));
+    assert!(b.text().await.contains("Change log"));
     b.click("footer a[hreflang=ru]").await;
 
     // Signing out ends the session: the cabinet asks to sign in again.
@@ -251,6 +261,7 @@ async fn every_cabinet_page_fits_a_phone() {
         ("/admin/rules", "rules"),
         ("/admin/rules/1", "rules-version"),
         ("/admin/accounts", "accounts"),
+        ("/admin/audit", "audit"),
     ] {
         b.goto(path).await;
         assert_eq!(b.path().await, path);

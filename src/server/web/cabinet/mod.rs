@@ -6,6 +6,7 @@
 //! still change its one-time password is sent to the password page. Every POST checks the
 //! form's CSRF token against the session's before anything else.
 
+mod audit;
 mod chain;
 mod rules;
 mod sign_in;
@@ -32,6 +33,7 @@ pub(crate) fn router() -> Router<Arc<State>> {
         .merge(sign_in::router())
         .merge(chain::router())
         .merge(rules::router())
+        .merge(audit::router())
 }
 
 /// A signed-in request: who, in which language, and the token its forms must carry.
@@ -146,6 +148,7 @@ impl Cab {
             ("/admin/terminals", "Кассы", "Terminals"),
             ("/admin/rules", "Правила", "Rules"),
             ("/admin/import", "Импорт", "Import"),
+            ("/admin/audit", "Журнал", "Log"),
         ];
         let owner_items: &[(&str, &str, &str)] = &[("/admin/accounts", "Доступ", "Accounts")];
         let owner = self.actor.role == AccountRole::Owner;
