@@ -7,6 +7,9 @@
 //! form's CSRF token against the session's before anything else.
 
 mod chain;
+mod customers;
+mod imports;
+mod reports;
 mod rules;
 mod sign_in;
 
@@ -32,6 +35,9 @@ pub(crate) fn router() -> Router<Arc<State>> {
         .merge(sign_in::router())
         .merge(chain::router())
         .merge(rules::router())
+        .merge(customers::router())
+        .merge(imports::router())
+        .merge(reports::router())
 }
 
 /// A signed-in request: who, in which language, and the token its forms must carry.
