@@ -1,0 +1,250 @@
+//! The customers and import pages in chromium: a store manager finds a customer by phone,
+//! changes their balance by hand, is refused another store's customer, and imports a
+//! small customer base after a dry run that names its bad rows.
+
+use bonuskassa::server::admin::{DEMO_STORE, DEMO_STORE_EAST};
+use bonuskassa::server::backoffice::{Actor, accounts};
+use bonuskassa::server::store::{self, AccountRole, NewCustomer};
+use chrono::Utc;
+
+use crate::cabinet::{demo_server, first_sign_in};
+use crate::common::server as srv;
+use crate::harness::{Browser, Size, available};
+
+const MANAGER: &str = "manager@test.bonuskassa.ru";
+const PASSWORD: &str = "Tverskaya-2026-kofe";
+
+/// A manager of the demo store, and a customer of the east store, on the demo chain.
+fn manager_and_east_customer(dir: &std::path::Path) -> (String, String) {
+    let db = srv::open(dir);
+    let now = Utc::now();
+    let (_, otp) = accounts::add_account(
+        &*db,
+        &Actor::cli(),
+        MANAGER,
+        AccountRole::Manager,
+        &[DEMO_STORE.to_string()],
+        now,
+    )
+    .unwrap();
+    let id = uuid::Uuid::now_v7().to_string();
+    store::write(&*db, |tx| {
+        tx.insert_customer(&NewCustomer {
+            id: id.clone(),
+            phone: "+79990007777".into(),
+            card_status: "Стандартная".into(),
+            phone_verified: true,
+            last_name: Some("Уральская".into()),
+            first_name: Some("Вера".into()),
+            registered_at: now,
+            store_id: Some(DEMO_STORE_EAST.into()),
+            ..NewCustomer::default()
+        })
+    })
+    .unwrap();
+    (otp.expose().to_string(), id)
+}
+
+/// The session cookie chromium holds, for a plain HTTP client.
+pub(crate) async fn session_cookie(b: &Browser) -> String {
+    let c = b
+        .client
+        .get_named_cookie("bk_session")
+        .await
+        .expect("signed in: the session cookie is set");
+    format!("bk_session={}", c.value())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_manager_finds_changes_and_imports_customers() {
+    if !available() {
+        return;
+    }
+    let (dir, server, _) = demo_server();
+    let (otp, east) = manager_and_east_customer(dir.path());
+    let b = Browser::start(&server.url(), Size::Desktop).await;
+    first_sign_in(&b, MANAGER, &otp, PASSWORD).await;
+
+    // The cabinet opens on the customers; the search is POSTed, so the phone never
+    // reaches a URL.
+    b.goto("/admin").await;
+    assert_eq!(b.path().await, "/admin/customers");
+    b.picture("customers").await;
+    b.fill("input[name=q]", "8 (999) 000-00-01").await;
+    b.click("form[action='/admin/customers'] button[type=submit]")
+        .await;
+    let url = b.client.current_url().await.unwrap();
+    assert_eq!(url.path(), "/admin/customers");
+    assert_eq!(url.query(), None, "the search travels in no URL");
+    let found = b.text_of("table.customers tbody").await;
+    assert!(found.contains("Карина"), "{found}");
+    assert!(
+        !found.contains("000-00-01"),
+        "the list masks phones: {found}"
+    );
+    b.picture("customers-found").await;
+
+    // The customer's page: the full phone, the balance, the batches and what burns when.
+    b.click("table.customers tbody a").await;
+    assert!(b.path().await.starts_with("/admin/customers/"));
+    let text = b.text().await;
+    assert!(text.contains("+7 999 000-00-01"), "{text}");
+    assert!(text.contains("2900000000018"), "{text}");
+    assert_eq!(b.text_of("dd.balance").await, "500.00");
+    assert!(text.contains("Что сгорит и когда"), "{text}");
+    assert!(text.contains("Согласия и их изменения"));
+    b.picture("customer").await;
+
+    // A manual change with a reason: the balance and the history show it.
+    let form = "form[action$='/manual-change']";
+    b.fill(&format!("{form} input[name=amount]"), "150").await;
+    b.fill(
+        &format!("{form} input[name=reason]"),
+        "Компенсация за долгое ожидание",
+    )
+    .await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    let text = b.text().await;
+    assert!(text.contains("Баланс изменён"), "{text}");
+    assert_eq!(b.text_of("dd.balance").await, "650.00");
+    assert!(
+        b.text_of("table.history")
+            .await
+            .contains("Компенсация за долгое ожидание")
+    );
+
+    // Taking more than there is is refused with the service's sentence; nothing changes.
+    b.fill(&format!("{form} input[name=amount]"), "-10000")
+        .await;
+    b.fill(&format!("{form} input[name=reason]"), "Ошибка кассира")
+        .await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    let text = b.text().await;
+    assert!(text.contains("has only 650.00 bonuses"), "{text}");
+    assert_eq!(b.text_of("dd.balance").await, "650.00");
+
+    // Another store's customer: the service's refusal as a 403 page.
+    b.goto(&format!("/admin/customers/{east}")).await;
+    let text = b.text().await;
+    assert!(text.contains("Нет доступа"), "{text}");
+    assert!(
+        text.contains("not a customer of this account's stores"),
+        "{text}"
+    );
+    assert!(!text.contains("Уральская"), "{text}");
+    let answer = reqwest::Client::new()
+        .get(format!("{}/admin/customers/{east}", server.url()))
+        .header("cookie", session_cookie(&b).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 403);
+    b.picture("customer-forbidden").await;
+
+    // An import: the dry run names the two bad rows, nothing is written; the fixed file
+    // is checked again and imported.
+    let files = tempfile::tempdir().unwrap();
+    let bad = files.path().join("base.csv");
+    std::fs::write(
+        &bad,
+        "Телефон;Фамилия;Имя;Баланс бонусов\n\
+         +7 999 555-00-01;Зайцева;Полина;120\n\
+         12345;Громов;Лев;40\n\
+         +7 999 555-00-03;Белова;Ника;сто\n\
+         +7 999 555-00-04;Котов;Ян;0\n",
+    )
+    .unwrap();
+    b.goto("/admin/import").await;
+    b.picture("import").await;
+    b.find("input[type=file][name=file]")
+        .await
+        .send_keys(bad.to_str().unwrap())
+        .await
+        .unwrap();
+    b.click("form[action='/admin/import'] button[type=submit]")
+        .await;
+    let mut rows = Vec::new();
+    for tr in b
+        .client
+        .find_all(fantoccini::Locator::Css("table.problems tbody tr"))
+        .await
+        .unwrap()
+    {
+        rows.push(tr.text().await.unwrap());
+    }
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        rows[0].starts_with('3') && rows[0].contains("Телефон"),
+        "{rows:?}"
+    );
+    assert!(
+        rows[1].starts_with('4')
+            && rows[1].contains("Баланс бонусов")
+            && rows[1].contains("«сто» — не число"),
+        "{rows:?}"
+    );
+    assert!(b.text().await.contains("ничего не записано"));
+    assert!(!b.has("form[action='/admin/import/run']").await);
+    b.picture("import-dry-run").await;
+
+    let good = files.path().join("base-fixed.csv");
+    std::fs::write(
+        &good,
+        "Телефон;Фамилия;Имя;Баланс бонусов\n\
+         +7 999 555-00-01;Зайцева;Полина;120\n\
+         +7 999 555-00-02;Громов;Лев;40\n\
+         +7 999 555-00-03;Белова;Ника;100\n",
+    )
+    .unwrap();
+    b.find("input[type=file][name=file]")
+        .await
+        .send_keys(good.to_str().unwrap())
+        .await
+        .unwrap();
+    b.click("form[action='/admin/import'] button[type=submit]")
+        .await;
+    assert!(!b.has("table.problems").await);
+    assert_eq!(b.text_of("dd.new").await, "3");
+    b.click_confirmed("form[action='/admin/import/run'] button")
+        .await;
+    let text = b.text().await;
+    assert!(text.contains("Клиенты импортированы"), "{text}");
+    assert_eq!(b.text_of("dd.new").await, "3");
+    b.picture("import-done").await;
+
+    // The imported customer is found, with the imported balance.
+    b.goto("/admin/customers").await;
+    b.fill("input[name=q]", "+79995550002").await;
+    b.click("form[action='/admin/customers'] button[type=submit]")
+        .await;
+    b.click("table.customers tbody a").await;
+    assert_eq!(b.text_of("dd.balance").await, "40.00");
+    b.close().await;
+}
+
+/// The customers and import pages fit a phone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_customers_pages_fit_a_phone() {
+    if !available() {
+        return;
+    }
+    let (dir, server, _) = demo_server();
+    let (otp, _) = manager_and_east_customer(dir.path());
+    let b = Browser::start(&server.url(), Size::Phone).await;
+    first_sign_in(&b, MANAGER, &otp, PASSWORD).await;
+    b.goto("/admin/customers").await;
+    assert!(!b.scrolls_sideways().await, "the search scrolls sideways");
+    b.picture("customers").await;
+    b.fill("input[name=q]", "Соколова").await;
+    b.click("form[action='/admin/customers'] button[type=submit]")
+        .await;
+    assert!(!b.scrolls_sideways().await, "the list scrolls sideways");
+    b.picture("customers-found").await;
+    b.click("table.customers tbody a").await;
+    assert!(!b.scrolls_sideways().await, "the customer scrolls sideways");
+    b.picture("customer").await;
+    b.goto("/admin/import").await;
+    assert!(!b.scrolls_sideways().await, "the import scrolls sideways");
+    b.picture("import").await;
+    b.close().await;
+}
