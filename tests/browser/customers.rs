@@ -212,6 +212,42 @@ async fn a_store_manager_finds_changes_and_imports_customers() {
     assert_eq!(b.text_of("dd.new").await, "3");
     b.picture("import-done").await;
 
+    // A file larger than the server's 1 MiB default body limit is taken by this route.
+    let csrf = b
+        .find("form[action='/admin/import'] input[name=csrf]")
+        .await
+        .attr("value")
+        .await
+        .unwrap()
+        .unwrap();
+    let big = format!(
+        "Телефон;Комментарий\r\n+7 999 555-00-09;{}\r\n",
+        "ж".repeat(1024 * 1024)
+    );
+    assert!(big.len() > 2 * 1024 * 1024);
+    let body = format!(
+        "--BOUNDARY\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+         --BOUNDARY\r\nContent-Disposition: form-data; name=\"store\"\r\n\r\n{DEMO_STORE}\r\n\
+         --BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\n{big}\r\n--BOUNDARY--\r\n"
+    );
+    let answer = reqwest::Client::new()
+        .post(format!("{}/admin/import", server.url()))
+        .header("cookie", session_cookie(&b).await)
+        .header("content-type", "multipart/form-data; boundary=BOUNDARY")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let page = answer.text().await.unwrap();
+    assert!(
+        page.contains("Проверка пройдена"),
+        "{}",
+        &page[..page.len().min(3000)]
+    );
+    assert!(page.contains("Комментарий"), "the ignored column is named");
+
     // The imported customer is found, with the imported balance.
     b.goto("/admin/customers").await;
     b.fill("input[name=q]", "+79995550002").await;

@@ -278,7 +278,7 @@ fn summary(cab: &Cab, p: &CustomerPage) -> Markup {
                     @if p.phone_verified { " " span.muted { (cab.t("(подтверждён)", "(verified)")) } } }
                 dt { (cab.t("Баланс", "Balance")) } dd.balance { strong { (p.balance) } }
                 dt { (cab.t("Ожидают начисления", "Pending")) } dd.pending { (p.pending) }
-                dt { (cab.t("Карта", "Card")) } dd.card { (p.card_number.as_deref().unwrap_or("—")) }
+                dt { (cab.t("Карта", "Card")) } dd.card-number { (p.card_number.as_deref().unwrap_or("—")) }
                 dt { (cab.t("Статус карты", "Card status")) } dd.status { (p.card_status) }
                 dt { (cab.t("Магазин регистрации", "Home store")) } dd { (p.home_store.as_deref().unwrap_or("—")) }
                 dt { (cab.t("Зарегистрирован", "Registered")) } dd { (cab.lang.datetime(p.registered_at, CHAIN_TZ)) }
