@@ -284,3 +284,169 @@ async fn the_customers_pages_fit_a_phone() {
     b.picture("import").await;
     b.close().await;
 }
+
+/// Opens a customer found by `query` and answers their page's path.
+async fn open_customer(b: &Browser, query: &str) -> String {
+    b.goto("/admin/customers").await;
+    b.fill("input[name=q]", query).await;
+    b.click("form[action='/admin/customers'] button[type=submit]")
+        .await;
+    b.click("table.customers tbody a").await;
+    b.path().await
+}
+
+/// Every change of the customer's page, as the owner: the questionnaire, consents, the
+/// status, a new virtual card, blocking it, a merge and erasure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_uses_every_action_of_the_customer_page() {
+    if !available() {
+        return;
+    }
+    let (_dir, server, otp) = demo_server();
+    let b = Browser::start(&server.url(), Size::Desktop).await;
+    first_sign_in(&b, "owner@test.bonuskassa.ru", &otp, "Korica-2026-sekret").await;
+
+    let duplicate = open_customer(&b, "Орлов").await;
+    let duplicate_id = duplicate.rsplit('/').next().unwrap().to_string();
+    let ilya = open_customer(&b, "Петров").await;
+    assert_ne!(ilya, duplicate);
+
+    // The questionnaire.
+    b.tick("details.questionnaire summary").await;
+    b.fill(
+        "form[action$='/questionnaire'] input[name=middle_name]",
+        "Сергеевич",
+    )
+    .await;
+    b.fill(
+        "form[action$='/questionnaire'] input[name=email]",
+        "ilya@example.ru",
+    )
+    .await;
+    b.set_value(
+        "form[action$='/questionnaire'] input[name=birth_date]",
+        "1990-05-12",
+    )
+    .await;
+    b.select("form[action$='/questionnaire'] select[name=gender]", "male")
+        .await;
+    b.click("form[action$='/questionnaire'] button[type=submit]")
+        .await;
+    let text = b.text().await;
+    assert!(text.contains("Анкета сохранена"), "{text}");
+    assert!(b.text_of("h1").await.contains("Петров Илья Сергеевич"));
+    assert!(
+        text.contains("12.05.1990") && text.contains("ilya@example.ru"),
+        "{text}"
+    );
+
+    // A bad e-mail is named by the server (the browser's own check turned off), nothing
+    // is saved.
+    b.tick("details.questionnaire summary").await;
+    b.client
+        .execute(
+            "document.querySelector(\"form[action$='/questionnaire']\").noValidate = true;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.set_value(
+        "form[action$='/questionnaire'] input[name=email]",
+        "not-an-address",
+    )
+    .await;
+    b.click("form[action$='/questionnaire'] button[type=submit]")
+        .await;
+    let text = b.text().await;
+    assert!(text.contains("email: give an e-mail address"), "{text}");
+    assert!(text.contains("ilya@example.ru"), "{text}");
+
+    // Consents: advertising withdrawn.
+    b.tick("details.consents summary").await;
+    b.select(
+        "form[action$='/consents'] select[name=advertising]",
+        "false",
+    )
+    .await;
+    b.click("form[action$='/consents'] button[type=submit]")
+        .await;
+    assert!(b.text().await.contains("Согласия сохранены"));
+    assert!(b.text_of("table.consents").await.contains("отозвано"));
+
+    // The status, by hand, with a reason.
+    b.tick("details.status summary").await;
+    b.select("form[action$='/status'] select[name=status]", "Золотая")
+        .await;
+    b.fill(
+        "form[action$='/status'] input[name=reason]",
+        "Постоянный гость",
+    )
+    .await;
+    b.click("form[action$='/status'] button[type=submit]").await;
+    assert!(b.text().await.contains("Статус карты изменён"));
+    assert_eq!(b.text_of("dd.status").await, "Золотая");
+    assert!(
+        b.text_of("table.statuses")
+            .await
+            .contains("Постоянный гость")
+    );
+
+    // A new virtual card, then blocked as lost.
+    b.tick("details.replace summary").await;
+    b.fill(
+        "form[action$='/replace-card'] input[name=reason]",
+        "Выдана карта",
+    )
+    .await;
+    b.click("form[action$='/replace-card'] button[type=submit]")
+        .await;
+    assert!(b.text().await.contains("Карта заменена"));
+    let card = b.text_of("dd.card-number").await;
+    assert_eq!(card.len(), 13, "an EAN-13 virtual card: {card}");
+    b.tick("details.block summary").await;
+    b.fill("form[action$='/block-card'] input[name=reason]", "Утеряна")
+        .await;
+    b.click_confirmed("form[action$='/block-card'] button[type=submit]")
+        .await;
+    assert!(b.text().await.contains("Карта заблокирована"));
+    assert_eq!(b.text_of("dd.card-number").await, "—");
+    let blocked = b.text_of("table.blocked").await;
+    assert!(
+        blocked.contains(&card) && blocked.contains("Утеряна"),
+        "{blocked}"
+    );
+
+    // A merge of the duplicate (the owner only).
+    b.tick("details.merge summary").await;
+    b.fill(
+        "form[action$='/merge'] input[name=duplicate_id]",
+        &duplicate_id,
+    )
+    .await;
+    b.click_confirmed("form[action$='/merge'] button[type=submit]")
+        .await;
+    assert!(b.text().await.contains("Записи объединены"));
+    b.goto(&duplicate).await;
+    assert!(b.text().await.contains("Запись объединена с другой"));
+    assert!(
+        !b.has("div.actions").await,
+        "a merged record takes no changes"
+    );
+
+    // Erasure on request, confirmed.
+    let anna = open_customer(&b, "+7 999 000-00-03").await;
+    b.tick("details.erase summary").await;
+    b.tick("form[action$='/erase'] input[name=confirm]").await;
+    b.click_confirmed("form[action$='/erase'] button[type=submit]")
+        .await;
+    assert_eq!(b.path().await, anna);
+    let text = b.text().await;
+    assert!(
+        text.contains("Персональные данные клиента удалены"),
+        "{text}"
+    );
+    assert!(!text.contains("Мельникова"), "{text}");
+    assert!(!text.contains("000-00-03"), "{text}");
+    assert!(!b.has("div.actions").await);
+    b.close().await;
+}
