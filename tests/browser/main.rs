@@ -11,4 +11,6 @@
 mod common;
 
 mod cabinet;
+mod customers;
 mod harness;
+mod reports;

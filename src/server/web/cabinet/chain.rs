@@ -351,7 +351,7 @@ async fn staff_view(
     )
 }
 
-fn role_name<'a>(cab: &'a Cab, r: StaffRole) -> &'a str {
+fn role_name(cab: &Cab, r: StaffRole) -> &str {
     match r {
         StaffRole::Cashier => cab.t("кассир", "cashier"),
         StaffRole::Manager => cab.t("менеджер", "manager"),

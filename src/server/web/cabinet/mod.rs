@@ -8,6 +8,9 @@
 
 mod audit;
 mod chain;
+mod customers;
+mod imports;
+mod reports;
 mod rules;
 mod sign_in;
 
@@ -34,6 +37,9 @@ pub(crate) fn router() -> Router<Arc<State>> {
         .merge(chain::router())
         .merge(rules::router())
         .merge(audit::router())
+        .merge(customers::router())
+        .merge(imports::router())
+        .merge(reports::router())
 }
 
 /// A signed-in request: who, in which language, and the token its forms must carry.
