@@ -32,6 +32,7 @@ pub mod openapi;
 pub mod ops;
 pub mod reports;
 pub mod sales;
+pub mod selfreg;
 pub mod sms;
 pub mod statuses;
 pub mod store;
@@ -58,6 +59,8 @@ pub struct ServerConfig {
     pub rules_path: Option<PathBuf>,
     pub sms: sms::GatewayConfig,
     pub sms_policy: sms::SmsPolicy,
+    /// The customer's own page's limits and session lifetimes.
+    pub selfreg: selfreg::SelfRegPolicy,
     /// Serve `/api/v1/demo/sms` (the log gateway's inbox). Off unless asked for.
     pub demo_endpoints: bool,
 }
@@ -75,6 +78,7 @@ impl ServerConfig {
             rules_path: None,
             sms: sms::GatewayConfig::Log,
             sms_policy: sms::SmsPolicy::default(),
+            selfreg: selfreg::SelfRegPolicy::default(),
             demo_endpoints: false,
         }
     }
