@@ -87,15 +87,15 @@ pub fn ean13_svg(number: &str) -> Option<String> {
             quiet + i
         );
     }
-    let text = |x: f64, s: &str| {
+    let text = |x: usize, s: &str| {
         format!(
             "<text x=\"{x}\" y=\"73\" font-family=\"monospace\" font-size=\"9\" \
              text-anchor=\"middle\">{s}</text>"
         )
     };
-    svg.push_str(&text(5.0, &number[..1]));
-    svg.push_str(&text(f64::from(quiet + 3 + 21), &number[1..7]));
-    svg.push_str(&text(f64::from(quiet + 50 + 21), &number[7..]));
+    svg.push_str(&text(5, &number[..1]));
+    svg.push_str(&text(quiet + 3 + 21, &number[1..7]));
+    svg.push_str(&text(quiet + 50 + 21, &number[7..]));
     svg.push_str("</svg>");
     Some(svg)
 }
