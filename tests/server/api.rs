@@ -715,3 +715,4 @@ mod customers_admin;
 mod imports;
 mod reports;
 mod statuses;
+mod selfreg;
