@@ -296,7 +296,11 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let jobs = jobs::start(self.state.clone());
-        let result = axum::serve(listener, self.router())
+        // Each request knows its peer's address: the customer's page limits codes by it.
+        let app = self
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         jobs.abort();

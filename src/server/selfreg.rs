@@ -274,6 +274,10 @@ pub fn message_text(flow: Flow, code: &str) -> String {
 /// How long until fewer than `max` of `sent` (oldest first, inside the window) remain in
 /// the rolling window; zero when there is room.
 fn window_wait(sent: &[DateTime<Utc>], max: u32, now: DateTime<Utc>) -> u64 {
+    if max == 0 {
+        // A limit of none: the page sends nothing.
+        return u64::try_from(WINDOW.num_seconds()).unwrap_or(3600);
+    }
     let over = sent.len() as i64 - i64::from(max);
     if over < 0 {
         return 0;
@@ -281,7 +285,9 @@ fn window_wait(sent: &[DateTime<Utc>], max: u32, now: DateTime<Utc>) -> u64 {
     match sent.get(over as usize) {
         Some(leaving) => {
             let wait = (*leaving + WINDOW - now).max(Duration::zero());
-            u64::try_from(wait.num_milliseconds().max(0)).unwrap_or(0).div_ceil(1000)
+            u64::try_from(wait.num_milliseconds().max(0))
+                .unwrap_or(0)
+                .div_ceil(1000)
         }
         None => 0,
     }
@@ -311,7 +317,10 @@ pub async fn start(
         ..state.config.sms_policy.clone()
     };
     if honeypot {
-        tracing::info!(store = store_id, "self-registration: honeypot filled, nothing sent");
+        tracing::info!(
+            store = store_id,
+            "self-registration: honeypot filled, nothing sent"
+        );
         return Ok(Started {
             token: super::crypto::random_hex(TOKEN_BYTES),
             resend_after_s: u64::try_from(sms_policy.cooldown.num_seconds()).unwrap_or(0),
@@ -375,7 +384,11 @@ pub async fn start(
         .await
         .map_err(|e| SelfRegError::Store(StoreError::Other(e.to_string())))??;
     let (issued, token) = outcome.map_err(|limit| {
-        tracing::info!(store = store_id, ?limit, "self-registration: a send was limited");
+        tracing::info!(
+            store = store_id,
+            ?limit,
+            "self-registration: a send was limited"
+        );
         SelfRegError::Limit(limit)
     })?;
     if let Err(e) = state
@@ -394,7 +407,11 @@ pub async fn start(
         }
         return Err(SelfRegError::Gateway);
     }
-    tracing::info!(store = store_id, ?flow, "self-registration: a code was sent");
+    tracing::info!(
+        store = store_id,
+        ?flow,
+        "self-registration: a code was sent"
+    );
     Ok(Started {
         token,
         resend_after_s: issued.code.resend_after_s,
@@ -462,11 +479,11 @@ fn sign_in(
 
 /// The customer a phone belongs to, unless the record was merged away or erased.
 fn live_customer(state: &State, phone: &Phone) -> Result<Option<String>, SelfRegError> {
-    Ok(
-        store::read(state.store(), |r| r.customer(CustomerKey::Phone(phone.as_e164())))?
-            .filter(|c| !c.gone)
-            .map(|c| c.id),
-    )
+    Ok(store::read(state.store(), |r| {
+        r.customer(CustomerKey::Phone(phone.as_e164()))
+    })?
+    .filter(|c| !c.gone)
+    .map(|c| c.id))
 }
 
 /// Checks the code of a registration or a sign-in (call from a blocking thread). A wrong
@@ -709,7 +726,9 @@ pub fn sign_out(state: &State, token: &str) -> Result<(), SelfRegError> {
     if token.is_empty() || token.len() > 2 * TOKEN_BYTES {
         return Ok(());
     }
-    store::write(state.store(), |tx| tx.delete_web_session(&token_hash(token)))?;
+    store::write(state.store(), |tx| {
+        tx.delete_web_session(&token_hash(token))
+    })?;
     Ok(())
 }
 
@@ -743,7 +762,7 @@ mod tests {
         assert_eq!(window_wait(&[at(0)], 2, at(1)), 0);
         // Two in the window and two allowed: the oldest leaves at 60 min.
         assert_eq!(window_wait(&[at(0), at(10)], 2, at(30)), 30 * 60);
-        assert_eq!(window_wait(&[at(0)], 0, at(30)), 30 * 60);
+        assert_eq!(window_wait(&[], 0, at(30)), 60 * 60);
     }
 
     #[test]
@@ -768,7 +787,13 @@ mod tests {
             ),
             Err(SelfRegError::ConsentRequired)
         ));
-        for email in ["anna", "anna@", "@example.ru", "a b@example.ru", "a@example"] {
+        for email in [
+            "anna",
+            "anna@",
+            "@example.ru",
+            "a b@example.ru",
+            "a@example",
+        ] {
             let form = RegistrationForm {
                 email: Some(email.into()),
                 ..ok.clone()
@@ -786,7 +811,9 @@ mod tests {
             ..ok.clone()
         };
         assert!(questionnaire(&born(today.succ_opt().unwrap()), today).is_err());
-        assert!(questionnaire(&born(NaiveDate::from_ymd_opt(1899, 12, 31).unwrap()), today).is_err());
+        assert!(
+            questionnaire(&born(NaiveDate::from_ymd_opt(1899, 12, 31).unwrap()), today).is_err()
+        );
         assert!(questionnaire(&born(NaiveDate::from_ymd_opt(1990, 5, 1).unwrap()), today).is_ok());
         let long = RegistrationForm {
             last_name: Some("я".repeat(101)),

@@ -261,7 +261,10 @@ impl Terminal {
             return Some(url.clone());
         }
         let store_id = self.store().get_meta("store_id").ok().flatten()?;
-        Some(default_self_registration_url(&self.config.server_url, &store_id))
+        Some(default_self_registration_url(
+            &self.config.server_url,
+            &store_id,
+        ))
     }
 
     fn store(&self) -> MutexGuard<'_, TerminalStore> {
@@ -402,4 +405,3 @@ mod tests {
         assert_eq!(crate::crypto::unhex("zz"), None);
     }
 }
-

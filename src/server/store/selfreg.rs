@@ -106,8 +106,11 @@ pub trait SelfRegTx {
         since: DateTime<Utc>,
     ) -> Result<WebSmsUsage, StoreError>;
     /// Counts a send of the public page.
-    fn insert_web_sms_send(&mut self, client_hash: &[u8], at: DateTime<Utc>)
-    -> Result<(), StoreError>;
+    fn insert_web_sms_send(
+        &mut self,
+        client_hash: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// Deletes the sends made at or before `sends_before` and the sessions expired at `now`;
     /// how many rows went.
     fn prune_web(

@@ -241,7 +241,10 @@ async fn a_customer_registers_on_the_page_and_gets_a_card_the_till_reads() {
         let e164 = "+79995550101";
 
         let first = b.get("/r/store-1").await;
-        assert!(first.body.contains("name=\"website\""), "the honeypot is there");
+        assert!(
+            first.body.contains("name=\"website\""),
+            "the honeypot is there"
+        );
         assert!(b.cookies.contains_key("bk_csrf"));
         redirected(&b.send("8 (999) 555-01-01", false).await, "/r/store-1/code");
         assert!(b.cookies.contains_key("bk_r"), "the registration's session");
@@ -300,12 +303,19 @@ async fn a_customer_registers_on_the_page_and_gets_a_card_the_till_reads() {
         let c = page.customer(e164).expect("registered");
         let number = c.card_number.clone().expect("a virtual card");
         assert_eq!(number.len(), 13);
-        assert_eq!((c.first_name.as_deref(), c.phone_verified), (Some("Алиса"), true));
+        assert_eq!(
+            (c.first_name.as_deref(), c.phone_verified),
+            (Some("Алиса"), true)
+        );
         assert!(c.consent_processing && !c.consent_advertising);
         let st = page.store();
         let consents = store::read(&*st, |r| r.consents(&c.id)).unwrap();
         assert_eq!(consents.len(), 2, "{consents:?}");
-        assert!(consents.iter().all(|r| r.terminal_id.as_deref() == Some("web:store-1")));
+        assert!(
+            consents
+                .iter()
+                .all(|r| r.terminal_id.as_deref() == Some("web:store-1"))
+        );
         assert_eq!(page.operations(), ops + 1, "one registration operation");
 
         // The card page: the number, the barcode, the QR code, the welcome bonus.
@@ -317,7 +327,8 @@ async fn a_customer_registers_on_the_page_and_gets_a_card_the_till_reads() {
         assert!(card.body.contains("100.00"));
         assert!(!card.body.contains("555-01-01") && !card.body.contains("5550101"));
         // What the till's scanner makes of the number the codes carry: this customer's card.
-        let scanned = ScanPayload::parse(number.as_bytes(), &CardFormat::default_formats()).unwrap();
+        let scanned =
+            ScanPayload::parse(number.as_bytes(), &CardFormat::default_formats()).unwrap();
         assert_eq!(scanned.as_card().map(|n| n.as_str()), Some(number.as_str()));
         let found = store::read(&*st, |r| r.customer(CustomerKey::Card(&number))).unwrap();
         assert_eq!(found.map(|f| f.id), Some(c.id.clone()));
@@ -357,7 +368,11 @@ async fn a_wrong_code_costs_a_try_and_a_landline_gets_no_code() {
         let wrong = if code == "000000" { "111111" } else { "000000" };
         let a = b.post("/r/store-1/code", &[("code", wrong)]).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST);
-        assert!(a.body.contains("Неверный код. Осталось попыток: 4."), "{}", a.body);
+        assert!(
+            a.body.contains("Неверный код. Осталось попыток: 4."),
+            "{}",
+            a.body
+        );
         let a = b.post("/r/store-1/code", &[("code", "12ab")]).await;
         assert!(a.body.contains("шесть цифр"), "{}", a.body);
         let a = b.post("/r/store-1/code", &[("code", &code)]).await;
@@ -384,7 +399,11 @@ async fn a_registered_phone_is_told_so_and_offered_my_card() {
         let (code, _) = page.code("+79990000001").await;
         let a = b.post("/r/store-1/code", &[("code", &code)]).await;
         assert_eq!(a.status, StatusCode::CONFLICT);
-        assert!(a.body.contains("Этот номер уже зарегистрирован"), "{}", a.body);
+        assert!(
+            a.body.contains("Этот номер уже зарегистрирован"),
+            "{}",
+            a.body
+        );
         assert!(a.body.contains("href=\"/r/store-1/signin\""), "{}", a.body);
         assert_eq!(page.operations(), ops, "nothing was applied");
     }
@@ -442,14 +461,22 @@ async fn my_card_signs_in_with_its_own_code_switches_advertising_off_and_asks_fo
         let rows = store::read(&*page.store(), |r| r.consents(&c.id)).unwrap();
         let last = rows.last().unwrap();
         assert_eq!(
-            (last.kind.as_str(), last.granted, last.terminal_id.as_deref()),
+            (
+                last.kind.as_str(),
+                last.granted,
+                last.terminal_id.as_deref()
+            ),
             ("advertising", false, Some("web:store-1")),
             "{rows:?}"
         );
 
         let a = b.post("/r/store-1/erase", &[]).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-        assert!(a.body.contains("Запрос на удаление данных отправлен"), "{}", a.body);
+        assert!(
+            a.body.contains("Запрос на удаление данных отправлен"),
+            "{}",
+            a.body
+        );
         let asked = store::read(&*page.store(), |r| r.erase_request(&c.id)).unwrap();
         assert_eq!(asked, Some(page.clock.now()));
         // Asked again: one request, the first one's time.
@@ -486,7 +513,12 @@ async fn the_per_phone_window_holds_the_page_back() {
         let mut b = page.browser(9);
         let a = b.send(e164, false).await;
         assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
-        assert!(a.body.contains("На этот номер отправлено слишком много кодов"), "{}", a.body);
+        assert!(
+            a.body
+                .contains("На этот номер отправлено слишком много кодов"),
+            "{}",
+            a.body
+        );
         assert_eq!(page.code(e164).await.1, 3);
     }
 }
@@ -532,7 +564,11 @@ async fn the_whole_page_gets_a_few_codes_an_hour() {
         let mut b = page.browser(7);
         let a = b.send("+79995550124", false).await;
         assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
-        assert!(a.body.contains("Сейчас запрошено слишком много кодов"), "{}", a.body);
+        assert!(
+            a.body.contains("Сейчас запрошено слишком много кодов"),
+            "{}",
+            a.body
+        );
         assert_eq!(page.code("+79995550124").await.1, 0);
         page.clock.advance(Duration::minutes(61));
         redirected(&b.send("+79995550124", false).await, "/r/store-1/code");
@@ -553,7 +589,10 @@ async fn a_filled_honeypot_gets_the_same_answer_and_nothing_is_sent() {
             let a = robot
                 .post(
                     "/r/store-1/phone",
-                    &[("phone", "+79995550131"), ("website", "https://spam.example")],
+                    &[
+                        ("phone", "+79995550131"),
+                        ("website", "https://spam.example"),
+                    ],
                 )
                 .await;
             redirected(&a, "/r/store-1/code");

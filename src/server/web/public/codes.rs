@@ -139,16 +139,15 @@ mod tests {
         let mut pattern = String::new();
         for i in 0..6 {
             let chunk = &m[3 + 7 * i..10 + 7 * i];
-            let (d, p) = (0..10u8)
-                .find_map(|d| {
-                    if L[usize::from(d)] == chunk {
-                        Some((d, 'L'))
-                    } else if left_even(d) == chunk {
-                        Some((d, 'G'))
-                    } else {
-                        None
-                    }
-                })?;
+            let (d, p) = (0..10u8).find_map(|d| {
+                if L[usize::from(d)] == chunk {
+                    Some((d, 'L'))
+                } else if left_even(d) == chunk {
+                    Some((d, 'G'))
+                } else {
+                    None
+                }
+            })?;
             digits.push(char::from(b'0' + d));
             pattern.push(p);
         }
@@ -205,14 +204,21 @@ mod tests {
         assert!(ean13_svg("abc").is_none());
         let svg = ean13_svg("4006381333931").unwrap();
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
-        assert_eq!(svg.matches("fill=\"#000\"").count(), ean13_modules("4006381333931").unwrap().matches('1').count());
+        assert_eq!(
+            svg.matches("fill=\"#000\"").count(),
+            ean13_modules("4006381333931").unwrap().matches('1').count()
+        );
     }
 
     #[test]
     fn the_qr_code_holds_its_modules() {
         let svg = qr_svg("2901234567893").unwrap();
         let code = QrCode::with_error_correction_level(b"2901234567893", EcLevel::M).unwrap();
-        let dark = code.to_colors().iter().filter(|c| **c == Color::Dark).count();
+        let dark = code
+            .to_colors()
+            .iter()
+            .filter(|c| **c == Color::Dark)
+            .count();
         assert_eq!(svg.matches("width=\"1\" height=\"1\"").count(), dark);
         assert!(svg.contains(&format!("data-modules=\"{}\"", code.width())));
     }

@@ -48,7 +48,10 @@ pub(crate) fn router() -> Router<Arc<State>> {
         .route("/r/{store}/phone", post(phone_sent))
         .route("/r/{store}/signin", get(sign_in_page).post(sign_in_sent))
         .route("/r/{store}/code", get(code_page).post(code_sent))
-        .route("/r/{store}/consents", get(consents_page).post(consents_sent))
+        .route(
+            "/r/{store}/consents",
+            get(consents_page).post(consents_sent),
+        )
         .route("/r/{store}/card", get(card_page))
         .route("/r/{store}/advertising-off", post(advertising_off))
         .route("/r/{store}/erase", post(erase))
@@ -136,9 +139,7 @@ impl Visit {
 /// The client's address: the connection's peer (`ConnectInfo`, which `Server::serve` gives
 /// every request); unknown (all such clients count as one) when the router runs without it.
 fn client_address(ext: &Extensions) -> IpAddr {
-    let peer = ext
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let peer = ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
@@ -182,41 +183,83 @@ fn refusal(lang: Lang, e: &SelfRegError) -> (StatusCode, String) {
     match e {
         SelfRegError::UnknownStore => (
             StatusCode::NOT_FOUND,
-            t("Такого магазина нет. Отсканируйте QR-код на кассе ещё раз.", "There is no such store. Scan the QR code at the till again."),
+            t(
+                "Такого магазина нет. Отсканируйте QR-код на кассе ещё раз.",
+                "There is no such store. Scan the QR code at the till again.",
+            ),
         ),
         SelfRegError::Phone(_) => (
             StatusCode::BAD_REQUEST,
-            t("Проверьте номер: нужен мобильный номер России, например +7 999 123-45-67.", "Check the number: a Russian mobile number is needed, like +7 999 123-45-67."),
+            t(
+                "Проверьте номер: нужен мобильный номер России, например +7 999 123-45-67.",
+                "Check the number: a Russian mobile number is needed, like +7 999 123-45-67.",
+            ),
         ),
         SelfRegError::NotMobile => (
             StatusCode::BAD_REQUEST,
-            t("Коды приходят только на мобильные номера России (+7 9…).", "Codes go only to Russian mobile numbers (+7 9…)."),
+            t(
+                "Коды приходят только на мобильные номера России (+7 9…).",
+                "Codes go only to Russian mobile numbers (+7 9…).",
+            ),
         ),
         SelfRegError::Limit(limit) => {
             let s = limit.retry_after_s();
             let text = match (limit, lang) {
-                (WebLimit::Phone(SmsLimit::Cooldown { .. }), Lang::Ru) => format!("Код на этот номер только что отправлен. Новый можно запросить через {}.", wait(s)),
-                (WebLimit::Phone(SmsLimit::Cooldown { .. }), Lang::En) => format!("A code was just sent to this number. A new one can be asked for in {}.", wait(s)),
-                (WebLimit::Phone(_), Lang::Ru) => format!("На этот номер отправлено слишком много кодов. Попробуйте через {}.", wait(s)),
-                (WebLimit::Phone(_), Lang::En) => format!("Too many codes were sent to this number. Try again in {}.", wait(s)),
-                (WebLimit::Address { .. }, Lang::Ru) => format!("С этого устройства запрошено слишком много кодов. Попробуйте через {}.", wait(s)),
-                (WebLimit::Address { .. }, Lang::En) => format!("Too many codes were asked for from this device. Try again in {}.", wait(s)),
-                (WebLimit::Everyone { .. }, Lang::Ru) => format!("Сейчас запрошено слишком много кодов. Попробуйте через {}.", wait(s)),
-                (WebLimit::Everyone { .. }, Lang::En) => format!("Too many codes are being asked for right now. Try again in {}.", wait(s)),
+                (WebLimit::Phone(SmsLimit::Cooldown { .. }), Lang::Ru) => format!(
+                    "Код на этот номер только что отправлен. Новый можно запросить через {}.",
+                    wait(s)
+                ),
+                (WebLimit::Phone(SmsLimit::Cooldown { .. }), Lang::En) => format!(
+                    "A code was just sent to this number. A new one can be asked for in {}.",
+                    wait(s)
+                ),
+                (WebLimit::Phone(_), Lang::Ru) => format!(
+                    "На этот номер отправлено слишком много кодов. Попробуйте через {}.",
+                    wait(s)
+                ),
+                (WebLimit::Phone(_), Lang::En) => format!(
+                    "Too many codes were sent to this number. Try again in {}.",
+                    wait(s)
+                ),
+                (WebLimit::Address { .. }, Lang::Ru) => format!(
+                    "С этого устройства запрошено слишком много кодов. Попробуйте через {}.",
+                    wait(s)
+                ),
+                (WebLimit::Address { .. }, Lang::En) => format!(
+                    "Too many codes were asked for from this device. Try again in {}.",
+                    wait(s)
+                ),
+                (WebLimit::Everyone { .. }, Lang::Ru) => format!(
+                    "Сейчас запрошено слишком много кодов. Попробуйте через {}.",
+                    wait(s)
+                ),
+                (WebLimit::Everyone { .. }, Lang::En) => format!(
+                    "Too many codes are being asked for right now. Try again in {}.",
+                    wait(s)
+                ),
             };
             (StatusCode::TOO_MANY_REQUESTS, text)
         }
         SelfRegError::Gateway => (
             StatusCode::SERVICE_UNAVAILABLE,
-            t("Не удалось отправить SMS. Попробуйте через минуту.", "The SMS could not be sent. Try again in a minute."),
+            t(
+                "Не удалось отправить SMS. Попробуйте через минуту.",
+                "The SMS could not be sent. Try again in a minute.",
+            ),
         ),
         SelfRegError::SessionExpired => (
             StatusCode::BAD_REQUEST,
-            t("Время вышло. Начните заново.", "The time is up. Start again."),
+            t(
+                "Время вышло. Начните заново.",
+                "The time is up. Start again.",
+            ),
         ),
         SelfRegError::CodeFormat => (
             StatusCode::BAD_REQUEST,
-            t("Код — это шесть цифр из SMS.", "The code is the six digits from the SMS."),
+            t(
+                "Код — это шесть цифр из SMS.",
+                "The code is the six digits from the SMS.",
+            ),
         ),
         SelfRegError::Code(VerifyError::Wrong { tries_left }) if *tries_left > 0 => (
             StatusCode::BAD_REQUEST,
@@ -227,49 +270,82 @@ fn refusal(lang: Lang, e: &SelfRegError) -> (StatusCode, String) {
         ),
         SelfRegError::Code(_) => (
             StatusCode::BAD_REQUEST,
-            t("Этот код больше не действует. Запросите новый.", "This code no longer works. Ask for a new one."),
+            t(
+                "Этот код больше не действует. Запросите новый.",
+                "This code no longer works. Ask for a new one.",
+            ),
         ),
         SelfRegError::AlreadyRegistered => (
             StatusCode::CONFLICT,
-            t("Этот номер уже зарегистрирован. Ваша карта — в разделе «Моя карта».", "This number is already registered. Your card is on the «My card» page."),
+            t(
+                "Этот номер уже зарегистрирован. Ваша карта — в разделе «Моя карта».",
+                "This number is already registered. Your card is on the «My card» page.",
+            ),
         ),
         SelfRegError::NotRegistered => (
             StatusCode::NOT_FOUND,
-            t("Этот номер не зарегистрирован. Оформите карту — это минута.", "This number is not registered. Get a card: it takes a minute."),
+            t(
+                "Этот номер не зарегистрирован. Оформите карту — это минута.",
+                "This number is not registered. Get a card: it takes a minute.",
+            ),
         ),
         SelfRegError::ConsentRequired => (
             StatusCode::BAD_REQUEST,
-            t("Без согласия на обработку персональных данных карту оформить нельзя.", "A card cannot be issued without the consent to the processing of personal data."),
+            t(
+                "Без согласия на обработку персональных данных карту оформить нельзя.",
+                "A card cannot be issued without the consent to the processing of personal data.",
+            ),
         ),
         SelfRegError::Field(Field::Name) => (
             StatusCode::BAD_REQUEST,
-            t("Имя и фамилия — не длиннее 100 знаков.", "The first and last name: at most 100 characters."),
+            t(
+                "Имя и фамилия — не длиннее 100 знаков.",
+                "The first and last name: at most 100 characters.",
+            ),
         ),
         SelfRegError::Field(Field::Email) => (
             StatusCode::BAD_REQUEST,
-            t("Проверьте e-mail: например, anna@example.ru.", "Check the e-mail: like anna@example.ru."),
+            t(
+                "Проверьте e-mail: например, anna@example.ru.",
+                "Check the e-mail: like anna@example.ru.",
+            ),
         ),
         SelfRegError::Field(Field::BirthDate) => (
             StatusCode::BAD_REQUEST,
-            t("Дата рождения — между 01.01.1900 и сегодняшним днём.", "The birth date: between 1900-01-01 and today."),
+            t(
+                "Дата рождения — между 01.01.1900 и сегодняшним днём.",
+                "The birth date: between 1900-01-01 and today.",
+            ),
         ),
         SelfRegError::VerificationExpired => (
             StatusCode::BAD_REQUEST,
-            t("Подтверждение номера истекло. Начните заново.", "The confirmation of the number has expired. Start again."),
+            t(
+                "Подтверждение номера истекло. Начните заново.",
+                "The confirmation of the number has expired. Start again.",
+            ),
         ),
         SelfRegError::Refused(_) => (
             StatusCode::CONFLICT,
-            t("Карту сейчас оформить не удалось. Попросите помощи на кассе.", "The card could not be issued now. Ask at the till for help."),
+            t(
+                "Карту сейчас оформить не удалось. Попросите помощи на кассе.",
+                "The card could not be issued now. Ask at the till for help.",
+            ),
         ),
         SelfRegError::Store(s) if s.is_retryable() => (
             StatusCode::SERVICE_UNAVAILABLE,
-            t("Сервер занят. Повторите через минуту.", "The server is busy. Try again in a minute."),
+            t(
+                "Сервер занят. Повторите через минуту.",
+                "The server is busy. Try again in a minute.",
+            ),
         ),
         SelfRegError::Store(s) => {
             tracing::error!(error = %s, "the customer's page failed on the store");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                t("Внутренняя ошибка сервера; ничего не изменено.", "Internal server error; nothing was changed."),
+                t(
+                    "Внутренняя ошибка сервера; ничего не изменено.",
+                    "Internal server error; nothing was changed.",
+                ),
             )
         }
     }
@@ -324,7 +400,7 @@ struct PhoneForm {
 
 fn phone_form(v: &Visit, action: &str, button: &str) -> Markup {
     html! {
-        form.stack method="post" action=(action) {
+        form.card method="post" action=(action) {
             (csrf_field(&v.csrf))
             label for="phone" { (v.t("Номер мобильного телефона", "Mobile phone number")) }
             input #phone type="tel" name="phone" autocomplete="tel" inputmode="tel"
@@ -450,8 +526,16 @@ async fn send(
                 return error_page(&v, &store, &e);
             }
             let (title, action, path) = match flow {
-                Flow::Register => (v.t("Оформить карту", "Get a card"), at(&store, "phone"), home(&store)),
-                Flow::SignIn => (v.t("Моя карта", "My card"), at(&store, "signin"), at(&store, "signin")),
+                Flow::Register => (
+                    v.t("Оформить карту", "Get a card"),
+                    at(&store, "phone"),
+                    home(&store),
+                ),
+                Flow::SignIn => (
+                    v.t("Моя карта", "My card"),
+                    at(&store, "signin"),
+                    at(&store, "signin"),
+                ),
             };
             v.page(
                 status,
@@ -473,7 +557,7 @@ struct CodeForm {
 
 fn code_form(v: &Visit, store: &str) -> Markup {
     html! {
-        form.stack method="post" action=(at(store, "code")) {
+        form.card method="post" action=(at(store, "code")) {
             (csrf_field(&v.csrf))
             label for="code" { (v.t("Код из SMS", "The code from the SMS")) }
             input #code type="text" name="code" inputmode="numeric" autocomplete="one-time-code"
@@ -484,11 +568,19 @@ fn code_form(v: &Visit, store: &str) -> Markup {
     }
 }
 
-async fn code_page(Path(store): Path<String>, headers: HeaderMap, ext: Extensions) -> Response {
+async fn code_page(
+    axum::extract::State(state): AppState,
+    Path(store): Path<String>,
+    headers: HeaderMap,
+    ext: Extensions,
+) -> Response {
     let v = Visit::of(&headers, &ext);
+    let minutes = state.config.sms_policy.ttl.num_minutes();
     let body = html! {
-        p.lead { (v.t("Мы отправили код в SMS. Он действует 5 минут.",
-                      "We have texted you a code. It works for 5 minutes.")) }
+        p.lead { (match v.lang {
+            Lang::Ru => format!("Мы отправили код в SMS. Он действует {minutes} мин."),
+            Lang::En => format!("We have texted you a code. It works for {minutes} min."),
+        }) }
         (code_form(&v, &store))
     };
     v.page(
@@ -579,12 +671,17 @@ struct ConsentsForm {
     email: Option<String>,
 }
 
-fn consents_form(v: &Visit, store: &str, store_name: &str, filled: Option<&ConsentsForm>) -> Markup {
+fn consents_form(
+    v: &Visit,
+    store: &str,
+    store_name: &str,
+    filled: Option<&ConsentsForm>,
+) -> Markup {
     let value = |f: fn(&ConsentsForm) -> &Option<String>| {
         filled.and_then(|c| f(c).clone()).unwrap_or_default()
     };
     html! {
-        form.stack method="post" action=(at(store, "consents")) {
+        form.card method="post" action=(at(store, "consents")) {
             (csrf_field(&v.csrf))
             fieldset {
                 legend { (v.t("Согласие на обработку персональных данных (обязательно)",
@@ -695,7 +792,11 @@ async fn consents_sent(
         email: f.email.clone(),
     };
     let (token, verification) = (v.session.clone(), v.verification.clone());
-    match service(&state, move |s| selfreg::register(s, &token, &verification, &input)).await {
+    match service(&state, move |s| {
+        selfreg::register(s, &token, &verification, &input)
+    })
+    .await
+    {
         Ok(session) => with_cookies(
             see_other(&at(&store, "card")),
             &[
@@ -751,7 +852,7 @@ fn card_body(v: &Visit, store: &str, c: &CardPage) -> Markup {
     let when = |at| v.lang.datetime(at, c.time_zone);
     html! {
         @if !c.name.is_empty() { p.lead { (c.name) } }
-        section.card {
+        section.card.my-card {
             @if let Some(number) = &c.card_number {
                 p.card-number { (spaced(number)) }
                 @if let Some(svg) = codes::ean13_svg(number) { div.barcode { (trusted_svg(svg)) } }
@@ -783,11 +884,15 @@ fn card_body(v: &Visit, store: &str, c: &CardPage) -> Markup {
             @if h.entries.is_empty() {
                 p.muted { (v.t("Пока ничего.", "Nothing yet.")) }
             } @else {
-                table {
+                table.list {
                     thead { tr { th { (v.t("Когда", "When")) } th { (v.t("Что", "What")) } th.num { (v.t("Бонусы", "Bonuses")) } } }
                     tbody {
                         @for e in &h.entries {
-                            tr { td { (when(e.at)) } td { (e.description) } td.num { (e.amount.to_string()) } }
+                            tr {
+                                td data-label=(v.t("Когда", "When")) { (when(e.at)) }
+                                td data-label=(v.t("Что", "What")) { (e.description) }
+                                td.num data-label=(v.t("Бонусы", "Bonuses")) { (e.amount.to_string()) }
+                            }
                         }
                     }
                 }
@@ -838,7 +943,13 @@ async fn card_page(
             } else {
                 format!("{} — {}", v.t("Моя карта", "My card"), c.store_name)
             };
-            v.page(StatusCode::OK, &title, &at(&store, "card"), None, card_body(&v, &store, &c))
+            v.page(
+                StatusCode::OK,
+                &title,
+                &at(&store, "card"),
+                None,
+                card_body(&v, &store, &c),
+            )
         }
         Err(SelfRegError::SessionExpired) => see_other(&at(&store, "signin")),
         Err(e) => error_page(&v, &store, &e),
@@ -948,6 +1059,9 @@ async fn sign_out(
     }
     with_cookies(
         see_other(&at(&store, "signin")),
-        &[cookie(SESSION_COOKIE, "", 0), cookie(VERIFIED_COOKIE, "", 0)],
+        &[
+            cookie(SESSION_COOKIE, "", 0),
+            cookie(VERIFIED_COOKIE, "", 0),
+        ],
     )
 }
