@@ -714,5 +714,5 @@ mod customers_admin;
 
 mod imports;
 mod reports;
-mod statuses;
 mod selfreg;
+mod statuses;
