@@ -386,6 +386,34 @@ async fn a_wrong_code_costs_a_try_and_a_landline_gets_no_code() {
         assert_eq!(a.status, StatusCode::FORBIDDEN);
         // An unknown store is a clear 404.
         assert_eq!(b.get("/r/nowhere").await.status, StatusCode::NOT_FOUND);
+
+        // Behind a TLS-terminating proxy the session cookie is Secure too.
+        let mut s = page.browser(3);
+        s.get("/r/store-1").await;
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([("csrf", s.cookies["bk_csrf"].as_str()), ("phone", "+79995550106")])
+            .finish();
+        let resp = s
+            .http
+            .post(format!("{}/r/store-1/phone", s.base))
+            .header(COOKIE, s.cookie_header())
+            .header("x-forwarded-proto", "https")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        let session = resp
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .find(|v| v.starts_with("bk_r="))
+            .expect("a session cookie");
+        for attr in ["HttpOnly", "SameSite=Strict", "Path=/r/", "Secure"] {
+            assert!(session.contains(attr), "{attr}: {session}");
+        }
     }
 }
 

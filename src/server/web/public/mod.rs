@@ -66,6 +66,7 @@ struct Visit {
     session: String,
     verification: String,
     client: IpAddr,
+    https: bool,
 }
 
 impl Visit {
@@ -83,6 +84,9 @@ impl Visit {
                 .unwrap_or_default()
                 .to_string(),
             client,
+            https: headers
+                .get("x-forwarded-proto")
+                .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https")),
         }
     }
 
@@ -152,16 +156,22 @@ fn at(store: &str, rest: &str) -> String {
 }
 
 /// A cookie of the page: HttpOnly, SameSite=Strict, under `/r/`; `max_age_s = 0` deletes it.
-fn cookie(name: &str, value: &str, max_age_s: i64) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/r/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static("bk_r=; Path=/r/; Max-Age=0"))
+fn cookie(name: &str, value: &str, max_age_s: i64) -> String {
+    format!("{name}={value}; Path=/r/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}")
 }
 
-fn with_cookies(mut resp: Response, cookies: &[HeaderValue]) -> Response {
+/// Sets the cookies on an answer; `Secure` too when the page was asked for over HTTPS (a
+/// TLS-terminating proxy says so in `X-Forwarded-Proto`).
+fn with_cookies(v: &Visit, mut resp: Response, cookies: &[String]) -> Response {
     for c in cookies {
-        resp.headers_mut().append(header::SET_COOKIE, c.clone());
+        let c = if v.https {
+            format!("{c}; Secure")
+        } else {
+            c.clone()
+        };
+        if let Ok(value) = HeaderValue::from_str(&c) {
+            resp.headers_mut().append(header::SET_COOKIE, value);
+        }
     }
     resp
 }
@@ -510,6 +520,7 @@ async fn send(
     let phone = form.value.phone.unwrap_or_default();
     match selfreg::start(&state, &store, &phone, v.client, honeypot, flow).await {
         Ok(started) => with_cookies(
+            &v,
             see_other(&at(&store, "code")),
             &[
                 cookie(
@@ -610,6 +621,7 @@ async fn code_sent(
     let (token, code) = (v.session.clone(), form.value.code.unwrap_or_default());
     match service(&state, move |s| selfreg::confirm(s, &token, &code)).await {
         Ok(Confirmed::Registration { verification }) => with_cookies(
+            &v,
             see_other(&at(&store, "consents")),
             &[cookie(
                 VERIFIED_COOKIE,
@@ -618,6 +630,7 @@ async fn code_sent(
             )],
         ),
         Ok(Confirmed::SignedIn { session }) => with_cookies(
+            &v,
             see_other(&at(&store, "card")),
             &[cookie(
                 SESSION_COOKIE,
@@ -798,6 +811,7 @@ async fn consents_sent(
     .await
     {
         Ok(session) => with_cookies(
+            &v,
             see_other(&at(&store, "card")),
             &[
                 cookie(
@@ -1058,6 +1072,7 @@ async fn sign_out(
         return error_page(&v, &store, &e);
     }
     with_cookies(
+        &v,
         see_other(&at(&store, "signin")),
         &[
             cookie(SESSION_COOKIE, "", 0),
