@@ -342,11 +342,15 @@ pub fn run(language: Language) -> anyhow::Result<()> {
         "bonuskassa demo: the loyalty server runs at {}, the register bridge at {bridge}.\n\
          Log in on the till with 1111 (cashier) or 9999 (manager); ring up products on the\n\
          register and press «Оплатить». Demo customers: +7 999 000-00-01 … 04.\n\
-         The back office's API is {}/api/v1/admin: owner {}, one-time password {}.",
+         The chain's cabinet is {}/admin in a browser (its API is /api/v1/admin): sign in\n\
+         as {} with the one-time password {} and choose your own.\n\
+         Customers register themselves at {}/r/{}.",
         demo.server.url(),
         demo.server.url(),
         demo.owner_email,
         demo.owner_password.expose(),
+        demo.server.url(),
+        demo.store,
     );
     stop_on_signal();
     let ran = ui::run_side_by_side(&window, &register);

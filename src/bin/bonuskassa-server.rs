@@ -335,7 +335,7 @@ fn run(args: Args) -> Result<(), (u8, String)> {
             println!(
                 "demo data in {location:?}: stores {} and {}, {} customers, rules version {}\n\
                  cashier code {}, manager code {} (in {}: {} and {})\n\
-                 back office: {}, one-time password {}",
+                 the cabinet (/admin on the server's address): {}, one-time password {}",
                 s.store,
                 admin::DEMO_STORE_EAST,
                 s.customers,

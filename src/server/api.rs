@@ -51,6 +51,7 @@ pub fn router(state: Arc<State>) -> Router {
     }
     Router::new()
         .nest(API_PREFIX, api)
+        .merge(super::web::router())
         .fallback(|| async {
             ApiError::not_found(
                 ErrorCode::NotFound,

@@ -36,6 +36,7 @@ pub mod selfreg;
 pub mod sms;
 pub mod statuses;
 pub mod store;
+pub(crate) mod web;
 pub mod workers;
 
 use std::net::SocketAddr;

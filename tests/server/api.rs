@@ -710,6 +710,8 @@ mod consents;
 
 mod backoffice;
 
+mod cabinet;
+
 mod customers_admin;
 
 mod imports;
