@@ -71,7 +71,10 @@ async fn a_customer_registers_on_a_phone_and_the_till_reads_the_card() {
     // What the manager's QR code on the till opens.
     b.goto("/r/store-1").await;
     assert!(b.text().await.contains("Оформить карту"));
-    assert!(!b.scrolls_sideways().await, "the phone page fits the window");
+    assert!(
+        !b.scrolls_sideways().await,
+        "the phone page fits the window"
+    );
     b.picture("r-phone").await;
     b.fill("input[name=phone]", "8 999 555-02-01").await;
     b.click("form.card button[type=submit]").await;

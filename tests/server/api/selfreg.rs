@@ -391,7 +391,10 @@ async fn a_wrong_code_costs_a_try_and_a_landline_gets_no_code() {
         let mut s = page.browser(3);
         s.get("/r/store-1").await;
         let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs([("csrf", s.cookies["bk_csrf"].as_str()), ("phone", "+79995550106")])
+            .extend_pairs([
+                ("csrf", s.cookies["bk_csrf"].as_str()),
+                ("phone", "+79995550106"),
+            ])
             .finish();
         let resp = s
             .http
