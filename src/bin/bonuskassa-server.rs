@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 use bonuskassa::domain::money::Bonus;
 use bonuskassa::server::reports::{self, export};
+use bonuskassa::server::selfreg::SelfRegPolicy;
 use bonuskassa::server::store::sqlite::backup;
 use bonuskassa::server::store::{self, Location, Store};
 
@@ -250,6 +251,12 @@ enum Command {
         /// Serve the log gateway's latest messages at /api/v1/demo/sms (demo only).
         #[arg(long)]
         demo_endpoints: bool,
+        /// The customer's page (/r/STORE): SMS codes for one client address per hour.
+        #[arg(long, default_value_t = SelfRegPolicy::default().per_address_hour_max)]
+        selfreg_per_address_hour: u32,
+        /// The customer's page: SMS codes for everyone per hour.
+        #[arg(long, default_value_t = SelfRegPolicy::default().hour_max)]
+        selfreg_per_hour: u32,
     },
 }
 
@@ -475,6 +482,8 @@ fn run(args: Args) -> Result<(), (u8, String)> {
             listen,
             sms_url,
             demo_endpoints,
+            selfreg_per_address_hour,
+            selfreg_per_hour,
         } => {
             let sms = match sms_url {
                 None => server::sms::GatewayConfig::Log,
@@ -493,6 +502,11 @@ fn run(args: Args) -> Result<(), (u8, String)> {
                 rules_path: rules,
                 sms,
                 demo_endpoints,
+                selfreg: SelfRegPolicy {
+                    per_address_hour_max: selfreg_per_address_hour,
+                    hour_max: selfreg_per_hour,
+                    ..SelfRegPolicy::default()
+                },
                 ..ServerConfig::at(db.location()?)
             };
             let server =

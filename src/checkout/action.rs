@@ -298,11 +298,10 @@ impl Session {
                 if self.screen != Screen::Manager {
                     return Err(Problem::NothingOpen);
                 }
+                // Without a configured page, the customer's page of the till's own server.
                 let url = self
                     .terminal
-                    .config()
-                    .self_registration_url
-                    .clone()
+                    .self_registration_url()
                     .ok_or(Problem::SelfRegistrationNotConfigured)?;
                 let qr = qr::encode(&url).map_err(|_| Problem::SelfRegistrationNotConfigured)?;
                 self.screen = Screen::SelfRegistration { url, qr };

@@ -32,6 +32,7 @@ pub mod openapi;
 pub mod ops;
 pub mod reports;
 pub mod sales;
+pub mod selfreg;
 pub mod sms;
 pub mod statuses;
 pub mod store;
@@ -59,6 +60,8 @@ pub struct ServerConfig {
     pub rules_path: Option<PathBuf>,
     pub sms: sms::GatewayConfig,
     pub sms_policy: sms::SmsPolicy,
+    /// The customer's own page's limits and session lifetimes.
+    pub selfreg: selfreg::SelfRegPolicy,
     /// Serve `/api/v1/demo/sms` (the log gateway's inbox). Off unless asked for.
     pub demo_endpoints: bool,
 }
@@ -76,6 +79,7 @@ impl ServerConfig {
             rules_path: None,
             sms: sms::GatewayConfig::Log,
             sms_policy: sms::SmsPolicy::default(),
+            selfreg: selfreg::SelfRegPolicy::default(),
             demo_endpoints: false,
         }
     }
@@ -293,7 +297,11 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let jobs = jobs::start(self.state.clone());
-        let result = axum::serve(listener, self.router())
+        // Each request knows its peer's address: the customer's page limits codes by it.
+        let app = self
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         jobs.abort();

@@ -50,7 +50,8 @@ pub struct TerminalConfig {
     #[serde(default = "default_refresh_s")]
     pub refresh_s: u64,
     /// The page where customers register themselves (`https://…`), shown by the manager as
-    /// the store's self-registration QR code.
+    /// the store's self-registration QR code; without it, the customer's page of the till's
+    /// own server (`server_url/r/STORE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_registration_url: Option<String>,
     /// The language the till's screens open in (the cashier can switch for a session).

@@ -254,6 +254,19 @@ impl Terminal {
         })
     }
 
+    /// The page where customers register themselves: the configured one, else the
+    /// customer's page of the till's own server for the till's store (`{server_url}/r/STORE`).
+    pub fn self_registration_url(&self) -> Option<String> {
+        if let Some(url) = &self.config.self_registration_url {
+            return Some(url.clone());
+        }
+        let store_id = self.store().get_meta("store_id").ok().flatten()?;
+        Some(default_self_registration_url(
+            &self.config.server_url,
+            &store_id,
+        ))
+    }
+
     fn store(&self) -> MutexGuard<'_, TerminalStore> {
         // A panic while the lock was held cannot leave a half-written operation behind:
         // every write is one SQLite transaction. The store is still good to use.
@@ -367,6 +380,20 @@ impl Drop for Terminal {
     fn drop(&mut self) {
         self.stop_sync();
     }
+}
+
+/// The customer's page of a server for a store: `{server_url}/r/STORE`, the store id
+/// percent-encoded (only RFC 3986's unreserved characters pass as they are).
+pub fn default_self_registration_url(server_url: &str, store_id: &str) -> String {
+    let mut url = format!("{}/r/", server_url.trim_end_matches('/'));
+    for b in store_id.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            url.push(char::from(b));
+        } else {
+            url.push_str(&format!("%{b:02X}"));
+        }
+    }
+    url
 }
 
 #[cfg(test)]

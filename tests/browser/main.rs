@@ -14,3 +14,4 @@ mod cabinet;
 mod customers;
 mod harness;
 mod reports;
+mod selfreg;

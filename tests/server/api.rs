@@ -716,4 +716,5 @@ mod customers_admin;
 
 mod imports;
 mod reports;
+mod selfreg;
 mod statuses;

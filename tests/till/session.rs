@@ -1216,3 +1216,34 @@ async fn the_cashier_picks_a_card_status_the_rules_let_them_issue_online_and_off
     }
     assert!(s.terminal().conflicts().unwrap().is_empty());
 }
+
+/// Without a configured page, the manager's self-registration QR code points at the
+/// customer's page of the till's own server for the till's store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_self_registration_qr_defaults_to_the_servers_customer_page() {
+    let rig = Rig::new();
+    let mut config = rig.config();
+    config.self_registration_url = None;
+    let code = crate::common::server::enroll_code(&rig.server_data, chrono::Utc::now());
+    let terminal = bonuskassa::terminal::Terminal::enroll(
+        &rig.till_data,
+        config,
+        rig.secrets(),
+        &code,
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap();
+    let mut s = Session::new(Arc::new(terminal), Arc::new(SystemClock));
+    manager_menu(&mut s).await;
+    s.act(Action::ShowSelfRegistrationQr).await;
+    let Screen::SelfRegistration { url, qr } = s.screen() else {
+        panic!("{:?}", s.problem())
+    };
+    assert_eq!(url, &format!("http://{}/r/store-1", rig.addr));
+    assert_eq!(qr.dark.len(), qr.width * qr.width);
+    assert_eq!(
+        bonuskassa::terminal::default_self_registration_url("https://loyalty.example/", "шоп 1"),
+        "https://loyalty.example/r/%D1%88%D0%BE%D0%BF%201"
+    );
+}

@@ -96,6 +96,9 @@ impl Default for SmsPolicy {
 pub enum Purpose {
     Registration,
     Spend,
+    /// Signing in to «Моя карта» on the customer's own page (`server::selfreg`): sent only
+    /// by that page, so no code a till asked for opens a customer's page.
+    CardSignIn,
 }
 
 impl Purpose {
@@ -104,6 +107,7 @@ impl Purpose {
         match self {
             Purpose::Registration => "registration",
             Purpose::Spend => "spend",
+            Purpose::CardSignIn => "card_sign_in",
         }
     }
 }
@@ -117,11 +121,15 @@ impl From<SmsPurpose> for Purpose {
     }
 }
 
-impl From<Purpose> for SmsPurpose {
-    fn from(p: Purpose) -> SmsPurpose {
+/// A till asks only for registration and spend codes.
+impl TryFrom<Purpose> for SmsPurpose {
+    type Error = Purpose;
+
+    fn try_from(p: Purpose) -> Result<SmsPurpose, Purpose> {
         match p {
-            Purpose::Registration => SmsPurpose::Registration,
-            Purpose::Spend => SmsPurpose::Spend,
+            Purpose::Registration => Ok(SmsPurpose::Registration),
+            Purpose::Spend => Ok(SmsPurpose::Spend),
+            Purpose::CardSignIn => Err(p),
         }
     }
 }

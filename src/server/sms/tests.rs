@@ -566,7 +566,11 @@ fn purposes_and_limits() {
         Purpose::from(SmsPurpose::Registration).as_str(),
         "registration"
     );
-    assert_eq!(SmsPurpose::from(Purpose::Spend), SmsPurpose::Spend);
+    assert_eq!(SmsPurpose::try_from(Purpose::Spend), Ok(SmsPurpose::Spend));
+    assert_eq!(
+        SmsPurpose::try_from(Purpose::CardSignIn),
+        Err(Purpose::CardSignIn)
+    );
     let limit = SmsLimit::PhoneRateLimited { retry_after_s: 420 };
     assert_eq!(limit.retry_after_s(), 420);
     assert_eq!(

@@ -38,6 +38,7 @@ pub mod postgres;
 mod report_rows;
 mod retry;
 mod rows;
+mod selfreg;
 pub mod sqlite;
 mod statuses;
 
@@ -53,6 +54,7 @@ pub use backoffice::*;
 pub use report_rows::*;
 pub use retry::{MAX_ATTEMPTS, conflicts_retried, read, write};
 pub use rows::*;
+pub use selfreg::*;
 pub use statuses::*;
 
 /// Which engine a store runs on.
@@ -186,6 +188,7 @@ pub trait ReadTx:
     + StatusRead
     + ReportRead
     + ImportRead
+    + SelfRegRead
 {
 }
 
@@ -203,6 +206,7 @@ pub trait Tx:
     + StatusTx
     + ReportTx
     + ImportTx
+    + SelfRegTx
 {
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
     /// Starts a savepoint; one level at a time.

@@ -91,6 +91,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0009_status_changes",
         sql: include_str!("../../../../migrations/server-postgres/0009_status_changes.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_selfreg",
+        sql: include_str!("../../../../migrations/server-postgres/0010_selfreg.sql"),
+    },
 ];
 
 /// The schema version this program writes: the newest migration's.

@@ -68,6 +68,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0011_status_changes",
         include_str!("../../../../migrations/server/0011_status_changes.sql"),
     ),
+    (
+        "0012_selfreg",
+        include_str!("../../../../migrations/server/0012_selfreg.sql"),
+    ),
 ];
 
 /// The schema version this program writes.

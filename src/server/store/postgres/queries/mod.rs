@@ -343,6 +343,7 @@ mod jobs;
 mod ledger;
 mod operations;
 mod reports;
+mod selfreg;
 mod setup;
 mod sms;
 mod statuses;

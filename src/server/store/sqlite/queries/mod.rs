@@ -22,6 +22,7 @@ mod jobs;
 mod ledger;
 mod operations;
 mod reports;
+mod selfreg;
 mod setup;
 mod sms;
 mod statuses;
