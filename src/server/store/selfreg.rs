@@ -94,6 +94,17 @@ pub trait SelfRegRead {
     ) -> Result<Option<WebSession>, StoreError>;
     /// When the customer asked for their data to be erased, if they did.
     fn erase_request(&mut self, customer_id: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// The erase requests not yet carried out (the customer neither erased nor merged),
+    /// oldest first: the customer's id, their home store and when they asked.
+    fn open_erase_requests(&mut self) -> Result<Vec<EraseRequest>, StoreError>;
+}
+
+/// A customer's request, from their own page, for their data to be erased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EraseRequest {
+    pub customer_id: String,
+    pub store_id: Option<String>,
+    pub requested_at: DateTime<Utc>,
 }
 
 /// Writes of the customer's page.

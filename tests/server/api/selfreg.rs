@@ -516,6 +516,35 @@ async fn my_card_signs_in_with_its_own_code_switches_advertising_off_and_asks_fo
         let again = store::read(&*page.store(), |r| r.erase_request(&c.id)).unwrap();
         assert_eq!(again, asked);
 
+        // The owner's cabinet lists the request on its customers page until it is carried out.
+        let open = store::read(&*page.store(), |r| r.open_erase_requests()).unwrap();
+        assert_eq!(open.len(), 1);
+        assert_eq!(
+            (open[0].customer_id.as_str(), open[0].store_id.as_deref()),
+            (c.id.as_str(), Some("store-1"))
+        );
+        let http = reqwest::Client::new();
+        let owner = srv::admin_session(
+            &http,
+            &page.server,
+            &page.db.location,
+            "owner@example.ru",
+            store::AccountRole::Owner,
+            &[],
+        )
+        .await;
+        let listed = http
+            .get(format!("{}/admin/customers", page.server.url()))
+            .header("cookie", format!("bk_session={owner}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(listed.contains("Просьбы стереть данные"), "{listed}");
+        assert!(listed.contains(&format!("/admin/customers/{}", c.id)));
+
         let a = b.post("/r/store-1/signout", &[]).await;
         redirected(&a, "/r/store-1/signin");
         redirected(&b.get("/r/store-1/card").await, "/r/store-1/signin");

@@ -91,9 +91,61 @@ struct SearchForm {
     q: Option<String>,
 }
 
-async fn search_page(cab: Cab, Query(q): Query<Done>) -> Response {
+async fn search_page(
+    AxState(state): AxState<Arc<State>>,
+    cab: Cab,
+    Query(q): Query<Done>,
+) -> Response {
     let notice = cab.done(q.ok.as_deref(), SEARCH_DONE);
-    search_view(&cab, notice.as_ref(), StatusCode::OK, "", None)
+    // The customers who asked on their own page for their data to be erased, waiting for
+    // the owner (a manager sees their stores' only).
+    let actor = cab.actor.clone();
+    let requests = match reading(&state, cab.lang, move |s| {
+        let all = crate::server::store::read(s.store(), |r| r.open_erase_requests())?;
+        Ok(all
+            .into_iter()
+            .filter(|r| match (actor.store_filter(), &r.store_id) {
+                (None, _) => true,
+                (Some(mine), Some(st)) => mine.contains(st),
+                (Some(_), None) => false,
+            })
+            .collect::<Vec<_>>())
+    })
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return cab.error(e),
+    };
+    if requests.is_empty() {
+        search_view(&cab, notice.as_ref(), StatusCode::OK, "", None)
+    } else {
+        search_view_with(&cab, notice.as_ref(), &requests)
+    }
+}
+
+/// The search page with the open erase requests above it.
+fn search_view_with(
+    cab: &Cab,
+    notice: Option<&Notice>,
+    requests: &[crate::server::store::EraseRequest],
+) -> Response {
+    let list = html! {
+        section.card.warn {
+            h2 { (cab.t("Просьбы стереть данные", "Requests to erase data")) }
+            p.muted { (cab.t(
+                "Клиенты попросили об этом на своей странице. Откройте клиента и нажмите «Стереть» (152-ФЗ: в течение 30 дней).",
+                "Customers asked for it on their own page. Open the customer and erase (152-FZ: within 30 days)."
+            )) }
+            ul { @for r in requests {
+                li {
+                    a href={ "/admin/customers/" (r.customer_id) } { code { (r.customer_id) } }
+                    " · " (r.store_id.as_deref().unwrap_or("—"))
+                    " · " (cab.lang.datetime(r.requested_at, super::super::CHAIN_TZ))
+                }
+            } }
+        }
+    };
+    search_page_body(cab, notice, StatusCode::OK, "", None, Some(list))
 }
 
 fn search_view(
@@ -103,7 +155,19 @@ fn search_view(
     query: &str,
     found: Option<&[CustomerListItem]>,
 ) -> Response {
+    search_page_body(cab, notice, status, query, found, None)
+}
+
+fn search_page_body(
+    cab: &Cab,
+    notice: Option<&Notice>,
+    status: StatusCode,
+    query: &str,
+    found: Option<&[CustomerListItem]>,
+    above: Option<maud::Markup>,
+) -> Response {
     let body = html! {
+        @if let Some(a) = above { (a) }
         form.filters method="post" action="/admin/customers" role="search" {
             (csrf_field(&cab.csrf))
             label { (cab.t("Телефон, номер карты или часть имени", "Phone, card number or part of a name"))

@@ -43,6 +43,26 @@ impl SelfRegRead {
             .map(|r| col(&r, 0))
             .transpose()
     }
+
+    fn open_erase_requests(&mut self) -> Result<Vec<EraseRequest>, StoreError> {
+        self.session()
+            .query(
+                "SELECT r.customer_id, r.store_id, r.requested_at FROM erase_requests r
+                 JOIN customers c ON c.id = r.customer_id
+                 WHERE c.erased_at IS NULL AND c.merged_into IS NULL
+                 ORDER BY r.requested_at, r.customer_id",
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(EraseRequest {
+                    customer_id: col(r, 0)?,
+                    store_id: col(r, 1)?,
+                    requested_at: col(r, 2)?,
+                })
+            })
+            .collect()
+    }
 }
 }
 

@@ -52,6 +52,24 @@ impl<T: Conn> SelfRegRead for T {
             .query_row([customer_id], |r| time_col(r, 0))
             .optional()?)
     }
+
+    fn open_erase_requests(&mut self) -> Result<Vec<EraseRequest>, StoreError> {
+        all(self
+            .conn()
+            .prepare_cached(
+                "SELECT r.customer_id, r.store_id, r.requested_at FROM erase_requests r
+                 JOIN customers c ON c.id = r.customer_id
+                 WHERE c.erased_at IS NULL AND c.merged_into IS NULL
+                 ORDER BY r.requested_at, r.customer_id",
+            )?
+            .query_map([], |r| {
+                Ok(EraseRequest {
+                    customer_id: r.get(0)?,
+                    store_id: r.get(1)?,
+                    requested_at: time_col(r, 2)?,
+                })
+            })?)
+    }
 }
 
 impl SelfRegTx for SqliteTx<'_> {
