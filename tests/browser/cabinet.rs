@@ -221,6 +221,10 @@ async fn an_owner_sets_up_a_store_a_cashier_and_new_rules() {
     assert!(b.text().await.contains("Возвращена предыдущая версия"));
     assert!(b.text_of("tr.current").await.contains("v1"));
 
+    b.goto("/admin/accounts").await;
+    assert!(b.text().await.contains(OWNER));
+    b.picture("accounts").await;
+
     // The journal names who activated and rolled back the rules.
     b.goto("/admin/audit").await;
     let journal = b.text().await;
@@ -253,6 +257,9 @@ async fn every_cabinet_page_fits_a_phone() {
     }
     let (_dir, server, otp) = demo_server();
     let b = Browser::start(&server.url(), Size::Phone).await;
+    b.goto("/admin/sign-in").await;
+    assert!(!b.scrolls_sideways().await);
+    b.picture("sign-in").await;
     first_sign_in(&b, OWNER, &otp, PASSWORD).await;
     for (path, name) in [
         ("/admin/stores", "stores"),
