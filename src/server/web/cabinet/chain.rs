@@ -170,14 +170,12 @@ async fn add_store(
     cab: Cab,
     form: Form<NewStoreRequest>,
 ) -> Response {
-    if let Err(e) = cab.check(&form.csrf) {
-        return cab.error(e);
-    }
-    let (actor, req) = (cab.actor.clone(), form.value);
-    let r = writing(&state, cab.lang, move |s| {
-        chain::add_store(s.store(), &actor, &req, s.now()).map(drop)
-    })
-    .await;
+    let req = form.value;
+    let r = cab
+        .change(&state, &form.csrf, move |s, a| {
+            chain::add_store(s.store(), a, &req, s.now()).map(drop)
+        })
+        .await;
     finish(r, "/admin/stores?ok=added", |n, st| {
         stores_view(&state, &cab, n, st)
     })
@@ -190,16 +188,14 @@ async fn update_store(
     Path(id): Path<String>,
     form: Form<StoreUpdate>,
 ) -> Response {
-    if let Err(e) = cab.check(&form.csrf) {
-        return cab.error(e);
-    }
-    let (actor, mut req) = (cab.actor.clone(), form.value);
+    let mut req = form.value;
     // An emptied address field means no address.
     req.address.get_or_insert_with(String::new);
-    let r = writing(&state, cab.lang, move |s| {
-        chain::update_store(s.store(), &actor, &id, &req, s.now()).map(drop)
-    })
-    .await;
+    let r = cab
+        .change(&state, &form.csrf, move |s, a| {
+            chain::update_store(s.store(), a, &id, &req, s.now()).map(drop)
+        })
+        .await;
     finish(r, "/admin/stores?ok=saved", |n, st| {
         stores_view(&state, &cab, n, st)
     })
@@ -372,15 +368,13 @@ async fn add_staff(
     cab: Cab,
     form: Form<NewStaffRequest>,
 ) -> Response {
-    if let Err(e) = cab.check(&form.csrf) {
-        return cab.error(e);
-    }
-    let (actor, req) = (cab.actor.clone(), form.value);
+    let req = form.value;
     let store = req.store_id.clone();
-    let r = writing(&state, cab.lang, move |s| {
-        chain::add_staff(s.store(), &actor, &req, s.now()).map(drop)
-    })
-    .await;
+    let r = cab
+        .change(&state, &form.csrf, move |s, a| {
+            chain::add_staff(s.store(), a, &req, s.now()).map(drop)
+        })
+        .await;
     let ok = format!(
         "/admin/staff?store={}&ok=added",
         super::super::urlencode(&store)
@@ -405,9 +399,6 @@ async fn update_staff(
     Path(id): Path<i64>,
     form: Form<StaffForm>,
 ) -> Response {
-    if let Err(e) = cab.check(&form.csrf) {
-        return cab.error(e);
-    }
     let f = form.value;
     let new_code = f.code.is_some();
     let req = StaffUpdate {
@@ -420,11 +411,11 @@ async fn update_staff(
             (None, None) => None,
         },
     };
-    let actor = cab.actor.clone();
-    let r = writing(&state, cab.lang, move |s| {
-        chain::update_staff(s.store(), &actor, id, &req, s.now()).map(drop)
-    })
-    .await;
+    let r = cab
+        .change(&state, &form.csrf, move |s, a| {
+            chain::update_staff(s.store(), a, id, &req, s.now()).map(drop)
+        })
+        .await;
     let ok = if new_code {
         "/admin/staff?ok=code"
     } else {
@@ -628,14 +619,11 @@ async fn revoke_terminal(
     Path(id): Path<String>,
     form: Form<Empty>,
 ) -> Response {
-    if let Err(e) = cab.check(&form.csrf) {
-        return cab.error(e);
-    }
-    let actor = cab.actor.clone();
-    let r = writing(&state, cab.lang, move |s| {
-        chain::revoke_terminal(s.store(), &actor, &id, s.now()).map(drop)
-    })
-    .await;
+    let r = cab
+        .change(&state, &form.csrf, move |s, a| {
+            chain::revoke_terminal(s.store(), a, &id, s.now()).map(drop)
+        })
+        .await;
     finish(r, "/admin/terminals?ok=revoked", |n, st| {
         terminals_view(&state, &cab, None, n, st, None)
     })
@@ -649,14 +637,11 @@ async fn unlock_terminal(
     Query(q): Query<BackQuery>,
     form: Form<Empty>,
 ) -> Response {
-    if let Err(e) = cab.check(&form.csrf) {
-        return cab.error(e);
-    }
-    let actor = cab.actor.clone();
-    let r = writing(&state, cab.lang, move |s| {
-        chain::unlock_terminal(s.store(), &actor, &id, s.now()).map(drop)
-    })
-    .await;
+    let r = cab
+        .change(&state, &form.csrf, move |s, a| {
+            chain::unlock_terminal(s.store(), a, &id, s.now()).map(drop)
+        })
+        .await;
     let ok = if q.back.as_deref() == Some("staff") {
         "/admin/staff?ok=unlocked"
     } else {

@@ -117,6 +117,19 @@ impl Cab {
         }
     }
 
+    /// A change posted by a form: its CSRF token checked, then `f` on the write pool as
+    /// this actor.
+    pub(crate) async fn change<T: Send + 'static>(
+        &self,
+        state: &Arc<State>,
+        csrf: &str,
+        f: impl FnOnce(&State, &Actor) -> Result<T, BackofficeError> + Send + 'static,
+    ) -> Result<T, WebError> {
+        self.check(csrf)?;
+        let actor = self.actor.clone();
+        super::writing(state, self.lang, move |s| f(s, &actor)).await
+    }
+
     /// A whole page of the cabinet, with the navigation.
     pub(crate) fn page(&self, title: &str, notice: Option<&Notice>, body: Markup) -> Response {
         self.page_with(StatusCode::OK, title, notice, body)

@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::super::{Form, Notice, Upload, action_button, csrf_field, reading, see_other, writing};
+use super::super::{Form, Notice, Upload, action_button, csrf_field, reading, see_other};
 use super::sign_in::Empty;
 use super::{Cab, Done};
 use crate::domain::money::Bonus;
@@ -484,14 +484,11 @@ async fn activate(
     Path(version): Path<i64>,
     form: Form<Empty>,
 ) -> Response {
-    if let Err(e) = cab.check(&form.csrf) {
-        return cab.error(e);
-    }
-    let actor = cab.actor.clone();
-    let r = writing(&state, cab.lang, move |s| {
-        rules::activate(s.store(), &actor, version, s.now()).map(drop)
-    })
-    .await;
+    let r = cab
+        .change(&state, &form.csrf, move |s, a| {
+            rules::activate(s.store(), a, version, s.now()).map(drop)
+        })
+        .await;
     match r {
         Ok(()) => see_other("/admin/rules?ok=activated"),
         Err(e) => rules_view(&state, &cab, Some(e.notice()), e.status, None).await,
@@ -499,14 +496,11 @@ async fn activate(
 }
 
 async fn roll_back(AxState(state): AxState<Arc<State>>, cab: Cab, form: Form<Empty>) -> Response {
-    if let Err(e) = cab.check(&form.csrf) {
-        return cab.error(e);
-    }
-    let actor = cab.actor.clone();
-    let r = writing(&state, cab.lang, move |s| {
-        rules::roll_back(s.store(), &actor, s.now()).map(drop)
-    })
-    .await;
+    let r = cab
+        .change(&state, &form.csrf, move |s, a| {
+            rules::roll_back(s.store(), a, s.now()).map(drop)
+        })
+        .await;
     match r {
         Ok(()) => see_other("/admin/rules?ok=rolled-back"),
         Err(e) => rules_view(&state, &cab, Some(e.notice()), e.status, None).await,
